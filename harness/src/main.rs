@@ -1,0 +1,74 @@
+//! `teardown`: the command line (see DESIGN.md, "Command line").
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "teardown",
+    version,
+    about = "Shows, on the real Linux kernel, how TCP connections end, and proves it",
+    after_help = "Examples:
+  sudo teardown run                          run every scenario in scenarios/ (fast profile)
+  sudo teardown run scenarios/c1-*.toml --out out/
+  teardown list                              the scenarios and their conclusions
+  teardown replay out/c2-kill/capture.pcapng how each connection in a capture ended
+  teardown model --retries2 15               when a dead path kills a connection
+  sudo teardown lab up                       a lab to poke around in by hand
+  sudo teardown doctor                       what this kernel offers
+
+Exit codes: 0 all passed, 1 a check failed, 2 bad input or usage, 3 the environment can't run it."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios, each in its own lab, and check them against their conclusions
+    Run(teardown::runner::RunArgs),
+    /// List scenarios with their conclusion IDs
+    List(teardown::runner::ListArgs),
+    /// Show how each connection in a capture ended (no root)
+    Replay(teardown::analysis::ReplayArgs),
+    /// Draw a ladder diagram of a capture as SVG (no root)
+    Diagram(teardown::report::DiagramArgs),
+    /// Predict the kernel's teardown timings for given knobs (no root)
+    Model(teardown::model::ModelArgs),
+    /// A lab to poke around in by hand: up, down, status, exec
+    Lab(teardown::lab::LabArgs),
+    /// Which kernel features are present and what a missing one disables
+    Doctor,
+    /// Remove leftovers of interrupted runs (never touches a live run)
+    Clean,
+    /// (internal) a built-in endpoint process
+    #[command(hide = true)]
+    Endpoint(teardown::endpoint::EndpointArgs),
+    /// (internal) run a command inside a network namespace
+    #[command(hide = true, name = "ns-exec")]
+    NsExec(teardown::netns::NsExecArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => teardown::runner::run_main(a),
+        Command::List(a) => teardown::runner::list_main(a),
+        Command::Replay(a) => teardown::analysis::replay_main(a),
+        Command::Diagram(a) => teardown::report::diagram_main(a),
+        Command::Model(a) => teardown::model::model_main(a),
+        Command::Lab(a) => teardown::lab::lab_main(a),
+        Command::Doctor => teardown::doctor::doctor_main(),
+        Command::Clean => teardown::cleanup::clean_main(),
+        Command::Endpoint(a) => teardown::endpoint::endpoint_main(a),
+        Command::NsExec(a) => teardown::netns::ns_exec_main(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("teardown: {e:#}");
+            ExitCode::from(teardown::exit_code(&e) as u8)
+        }
+    }
+}
