@@ -284,3 +284,14 @@ mod tests {
         assert_eq!(TcpFlags::parse_tcpdump("FF"), None);
     }
 }
+
+/// The lab's fixed addresses (DESIGN.md, Topology).
+pub mod addr {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    pub const CLIENT_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+    pub const SERVER_V4: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+    pub const CLIENT_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x7d, 0, 0, 0, 0, 0, 1);
+    pub const SERVER_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0x7d, 0, 0, 0, 0, 0, 2);
+    pub const PREFIX_V4: u8 = 15;
+    pub const PREFIX_V6: u8 = 64;
+}

@@ -33,7 +33,7 @@ enum Command {
     /// Show how each connection in a capture ended (no root)
     Replay(teardown::analysis::ReplayArgs),
     /// Draw a ladder diagram of a capture as SVG (no root)
-    Diagram(teardown::report::DiagramArgs),
+    Diagram(teardown::report::ladder::DiagramArgs),
     /// Predict the kernel's teardown timings for given knobs (no root)
     Model(teardown::model::ModelArgs),
     /// A lab to poke around in by hand: up, down, status, exec
@@ -56,7 +56,7 @@ fn main() -> ExitCode {
         Command::Run(a) => teardown::runner::run_main(a),
         Command::List(a) => teardown::runner::list_main(a),
         Command::Replay(a) => teardown::analysis::replay_main(a),
-        Command::Diagram(a) => teardown::report::diagram_main(a),
+        Command::Diagram(a) => teardown::report::ladder::diagram_main(a),
         Command::Model(a) => teardown::model::model_main(a),
         Command::Lab(a) => teardown::lab::lab_main(a),
         Command::Doctor => teardown::doctor::doctor_main(),

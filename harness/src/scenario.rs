@@ -32,7 +32,11 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
     }
 }
 
@@ -47,7 +51,9 @@ impl Dur {
         let t = text.trim();
         let split = t
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("duration `{t}` has no unit (write e.g. `300ms`, `2s`, `1m`)"))?;
+            .ok_or_else(|| {
+                format!("duration `{t}` has no unit (write e.g. `300ms`, `2s`, `1m`)")
+            })?;
         let (num, unit) = t.split_at(split);
         let value: f64 = num
             .parse()
@@ -59,7 +65,11 @@ impl Dur {
             "s" => 1.0,
             "m" | "min" => 60.0,
             "h" => 3600.0,
-            other => return Err(format!("unknown duration unit `{other}` in `{t}` (ms, s, m, h)")),
+            other => {
+                return Err(format!(
+                    "unknown duration unit `{other}` in `{t}` (ms, s, m, h)"
+                ))
+            }
         };
         let secs = value * scale;
         if !secs.is_finite() || secs > 1e9 {
@@ -269,7 +279,17 @@ impl SocketOptions {
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f.clone(); } )* };
         }
-        take!(keepalive, keepidle, keepintvl, keepcnt, user_timeout, linger, nodelay, reuseaddr, rto_max);
+        take!(
+            keepalive,
+            keepidle,
+            keepintvl,
+            keepcnt,
+            user_timeout,
+            linger,
+            nodelay,
+            reuseaddr,
+            rto_max
+        );
     }
 }
 
@@ -498,7 +518,12 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     (line, col)
 }
 
@@ -594,12 +619,19 @@ impl Scenario {
     }
 
     fn validate(ctx: &Ctx, raw: ScenarioFile, profile: Profile) -> Result<Scenario, ScenarioError> {
-        let endpoint_names: Vec<String> = raw.endpoints.keys().map(|k| k.get_ref().clone()).collect();
+        let endpoint_names: Vec<String> =
+            raw.endpoints.keys().map(|k| k.get_ref().clone()).collect();
         let check_host = |h: &Spanned<String>| -> Result<(), ScenarioError> {
             if HOSTS.contains(&h.get_ref().as_str()) {
                 Ok(())
             } else {
-                Err(ctx.err(h.span(), format!("unknown host `{}` (hosts are `client` and `server`)", h.get_ref())))
+                Err(ctx.err(
+                    h.span(),
+                    format!(
+                        "unknown host `{}` (hosts are `client` and `server`)",
+                        h.get_ref()
+                    ),
+                ))
             }
         };
         let check_endpoint = |e: &Spanned<String>| -> Result<(), ScenarioError> {
@@ -608,7 +640,11 @@ impl Scenario {
             } else {
                 Err(ctx.err(
                     e.span(),
-                    format!("unknown endpoint `{}` (declared: {})", e.get_ref(), endpoint_names.join(", ")),
+                    format!(
+                        "unknown endpoint `{}` (declared: {})",
+                        e.get_ref(),
+                        endpoint_names.join(", ")
+                    ),
                 ))
             }
         };
@@ -616,30 +652,51 @@ impl Scenario {
             if PORTS.contains(&p.get_ref().as_str()) {
                 Ok(())
             } else {
-                Err(ctx.err(p.span(), format!("unknown port `{}` (ports are `client-port` and `server-port`)", p.get_ref())))
+                Err(ctx.err(
+                    p.span(),
+                    format!(
+                        "unknown port `{}` (ports are `client-port` and `server-port`)",
+                        p.get_ref()
+                    ),
+                ))
             }
         };
 
         let mut sysctls: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut add_sysctls = |hosts: &BTreeMap<Spanned<String>, HostSpec>| -> Result<(), ScenarioError> {
-            for (host, spec) in hosts {
-                check_host(host)?;
-                for (key, value) in &spec.sysctl {
-                    let k = key.get_ref();
-                    if !(k.starts_with("net.ipv4.") || k.starts_with("net.ipv6.") || k.starts_with("net.core.")) {
-                        return Err(ctx.err(key.span(), format!("sysctl `{k}` is not a per-namespace net.* setting")));
+        let mut add_sysctls =
+            |hosts: &BTreeMap<Spanned<String>, HostSpec>| -> Result<(), ScenarioError> {
+                for (host, spec) in hosts {
+                    check_host(host)?;
+                    for (key, value) in &spec.sysctl {
+                        let k = key.get_ref();
+                        if !(k.starts_with("net.ipv4.")
+                            || k.starts_with("net.ipv6.")
+                            || k.starts_with("net.core."))
+                        {
+                            return Err(ctx.err(
+                                key.span(),
+                                format!("sysctl `{k}` is not a per-namespace net.* setting"),
+                            ));
+                        }
+                        let v = match value.get_ref() {
+                            toml::Value::Integer(i) => i.to_string(),
+                            toml::Value::String(s) => s.clone(),
+                            toml::Value::Boolean(b) => (*b as u8).to_string(),
+                            _ => {
+                                return Err(ctx.err(
+                                    value.span(),
+                                    format!("sysctl `{k}` wants a number or a string"),
+                                ))
+                            }
+                        };
+                        sysctls
+                            .entry(host.get_ref().clone())
+                            .or_default()
+                            .insert(k.clone(), v);
                     }
-                    let v = match value.get_ref() {
-                        toml::Value::Integer(i) => i.to_string(),
-                        toml::Value::String(s) => s.clone(),
-                        toml::Value::Boolean(b) => (*b as u8).to_string(),
-                        _ => return Err(ctx.err(value.span(), format!("sysctl `{k}` wants a number or a string"))),
-                    };
-                    sysctls.entry(host.get_ref().clone()).or_default().insert(k.clone(), v);
                 }
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         add_sysctls(&raw.hosts)?;
 
         let mut endpoints = BTreeMap::new();
@@ -650,19 +707,34 @@ impl Scenario {
             match spec.program {
                 Program::External => {
                     if spec.command.as_ref().map(|c| c.is_empty()).unwrap_or(true) {
-                        return Err(ctx.err(span, format!("endpoint `{}` is external but has no `command`", name.get_ref())));
+                        return Err(ctx.err(
+                            span,
+                            format!(
+                                "endpoint `{}` is external but has no `command`",
+                                name.get_ref()
+                            ),
+                        ));
                     }
                 }
                 _ => {
                     if spec.command.is_some() {
-                        return Err(ctx.err(span, format!("endpoint `{}`: `command` goes with `program = \"external\"`", name.get_ref())));
+                        return Err(ctx.err(
+                            span,
+                            format!(
+                                "endpoint `{}`: `command` goes with `program = \"external\"`",
+                                name.get_ref()
+                            ),
+                        ));
                     }
                 }
             }
             check_options(ctx, span.clone(), name.get_ref(), &spec.options)?;
             endpoints.insert(name.get_ref().clone(), spec);
         }
-        if !endpoints.values().any(|e| e.program == Program::Server || e.program == Program::External) {
+        if !endpoints
+            .values()
+            .any(|e| e.program == Program::Server || e.program == Program::External)
+        {
             return Err(ctx.err(0..0, "a scenario needs a server endpoint"));
         }
 
@@ -670,7 +742,12 @@ impl Scenario {
             let p = match pname.get_ref().as_str() {
                 "fast" => Profile::Fast,
                 "faithful" => Profile::Faithful,
-                other => return Err(ctx.err(pname.span(), format!("unknown profile `{other}` (fast, faithful)"))),
+                other => {
+                    return Err(ctx.err(
+                        pname.span(),
+                        format!("unknown profile `{other}` (fast, faithful)"),
+                    ))
+                }
             };
             for (ename, eo) in &over.endpoints {
                 check_endpoint(ename)?;
@@ -701,20 +778,31 @@ impl Scenario {
             if let Some(w) = &s.wait {
                 let wspan = w.span();
                 let w = w.get_ref();
-                let kinds = [w.event.is_some(), w.socket.is_some(), w.gone.is_some(), w.packet.is_some(), w.duration.is_some()]
-                    .iter()
-                    .filter(|b| **b)
-                    .count();
+                let kinds = [
+                    w.event.is_some(),
+                    w.socket.is_some(),
+                    w.gone.is_some(),
+                    w.packet.is_some(),
+                    w.duration.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
                 if kinds != 1 {
                     return Err(ctx.err(wspan, "`wait` needs exactly one of `event`, `socket`, `gone`, `packet`, `duration`"));
                 }
                 if let Some(ev) = &w.event {
                     if !EVENT_KINDS.contains(&ev.as_str()) {
-                        return Err(ctx.err(wspan, format!("unknown event `{ev}` ({})", EVENT_KINDS.join(", "))));
+                        return Err(ctx.err(
+                            wspan,
+                            format!("unknown event `{ev}` ({})", EVENT_KINDS.join(", ")),
+                        ));
                     }
                     match &w.source {
                         Some(src) => check_endpoint(src)?,
-                        None => return Err(ctx.err(wspan, "`wait.event` needs `source` (an endpoint)")),
+                        None => {
+                            return Err(ctx.err(wspan, "`wait.event` needs `source` (an endpoint)"))
+                        }
                     }
                 }
                 if let Some(st) = &w.socket {
@@ -745,13 +833,21 @@ impl Scenario {
                 if act.needs_endpoint() {
                     match &s.endpoint {
                         Some(e) => check_endpoint(e)?,
-                        None => return Err(ctx.err(a.span(), format!("`do = \"{}\"` needs `endpoint`", act.name()))),
+                        None => {
+                            return Err(ctx.err(
+                                a.span(),
+                                format!("`do = \"{}\"` needs `endpoint`", act.name()),
+                            ))
+                        }
                     }
                 }
                 if act.needs_host() {
                     match &s.host {
                         Some(h) => check_host(h)?,
-                        None => return Err(ctx.err(a.span(), format!("`do = \"{}\"` needs `host`", act.name()))),
+                        None => {
+                            return Err(ctx
+                                .err(a.span(), format!("`do = \"{}\"` needs `host`", act.name())))
+                        }
                     }
                 }
                 if act == Action::Send && s.bytes.unwrap_or(0) == 0 {
@@ -765,7 +861,14 @@ impl Scenario {
                         return Err(ctx.err(sig.span(), "`signal` goes with `do = \"kill\"`"));
                     }
                     if !SIGNALS.contains(&sig.get_ref().as_str()) {
-                        return Err(ctx.err(sig.span(), format!("unknown signal `{}` ({})", sig.get_ref(), SIGNALS.join(", "))));
+                        return Err(ctx.err(
+                            sig.span(),
+                            format!(
+                                "unknown signal `{}` ({})",
+                                sig.get_ref(),
+                                SIGNALS.join(", ")
+                            ),
+                        ));
                     }
                 }
             }
@@ -782,14 +885,21 @@ impl Scenario {
         for ex in &raw.expects {
             let span = ex.span();
             let e = ex.get_ref().clone();
-            let kinds = [e.packets.is_some(), e.any_of.is_some(), e.silent.is_some(), e.socket.is_some(), e.event.is_some()]
-                .iter()
-                .filter(|b| **b)
-                .count();
+            let kinds = [
+                e.packets.is_some(),
+                e.any_of.is_some(),
+                e.silent.is_some(),
+                e.socket.is_some(),
+                e.event.is_some(),
+            ]
+            .iter()
+            .filter(|b| **b)
+            .count();
             if kinds != 1 {
                 return Err(ctx.err(span, "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`"));
             }
-            let seqs: Vec<&Vec<String>> = e.packets.iter().chain(e.any_of.iter().flatten()).collect();
+            let seqs: Vec<&Vec<String>> =
+                e.packets.iter().chain(e.any_of.iter().flatten()).collect();
             for seq in seqs {
                 for item in seq {
                     check_packet_pattern(item).map_err(|m| ctx.err(span.clone(), m))?;
@@ -802,7 +912,10 @@ impl Scenario {
             }
             if let Some(f) = &e.flags {
                 if f.is_empty() || !f.chars().all(|c| "SFPRU.".contains(c)) {
-                    return Err(ctx.err(span, format!("`flags = \"{f}\"`: use letters of S F P R U .")));
+                    return Err(ctx.err(
+                        span,
+                        format!("`flags = \"{f}\"`: use letters of S F P R U ."),
+                    ));
                 }
             }
             if let Some(st) = &e.socket {
@@ -860,14 +973,21 @@ impl Scenario {
     }
 }
 
-fn check_options(ctx: &Ctx, span: std::ops::Range<usize>, name: &str, o: &SocketOptions) -> Result<(), ScenarioError> {
+fn check_options(
+    ctx: &Ctx,
+    span: std::ops::Range<usize>,
+    name: &str,
+    o: &SocketOptions,
+) -> Result<(), ScenarioError> {
     let secs = |d: &Option<Dur>, what: &str, lo: f64, hi: f64| -> Result<(), ScenarioError> {
         if let Some(d) = d {
             let s = d.as_secs_f64();
             if s < lo || s > hi || s.fract() != 0.0 {
                 return Err(ctx.err(
                     span.clone(),
-                    format!("endpoint `{name}`: {what} must be whole seconds in {lo}..{hi} s, not {d}"),
+                    format!(
+                        "endpoint `{name}`: {what} must be whole seconds in {lo}..{hi} s, not {d}"
+                    ),
                 ));
             }
         }
@@ -877,18 +997,27 @@ fn check_options(ctx: &Ctx, span: std::ops::Range<usize>, name: &str, o: &Socket
     secs(&o.keepintvl, "keepintvl", 1.0, 32767.0)?;
     if let Some(c) = o.keepcnt {
         if !(1..=127).contains(&c) {
-            return Err(ctx.err(span, format!("endpoint `{name}`: keepcnt must be 1..127, not {c}")));
+            return Err(ctx.err(
+                span,
+                format!("endpoint `{name}`: keepcnt must be 1..127, not {c}"),
+            ));
         }
     }
     if let Some(r) = &o.rto_max {
         let ms = r.as_secs_f64() * 1000.0;
         if !(1000.0..=120000.0).contains(&ms) {
-            return Err(ctx.err(span, format!("endpoint `{name}`: rto_max must be 1s..120s, not {r}")));
+            return Err(ctx.err(
+                span,
+                format!("endpoint `{name}`: rto_max must be 1s..120s, not {r}"),
+            ));
         }
     }
     if let Some(l) = &o.linger {
         if l.as_secs_f64().fract() != 0.0 {
-            return Err(ctx.err(span, format!("endpoint `{name}`: linger is whole seconds, not {l}")));
+            return Err(ctx.err(
+                span,
+                format!("endpoint `{name}`: linger is whole seconds, not {l}"),
+            ));
         }
     }
     Ok(())

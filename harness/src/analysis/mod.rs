@@ -12,8 +12,14 @@ use std::net::{IpAddr, SocketAddr};
 pub fn decode_ethernet(ts_ns: u64, port: &str, frame: &[u8]) -> Option<Packet> {
     let sliced = SlicedPacket::from_ethernet(frame).ok()?;
     let (src, dst): (IpAddr, IpAddr) = match sliced.net? {
-        NetSlice::Ipv4(v4) => (v4.header().source_addr().into(), v4.header().destination_addr().into()),
-        NetSlice::Ipv6(v6) => (v6.header().source_addr().into(), v6.header().destination_addr().into()),
+        NetSlice::Ipv4(v4) => (
+            v4.header().source_addr().into(),
+            v4.header().destination_addr().into(),
+        ),
+        NetSlice::Ipv6(v6) => (
+            v6.header().source_addr().into(),
+            v6.header().destination_addr().into(),
+        ),
     };
     let tcp = match sliced.transport? {
         TransportSlice::Tcp(t) => t,
