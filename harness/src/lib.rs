@@ -62,3 +62,21 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
     }
     3
 }
+
+/// For privileged tests: true when they can run (root). Without root they
+/// skip, except under `CI=true`, where a privileged test must never pass by
+/// skipping: there this panics.
+#[doc(hidden)]
+pub fn privileged() -> bool {
+    if nix::unistd::Uid::effective().is_root() {
+        return true;
+    }
+    if std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
+    {
+        panic!("privileged test cannot run: not root (CI=true requires privileged tests)");
+    }
+    eprintln!("skipped: privileged test needs root");
+    false
+}
