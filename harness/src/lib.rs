@@ -22,6 +22,7 @@ pub mod endpoint;
 pub mod fault;
 pub mod lab;
 pub mod netns;
+pub mod rtnl;
 pub mod runner;
 pub mod sockdiag;
 pub mod tc;

@@ -1,1 +1,459 @@
-//! (to be written)
+//! The lab's topology over rtnetlink: namespaces, veth, bridge, addresses, sysctls.
+//!
+//! Contract:
+//! - `switched` (default): `td-<id>-client` and `td-<id>-server` each joined by
+//!   a veth to a bridge `br0` in `td-<id>-wire` (ports `c-port`, `s-port`).
+//!   `direct`: one veth pair between the two hosts (a crossover cable).
+//! - Every link is created from a thread inside a lab namespace, with the
+//!   peer placed directly into its namespace (IFLA_NET_NS_FD): nothing is ever
+//!   created in, or moved through, the root namespace.
+//! - Hosts get 198.18.0.1/.2 (/15) and fd00:7d::1/::2 (/64, no DAD), fixed
+//!   MACs, loopback up, and no default route.
+//! - [`Lab::up`] either returns a complete lab or removes everything it
+//!   created and names the step and errno that failed.
+
+use crate::evidence::addr;
+use crate::netns::NetNs;
+use crate::rtnl::Rtnl;
+use crate::scenario::Topology;
+use anyhow::{anyhow, Context, Result};
+use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
+use netlink_packet_route::link::{
+    BridgePortState, InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth,
+    LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+};
+use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
+
+/// Fixed MACs, so a powered-on host comes back with the same NIC.
+pub const CLIENT_MAC: [u8; 6] = [0x02, 0x7d, 0, 0, 0, 0x01];
+pub const SERVER_MAC: [u8; 6] = [0x02, 0x7d, 0, 0, 0, 0x02];
+
+/// A lab host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    Client,
+    Server,
+}
+
+impl Host {
+    pub fn parse(name: &str) -> Option<Host> {
+        match name {
+            "client" => Some(Host::Client),
+            "server" => Some(Host::Server),
+            _ => None,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Host::Client => "client",
+            Host::Server => "server",
+        }
+    }
+    pub fn v4(self) -> std::net::Ipv4Addr {
+        match self {
+            Host::Client => addr::CLIENT_V4,
+            Host::Server => addr::SERVER_V4,
+        }
+    }
+    pub fn v6(self) -> std::net::Ipv6Addr {
+        match self {
+            Host::Client => addr::CLIENT_V6,
+            Host::Server => addr::SERVER_V6,
+        }
+    }
+    pub fn mac(self) -> [u8; 6] {
+        match self {
+            Host::Client => CLIENT_MAC,
+            Host::Server => SERVER_MAC,
+        }
+    }
+    /// The wire port this host is plugged into (switched topology).
+    pub fn port(self) -> &'static str {
+        match self {
+            Host::Client => "c-port",
+            Host::Server => "s-port",
+        }
+    }
+    /// The capture interface name for this host's side of the wire.
+    pub fn capture_name(self) -> &'static str {
+        match self {
+            Host::Client => "client-port",
+            Host::Server => "server-port",
+        }
+    }
+    pub fn other(self) -> Host {
+        match self {
+            Host::Client => Host::Server,
+            Host::Server => Host::Client,
+        }
+    }
+}
+
+/// The namespace names of a lab with this id.
+pub fn ns_name(id: &str, role: &str) -> String {
+    format!("td-{id}-{role}")
+}
+
+/// A built lab.
+#[derive(Debug)]
+pub struct Lab {
+    pub id: String,
+    pub topology: Topology,
+    pub client: NetNs,
+    pub server: NetNs,
+    /// The wire namespace (switched topology only).
+    pub wire: Option<NetNs>,
+}
+
+/// Where a capture port lives: its namespace and interface name.
+pub struct PortLocation<'a> {
+    pub ns: &'a NetNs,
+    pub ifname: &'static str,
+}
+
+impl Lab {
+    /// Builds the lab. On any failure, removes what it created.
+    pub fn up(id: &str, topology: Topology) -> Result<Lab> {
+        let mut created: Vec<NetNs> = Vec::new();
+        let result = Self::build(id, topology, &mut created);
+        if result.is_err() {
+            for ns in created.iter().rev() {
+                let _ = ns.delete();
+            }
+        }
+        result
+    }
+
+    fn build(id: &str, topology: Topology, created: &mut Vec<NetNs>) -> Result<Lab> {
+        let mut make = |role: &str| -> Result<NetNs> {
+            let ns = NetNs::create(&ns_name(id, role))?;
+            created.push(ns.clone());
+            Ok(ns)
+        };
+        let client = make("client")?;
+        let server = make("server")?;
+        let wire = match topology {
+            Topology::Switched => Some(make("wire")?),
+            Topology::Direct => None,
+        };
+        let lab = Lab {
+            id: id.to_string(),
+            topology,
+            client,
+            server,
+            wire,
+        };
+        for ns in lab.namespaces() {
+            ns.run(|| -> Result<()> {
+                // No IPv6 autoconfiguration noise from links we create, and loopback up.
+                write_sysctl("net.ipv6.conf.default.accept_dad", "0")?;
+                write_sysctl("net.ipv6.conf.default.router_solicitations", "0")?;
+                let mut rt = Rtnl::open()?;
+                let lo = link_index(&mut rt, "lo")?;
+                set_link_up(&mut rt, lo, true, "setting lo up")
+            })??;
+        }
+        match &lab.wire {
+            Some(wire) => {
+                let client_fd = lab.client.file()?;
+                let server_fd = lab.server.file()?;
+                wire.run(|| -> Result<()> {
+                    // The wire carries frames, it has no addresses of its own.
+                    write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+                    write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+                    let mut rt = Rtnl::open()?;
+                    add_bridge(&mut rt, "br0")?;
+                    let br = link_index(&mut rt, "br0")?;
+                    for (port, fd, host) in [
+                        ("c-port", client_fd.as_raw_fd(), Host::Client),
+                        ("s-port", server_fd.as_raw_fd(), Host::Server),
+                    ] {
+                        add_veth(&mut rt, port, None, "eth0", fd, host.mac())?;
+                        let idx = link_index(&mut rt, port)?;
+                        set_master(&mut rt, idx, br, port)?;
+                        set_link_up(&mut rt, idx, true, &format!("setting {port} up"))?;
+                    }
+                    set_link_up(&mut rt, br, true, "setting br0 up")
+                })??;
+            }
+            None => {
+                let server_fd = lab.server.file()?;
+                lab.client.run(|| -> Result<()> {
+                    let mut rt = Rtnl::open()?;
+                    add_veth(&mut rt, "eth0", Some(Host::Client.mac()), "eth0", server_fd.as_raw_fd(), Host::Server.mac())
+                })??;
+            }
+        }
+        for host in [Host::Client, Host::Server] {
+            lab.host(host).run(|| -> Result<()> {
+                let mut rt = Rtnl::open()?;
+                let idx = link_index(&mut rt, "eth0")?;
+                add_address(&mut rt, idx, IpAddr::V4(host.v4()), addr::PREFIX_V4)?;
+                add_address(&mut rt, idx, IpAddr::V6(host.v6()), addr::PREFIX_V6)?;
+                set_link_up(&mut rt, idx, true, "setting eth0 up")
+            })??;
+        }
+        Ok(lab)
+    }
+
+    /// The namespaces of the lab, hosts first.
+    pub fn namespaces(&self) -> Vec<&NetNs> {
+        let mut v = vec![&self.client, &self.server];
+        if let Some(w) = &self.wire {
+            v.push(w);
+        }
+        v
+    }
+
+    pub fn host(&self, host: Host) -> &NetNs {
+        match host {
+            Host::Client => &self.client,
+            Host::Server => &self.server,
+        }
+    }
+
+    /// Where the capture (and the wire faults) for a host's side of the wire live.
+    pub fn port(&self, host: Host) -> PortLocation<'_> {
+        match &self.wire {
+            Some(w) => PortLocation {
+                ns: w,
+                ifname: host.port(),
+            },
+            None => PortLocation {
+                ns: self.host(host),
+                ifname: "eth0",
+            },
+        }
+    }
+
+    /// Writes a sysctl in a host's namespace.
+    pub fn set_sysctl(&self, host: Host, key: &str, value: &str) -> Result<()> {
+        self.host(host).run(|| write_sysctl(key, value))?
+    }
+
+    /// Plugs a freshly created (powered-on) host back in: same MAC and addresses.
+    pub fn replug(&self, host: Host) -> Result<()> {
+        let fd = self.host(host).file()?;
+        let wire = self
+            .wire
+            .as_ref()
+            .ok_or_else(|| anyhow!("power on in the direct topology is not supported"))?;
+        self.host(host).run(|| -> Result<()> {
+            write_sysctl("net.ipv6.conf.default.accept_dad", "0")?;
+            write_sysctl("net.ipv6.conf.default.router_solicitations", "0")?;
+            let mut rt = Rtnl::open()?;
+            let lo = link_index(&mut rt, "lo")?;
+            set_link_up(&mut rt, lo, true, "setting lo up")
+        })??;
+        wire.run(|| -> Result<()> {
+            let mut rt = Rtnl::open()?;
+            let port = host.port();
+            // The old port vanishes with the old namespace; wait for its name to be free.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+            while link_index(&mut rt, port).is_ok() {
+                if std::time::Instant::now() > deadline {
+                    return Err(anyhow!("{port} of the powered-off host still exists after 5 s"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            add_veth(&mut rt, port, None, "eth0", fd.as_raw_fd(), host.mac())?;
+            let idx = link_index(&mut rt, port)?;
+            let br = link_index(&mut rt, "br0")?;
+            set_master(&mut rt, idx, br, port)?;
+            set_link_up(&mut rt, idx, true, &format!("setting {port} up"))
+        })??;
+        self.host(host).run(|| -> Result<()> {
+            let mut rt = Rtnl::open()?;
+            let idx = link_index(&mut rt, "eth0")?;
+            add_address(&mut rt, idx, IpAddr::V4(host.v4()), addr::PREFIX_V4)?;
+            add_address(&mut rt, idx, IpAddr::V6(host.v6()), addr::PREFIX_V6)?;
+            set_link_up(&mut rt, idx, true, "setting eth0 up")
+        })?
+    }
+}
+
+/// Writes `/proc/sys/<key with dots as slashes>` in the calling thread's namespace.
+pub fn write_sysctl(key: &str, value: &str) -> Result<()> {
+    if key.contains("..") || key.contains('/') {
+        return Err(anyhow!("bad sysctl name {key}"));
+    }
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    std::fs::write(&path, value).map_err(|e| anyhow!("writing sysctl {key} = {value}: {}", crate::errno::of_io(&e)))
+}
+
+/// Reads a sysctl in the calling thread's namespace.
+pub fn read_sysctl(key: &str) -> Result<String> {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    Ok(std::fs::read_to_string(&path)
+        .with_context(|| format!("reading sysctl {key}"))?
+        .trim()
+        .to_string())
+}
+
+/// The index of a link by name, in the socket's namespace.
+pub fn link_index(rt: &mut Rtnl, name: &str) -> Result<u32> {
+    for msg in rt.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), "listing links")? {
+        if let RouteNetlinkMessage::NewLink(link) = msg {
+            if link
+                .attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
+            {
+                return Ok(link.header.index);
+            }
+        }
+    }
+    Err(anyhow!("no link named {name}"))
+}
+
+/// Names and flags of every link, in the socket's namespace.
+pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
+    let mut out = Vec::new();
+    for msg in rt.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), "listing links")? {
+        if let RouteNetlinkMessage::NewLink(link) = msg {
+            let name = link
+                .attributes
+                .iter()
+                .find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            out.push((link.header.index, name, link.header.flags.contains(LinkFlags::Up)));
+        }
+    }
+    Ok(out)
+}
+
+pub fn set_link_up(rt: &mut Rtnl, index: u32, up: bool, step: &str) -> Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    msg.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+    msg.header.change_mask = LinkFlags::Up;
+    rt.request(RouteNetlinkMessage::NewLink(msg), 0, step)
+}
+
+fn add_bridge(rt: &mut Rtnl, name: &str) -> Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Bridge),
+        LinkInfo::Data(InfoData::Bridge(vec![
+            // No STP (ports forward at once) and no multicast snooping: a plain switch.
+            InfoBridge::StpState(netlink_packet_route::link::BridgeStpState::Disabled),
+            InfoBridge::ForwardDelay(0),
+            InfoBridge::MulticastSnooping(false),
+        ])),
+    ]));
+    rt.request(
+        RouteNetlinkMessage::NewLink(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        &format!("adding bridge {name}"),
+    )
+}
+
+/// Creates a veth pair: `name` in the socket's namespace (MAC `mac` if given),
+/// `peer_name` directly in the namespace `peer_ns_fd`, with MAC `peer_mac`.
+fn add_veth(
+    rt: &mut Rtnl,
+    name: &str,
+    mac: Option<[u8; 6]>,
+    peer_name: &str,
+    peer_ns_fd: i32,
+    peer_mac: [u8; 6],
+) -> Result<()> {
+    let mut peer = LinkMessage::default();
+    peer.attributes.push(LinkAttribute::IfName(peer_name.to_string()));
+    peer.attributes.push(LinkAttribute::NetNsFd(peer_ns_fd));
+    peer.attributes.push(LinkAttribute::Address(peer_mac.to_vec()));
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
+    if let Some(m) = mac {
+        msg.attributes.push(LinkAttribute::Address(m.to_vec()));
+    }
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
+    ]));
+    rt.request(
+        RouteNetlinkMessage::NewLink(msg),
+        NLM_F_CREATE | NLM_F_EXCL,
+        &format!("adding veth {name} (peer {peer_name})"),
+    )
+}
+
+fn set_master(rt: &mut Rtnl, index: u32, master: u32, name: &str) -> Result<()> {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    msg.attributes.push(LinkAttribute::Controller(master));
+    rt.request(RouteNetlinkMessage::NewLink(msg), 0, &format!("plugging {name} into br0"))
+}
+
+/// Sets a bridge port's STP state: `Disabled` drops every frame through it
+/// (both directions) while both ends keep link and carrier; `Forwarding` passes.
+pub fn set_port_forwarding(rt: &mut Rtnl, index: u32, forwarding: bool, name: &str) -> Result<()> {
+    let state = if forwarding {
+        BridgePortState::Forwarding
+    } else {
+        BridgePortState::Disabled
+    };
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::PortKind(InfoPortKind::Bridge),
+        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::State(state)])),
+    ]));
+    rt.request(
+        RouteNetlinkMessage::NewLink(msg),
+        0,
+        &format!("setting bridge port {name} {}", if forwarding { "forwarding" } else { "disabled" }),
+    )
+}
+
+fn add_address(rt: &mut Rtnl, index: u32, ip: IpAddr, prefix: u8) -> Result<()> {
+    let mut msg = AddressMessage::default();
+    msg.header.index = index;
+    msg.header.prefix_len = prefix;
+    msg.header.family = match ip {
+        IpAddr::V4(_) => AddressFamily::Inet,
+        IpAddr::V6(_) => AddressFamily::Inet6,
+    };
+    if ip.is_ipv6() {
+        msg.header.flags = AddressHeaderFlags::Nodad;
+    }
+    msg.attributes.push(AddressAttribute::Local(ip));
+    msg.attributes.push(AddressAttribute::Address(ip));
+    rt.request(
+        RouteNetlinkMessage::NewAddress(msg),
+        NLM_F_CREATE | NLM_F_REPLACE,
+        &format!("adding address {ip}/{prefix}"),
+    )
+}
+
+impl Lab {
+    /// Takes the lab down, in the order that leaks nothing: cut the wire
+    /// (so nothing more leaves), kill every process in the lab's namespaces
+    /// (by pid, found through /proc/PID/ns/net), destroy the sockets left
+    /// (orphans would keep a deleted namespace alive for ~100 s), then delete
+    /// the namespaces. Goes on past errors and reports the first one.
+    pub fn down(&self) -> Result<()> {
+        crate::cleanup::teardown_namespaces(&self.namespaces().into_iter().cloned().collect::<Vec<_>>())
+    }
+
+    /// Cuts or restores both wire ports (switched topology).
+    pub fn set_wire_forwarding(&self, forwarding: bool) -> Result<()> {
+        let wire = self.wire.as_ref().ok_or_else(|| anyhow!("the direct topology has no wire namespace"))?;
+        wire.run(|| -> Result<()> {
+            let mut rt = Rtnl::open()?;
+            for port in ["c-port", "s-port"] {
+                if let Ok(idx) = link_index(&mut rt, port) {
+                    set_port_forwarding(&mut rt, idx, forwarding, port)?;
+                }
+            }
+            Ok(())
+        })?
+    }
+}
