@@ -11,6 +11,7 @@ pub mod errno;
 pub mod evidence;
 pub mod expect;
 pub mod model;
+pub mod record;
 pub mod report;
 pub mod scenario;
 

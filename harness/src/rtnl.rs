@@ -34,8 +34,8 @@ impl std::error::Error for NlError {}
 impl Rtnl {
     /// Opens a NETLINK_ROUTE socket in the calling thread's namespace.
     pub fn open() -> Result<Rtnl> {
-        let mut socket =
-            Socket::new(NETLINK_ROUTE).map_err(|e| anyhow!("opening rtnetlink socket: {}", crate::errno::of_io(&e)))?;
+        let mut socket = Socket::new(NETLINK_ROUTE)
+            .map_err(|e| anyhow!("opening rtnetlink socket: {}", crate::errno::of_io(&e)))?;
         socket
             .bind_auto()
             .map_err(|e| anyhow!("binding rtnetlink socket: {}", crate::errno::of_io(&e)))?;
@@ -71,7 +71,12 @@ impl Rtnl {
     }
 
     /// Sends a request with `extra_flags` (e.g. NLM_F_CREATE | NLM_F_EXCL) and waits for its ACK.
-    pub fn request(&mut self, msg: RouteNetlinkMessage, extra_flags: u16, step: &str) -> Result<()> {
+    pub fn request(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        extra_flags: u16,
+        step: &str,
+    ) -> Result<()> {
         let seq = self.send(msg, NLM_F_REQUEST | NLM_F_ACK | extra_flags, step)?;
         loop {
             let buf = self.receive(step)?;
@@ -101,7 +106,11 @@ impl Rtnl {
     }
 
     /// Sends a dump request and collects every answer until NLMSG_DONE.
-    pub fn dump(&mut self, msg: RouteNetlinkMessage, step: &str) -> Result<Vec<RouteNetlinkMessage>> {
+    pub fn dump(
+        &mut self,
+        msg: RouteNetlinkMessage,
+        step: &str,
+    ) -> Result<Vec<RouteNetlinkMessage>> {
         let seq = self.send(msg, NLM_F_REQUEST | NLM_F_DUMP, step)?;
         let mut out = Vec::new();
         loop {

@@ -17,13 +17,13 @@ use crate::netns::NetNs;
 use crate::rtnl::Rtnl;
 use crate::scenario::Topology;
 use anyhow::{anyhow, Context, Result};
+use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
 use netlink_packet_route::link::{
-    BridgePortState, InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind, InfoVeth,
-    LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    BridgePortState, InfoBridge, InfoBridgePort, InfoData, InfoKind, InfoPortData, InfoPortKind,
+    InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 
@@ -183,7 +183,14 @@ impl Lab {
                 let server_fd = lab.server.file()?;
                 lab.client.run(|| -> Result<()> {
                     let mut rt = Rtnl::open()?;
-                    add_veth(&mut rt, "eth0", Some(Host::Client.mac()), "eth0", server_fd.as_raw_fd(), Host::Server.mac())
+                    add_veth(
+                        &mut rt,
+                        "eth0",
+                        Some(Host::Client.mac()),
+                        "eth0",
+                        server_fd.as_raw_fd(),
+                        Host::Server.mac(),
+                    )
                 })??;
             }
         }
@@ -255,7 +262,9 @@ impl Lab {
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
             while link_index(&mut rt, port).is_ok() {
                 if std::time::Instant::now() > deadline {
-                    return Err(anyhow!("{port} of the powered-off host still exists after 5 s"));
+                    return Err(anyhow!(
+                        "{port} of the powered-off host still exists after 5 s"
+                    ));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(5));
             }
@@ -281,7 +290,12 @@ pub fn write_sysctl(key: &str, value: &str) -> Result<()> {
         return Err(anyhow!("bad sysctl name {key}"));
     }
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    std::fs::write(&path, value).map_err(|e| anyhow!("writing sysctl {key} = {value}: {}", crate::errno::of_io(&e)))
+    std::fs::write(&path, value).map_err(|e| {
+        anyhow!(
+            "writing sysctl {key} = {value}: {}",
+            crate::errno::of_io(&e)
+        )
+    })
 }
 
 /// Reads a sysctl in the calling thread's namespace.
@@ -295,7 +309,10 @@ pub fn read_sysctl(key: &str) -> Result<String> {
 
 /// The index of a link by name, in the socket's namespace.
 pub fn link_index(rt: &mut Rtnl, name: &str) -> Result<u32> {
-    for msg in rt.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), "listing links")? {
+    for msg in rt.dump(
+        RouteNetlinkMessage::GetLink(LinkMessage::default()),
+        "listing links",
+    )? {
         if let RouteNetlinkMessage::NewLink(link) = msg {
             if link
                 .attributes
@@ -312,7 +329,10 @@ pub fn link_index(rt: &mut Rtnl, name: &str) -> Result<u32> {
 /// Names and flags of every link, in the socket's namespace.
 pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
     let mut out = Vec::new();
-    for msg in rt.dump(RouteNetlinkMessage::GetLink(LinkMessage::default()), "listing links")? {
+    for msg in rt.dump(
+        RouteNetlinkMessage::GetLink(LinkMessage::default()),
+        "listing links",
+    )? {
         if let RouteNetlinkMessage::NewLink(link) = msg {
             let name = link
                 .attributes
@@ -322,7 +342,11 @@ pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
                     _ => None,
                 })
                 .unwrap_or_default();
-            out.push((link.header.index, name, link.header.flags.contains(LinkFlags::Up)));
+            out.push((
+                link.header.index,
+                name,
+                link.header.flags.contains(LinkFlags::Up),
+            ));
         }
     }
     Ok(out)
@@ -331,7 +355,11 @@ pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
 pub fn set_link_up(rt: &mut Rtnl, index: u32, up: bool, step: &str) -> Result<()> {
     let mut msg = LinkMessage::default();
     msg.header.index = index;
-    msg.header.flags = if up { LinkFlags::Up } else { LinkFlags::empty() };
+    msg.header.flags = if up {
+        LinkFlags::Up
+    } else {
+        LinkFlags::empty()
+    };
     msg.header.change_mask = LinkFlags::Up;
     rt.request(RouteNetlinkMessage::NewLink(msg), 0, step)
 }
@@ -366,9 +394,11 @@ fn add_veth(
     peer_mac: [u8; 6],
 ) -> Result<()> {
     let mut peer = LinkMessage::default();
-    peer.attributes.push(LinkAttribute::IfName(peer_name.to_string()));
+    peer.attributes
+        .push(LinkAttribute::IfName(peer_name.to_string()));
     peer.attributes.push(LinkAttribute::NetNsFd(peer_ns_fd));
-    peer.attributes.push(LinkAttribute::Address(peer_mac.to_vec()));
+    peer.attributes
+        .push(LinkAttribute::Address(peer_mac.to_vec()));
     let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
     if let Some(m) = mac {
@@ -389,7 +419,11 @@ fn set_master(rt: &mut Rtnl, index: u32, master: u32, name: &str) -> Result<()> 
     let mut msg = LinkMessage::default();
     msg.header.index = index;
     msg.attributes.push(LinkAttribute::Controller(master));
-    rt.request(RouteNetlinkMessage::NewLink(msg), 0, &format!("plugging {name} into br0"))
+    rt.request(
+        RouteNetlinkMessage::NewLink(msg),
+        0,
+        &format!("plugging {name} into br0"),
+    )
 }
 
 /// Sets a bridge port's STP state: `Disabled` drops every frame through it
@@ -409,7 +443,10 @@ pub fn set_port_forwarding(rt: &mut Rtnl, index: u32, forwarding: bool, name: &s
     rt.request(
         RouteNetlinkMessage::NewLink(msg),
         0,
-        &format!("setting bridge port {name} {}", if forwarding { "forwarding" } else { "disabled" }),
+        &format!(
+            "setting bridge port {name} {}",
+            if forwarding { "forwarding" } else { "disabled" }
+        ),
     )
 }
 
@@ -440,12 +477,17 @@ impl Lab {
     /// (orphans would keep a deleted namespace alive for ~100 s), then delete
     /// the namespaces. Goes on past errors and reports the first one.
     pub fn down(&self) -> Result<()> {
-        crate::cleanup::teardown_namespaces(&self.namespaces().into_iter().cloned().collect::<Vec<_>>())
+        crate::cleanup::teardown_namespaces(
+            &self.namespaces().into_iter().cloned().collect::<Vec<_>>(),
+        )
     }
 
     /// Cuts or restores both wire ports (switched topology).
     pub fn set_wire_forwarding(&self, forwarding: bool) -> Result<()> {
-        let wire = self.wire.as_ref().ok_or_else(|| anyhow!("the direct topology has no wire namespace"))?;
+        let wire = self
+            .wire
+            .as_ref()
+            .ok_or_else(|| anyhow!("the direct topology has no wire namespace"))?;
         wire.run(|| -> Result<()> {
             let mut rt = Rtnl::open()?;
             for port in ["c-port", "s-port"] {

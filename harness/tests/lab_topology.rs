@@ -2,9 +2,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 use std::time::Duration;
+use std::time::Instant;
+use teardown::capture::{write_pcapng, Capture, PortSpec};
+use teardown::record::Recorder;
 use teardown::scenario::Topology;
-use teardown::topology::Lab;
+use teardown::topology::{Host, Lab};
 
 fn unique(tag: &str) -> String {
     format!("t{}{}", tag, std::process::id() % 100000)
@@ -12,7 +16,10 @@ fn unique(tag: &str) -> String {
 
 /// Connects client -> server over `addr` and echoes a few bytes.
 fn exchange(lab: &Lab, addr: SocketAddr) {
-    let listener = lab.server.run(move || TcpListener::bind(addr).unwrap()).unwrap();
+    let listener = lab
+        .server
+        .run(move || TcpListener::bind(addr).unwrap())
+        .unwrap();
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
         let mut buf = [0u8; 5];
@@ -33,12 +40,75 @@ fn exchange(lab: &Lab, addr: SocketAddr) {
 fn check_topology(topology: Topology, tag: &str) {
     let id = unique(tag);
     let lab = Lab::up(&id, topology).expect("lab up");
+    let recorder = Arc::new(Recorder::new());
+    let ports = [Host::Client, Host::Server]
+        .into_iter()
+        .map(|h| {
+            let loc = lab.port(h);
+            PortSpec {
+                name: h.capture_name().to_string(),
+                ns: loc.ns.clone(),
+                ifname: loc.ifname.to_string(),
+            }
+        })
+        .collect();
+    let capture = Capture::start(ports, recorder.clone()).expect("capture");
     exchange(&lab, "198.18.0.2:9000".parse().unwrap());
     exchange(&lab, "[fd00:7d::2]:9001".parse().unwrap());
-    let names: Vec<String> = lab.namespaces().iter().map(|n| n.name().to_string()).collect();
+    // Both handshakes are seen on both ports.
+    for port in ["client-port", "server-port"] {
+        for dport in [9000, 9001] {
+            let seen = recorder.wait_for(Instant::now() + Duration::from_secs(2), |r| {
+                ["S", "S.", "."].iter().all(|f| {
+                    r.packets.iter().any(|p| {
+                        p.port == port
+                            && (p.dst.port() == dport || p.src.port() == dport)
+                            && p.flags.tcpdump() == *f
+                    })
+                })
+            });
+            assert!(seen, "handshake to port {dport} not seen on {port}");
+        }
+    }
+    let result = capture.stop();
+    assert_eq!(result.ports, vec!["client-port", "server-port"]);
+    assert!(
+        result.drops.iter().all(|d| *d == 0),
+        "capture drops: {:?}",
+        result.drops
+    );
+    assert!(
+        result.errors.is_empty(),
+        "capture errors: {:?}",
+        result.errors
+    );
+    let dir = std::env::temp_dir().join(format!("td-test-{id}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("capture.pcapng");
+    write_pcapng(&path, &result, &[(0, "test start".into())]).unwrap();
+    let back = read_back(&path);
+    let names: std::collections::BTreeSet<_> = back.iter().map(|p| p.port.clone()).collect();
+    assert!(
+        names.contains("client-port") && names.contains("server-port"),
+        "{names:?}"
+    );
+    assert_eq!(
+        back.iter().filter(|p| p.flags.tcpdump() == "S").count(),
+        4,
+        "two SYNs on each port"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let names: Vec<String> = lab
+        .namespaces()
+        .iter()
+        .map(|n| n.name().to_string())
+        .collect();
     lab.down().expect("lab down");
     for n in names {
-        assert!(!std::path::Path::new("/run/netns").join(&n).exists(), "{n} left behind");
+        assert!(
+            !std::path::Path::new("/run/netns").join(&n).exists(),
+            "{n} left behind"
+        );
     }
 }
 
@@ -56,4 +126,41 @@ fn direct_lab_carries_tcp_v4_and_v6() {
         return;
     }
     check_topology(Topology::Direct, "d");
+}
+
+/// Reads the pcapng back with the project's own reader.
+fn read_back(path: &std::path::Path) -> Vec<teardown::evidence::Packet> {
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let mut reader = PcapNgReader::new(std::fs::File::open(path).unwrap()).unwrap();
+    let mut names = Vec::new();
+    let mut out = Vec::new();
+    while let Some(block) = reader.next_block() {
+        match block.unwrap() {
+            Block::InterfaceDescription(idb) => {
+                let name = idb
+                    .options
+                    .iter()
+                    .find_map(|o| match o {
+                        pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption::IfName(n) => {
+                            Some(n.to_string())
+                        }
+                        _ => None,
+                    })
+                    .unwrap();
+                names.push(name);
+            }
+            Block::EnhancedPacket(epb) => {
+                let port = &names[epb.interface_id as usize];
+                if let Some(p) = teardown::analysis::decode_ethernet(
+                    epb.timestamp.as_nanos() as u64,
+                    port,
+                    &epb.data,
+                ) {
+                    out.push(p);
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }

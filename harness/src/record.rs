@@ -1,0 +1,135 @@
+//! The run's recorder: where packets, socket samples and application events
+//! arrive while a scenario runs, and where the timeline waits for them.
+//!
+//! Contract: every push wakes the waiters; [`Recorder::wait_for`] returns as
+//! soon as its predicate holds (event driven, no polling sleeps), or `false`
+//! at the deadline or when the run is aborted.
+
+use crate::evidence::{Event, Packet, SockSample};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::Instant;
+
+#[derive(Default, Debug)]
+pub struct Records {
+    pub packets: Vec<Packet>,
+    pub events: Vec<Event>,
+    pub sockets: Vec<SockSample>,
+    /// ts_ns of the latest sock_diag round per host.
+    pub rounds: Vec<(String, u64)>,
+}
+
+#[derive(Default)]
+pub struct Recorder {
+    records: Mutex<Records>,
+    changed: Condvar,
+    aborted: AtomicBool,
+}
+
+impl Recorder {
+    pub fn new() -> Recorder {
+        Recorder::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Records> {
+        self.records.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn push_packet(&self, p: Packet) {
+        self.lock().packets.push(p);
+        self.changed.notify_all();
+    }
+
+    pub fn push_event(&self, e: Event) {
+        self.lock().events.push(e);
+        self.changed.notify_all();
+    }
+
+    /// One sock_diag round of a host (possibly empty: the host has no socket).
+    pub fn push_round(&self, host: &str, ts_ns: u64, samples: Vec<SockSample>) {
+        let mut r = self.lock();
+        r.sockets.extend(samples);
+        match r.rounds.iter_mut().find(|(h, _)| h == host) {
+            Some(entry) => entry.1 = ts_ns,
+            None => r.rounds.push((host.to_string(), ts_ns)),
+        }
+        drop(r);
+        self.changed.notify_all();
+    }
+
+    /// Makes every current and future wait return `false` (signal, fatal error).
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        self.changed.notify_all();
+    }
+
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `pred` holds on the records (checked at once and after every
+    /// push), the deadline passes, or the run is aborted.
+    pub fn wait_for(&self, deadline: Instant, mut pred: impl FnMut(&Records) -> bool) -> bool {
+        let mut guard = self.lock();
+        loop {
+            if pred(&guard) {
+                return true;
+            }
+            if self.is_aborted() {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            guard = self
+                .changed
+                .wait_timeout(guard, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
+    }
+
+    /// A copy of everything recorded so far.
+    pub fn with<R>(&self, f: impl FnOnce(&Records) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Takes everything out (at the end of a run).
+    pub fn take(&self) -> Records {
+        std::mem::take(&mut *self.lock())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[test]
+    fn wait_wakes_on_push_and_times_out_without() {
+        let r = Arc::new(Recorder::new());
+        let r2 = r.clone();
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            r2.push_event(Event {
+                kind: "eof".into(),
+                ..Default::default()
+            });
+        });
+        let ok = r.wait_for(Instant::now() + Duration::from_secs(5), |rec| {
+            rec.events.iter().any(|e| e.kind == "eof")
+        });
+        t.join().unwrap();
+        assert!(ok);
+        let start = Instant::now();
+        let ok = r.wait_for(start + Duration::from_millis(30), |rec| {
+            rec.events.len() > 1
+        });
+        assert!(!ok);
+        assert!(start.elapsed() >= Duration::from_millis(30));
+        r.abort();
+        assert!(!r.wait_for(Instant::now() + Duration::from_secs(5), |_| false));
+    }
+}
