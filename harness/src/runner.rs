@@ -1,20 +1,1108 @@
-//! (to be written)
+//! The runner: executes scenarios, each in its own lab, and owns cleanup.
+//!
+//! Contract:
+//! - Every scenario file is parsed and validated before anything is created;
+//!   one bad file means exit 2 and no lab.
+//! - A scenario runs in a lab of its own (unique id), so scenarios run in
+//!   parallel (`--jobs`). Its lab is torn down on every path: success,
+//!   failure, error, panic (a drop guard), SIGINT and SIGTERM (the waits see
+//!   the abort flag and return; the guard then runs).
+//! - A verdict is `pass` only when every check passed on complete evidence:
+//!   capture drops, capture errors, an endpoint that died on its own, a wait
+//!   that timed out or a fault the kernel refused make it `error` with the reason.
 
-#[derive(clap::Args, Debug)]
+use crate::capture::{Capture, PortSpec};
+use crate::cleanup::RunRecord;
+use crate::evidence::{now_ns, Event, Evidence, StepRecord, TcpFlags};
+use crate::record::{Records, Recorder};
+use crate::report::{ScenarioResult, Summary, Verdict};
+use crate::scenario::{Action, Dur, Family, Profile, Program, Scenario, ShutdownHow, Step, Topology, Wait};
+use crate::topology::{Host, Lab};
+use anyhow::{anyhow, Context, Result};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
 pub struct RunArgs {
     /// Scenario files or directories (default: scenarios/)
-    pub paths: Vec<std::path::PathBuf>,
+    pub paths: Vec<PathBuf>,
+    /// fast compresses the kernel's timers (seconds); faithful uses Linux defaults (C3 ~15 min, C4 ~2 h)
+    #[arg(long, value_enum, default_value = "fast")]
+    pub profile: ProfileArg,
+    /// Scenarios run at once, each in its own lab (default: all of them, at most 32)
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Only scenarios whose name matches this glob (e.g. 'c1-*')
+    #[arg(long)]
+    pub filter: Option<String>,
+    /// Run the K-th of N shards (1-based), e.g. --shard 2/4
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// Output directory (default: out/<date-time>/, with out/latest pointing at it)
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print summary.json on stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JUnit XML here
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum ProfileArg {
+    Fast,
+    Faithful,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Fast => Profile::Fast,
+            ProfileArg::Faithful => Profile::Faithful,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]
 pub struct ListArgs {
     /// Scenario files or directories (default: scenarios/)
-    pub paths: Vec<std::path::PathBuf>,
+    pub paths: Vec<PathBuf>,
 }
 
-pub fn run_main(_args: RunArgs) -> anyhow::Result<i32> {
-    Err(crate::unable("run is not written yet"))
+/// Scenario files under the given paths (directories: their `*.toml`, sorted).
+pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let defaults = [PathBuf::from("scenarios")];
+    let paths = if paths.is_empty() { &defaults[..] } else { paths };
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut v: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("reading {}", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| f.extension().map(|e| e == "toml").unwrap_or(false))
+                .collect();
+            v.sort();
+            files.extend(v);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            return Err(crate::bad_input(format!("{}: no such file or directory", p.display())));
+        }
+    }
+    if files.is_empty() {
+        return Err(crate::bad_input("no scenario files found"));
+    }
+    Ok(files)
 }
-pub fn list_main(_args: ListArgs) -> anyhow::Result<i32> {
-    Err(crate::unable("list is not written yet"))
+
+/// Parses every file; all errors are reported together (exit 2).
+pub fn load_all(files: &[PathBuf], profile: Profile) -> Result<Vec<Scenario>> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        match Scenario::load(f, profile) {
+            Ok(s) => out.push(s),
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
+    let mut seen = BTreeMap::new();
+    for s in &out {
+        if let Some(other) = seen.insert(s.name.clone(), s.file.clone()) {
+            errors.push(format!("{}: scenario name `{}` is also used by {other}", s.file, s.name));
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(crate::bad_input(errors.join("\n")))
+    }
+}
+
+pub fn list_main(args: ListArgs) -> Result<i32> {
+    let files = scenario_files(&args.paths)?;
+    let scenarios = load_all(&files, Profile::Fast)?;
+    let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(10);
+    for s in &scenarios {
+        println!("{:<width$}  {:<5} {}", s.name, s.conclusion, s.summary);
+    }
+    Ok(0)
+}
+
+/// `--shard K/N`: parsed and checked.
+pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let bad = || crate::bad_input(format!("--shard wants K/N with 1 <= K <= N, not `{text}`"));
+    let (k, n) = text.split_once('/').ok_or_else(bad)?;
+    let k: usize = k.trim().parse().map_err(|_| bad())?;
+    let n: usize = n.trim().parse().map_err(|_| bad())?;
+    if n == 0 || k == 0 || k > n {
+        return Err(bad());
+    }
+    Ok((k, n))
+}
+
+/// Keeps the scenarios of shard k of n: sorted by name, dealt round-robin.
+pub fn shard(mut scenarios: Vec<Scenario>, k: usize, n: usize) -> Vec<Scenario> {
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    scenarios
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % n == k - 1)
+        .map(|(_, s)| s)
+        .collect()
+}
+
+static ABORT: AtomicBool = AtomicBool::new(false);
+
+/// Whether SIGINT or SIGTERM arrived.
+pub fn aborted() -> bool {
+    ABORT.load(Ordering::SeqCst)
+}
+
+pub fn run_main(args: RunArgs) -> Result<i32> {
+    let profile: Profile = args.profile.into();
+    let files = scenario_files(&args.paths)?;
+    let mut scenarios = load_all(&files, profile)?;
+    if let Some(glob) = &args.filter {
+        let m = globset::Glob::new(glob)
+            .map_err(|e| crate::bad_input(format!("--filter `{glob}`: {e}")))?
+            .compile_matcher();
+        scenarios.retain(|s| m.is_match(&s.name));
+    }
+    if let Some(sh) = &args.shard {
+        let (k, n) = parse_shard(sh)?;
+        scenarios = shard(scenarios, k, n);
+    }
+    if scenarios.is_empty() {
+        return Err(crate::bad_input("no scenario matches"));
+    }
+    crate::doctor::require_root()?;
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => default_out_dir()?,
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+
+    // SIGINT/SIGTERM set the flag; every wait notices it, and the labs come down.
+    let flag = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, flag.clone()).context("installing signal handlers")?;
+    }
+    let watcher_flag = flag.clone();
+    std::thread::spawn(move || loop {
+        if watcher_flag.load(Ordering::SeqCst) {
+            ABORT.store(true, Ordering::SeqCst);
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    });
+
+    let started = Instant::now();
+    let jobs = args.jobs.unwrap_or(scenarios.len().min(32)).max(1);
+    let total = scenarios.len();
+    eprintln!(
+        "running {total} scenario{} ({} profile, {jobs} at a time) into {}",
+        if total == 1 { "" } else { "s" },
+        profile.name(),
+        out.display()
+    );
+    let queue = Mutex::new(scenarios.into_iter().enumerate().collect::<Vec<_>>());
+    let results: Mutex<Vec<(usize, ScenarioResult)>> = Mutex::new(Vec::new());
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let next = queue.lock().unwrap().pop();
+                let Some((i, sc)) = next else { break };
+                if aborted() {
+                    break;
+                }
+                let r = run_scenario_guarded(&sc, &out);
+                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                eprintln!(
+                    "[{n}/{total}] {:<44} {:<5} {:<5} {:>7.2}s{}",
+                    r.name,
+                    r.conclusion,
+                    verdict_name(r.verdict),
+                    r.wall_seconds,
+                    r.reason.as_ref().map(|x| format!("  ({x})")).unwrap_or_default()
+                );
+                results.lock().unwrap().push((i, r));
+            });
+        }
+    });
+    let mut results = results.into_inner().unwrap();
+    results.sort_by_key(|(i, _)| *i);
+    let summary = Summary {
+        scenarios: results.into_iter().map(|(_, r)| r).collect(),
+        wall_seconds: started.elapsed().as_secs_f64(),
+        kernel: kernel_release(),
+        profile: profile.name().to_string(),
+    };
+    write_run_outputs(&out, &summary)?;
+    if let Some(j) = &args.junit {
+        std::fs::write(j, crate::report::junit(&summary)).with_context(|| format!("writing {}", j.display()))?;
+    }
+    if args.json {
+        println!("{}", crate::report::summary_json(&summary));
+    } else {
+        let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        print!("{}", crate::report::table(&summary, color));
+        println!("output: {}", out.display());
+    }
+    if aborted() {
+        eprintln!("teardown: interrupted; every lab was removed");
+        return Ok(130);
+    }
+    let any_error = summary.scenarios.iter().any(|s| s.verdict == Verdict::Error);
+    let any_fail = summary.scenarios.iter().any(|s| s.verdict == Verdict::Fail);
+    Ok(if any_fail {
+        1
+    } else if any_error {
+        3
+    } else {
+        0
+    })
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
+    }
+}
+
+/// Writes summary.json, junit.xml and index.html of a run.
+pub fn write_run_outputs(out: &Path, summary: &Summary) -> Result<()> {
+    std::fs::write(out.join("summary.json"), crate::report::summary_json(summary))?;
+    std::fs::write(out.join("junit.xml"), crate::report::junit(summary))?;
+    let mut ladders = BTreeMap::new();
+    for s in &summary.scenarios {
+        if let Some(l) = s.artifacts.get("ladder") {
+            if let Ok(svg) = std::fs::read_to_string(out.join(l)) {
+                ladders.insert(s.name.clone(), svg);
+            }
+        }
+    }
+    std::fs::write(out.join("index.html"), crate::report::html::render_index(summary, &ladders))?;
+    Ok(())
+}
+
+fn default_out_dir() -> Result<PathBuf> {
+    let stamp = chrono_like_stamp();
+    let base = PathBuf::from("out");
+    let dir = base.join(&stamp);
+    std::fs::create_dir_all(&dir)?;
+    let latest = base.join("latest");
+    let _ = std::fs::remove_file(&latest);
+    let _ = std::os::unix::fs::symlink(&stamp, &latest);
+    Ok(dir)
+}
+
+/// `YYYYmmdd-HHMMSS` in UTC, without a date crate.
+fn chrono_like_stamp() -> String {
+    let secs = now_ns() / 1_000_000_000;
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}{m:02}{d:02}-{:02}{:02}{:02}-{}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        std::process::id()
+    )
+}
+
+pub fn kernel_release() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// A fresh lab id: short (interface-name budget), unique per process and call.
+pub fn new_run_id() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let mix = (std::process::id() as u64) << 20 ^ (now_ns() / 1000 & 0xfffff) ^ (n as u64) << 40;
+    format!("{:x}", mix % 0xffff_ffff)
+}
+
+/// Runs one scenario; a panic inside becomes an `error` verdict (the lab's drop guard has run).
+pub fn run_scenario_guarded(sc: &Scenario, out: &Path) -> ScenarioResult {
+    let started = Instant::now();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(sc, out))) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            let mut r = empty_result(sc);
+            r.verdict = Verdict::Error;
+            r.reason = Some(format!("harness panicked: {msg}"));
+            r.wall_seconds = started.elapsed().as_secs_f64();
+            r
+        }
+    }
+}
+
+fn empty_result(sc: &Scenario) -> ScenarioResult {
+    ScenarioResult {
+        name: sc.name.clone(),
+        file: sc.file.clone(),
+        conclusion: sc.conclusion.clone(),
+        summary: sc.summary.clone(),
+        family: match sc.ip {
+            Family::V4 => "v4".into(),
+            Family::V6 => "v6".into(),
+        },
+        topology: match sc.topology {
+            Topology::Switched => "switched".into(),
+            Topology::Direct => "direct".into(),
+        },
+        profile: sc.profile.name().into(),
+        verdict: Verdict::Error,
+        reason: None,
+        wall_seconds: 0.0,
+        predicted_seconds: None,
+        measured_seconds: None,
+        checks: vec![],
+        artifacts: BTreeMap::new(),
+    }
+}
+
+/// Tears the lab down and forgets the run, whatever happens (drop guard).
+struct LabGuard {
+    lab: Option<Lab>,
+    record: RunRecord,
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Some(lab) = self.lab.take() {
+            if let Err(e) = lab.down() {
+                eprintln!("teardown: removing lab {}: {e:#}", lab.id);
+            }
+        }
+        self.record.unregister();
+    }
+}
+
+/// A running endpoint process.
+struct EndpointProc {
+    pid: i32,
+    stdin: Option<ChildStdin>,
+    /// Set when the harness itself ended it (kill, restart, power off).
+    killed_by_harness: Arc<AtomicBool>,
+}
+
+/// Everything a running scenario holds.
+struct Run<'a> {
+    sc: &'a Scenario,
+    lab: &'a Lab,
+    recorder: Arc<Recorder>,
+    dir: PathBuf,
+    endpoints: BTreeMap<String, EndpointProc>,
+    /// Samplers per host (stopped at power off, restarted at power on).
+    samplers: BTreeMap<&'static str, crate::sockdiag::Sampler>,
+    /// Harness-side problems that make the verdict `error`.
+    problems: Vec<String>,
+    start_ns: u64,
+    generation: usize,
+}
+
+fn harness_event(kind: &str, detail: String) -> Event {
+    Event {
+        ts_ns: now_ns(),
+        source: "harness".into(),
+        kind: kind.into(),
+        detail: Some(detail),
+        ..Default::default()
+    }
+}
+
+/// The addresses the connection uses.
+fn server_ip(sc: &Scenario) -> IpAddr {
+    match sc.ip {
+        Family::V4 => IpAddr::V4(Host::Server.v4()),
+        Family::V6 => IpAddr::V6(Host::Server.v6()),
+    }
+}
+
+fn host_ip(sc: &Scenario, host: Host) -> IpAddr {
+    match sc.ip {
+        Family::V4 => IpAddr::V4(host.v4()),
+        Family::V6 => IpAddr::V6(host.v6()),
+    }
+}
+
+/// The server's port: the server endpoint's, or the first endpoint's.
+pub fn server_port(sc: &Scenario) -> u16 {
+    sc.endpoint_of(Program::Server)
+        .or_else(|| sc.endpoints.iter().find(|(_, e)| e.host.get_ref() == "server"))
+        .map(|(_, e)| e.port)
+        .unwrap_or(8080)
+}
+
+fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = empty_result(sc);
+    let dir = out.join(&sc.name);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        result.reason = Some(format!("creating {}: {e}", dir.display()));
+        return result;
+    }
+    let id = new_run_id();
+    let names: Vec<String> = ["client", "server", "wire"]
+        .iter()
+        .map(|r| crate::topology::ns_name(&id, r))
+        .collect();
+    let record = match RunRecord::register(&id, names) {
+        Ok(r) => r,
+        Err(e) => {
+            result.reason = Some(format!("registering the run: {e:#}"));
+            return result;
+        }
+    };
+    let mut guard = LabGuard { lab: None, record };
+    match Lab::up(&id, sc.topology) {
+        Ok(l) => guard.lab = Some(l),
+        Err(e) => {
+            result.reason = Some(format!("building the lab: {e:#}"));
+            result.wall_seconds = started.elapsed().as_secs_f64();
+            return result;
+        }
+    }
+    let lab = guard.lab.as_ref().expect("lab was just built");
+    let outcome = execute(sc, lab, &dir);
+    // Everything is recorded; the lab goes now (before writing reports).
+    drop(guard);
+    match outcome {
+        Ok((evidence, problems)) => finish(sc, &dir, evidence, problems, &mut result),
+        Err(e) => result.reason = Some(format!("{e:#}")),
+    }
+    result.wall_seconds = started.elapsed().as_secs_f64();
+    result
+}
+
+/// Sets sysctls, starts capture, samplers and endpoints, runs the timeline,
+/// stops recording. Returns the evidence and the harness problems met.
+fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String>)> {
+    for (host, map) in &sc.sysctls {
+        let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
+        for (k, v) in map {
+            lab.set_sysctl(h, k, v).with_context(|| format!("on host {host}"))?;
+        }
+    }
+    let recorder = Arc::new(Recorder::new());
+    let ports = [Host::Client, Host::Server]
+        .into_iter()
+        .map(|h| {
+            let loc = lab.port(h);
+            PortSpec {
+                name: h.capture_name().to_string(),
+                ns: loc.ns.clone(),
+                ifname: loc.ifname.to_string(),
+            }
+        })
+        .collect();
+    let capture = Capture::start(ports, recorder.clone())?;
+    let start_ns = now_ns();
+    let mut run = Run {
+        sc,
+        lab,
+        recorder: recorder.clone(),
+        dir: dir.to_path_buf(),
+        endpoints: BTreeMap::new(),
+        samplers: BTreeMap::new(),
+        problems: Vec::new(),
+        start_ns,
+        generation: 0,
+    };
+    let mut steps = Vec::new();
+    let timeline = run.timeline(&mut steps);
+    if let Err(e) = &timeline {
+        run.problems.push(format!("{e:#}"));
+    }
+    // Let the wire go quiet (what was already sent reaches the capture), then stop recording.
+    run.settle();
+    for (_, s) in std::mem::take(&mut run.samplers) {
+        s.stop();
+    }
+    let end_ns = now_ns();
+    let mut problems = std::mem::take(&mut run.problems);
+    for (name, ep) in std::mem::take(&mut run.endpoints) {
+        drop(ep.stdin);
+        let _ = name;
+    }
+    let cap = capture.stop();
+    for (port, d) in cap.ports.iter().zip(&cap.drops) {
+        if *d > 0 {
+            problems.push(format!("capture on {port} dropped {d} frames"));
+        }
+    }
+    problems.extend(cap.errors.iter().map(|e| format!("capture: {e}")));
+    let records: Records = recorder.take();
+    // Endpoints that died on their own make the evidence incomplete.
+    for e in &records.events {
+        if e.kind == "exited" && e.detail.as_deref().map(|d| d.starts_with("crashed")).unwrap_or(false) {
+            problems.push(format!("endpoint {} {}", e.source, e.detail.clone().unwrap_or_default()));
+        }
+    }
+    let mut annotations: Vec<(u64, String)> = records
+        .events
+        .iter()
+        .filter(|e| e.source == "harness")
+        .map(|e| (e.ts_ns, format!("{} {}", e.kind, e.detail.clone().unwrap_or_default())))
+        .collect();
+    annotations.sort();
+    crate::capture::write_pcapng(&dir.join("capture.pcapng"), &cap, &annotations)?;
+    let evidence = Evidence {
+        client_ips: vec![IpAddr::V4(Host::Client.v4()), IpAddr::V6(Host::Client.v6())],
+        server_ips: vec![IpAddr::V4(Host::Server.v4()), IpAddr::V6(Host::Server.v6())],
+        packets: records.packets,
+        events: records.events,
+        sockets: records.sockets,
+        steps,
+        start_ns,
+        end_ns,
+    };
+    Ok((evidence, problems))
+}
+
+fn finish(sc: &Scenario, dir: &Path, ev: Evidence, problems: Vec<String>, result: &mut ScenarioResult) {
+    let write_jsonl = |name: &str, lines: Vec<String>| -> Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+        for l in lines {
+            writeln!(f, "{l}")?;
+        }
+        Ok(())
+    };
+    let mut events: Vec<&Event> = ev.events.iter().collect();
+    events.sort_by_key(|e| e.ts_ns);
+    let ev_lines = events.iter().filter_map(|e| serde_json::to_string(e).ok()).collect();
+    let sock_lines = ev.sockets.iter().filter_map(|s| serde_json::to_string(s).ok()).collect();
+    let mut problems = problems;
+    if let Err(e) = write_jsonl("events.jsonl", ev_lines).and_then(|_| write_jsonl("sockets.jsonl", sock_lines)) {
+        problems.push(format!("writing artifacts: {e:#}"));
+    }
+    let title = format!("{} ({})", sc.name, sc.conclusion);
+    if std::fs::write(dir.join("ladder.svg"), crate::report::ladder::render(&ev, &title)).is_ok() {
+        result.artifacts.insert("ladder".into(), format!("{}/ladder.svg", sc.name));
+    }
+    for (k, f) in [
+        ("pcap", "capture.pcapng"),
+        ("events", "events.jsonl"),
+        ("sockets", "sockets.jsonl"),
+        ("report", "report.json"),
+    ] {
+        result.artifacts.insert(k.into(), format!("{}/{f}", sc.name));
+    }
+    result.checks = crate::expect::evaluate(sc, &ev);
+    if !problems.is_empty() {
+        result.verdict = Verdict::Error;
+        result.reason = Some(problems.join("; "));
+    } else if result.checks.iter().all(|c| c.ok) {
+        result.verdict = Verdict::Pass;
+    } else {
+        result.verdict = Verdict::Fail;
+    }
+    if let Ok(j) = serde_json::to_string_pretty(&result) {
+        let _ = std::fs::write(dir.join("report.json"), j);
+    }
+}
+
+impl Run<'_> {
+    fn timeline(&mut self, steps: &mut Vec<StepRecord>) -> Result<()> {
+        for host in [Host::Client, Host::Server] {
+            self.start_sampler(host)?;
+        }
+        let names: Vec<String> = self.sc.endpoints.iter().filter(|(_, e)| e.start).map(|(n, _)| n.clone()).collect();
+        for n in names {
+            self.start_endpoint(&n)?;
+        }
+        for (i, step) in self.sc.steps.iter().enumerate() {
+            let started_ns = now_ns();
+            if let Some(w) = &step.wait {
+                self.wait(i, w.get_ref())?;
+            }
+            let mut action = String::new();
+            if let Some(a) = &step.action {
+                action = describe(step, *a.get_ref());
+                self.recorder.push_event(harness_event("step", action.clone()));
+                self.act(step, *a.get_ref()).with_context(|| format!("step {} ({action})", i + 1))?;
+            }
+            steps.push(StepRecord {
+                index: i,
+                name: step.name.clone(),
+                action,
+                started_ns,
+                acted_ns: now_ns(),
+            });
+        }
+        Ok(())
+    }
+
+    fn start_sampler(&mut self, host: Host) -> Result<()> {
+        let recorder = self.recorder.clone();
+        let name = host.name();
+        let sampler = crate::sockdiag::Sampler::start(
+            self.lab.host(host),
+            name,
+            Duration::from_millis(10),
+            move |round: Vec<crate::evidence::SockSample>| {
+                let ts = round.first().map(|s| s.ts_ns).unwrap_or_else(now_ns);
+                recorder.push_round(name, ts, round);
+            },
+        )?;
+        self.samplers.insert(name, sampler);
+        Ok(())
+    }
+
+    fn settle(&self) {
+        // Quiet means no new frame for 100 ms (a delayed ACK is 40 ms); give up after 2 s.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        loop {
+            let before = self.recorder.with(|r| r.packets.len());
+            let quiet = !self
+                .recorder
+                .wait_for(Instant::now() + Duration::from_millis(100), |r| r.packets.len() > before);
+            if quiet || Instant::now() > deadline || aborted() {
+                return;
+            }
+        }
+    }
+
+    fn start_endpoint(&mut self, name: &str) -> Result<()> {
+        let spec = self.sc.endpoints.get(name).ok_or_else(|| anyhow!("no endpoint {name}"))?;
+        let host = Host::parse(spec.host.get_ref()).ok_or_else(|| anyhow!("bad host"))?;
+        let ns_path = self.lab.host(host).path().to_path_buf();
+        let exe = std::env::current_exe().context("finding the teardown binary")?;
+        self.generation += 1;
+        let log_base = self.dir.join(format!("{name}.{}", self.generation));
+        let mut cmd = match spec.program {
+            Program::Client | Program::Server => {
+                let port = spec.port;
+                let (listen, connect) = match spec.program {
+                    Program::Server => (Some(SocketAddr::new(host_ip(self.sc, host), port)), None),
+                    _ => (None, Some(SocketAddr::new(server_ip(self.sc), port))),
+                };
+                let config = crate::endpoint::EndpointConfig {
+                    name: name.to_string(),
+                    role: if spec.program == Program::Server {
+                        crate::endpoint::Role::Server
+                    } else {
+                        crate::endpoint::Role::Client
+                    },
+                    listen,
+                    connect,
+                    options: spec.options.clone(),
+                    autoread: spec.autoread,
+                    on_eof: spec.on_eof,
+                    on_eof_delay_ms: spec.on_eof_delay.map(|d| d.0.as_millis() as u64),
+                    netns: Some(ns_path),
+                };
+                let mut c = Command::new(&exe);
+                c.arg("endpoint").arg("--config").arg(serde_json::to_string(&config)?);
+                c
+            }
+            Program::External => {
+                let argv: Vec<String> = spec
+                    .command
+                    .clone()
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|a| self.substitute(a, spec.port))
+                    .collect();
+                let mut c = Command::new(&exe);
+                c.arg("ns-exec").arg("--netns").arg(&ns_path).arg("--");
+                if spec.shell {
+                    c.arg("/bin/sh").arg("-c").arg(argv.join(" "));
+                } else {
+                    c.args(&argv);
+                }
+                c
+            }
+        };
+        let external = spec.program == Program::External;
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::from(
+            std::fs::File::create(log_base.with_extension(format!("{}.stderr", self.generation)))
+                .or_else(|_| std::fs::File::create("/dev/null"))?,
+        ));
+        let mut child: Child = cmd.spawn().with_context(|| format!("starting endpoint {name}"))?;
+        let pid = child.id() as i32;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let recorder = self.recorder.clone();
+        let src = name.to_string();
+        let stdout_log = log_base.with_extension(format!("{}.stdout", self.generation));
+        std::thread::spawn(move || {
+            let mut log = std::fs::File::create(stdout_log).ok();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !external {
+                    if let Ok(mut e) = serde_json::from_str::<Event>(&line) {
+                        e.source = src.clone();
+                        recorder.push_event(e);
+                        continue;
+                    }
+                }
+                if let Some(l) = log.as_mut() {
+                    let _ = writeln!(l, "{line}");
+                }
+            }
+        });
+        let killed = Arc::new(AtomicBool::new(false));
+        let killed2 = killed.clone();
+        let recorder = self.recorder.clone();
+        let src = name.to_string();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let detail = match status {
+                Ok(st) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    let by_harness = killed2.load(Ordering::SeqCst);
+                    match (st.code(), st.signal()) {
+                        (Some(0), _) => "exit 0".to_string(),
+                        (_, Some(sig)) if by_harness => format!("killed by signal {sig}"),
+                        // The harness ends endpoints at teardown; only a death during the run counts.
+                        (_, Some(sig)) if aborted() => format!("killed by signal {sig}"),
+                        (Some(c), _) if external || by_harness => format!("exit {c}"),
+                        (Some(c), _) => format!("crashed: exit {c}"),
+                        (_, Some(sig)) => format!("crashed: signal {sig}"),
+                        _ => "exited".to_string(),
+                    }
+                }
+                Err(e) => format!("wait failed: {e}"),
+            };
+            recorder.push_event(Event {
+                ts_ns: now_ns(),
+                source: src,
+                kind: "exited".into(),
+                detail: Some(detail),
+                ..Default::default()
+            });
+        });
+        self.recorder.push_event(harness_event("started", format!("{name} pid {pid}")));
+        self.endpoints.insert(
+            name.to_string(),
+            EndpointProc {
+                pid,
+                stdin,
+                killed_by_harness: killed,
+            },
+        );
+        Ok(())
+    }
+
+    fn substitute(&self, arg: &str, port: u16) -> String {
+        arg.replace("{server_ip}", &server_ip(self.sc).to_string())
+            .replace("{server_port}", &port.to_string())
+            .replace("{client_ip}", &host_ip(self.sc, Host::Client).to_string())
+    }
+
+    fn command(&mut self, endpoint: &str, line: &str) -> Result<()> {
+        let ep = self
+            .endpoints
+            .get_mut(endpoint)
+            .ok_or_else(|| anyhow!("endpoint {endpoint} is not running"))?;
+        let stdin = ep.stdin.as_mut().ok_or_else(|| anyhow!("endpoint {endpoint} has no control pipe"))?;
+        writeln!(stdin, "{line}").with_context(|| format!("telling {endpoint} to {line}"))?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    fn signal(&mut self, endpoint: &str, sig: nix::sys::signal::Signal) -> Result<()> {
+        let ep = self
+            .endpoints
+            .get(endpoint)
+            .ok_or_else(|| anyhow!("endpoint {endpoint} is not running"))?;
+        if matches!(sig, nix::sys::signal::Signal::SIGKILL | nix::sys::signal::Signal::SIGTERM | nix::sys::signal::Signal::SIGINT | nix::sys::signal::Signal::SIGHUP) {
+            ep.killed_by_harness.store(true, Ordering::SeqCst);
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(ep.pid), sig)
+            .map_err(|e| anyhow!("kill({}, {sig}): {}", ep.pid, crate::errno::name(e as i32)))
+    }
+
+    /// Kills an endpoint and waits until its process is gone.
+    fn kill_and_wait(&mut self, endpoint: &str) -> Result<()> {
+        self.signal(endpoint, nix::sys::signal::Signal::SIGKILL)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let src = endpoint.to_string();
+        let before = self.recorder.with(|r| r.events.iter().filter(|e| e.source == src && e.kind == "exited").count());
+        let gone = self.recorder.wait_for(deadline, |r| {
+            r.events.iter().filter(|e| e.source == src && e.kind == "exited").count() > before
+        });
+        if !gone {
+            return Err(anyhow!("endpoint {endpoint} did not exit after SIGKILL"));
+        }
+        self.endpoints.remove(endpoint);
+        Ok(())
+    }
+
+    fn act(&mut self, step: &Step, action: Action) -> Result<()> {
+        let endpoint = step.endpoint.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default();
+        let host = step.host.as_ref().and_then(|h| Host::parse(h.get_ref()));
+        match action {
+            Action::Send => self.command(&endpoint, &format!("send {}", step.bytes.unwrap_or(0))),
+            Action::Stream => self.command(&endpoint, "stream"),
+            Action::Close => self.command(&endpoint, "close"),
+            Action::Shutdown => {
+                let how = match step.how.unwrap_or(ShutdownHow::Wr) {
+                    ShutdownHow::Wr => "wr",
+                    ShutdownHow::Rd => "rd",
+                    ShutdownHow::Rdwr => "rdwr",
+                };
+                self.command(&endpoint, &format!("shutdown {how}"))
+            }
+            Action::Kill => {
+                let name = step.signal.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("KILL");
+                let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().map_err(|_| anyhow!("bad signal {name}"))?;
+                if sig == nix::sys::signal::Signal::SIGKILL {
+                    self.kill_and_wait(&endpoint)
+                } else {
+                    self.signal(&endpoint, sig)
+                }
+            }
+            Action::Start => self.start_endpoint(&endpoint),
+            Action::Restart => {
+                if self.endpoints.contains_key(&endpoint) {
+                    self.kill_and_wait(&endpoint)?;
+                }
+                self.start_endpoint(&endpoint)
+            }
+            Action::Cut | Action::Restore => {
+                let cut = action == Action::Cut;
+                crate::fault::set_cut(self.lab, cut)?;
+                self.recorder
+                    .push_event(harness_event("fault", (if cut { "cut" } else { "restore" }).to_string()));
+                Ok(())
+            }
+            Action::LinkDown | Action::LinkUp => {
+                let h = host.ok_or_else(|| anyhow!("no host"))?;
+                let up = action == Action::LinkUp;
+                crate::fault::set_link(self.lab, h, up)?;
+                self.recorder.push_event(harness_event(
+                    "fault",
+                    format!("{} {}", if up { "link_up" } else { "link_down" }, h.name()),
+                ));
+                Ok(())
+            }
+            Action::PowerOff => {
+                let h = host.ok_or_else(|| anyhow!("no host"))?;
+                for (name, ep) in self.endpoints.iter() {
+                    if self.sc.endpoints.get(name).map(|s| s.host.get_ref() == h.name()).unwrap_or(false) {
+                        ep.killed_by_harness.store(true, Ordering::SeqCst);
+                    }
+                }
+                if let Some(s) = self.samplers.remove(h.name()) {
+                    s.stop();
+                }
+                crate::fault::power_off(self.lab, h)?;
+                let on_host: Vec<String> = self
+                    .sc
+                    .endpoints
+                    .iter()
+                    .filter(|(_, s)| s.host.get_ref() == h.name())
+                    .map(|(n, _)| n.clone())
+                    .collect();
+                for n in on_host {
+                    self.endpoints.remove(&n);
+                }
+                self.recorder.push_event(harness_event("fault", format!("power_off {}", h.name())));
+                Ok(())
+            }
+            Action::PowerOn => {
+                let h = host.ok_or_else(|| anyhow!("no host"))?;
+                crate::fault::power_on(self.lab, h)?;
+                self.start_sampler(h)?;
+                self.recorder.push_event(harness_event("fault", format!("power_on {}", h.name())));
+                Ok(())
+            }
+        }
+    }
+
+    fn wait(&mut self, index: usize, w: &Wait) -> Result<()> {
+        let timeout = w.timeout.unwrap_or(Dur(Duration::from_secs(5))).0;
+        if let Some(d) = w.duration {
+            // A duration is the condition itself: time passing (abortable).
+            let deadline = Instant::now() + d.0;
+            self.recorder.wait_for(deadline, |_| false);
+            return if aborted() { Err(anyhow!("interrupted")) } else { Ok(()) };
+        }
+        let deadline = Instant::now() + timeout;
+        let what = describe_wait(w);
+        let server_port = server_port(self.sc);
+        let from_ns = self.start_ns;
+        let ok = if let Some(kind) = &w.event {
+            let src = w.source.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
+            let errno = w.errno.clone();
+            let bytes = w.bytes;
+            self.recorder.wait_for(deadline, |r| {
+                r.events.iter().any(|e| {
+                    e.source == src
+                        && &e.kind == kind
+                        && errno.as_ref().map(|x| e.errno.as_ref() == Some(x)).unwrap_or(true)
+                        && bytes.map(|b| e.bytes.unwrap_or(0) >= b).unwrap_or(true)
+                })
+            })
+        } else if let Some(state) = &w.socket {
+            let host = w.host.as_ref().map(|h| h.get_ref().clone()).unwrap_or_default();
+            let state = state.clone();
+            self.recorder.wait_for(deadline, |r| {
+                let last = r.rounds.iter().find(|(h, _)| *h == host).map(|(_, t)| *t).unwrap_or(0);
+                r.sockets
+                    .iter()
+                    .rev()
+                    .take_while(|s| s.ts_ns >= last)
+                    .any(|s| s.host == host && s.state == state && is_conn(s, server_port))
+            })
+        } else if w.gone == Some(true) {
+            let host = w.host.as_ref().map(|h| h.get_ref().clone()).unwrap_or_default();
+            self.recorder.wait_for(deadline, |r| {
+                let last = r.rounds.iter().find(|(h, _)| *h == host).map(|(_, t)| *t).unwrap_or(0);
+                last > from_ns
+                    && !r
+                        .sockets
+                        .iter()
+                        .rev()
+                        .take_while(|s| s.ts_ns >= last)
+                        .any(|s| s.host == host && is_conn(s, server_port))
+            })
+        } else if let Some(pattern) = &w.packet {
+            let port = w.port.as_ref().map(|p| p.get_ref().clone()).unwrap_or_else(|| "server-port".into());
+            let alts = parse_alternatives(pattern);
+            let client_ips = [IpAddr::V4(Host::Client.v4()), IpAddr::V6(Host::Client.v6())];
+            let mut seen = self.recorder.with(|r| r.packets.len());
+            self.recorder.wait_for(deadline, |r| {
+                let hit = r.packets[seen..].iter().any(|p| {
+                    p.port == port
+                        && alts.iter().any(|(from_client, flags)| {
+                            client_ips.contains(&p.src.ip()) == *from_client && p.flags == *flags
+                        })
+                });
+                seen = r.packets.len();
+                hit
+            })
+        } else {
+            true
+        };
+        if ok {
+            Ok(())
+        } else if aborted() {
+            Err(anyhow!("interrupted"))
+        } else {
+            Err(anyhow!("step {}: waited {} for {what}: not seen", index + 1, Dur(timeout)))
+        }
+    }
+}
+
+/// A sample of the scenario's connection (not a listener, not another socket).
+fn is_conn(s: &crate::evidence::SockSample, server_port: u16) -> bool {
+    s.state != "LISTEN" && (s.local.ends_with(&format!(":{server_port}")) || s.remote.ends_with(&format!(":{server_port}")))
+}
+
+/// `C>S F.|S>C .` to (from_client, flags) alternatives (validated earlier).
+fn parse_alternatives(pattern: &str) -> Vec<(bool, TcpFlags)> {
+    pattern
+        .split('|')
+        .filter_map(|alt| {
+            let alt = alt.trim().trim_end_matches('+').trim();
+            let (dir, flags) = alt.split_once(' ')?;
+            Some((dir == "C>S", TcpFlags::parse_tcpdump(flags.trim())?))
+        })
+        .collect()
+}
+
+fn describe_wait(w: &Wait) -> String {
+    if let Some(e) = &w.event {
+        let src = w.source.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("?");
+        let mut s = format!("event `{e}` from {src}");
+        if let Some(x) = &w.errno {
+            s.push_str(&format!(" ({x})"));
+        }
+        if let Some(b) = w.bytes {
+            s.push_str(&format!(" ({b} bytes)"));
+        }
+        s
+    } else if let Some(st) = &w.socket {
+        format!("{} socket in {st}", w.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?"))
+    } else if w.gone.is_some() {
+        format!("{} socket gone", w.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?"))
+    } else if let Some(p) = &w.packet {
+        format!("packet {p} on {}", w.port.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("server-port"))
+    } else {
+        "nothing".into()
+    }
+}
+
+fn describe(step: &Step, action: Action) -> String {
+    let mut s = action.name().to_string();
+    if let Some(e) = &step.endpoint {
+        s.push(' ');
+        s.push_str(e.get_ref());
+    }
+    if let Some(h) = &step.host {
+        s.push(' ');
+        s.push_str(h.get_ref());
+    }
+    if let Some(b) = step.bytes {
+        s.push_str(&format!(" {b} bytes"));
+    }
+    if let Some(sig) = &step.signal {
+        s.push_str(&format!(" SIG{}", sig.get_ref()));
+    }
+    if let Some(h) = step.how {
+        s.push_str(&format!(" {h:?}").to_lowercase());
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_partition_the_set() {
+        let text = |n: &str| {
+            format!(
+                "name = \"{n}\"\nconclusion = \"C1\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n"
+            )
+        };
+        let all: Vec<Scenario> = (0..7)
+            .map(|i| Scenario::parse("x.toml", &text(&format!("s{i}")), Profile::Fast).unwrap())
+            .collect();
+        let mut union: Vec<String> = Vec::new();
+        for k in 1..=3 {
+            let part = shard(all.clone(), k, 3);
+            assert!(part.len() == 2 || part.len() == 3);
+            union.extend(part.into_iter().map(|s| s.name));
+        }
+        union.sort();
+        let mut names: Vec<String> = all.iter().map(|s| s.name.clone()).collect();
+        names.sort();
+        assert_eq!(union, names);
+        assert!(parse_shard("0/3").is_err());
+        assert!(parse_shard("4/3").is_err());
+        assert!(parse_shard("x").is_err());
+        assert_eq!(parse_shard("2/3").unwrap(), (2, 3));
+    }
 }

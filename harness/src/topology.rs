@@ -106,6 +106,8 @@ pub struct Lab {
     pub server: NetNs,
     /// The wire namespace (switched topology only).
     pub wire: Option<NetNs>,
+    /// Whether the wire is cut now (a powered-on host's new port starts cut too).
+    pub cut: std::sync::atomic::AtomicBool,
 }
 
 /// Where a capture port lives: its namespace and interface name.
@@ -145,6 +147,7 @@ impl Lab {
             client,
             server,
             wire,
+            cut: std::sync::atomic::AtomicBool::new(false),
         };
         for ns in lab.namespaces() {
             ns.run(|| -> Result<()> {
