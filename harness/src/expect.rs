@@ -303,11 +303,11 @@ impl<'a> Ctx<'a> {
     fn silent(&self, e: &Expect, side: &str, a: &Anchor) -> Check {
         let port = port_of(e);
         let mask = e.flags.as_deref().map(flag_mask).unwrap_or(0);
-        let from_side = |p: &Packet| match (side, self.ev.sender(p)) {
-            ("any", Some(_)) => true,
-            ("client", Some(Side::Client)) => true,
-            ("server", Some(Side::Server)) => true,
-            _ => false,
+        let from_side = |p: &Packet| {
+            matches!(
+                (side, self.ev.sender(p)),
+                ("any", Some(_)) | ("client", Some(Side::Client)) | ("server", Some(Side::Server))
+            )
         };
         let offending: Vec<&Packet> = self
             .conn_packets(port, a.from_ns)
@@ -912,12 +912,11 @@ fn match_sequence(items: &[Item], pkts: &[&Packet], ev: &Evidence) -> Result<(),
                     }
                 }
                 None => {}
-                Some(a) => {
-                    if items[i].alts[a].matches(side, p.flags) {
-                        push((i, Some(a)));
-                        push((i + 1, None));
-                    }
+                Some(a) if items[i].alts[a].matches(side, p.flags) => {
+                    push((i, Some(a)));
+                    push((i + 1, None));
                 }
+                Some(_) => {}
             }
         }
         if next.is_empty() {
@@ -946,8 +945,8 @@ fn compact(pkts: &[&Packet], ev: &Evidence) -> String {
     let mut groups: Vec<(String, usize)> = Vec::new();
     for p in pkts {
         let dir = match ev.sender(p) {
-            Some(s) if s == Side::Client => "C>S",
-            Some(_) => "S>C",
+            Some(Side::Client) => "C>S",
+            Some(Side::Server) => "S>C",
             None => "?>?",
         };
         let tok = format!("{dir} {}", p.flags.tcpdump());
