@@ -13,6 +13,8 @@ pub mod expect;
 pub mod model;
 pub mod report;
 pub mod scenario;
+#[cfg(test)]
+mod scenario_tests;
 
 pub mod bpf;
 pub mod capture;
