@@ -14,6 +14,8 @@ pub mod model;
 pub mod record;
 pub mod report;
 pub mod scenario;
+#[cfg(test)]
+mod scenario_tests;
 
 pub mod bpf;
 pub mod capture;

@@ -663,41 +663,43 @@ impl Scenario {
         };
 
         let mut sysctls: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        let mut add_sysctls =
-            |hosts: &BTreeMap<Spanned<String>, HostSpec>| -> Result<(), ScenarioError> {
-                for (host, spec) in hosts {
-                    check_host(host)?;
-                    for (key, value) in &spec.sysctl {
-                        let k = key.get_ref();
-                        if !(k.starts_with("net.ipv4.")
-                            || k.starts_with("net.ipv6.")
-                            || k.starts_with("net.core."))
-                        {
-                            return Err(ctx.err(
-                                key.span(),
-                                format!("sysctl `{k}` is not a per-namespace net.* setting"),
-                            ));
-                        }
-                        let v = match value.get_ref() {
-                            toml::Value::Integer(i) => i.to_string(),
-                            toml::Value::String(s) => s.clone(),
-                            toml::Value::Boolean(b) => (*b as u8).to_string(),
-                            _ => {
-                                return Err(ctx.err(
-                                    value.span(),
-                                    format!("sysctl `{k}` wants a number or a string"),
-                                ))
-                            }
-                        };
-                        sysctls
-                            .entry(host.get_ref().clone())
-                            .or_default()
-                            .insert(k.clone(), v);
+        // Validates `hosts` and adds their sysctls to `into` (a throw-away map
+        // for profiles not chosen, so their mistakes are caught too).
+        let add_sysctls = |hosts: &BTreeMap<Spanned<String>, HostSpec>,
+                           into: &mut BTreeMap<String, BTreeMap<String, String>>|
+         -> Result<(), ScenarioError> {
+            for (host, spec) in hosts {
+                check_host(host)?;
+                for (key, value) in &spec.sysctl {
+                    let k = key.get_ref();
+                    if !(k.starts_with("net.ipv4.")
+                        || k.starts_with("net.ipv6.")
+                        || k.starts_with("net.core."))
+                    {
+                        return Err(ctx.err(
+                            key.span(),
+                            format!("sysctl `{k}` is not a per-namespace net.* setting"),
+                        ));
                     }
+                    let v = match value.get_ref() {
+                        toml::Value::Integer(i) => i.to_string(),
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Boolean(b) => (*b as u8).to_string(),
+                        _ => {
+                            return Err(ctx.err(
+                                value.span(),
+                                format!("sysctl `{k}` wants a number or a string"),
+                            ))
+                        }
+                    };
+                    into.entry(host.get_ref().clone())
+                        .or_default()
+                        .insert(k.clone(), v);
                 }
-                Ok(())
-            };
-        add_sysctls(&raw.hosts)?;
+            }
+            Ok(())
+        };
+        add_sysctls(&raw.hosts, &mut sysctls)?;
 
         let mut endpoints = BTreeMap::new();
         for (name, spec) in &raw.endpoints {
@@ -754,16 +756,14 @@ impl Scenario {
                 check_options(ctx, ename.span(), ename.get_ref(), &eo.options)?;
             }
             if p == profile {
-                add_sysctls(&over.hosts)?;
+                add_sysctls(&over.hosts, &mut sysctls)?;
                 for (ename, eo) in &over.endpoints {
                     if let Some(e) = endpoints.get_mut(ename.get_ref()) {
                         e.options.merge(&eo.options);
                     }
                 }
             } else {
-                for host in over.hosts.keys() {
-                    check_host(host)?;
-                }
+                add_sysctls(&over.hosts, &mut BTreeMap::new())?;
             }
         }
 
@@ -810,6 +810,12 @@ impl Scenario {
                         return Err(ctx.err(wspan, format!("unknown socket state `{st}`")));
                     }
                 }
+                if let Some(src) = &w.source {
+                    check_endpoint(src)?;
+                }
+                if let Some(h) = &w.host {
+                    check_host(h)?;
+                }
                 if w.socket.is_some() || w.gone.is_some() {
                     match &w.host {
                         Some(h) => check_host(h)?,
@@ -827,6 +833,12 @@ impl Scenario {
                         return Err(ctx.err(wspan, format!("unknown errno `{e}`")));
                     }
                 }
+            }
+            if let Some(e) = &s.endpoint {
+                check_endpoint(e)?;
+            }
+            if let Some(h) = &s.host {
+                check_host(h)?;
             }
             if let Some(a) = &s.action {
                 let act = *a.get_ref();
@@ -909,6 +921,20 @@ impl Scenario {
                 if !["client", "server", "any"].contains(&s.get_ref().as_str()) {
                     return Err(ctx.err(s.span(), "`silent` is `client`, `server` or `any`"));
                 }
+            }
+            if let Some(seqs) = &e.any_of {
+                if seqs.is_empty() {
+                    return Err(ctx.err(span.clone(), "`any_of` needs at least one sequence"));
+                }
+            }
+            if e.flags.is_some() && e.silent.is_none() {
+                return Err(ctx.err(span.clone(), "`flags` goes with `silent`"));
+            }
+            if let Some(h) = &e.host {
+                check_host(h)?;
+            }
+            if let Some(s) = &e.source {
+                check_endpoint(s)?;
             }
             if let Some(f) = &e.flags {
                 if f.is_empty() || !f.chars().all(|c| "SFPRU.".contains(c)) {
