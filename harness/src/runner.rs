@@ -455,14 +455,6 @@ fn host_ip(sc: &Scenario, host: Host) -> IpAddr {
     }
 }
 
-/// The server's port: the server endpoint's, or the first endpoint's.
-pub fn server_port(sc: &Scenario) -> u16 {
-    sc.endpoint_of(Program::Server)
-        .or_else(|| sc.endpoints.iter().find(|(_, e)| e.host.get_ref() == "server"))
-        .map(|(_, e)| e.port)
-        .unwrap_or(8080)
-}
-
 fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
     let started = Instant::now();
     let mut result = empty_result(sc);
@@ -669,8 +661,18 @@ impl Run<'_> {
             self.lab.host(host),
             name,
             Duration::from_millis(10),
-            move |round: Vec<crate::evidence::SockSample>| {
+            move |mut round: Vec<crate::evidence::SockSample>| {
                 let ts = round.first().map(|s| s.ts_ns).unwrap_or_else(now_ns);
+                if round.is_empty() {
+                    // A round that found no socket still counts as a round (state NONE,
+                    // no addresses): `expect` then knows the connection is gone.
+                    round.push(crate::evidence::SockSample {
+                        ts_ns: ts,
+                        host: name.to_string(),
+                        state: "NONE".into(),
+                        ..Default::default()
+                    });
+                }
                 recorder.push_round(name, ts, round);
             },
         )?;
@@ -950,7 +952,7 @@ impl Run<'_> {
         }
         let deadline = Instant::now() + timeout;
         let what = describe_wait(w);
-        let server_port = server_port(self.sc);
+        let server_port = crate::expect::server_port(self.sc);
         let from_ns = self.start_ns;
         let ok = if let Some(kind) = &w.event {
             let src = w.source.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();

@@ -429,27 +429,26 @@ fn set_master(rt: &mut Rtnl, index: u32, master: u32, name: &str) -> Result<()> 
     )
 }
 
-/// Sets a bridge port's STP state: `Disabled` drops every frame through it
-/// (both directions) while both ends keep link and carrier; `Forwarding` passes.
+/// Sets a bridge port's state, like `bridge link set dev PORT state 0|3`:
+/// `disabled` drops every frame through the port (both directions) while both
+/// veth ends keep link and carrier; `forwarding` passes. (RTM_SETLINK with
+/// family AF_BRIDGE and IFLA_PROTINFO/IFLA_BRPORT_STATE; the same attribute
+/// sent as bridge-slave link info is ignored by the kernel when STP is off.)
 pub fn set_port_forwarding(rt: &mut Rtnl, index: u32, forwarding: bool, name: &str) -> Result<()> {
-    let state = if forwarding {
-        BridgePortState::Forwarding
-    } else {
-        BridgePortState::Disabled
-    };
+    const IFLA_BRPORT_STATE: u16 = 1;
+    const BR_STATE_DISABLED: u8 = 0;
+    const BR_STATE_FORWARDING: u8 = 3;
+    let state = if forwarding { BR_STATE_FORWARDING } else { BR_STATE_DISABLED };
     let mut msg = LinkMessage::default();
+    msg.header.interface_family = AddressFamily::Bridge;
     msg.header.index = index;
-    msg.attributes.push(LinkAttribute::LinkInfo(vec![
-        LinkInfo::PortKind(InfoPortKind::Bridge),
-        LinkInfo::PortData(InfoPortData::BridgePort(vec![InfoBridgePort::State(state)])),
-    ]));
+    msg.attributes.push(LinkAttribute::ProtoInfoBridge(vec![LinkProtoInfoBridge::Other(
+        DefaultNla::new(IFLA_BRPORT_STATE, vec![state]),
+    )]));
     rt.request(
-        RouteNetlinkMessage::NewLink(msg),
+        RouteNetlinkMessage::SetLink(msg),
         0,
-        &format!(
-            "setting bridge port {name} {}",
-            if forwarding { "forwarding" } else { "disabled" }
-        ),
+        &format!("setting bridge port {name} {}", if forwarding { "forwarding" } else { "disabled" }),
     )
 }
 
