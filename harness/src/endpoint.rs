@@ -439,19 +439,19 @@ pub fn apply_options(
     if let Some(r) = reuse {
         sock.set_reuse_address(r).map_err(|e| ("reuseaddr", e))?;
     }
-    let any_keep = o.keepidle.is_some() || o.keepintvl.is_some() || o.keepcnt.is_some();
-    if any_keep {
-        let mut ka = TcpKeepalive::new();
-        if let Some(d) = o.keepidle {
-            ka = ka.with_time(d.0);
-        }
-        if let Some(d) = o.keepintvl {
-            ka = ka.with_interval(d.0);
-        }
-        if let Some(n) = o.keepcnt {
-            ka = ka.with_retries(n);
-        }
-        sock.set_tcp_keepalive(&ka).map_err(|e| ("keepidle", e))?;
+    // One call per option, so a failure names the option that failed.
+    // (socket2's set_tcp_keepalive also turns SO_KEEPALIVE on.)
+    if let Some(d) = o.keepidle {
+        sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(d.0))
+            .map_err(|e| ("keepidle", e))?;
+    }
+    if let Some(d) = o.keepintvl {
+        sock.set_tcp_keepalive(&TcpKeepalive::new().with_interval(d.0))
+            .map_err(|e| ("keepintvl", e))?;
+    }
+    if let Some(n) = o.keepcnt {
+        sock.set_tcp_keepalive(&TcpKeepalive::new().with_retries(n))
+            .map_err(|e| ("keepcnt", e))?;
     }
     if let Some(on) = o.keepalive {
         sock.set_keepalive(on).map_err(|e| ("keepalive", e))?;

@@ -414,11 +414,25 @@ impl Sampler {
     /// Starts sampling `ns` every `period`; each round (ts_ns = time of the
     /// dump, host = `host`) goes to `sink`, also when it is empty. A round
     /// that fails is skipped; [`Sampler::stop`] reports the first failure.
+    /// `sink` runs right after each dump, so for an empty round `now_ns()`
+    /// there is its time within microseconds; [`Sampler::start_timed`] passes
+    /// the exact time.
     pub fn start(
         ns: &NetNs,
         host: &str,
         period: Duration,
         mut sink: impl FnMut(Vec<SockSample>) + Send + 'static,
+    ) -> Result<Sampler> {
+        Sampler::start_timed(ns, host, period, move |_, round| sink(round))
+    }
+
+    /// Like [`Sampler::start`], with each round's dump time given to `sink`
+    /// (for an empty round, record [`empty_round`] with it).
+    pub fn start_timed(
+        ns: &NetNs,
+        host: &str,
+        period: Duration,
+        mut sink: impl FnMut(u64, Vec<SockSample>) + Send + 'static,
     ) -> Result<Sampler> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
@@ -431,7 +445,7 @@ impl Sampler {
             while !flag.load(Ordering::Relaxed) {
                 let ts = now_ns();
                 match diag.dump() {
-                    Ok(socks) => sink(socks.iter().map(|s| s.sample(ts, &host)).collect()),
+                    Ok(socks) => sink(ts, socks.iter().map(|s| s.sample(ts, &host)).collect()),
                     Err(e) => match first_err.as_mut() {
                         Some((_, n)) => *n += 1,
                         None => first_err = Some((e, 1)),
@@ -878,13 +892,13 @@ mod tests {
             return;
         }
         let ns = TestNs::new("sd-samp");
-        let (tx, rx) = std::sync::mpsc::channel::<Vec<SockSample>>();
-        let sampler = Sampler::start(&ns.0, "h", DEFAULT_PERIOD, move |round| {
-            let _ = tx.send(round);
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, Vec<SockSample>)>();
+        let sampler = Sampler::start_timed(&ns.0, "h", DEFAULT_PERIOD, move |ts, round| {
+            let _ = tx.send((ts, round));
         })
         .unwrap();
         // Empty rounds come through while there is no socket.
-        let first = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+        let (_, first) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
         assert!(first.is_empty(), "{first:?}");
         let (c, s, l) = ns.0.run(|| pair("127.0.0.1")).unwrap();
         let (ca, sa) = (c.local_addr().unwrap(), s.local_addr().unwrap());
@@ -900,13 +914,13 @@ mod tests {
         sampler.stop().unwrap();
         let mut flat = Vec::new();
         let mut rounds = 0;
-        while let Ok(round) = rx.try_recv() {
+        while let Ok((ts, round)) = rx.try_recv() {
             rounds += 1;
             assert!(round.iter().all(|x| x.host == "h"));
             assert!(round.windows(2).all(|w| w[0].ts_ns == w[1].ts_ns));
             flat.extend(round.iter().cloned());
             if round.is_empty() {
-                flat.push(empty_round(now_ns(), "h"));
+                flat.push(empty_round(ts, "h"));
             }
         }
         assert!(rounds >= 10, "only {rounds} rounds in ~150 ms");
