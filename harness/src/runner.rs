@@ -537,8 +537,10 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     }
     // Let the wire go quiet (what was already sent reaches the capture), then stop recording.
     run.settle();
-    for (_, s) in std::mem::take(&mut run.samplers) {
-        s.stop();
+    for (host, s) in std::mem::take(&mut run.samplers) {
+        if let Err(e) = s.stop() {
+            run.problems.push(format!("socket sampler on {host}: {e:#}"));
+        }
     }
     let end_ns = now_ns();
     let mut problems = std::mem::take(&mut run.problems);
@@ -657,21 +659,15 @@ impl Run<'_> {
     fn start_sampler(&mut self, host: Host) -> Result<()> {
         let recorder = self.recorder.clone();
         let name = host.name();
-        let sampler = crate::sockdiag::Sampler::start(
+        let sampler = crate::sockdiag::Sampler::start_timed(
             self.lab.host(host),
             name,
-            Duration::from_millis(10),
-            move |mut round: Vec<crate::evidence::SockSample>| {
-                let ts = round.first().map(|s| s.ts_ns).unwrap_or_else(now_ns);
+            crate::sockdiag::DEFAULT_PERIOD,
+            move |ts, mut round: Vec<crate::evidence::SockSample>| {
                 if round.is_empty() {
                     // A round that found no socket still counts as a round (state NONE,
                     // no addresses): `expect` then knows the connection is gone.
-                    round.push(crate::evidence::SockSample {
-                        ts_ns: ts,
-                        host: name.to_string(),
-                        state: "NONE".into(),
-                        ..Default::default()
-                    });
+                    round.push(crate::sockdiag::empty_round(ts, name));
                 }
                 recorder.push_round(name, ts, round);
             },
@@ -704,9 +700,9 @@ impl Run<'_> {
         let mut cmd = match spec.program {
             Program::Client | Program::Server => {
                 let port = spec.port;
-                let (listen, connect) = match spec.program {
-                    Program::Server => (Some(SocketAddr::new(host_ip(self.sc, host), port)), None),
-                    _ => (None, Some(SocketAddr::new(server_ip(self.sc), port))),
+                let addr = match spec.program {
+                    Program::Server => SocketAddr::new(host_ip(self.sc, host), port),
+                    _ => SocketAddr::new(server_ip(self.sc), port),
                 };
                 let config = crate::endpoint::EndpointConfig {
                     name: name.to_string(),
@@ -715,8 +711,7 @@ impl Run<'_> {
                     } else {
                         crate::endpoint::Role::Client
                     },
-                    listen,
-                    connect,
+                    addr,
                     options: spec.options.clone(),
                     autoread: spec.autoread,
                     on_eof: spec.on_eof,
@@ -724,7 +719,7 @@ impl Run<'_> {
                     netns: Some(ns_path),
                 };
                 let mut c = Command::new(&exe);
-                c.arg("endpoint").arg("--config").arg(serde_json::to_string(&config)?);
+                c.arg("endpoint").arg("--config").arg(config.to_json());
                 c
             }
             Program::External => {
@@ -915,8 +910,9 @@ impl Run<'_> {
                         ep.killed_by_harness.store(true, Ordering::SeqCst);
                     }
                 }
+                // The sampler's netlink socket holds the namespace: stop it first.
                 if let Some(s) = self.samplers.remove(h.name()) {
-                    s.stop();
+                    s.stop()?;
                 }
                 crate::fault::power_off(self.lab, h)?;
                 let on_host: Vec<String> = self

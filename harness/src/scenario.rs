@@ -43,8 +43,15 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 /// A duration written with a unit: `300ms`, `2s`, `1.5s`, `2m`, `1h`, `500us`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);
+
+/// Serialized as it is written (`300ms`, `2s`), so it round-trips through JSON and TOML.
+impl Serialize for Dur {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
 
 impl Dur {
     pub fn parse(text: &str) -> Result<Dur, String> {
@@ -1047,4 +1054,25 @@ fn check_options(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod dur_tests {
+    use super::*;
+
+    #[test]
+    fn durations_round_trip_through_json() {
+        for text in ["300ms", "2s", "0.5ms", "90s"] {
+            let d = Dur::parse(text).unwrap();
+            let json = serde_json::to_string(&d).unwrap();
+            let back: Dur = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, d, "{text} -> {json}");
+        }
+        let o = SocketOptions {
+            keepidle: Some(Dur::parse("2s").unwrap()),
+            ..Default::default()
+        };
+        let back: SocketOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        assert_eq!(back, o);
+    }
 }
