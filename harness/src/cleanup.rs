@@ -125,7 +125,9 @@ impl RunRecord {
 
     /// Whether the process that owns this run is still alive.
     pub fn owner_alive(&self) -> bool {
-        start_time(self.owner_pid).map(|s| s == self.owner_start).unwrap_or(false)
+        start_time(self.owner_pid)
+            .map(|s| s == self.owner_start)
+            .unwrap_or(false)
     }
 }
 
@@ -170,7 +172,9 @@ pub fn clean() -> Result<CleanReport> {
             .filter_map(|n| NetNs::open(n).ok())
             .collect();
         teardown_namespaces(&existing)?;
-        report.removed_namespaces.extend(existing.iter().map(|n| n.name().to_string()));
+        report
+            .removed_namespaces
+            .extend(existing.iter().map(|n| n.name().to_string()));
         r.unregister();
         report.removed_records.push(r.id.clone());
     }
@@ -180,7 +184,9 @@ pub fn clean() -> Result<CleanReport> {
         .filter_map(|n| NetNs::open(&n).ok())
         .collect();
     teardown_namespaces(&strays)?;
-    report.removed_namespaces.extend(strays.iter().map(|n| n.name().to_string()));
+    report
+        .removed_namespaces
+        .extend(strays.iter().map(|n| n.name().to_string()));
     Ok(report)
 }
 

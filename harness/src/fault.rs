@@ -22,7 +22,9 @@ use std::sync::atomic::Ordering;
 /// Cuts (`true`) or restores (`false`) the wire in both directions.
 pub fn set_cut(lab: &Lab, cut: bool) -> Result<()> {
     if lab.wire.is_none() {
-        return Err(anyhow!("cut in the direct topology needs the cls_bpf drop filter, which this build lacks"));
+        return Err(anyhow!(
+            "cut in the direct topology needs the cls_bpf drop filter, which this build lacks"
+        ));
     }
     lab.set_wire_forwarding(!cut)?;
     lab.cut.store(cut, Ordering::SeqCst);
@@ -36,13 +38,21 @@ pub fn set_link(lab: &Lab, host: Host, up: bool) -> Result<()> {
     loc.ns.run(|| -> Result<()> {
         let mut rt = Rtnl::open()?;
         let idx = link_index(&mut rt, ifname)?;
-        set_link_up(&mut rt, idx, up, &format!("setting {ifname} {}", if up { "up" } else { "down" }))
+        set_link_up(
+            &mut rt,
+            idx,
+            up,
+            &format!("setting {ifname} {}", if up { "up" } else { "down" }),
+        )
     })?
 }
 
 /// Cuts only this host's port (switched) so nothing it sends escapes.
 fn isolate(lab: &Lab, host: Host) -> Result<()> {
-    let wire = lab.wire.as_ref().ok_or_else(|| anyhow!("power off needs the switched topology"))?;
+    let wire = lab
+        .wire
+        .as_ref()
+        .ok_or_else(|| anyhow!("power off needs the switched topology"))?;
     wire.run(|| -> Result<()> {
         let mut rt = Rtnl::open()?;
         let idx = link_index(&mut rt, host.port())?;

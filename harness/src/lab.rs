@@ -41,7 +41,10 @@ pub enum LabCommand {
 }
 
 fn lab_namespaces() -> Vec<String> {
-    ["client", "server", "wire"].iter().map(|r| ns_name(LAB_ID, r)).collect()
+    ["client", "server", "wire"]
+        .iter()
+        .map(|r| ns_name(LAB_ID, r))
+        .collect()
 }
 
 pub fn lab_main(args: LabArgs) -> Result<i32> {
@@ -51,23 +54,39 @@ pub fn lab_main(args: LabArgs) -> Result<i32> {
             let topology = match topology.as_str() {
                 "switched" => Topology::Switched,
                 "direct" => Topology::Direct,
-                other => return Err(crate::bad_input(format!("unknown topology `{other}` (switched, direct)"))),
+                other => {
+                    return Err(crate::bad_input(format!(
+                        "unknown topology `{other}` (switched, direct)"
+                    )))
+                }
             };
             if lab_namespaces().iter().any(|n| NetNs::open(n).is_ok()) {
-                return Err(crate::bad_input("the lab is already up (teardown lab down removes it)"));
+                return Err(crate::bad_input(
+                    "the lab is already up (teardown lab down removes it)",
+                ));
             }
             let lab = Lab::up(LAB_ID, topology)?;
             print!("{}", how_to(&lab));
             Ok(0)
         }
         LabCommand::Down => {
-            let existing: Vec<NetNs> = lab_namespaces().iter().filter_map(|n| NetNs::open(n).ok()).collect();
+            let existing: Vec<NetNs> = lab_namespaces()
+                .iter()
+                .filter_map(|n| NetNs::open(n).ok())
+                .collect();
             if existing.is_empty() {
                 println!("the lab is not up");
                 return Ok(0);
             }
             crate::cleanup::teardown_namespaces(&existing)?;
-            println!("removed {}", existing.iter().map(|n| n.name()).collect::<Vec<_>>().join(", "));
+            println!(
+                "removed {}",
+                existing
+                    .iter()
+                    .map(|n| n.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             Ok(0)
         }
         LabCommand::Status => {
@@ -96,9 +115,12 @@ pub fn lab_main(args: LabArgs) -> Result<i32> {
         }
         LabCommand::Exec { host, command } => {
             if !["client", "server", "wire"].contains(&host.as_str()) {
-                return Err(crate::bad_input(format!("unknown host `{host}` (client, server, wire)")));
+                return Err(crate::bad_input(format!(
+                    "unknown host `{host}` (client, server, wire)"
+                )));
             }
-            let ns = NetNs::open(&ns_name(LAB_ID, &host)).map_err(|_| anyhow!("the lab is not up (teardown lab up)"))?;
+            let ns = NetNs::open(&ns_name(LAB_ID, &host))
+                .map_err(|_| anyhow!("the lab is not up (teardown lab up)"))?;
             crate::netns::ns_exec_main(crate::netns::NsExecArgs {
                 netns: ns.path().to_path_buf(),
                 command,
@@ -125,6 +147,11 @@ Reproduce the article by hand (one terminal each):
   teardown lab exec wire -- ip link set c-port down         # pull the cable (switched topology)
 Remove it with: teardown lab down
 ",
-        names = lab.namespaces().iter().map(|n| n.name()).collect::<Vec<_>>().join(", ")
+        names = lab
+            .namespaces()
+            .iter()
+            .map(|n| n.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }

@@ -14,9 +14,11 @@
 use crate::capture::{Capture, PortSpec};
 use crate::cleanup::RunRecord;
 use crate::evidence::{now_ns, Event, Evidence, StepRecord, TcpFlags};
-use crate::record::{Records, Recorder};
+use crate::record::{Recorder, Records};
 use crate::report::{ScenarioResult, Summary, Verdict};
-use crate::scenario::{Action, Dur, Family, Profile, Program, Scenario, ShutdownHow, Step, Topology, Wait};
+use crate::scenario::{
+    Action, Dur, Family, Profile, Program, Scenario, ShutdownHow, Step, Topology, Wait,
+};
 use crate::topology::{Host, Lab};
 use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
@@ -79,7 +81,11 @@ pub struct ListArgs {
 /// Scenario files under the given paths (directories: their `*.toml`, sorted).
 pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let defaults = [PathBuf::from("scenarios")];
-    let paths = if paths.is_empty() { &defaults[..] } else { paths };
+    let paths = if paths.is_empty() {
+        &defaults[..]
+    } else {
+        paths
+    };
     let mut files = Vec::new();
     for p in paths {
         if p.is_dir() {
@@ -94,7 +100,10 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            return Err(crate::bad_input(format!("{}: no such file or directory", p.display())));
+            return Err(crate::bad_input(format!(
+                "{}: no such file or directory",
+                p.display()
+            )));
         }
     }
     if files.is_empty() {
@@ -116,7 +125,10 @@ pub fn load_all(files: &[PathBuf], profile: Profile) -> Result<Vec<Scenario>> {
     let mut seen = BTreeMap::new();
     for s in &out {
         if let Some(other) = seen.insert(s.name.clone(), s.file.clone()) {
-            errors.push(format!("{}: scenario name `{}` is also used by {other}", s.file, s.name));
+            errors.push(format!(
+                "{}: scenario name `{}` is also used by {other}",
+                s.file, s.name
+            ));
         }
     }
     if errors.is_empty() {
@@ -232,7 +244,10 @@ pub fn run_main(args: RunArgs) -> Result<i32> {
                     r.conclusion,
                     verdict_name(r.verdict),
                     r.wall_seconds,
-                    r.reason.as_ref().map(|x| format!("  ({x})")).unwrap_or_default()
+                    r.reason
+                        .as_ref()
+                        .map(|x| format!("  ({x})"))
+                        .unwrap_or_default()
                 );
                 results.lock().unwrap().push((i, r));
             });
@@ -248,12 +263,14 @@ pub fn run_main(args: RunArgs) -> Result<i32> {
     };
     write_run_outputs(&out, &summary)?;
     if let Some(j) = &args.junit {
-        std::fs::write(j, crate::report::junit(&summary)).with_context(|| format!("writing {}", j.display()))?;
+        std::fs::write(j, crate::report::junit(&summary))
+            .with_context(|| format!("writing {}", j.display()))?;
     }
     if args.json {
         println!("{}", crate::report::summary_json(&summary));
     } else {
-        let color = std::env::var_os("NO_COLOR").is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let color = std::env::var_os("NO_COLOR").is_none()
+            && std::io::IsTerminal::is_terminal(&std::io::stdout());
         print!("{}", crate::report::table(&summary, color));
         println!("output: {}", out.display());
     }
@@ -261,7 +278,10 @@ pub fn run_main(args: RunArgs) -> Result<i32> {
         eprintln!("teardown: interrupted; every lab was removed");
         return Ok(130);
     }
-    let any_error = summary.scenarios.iter().any(|s| s.verdict == Verdict::Error);
+    let any_error = summary
+        .scenarios
+        .iter()
+        .any(|s| s.verdict == Verdict::Error);
     let any_fail = summary.scenarios.iter().any(|s| s.verdict == Verdict::Fail);
     Ok(if any_fail {
         1
@@ -282,7 +302,10 @@ fn verdict_name(v: Verdict) -> &'static str {
 
 /// Writes summary.json, junit.xml and index.html of a run.
 pub fn write_run_outputs(out: &Path, summary: &Summary) -> Result<()> {
-    std::fs::write(out.join("summary.json"), crate::report::summary_json(summary))?;
+    std::fs::write(
+        out.join("summary.json"),
+        crate::report::summary_json(summary),
+    )?;
     std::fs::write(out.join("junit.xml"), crate::report::junit(summary))?;
     let mut ladders = BTreeMap::new();
     for s in &summary.scenarios {
@@ -292,7 +315,10 @@ pub fn write_run_outputs(out: &Path, summary: &Summary) -> Result<()> {
             }
         }
     }
-    std::fs::write(out.join("index.html"), crate::report::html::render_index(summary, &ladders))?;
+    std::fs::write(
+        out.join("index.html"),
+        crate::report::html::render_index(summary, &ladders),
+    )?;
     Ok(())
 }
 
@@ -427,6 +453,8 @@ struct Run<'a> {
     /// Harness-side problems that make the verdict `error`.
     problems: Vec<String>,
     start_ns: u64,
+    /// When the latest step acted (packet waits look from there on).
+    last_acted_ns: u64,
     generation: usize,
 }
 
@@ -502,7 +530,8 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     for (host, map) in &sc.sysctls {
         let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
         for (k, v) in map {
-            lab.set_sysctl(h, k, v).with_context(|| format!("on host {host}"))?;
+            lab.set_sysctl(h, k, v)
+                .with_context(|| format!("on host {host}"))?;
         }
     }
     let recorder = Arc::new(Recorder::new());
@@ -528,6 +557,7 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
         samplers: BTreeMap::new(),
         problems: Vec::new(),
         start_ns,
+        last_acted_ns: start_ns,
         generation: 0,
     };
     let mut steps = Vec::new();
@@ -539,7 +569,8 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     run.settle();
     for (host, s) in std::mem::take(&mut run.samplers) {
         if let Err(e) = s.stop() {
-            run.problems.push(format!("socket sampler on {host}: {e:#}"));
+            run.problems
+                .push(format!("socket sampler on {host}: {e:#}"));
         }
     }
     let end_ns = now_ns();
@@ -558,15 +589,29 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     let records: Records = recorder.take();
     // Endpoints that died on their own make the evidence incomplete.
     for e in &records.events {
-        if e.kind == "exited" && e.detail.as_deref().map(|d| d.starts_with("crashed")).unwrap_or(false) {
-            problems.push(format!("endpoint {} {}", e.source, e.detail.clone().unwrap_or_default()));
+        if e.kind == "exited"
+            && e.detail
+                .as_deref()
+                .map(|d| d.starts_with("crashed"))
+                .unwrap_or(false)
+        {
+            problems.push(format!(
+                "endpoint {} {}",
+                e.source,
+                e.detail.clone().unwrap_or_default()
+            ));
         }
     }
     let mut annotations: Vec<(u64, String)> = records
         .events
         .iter()
         .filter(|e| e.source == "harness")
-        .map(|e| (e.ts_ns, format!("{} {}", e.kind, e.detail.clone().unwrap_or_default())))
+        .map(|e| {
+            (
+                e.ts_ns,
+                format!("{} {}", e.kind, e.detail.clone().unwrap_or_default()),
+            )
+        })
         .collect();
     annotations.sort();
     crate::capture::write_pcapng(&dir.join("capture.pcapng"), &cap, &annotations)?;
@@ -583,7 +628,13 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     Ok((evidence, problems))
 }
 
-fn finish(sc: &Scenario, dir: &Path, ev: Evidence, problems: Vec<String>, result: &mut ScenarioResult) {
+fn finish(
+    sc: &Scenario,
+    dir: &Path,
+    ev: Evidence,
+    problems: Vec<String>,
+    result: &mut ScenarioResult,
+) {
     let write_jsonl = |name: &str, lines: Vec<String>| -> Result<()> {
         let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
         for l in lines {
@@ -593,15 +644,31 @@ fn finish(sc: &Scenario, dir: &Path, ev: Evidence, problems: Vec<String>, result
     };
     let mut events: Vec<&Event> = ev.events.iter().collect();
     events.sort_by_key(|e| e.ts_ns);
-    let ev_lines = events.iter().filter_map(|e| serde_json::to_string(e).ok()).collect();
-    let sock_lines = ev.sockets.iter().filter_map(|s| serde_json::to_string(s).ok()).collect();
+    let ev_lines = events
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .collect();
+    let sock_lines = ev
+        .sockets
+        .iter()
+        .filter_map(|s| serde_json::to_string(s).ok())
+        .collect();
     let mut problems = problems;
-    if let Err(e) = write_jsonl("events.jsonl", ev_lines).and_then(|_| write_jsonl("sockets.jsonl", sock_lines)) {
+    if let Err(e) =
+        write_jsonl("events.jsonl", ev_lines).and_then(|_| write_jsonl("sockets.jsonl", sock_lines))
+    {
         problems.push(format!("writing artifacts: {e:#}"));
     }
     let title = format!("{} ({})", sc.name, sc.conclusion);
-    if std::fs::write(dir.join("ladder.svg"), crate::report::ladder::render(&ev, &title)).is_ok() {
-        result.artifacts.insert("ladder".into(), format!("{}/ladder.svg", sc.name));
+    if std::fs::write(
+        dir.join("ladder.svg"),
+        crate::report::ladder::render(&ev, &title),
+    )
+    .is_ok()
+    {
+        result
+            .artifacts
+            .insert("ladder".into(), format!("{}/ladder.svg", sc.name));
     }
     for (k, f) in [
         ("pcap", "capture.pcapng"),
@@ -609,7 +676,9 @@ fn finish(sc: &Scenario, dir: &Path, ev: Evidence, problems: Vec<String>, result
         ("sockets", "sockets.jsonl"),
         ("report", "report.json"),
     ] {
-        result.artifacts.insert(k.into(), format!("{}/{f}", sc.name));
+        result
+            .artifacts
+            .insert(k.into(), format!("{}/{f}", sc.name));
     }
     result.checks = crate::expect::evaluate(sc, &ev);
     if !problems.is_empty() {
@@ -630,8 +699,16 @@ impl Run<'_> {
         for host in [Host::Client, Host::Server] {
             self.start_sampler(host)?;
         }
-        let names: Vec<String> = self.sc.endpoints.iter().filter(|(_, e)| e.start).map(|(n, _)| n.clone()).collect();
-        for n in names {
+        // Servers first, each listening before anything else starts.
+        let mut names: Vec<(bool, String)> = self
+            .sc
+            .endpoints
+            .iter()
+            .filter(|(_, e)| e.start)
+            .map(|(n, e)| (e.program != Program::Server, n.clone()))
+            .collect();
+        names.sort();
+        for (_, n) in names {
             self.start_endpoint(&n)?;
         }
         for (i, step) in self.sc.steps.iter().enumerate() {
@@ -640,18 +717,27 @@ impl Run<'_> {
                 self.wait(i, w.get_ref())?;
             }
             let mut action = String::new();
+            // A step's time is when its action began: what the action causes comes after it.
+            let acted_ns = now_ns();
             if let Some(a) = &step.action {
                 action = describe(step, *a.get_ref());
-                self.recorder.push_event(harness_event("step", action.clone()));
-                self.act(step, *a.get_ref()).with_context(|| format!("step {} ({action})", i + 1))?;
+                self.recorder.push_event(Event {
+                    ts_ns: acted_ns,
+                    ..harness_event("step", action.clone())
+                });
             }
             steps.push(StepRecord {
                 index: i,
                 name: step.name.clone(),
-                action,
+                action: action.clone(),
                 started_ns,
-                acted_ns: now_ns(),
+                acted_ns,
             });
+            if let Some(a) = &step.action {
+                self.last_acted_ns = acted_ns;
+                self.act(step, *a.get_ref())
+                    .with_context(|| format!("step {} ({action})", i + 1))?;
+            }
         }
         Ok(())
     }
@@ -683,7 +769,9 @@ impl Run<'_> {
             let before = self.recorder.with(|r| r.packets.len());
             let quiet = !self
                 .recorder
-                .wait_for(Instant::now() + Duration::from_millis(100), |r| r.packets.len() > before);
+                .wait_for(Instant::now() + Duration::from_millis(100), |r| {
+                    r.packets.len() > before
+                });
             if quiet || Instant::now() > deadline || aborted() {
                 return;
             }
@@ -691,7 +779,11 @@ impl Run<'_> {
     }
 
     fn start_endpoint(&mut self, name: &str) -> Result<()> {
-        let spec = self.sc.endpoints.get(name).ok_or_else(|| anyhow!("no endpoint {name}"))?;
+        let spec = self
+            .sc
+            .endpoints
+            .get(name)
+            .ok_or_else(|| anyhow!("no endpoint {name}"))?;
         let host = Host::parse(spec.host.get_ref()).ok_or_else(|| anyhow!("bad host"))?;
         let ns_path = self.lab.host(host).path().to_path_buf();
         let exe = std::env::current_exe().context("finding the teardown binary")?;
@@ -741,11 +833,17 @@ impl Run<'_> {
             }
         };
         let external = spec.program == Program::External;
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::from(
-            std::fs::File::create(log_base.with_extension(format!("{}.stderr", self.generation)))
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::File::create(
+                    log_base.with_extension(format!("{}.stderr", self.generation)),
+                )
                 .or_else(|_| std::fs::File::create("/dev/null"))?,
-        ));
-        let mut child: Child = cmd.spawn().with_context(|| format!("starting endpoint {name}"))?;
+            ));
+        let mut child: Child = cmd
+            .spawn()
+            .with_context(|| format!("starting endpoint {name}"))?;
         let pid = child.id() as i32;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
@@ -798,7 +896,26 @@ impl Run<'_> {
                 ..Default::default()
             });
         });
-        self.recorder.push_event(harness_event("started", format!("{name} pid {pid}")));
+        self.recorder
+            .push_event(harness_event("started", format!("{name} pid {pid}")));
+        if spec.program == Program::Server {
+            let src = name.to_string();
+            let from = now_ns();
+            let listening = self
+                .recorder
+                .wait_for(Instant::now() + Duration::from_secs(5), |r| {
+                    r.events.iter().any(|e| {
+                        e.source == src
+                            && e.ts_ns >= from.saturating_sub(1_000_000_000)
+                            && (e.kind == "listening" || e.kind == "exited")
+                    })
+                });
+            if !listening {
+                return Err(anyhow!(
+                    "server endpoint {name} did not start listening within 5 s"
+                ));
+            }
+        }
         self.endpoints.insert(
             name.to_string(),
             EndpointProc {
@@ -821,7 +938,10 @@ impl Run<'_> {
             .endpoints
             .get_mut(endpoint)
             .ok_or_else(|| anyhow!("endpoint {endpoint} is not running"))?;
-        let stdin = ep.stdin.as_mut().ok_or_else(|| anyhow!("endpoint {endpoint} has no control pipe"))?;
+        let stdin = ep
+            .stdin
+            .as_mut()
+            .ok_or_else(|| anyhow!("endpoint {endpoint} has no control pipe"))?;
         writeln!(stdin, "{line}").with_context(|| format!("telling {endpoint} to {line}"))?;
         stdin.flush()?;
         Ok(())
@@ -832,7 +952,13 @@ impl Run<'_> {
             .endpoints
             .get(endpoint)
             .ok_or_else(|| anyhow!("endpoint {endpoint} is not running"))?;
-        if matches!(sig, nix::sys::signal::Signal::SIGKILL | nix::sys::signal::Signal::SIGTERM | nix::sys::signal::Signal::SIGINT | nix::sys::signal::Signal::SIGHUP) {
+        if matches!(
+            sig,
+            nix::sys::signal::Signal::SIGKILL
+                | nix::sys::signal::Signal::SIGTERM
+                | nix::sys::signal::Signal::SIGINT
+                | nix::sys::signal::Signal::SIGHUP
+        ) {
             ep.killed_by_harness.store(true, Ordering::SeqCst);
         }
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(ep.pid), sig)
@@ -844,9 +970,18 @@ impl Run<'_> {
         self.signal(endpoint, nix::sys::signal::Signal::SIGKILL)?;
         let deadline = Instant::now() + Duration::from_secs(5);
         let src = endpoint.to_string();
-        let before = self.recorder.with(|r| r.events.iter().filter(|e| e.source == src && e.kind == "exited").count());
+        let before = self.recorder.with(|r| {
+            r.events
+                .iter()
+                .filter(|e| e.source == src && e.kind == "exited")
+                .count()
+        });
         let gone = self.recorder.wait_for(deadline, |r| {
-            r.events.iter().filter(|e| e.source == src && e.kind == "exited").count() > before
+            r.events
+                .iter()
+                .filter(|e| e.source == src && e.kind == "exited")
+                .count()
+                > before
         });
         if !gone {
             return Err(anyhow!("endpoint {endpoint} did not exit after SIGKILL"));
@@ -856,7 +991,11 @@ impl Run<'_> {
     }
 
     fn act(&mut self, step: &Step, action: Action) -> Result<()> {
-        let endpoint = step.endpoint.as_ref().map(|e| e.get_ref().clone()).unwrap_or_default();
+        let endpoint = step
+            .endpoint
+            .as_ref()
+            .map(|e| e.get_ref().clone())
+            .unwrap_or_default();
         let host = step.host.as_ref().and_then(|h| Host::parse(h.get_ref()));
         match action {
             Action::Send => self.command(&endpoint, &format!("send {}", step.bytes.unwrap_or(0))),
@@ -871,8 +1010,14 @@ impl Run<'_> {
                 self.command(&endpoint, &format!("shutdown {how}"))
             }
             Action::Kill => {
-                let name = step.signal.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("KILL");
-                let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().map_err(|_| anyhow!("bad signal {name}"))?;
+                let name = step
+                    .signal
+                    .as_ref()
+                    .map(|s| s.get_ref().as_str())
+                    .unwrap_or("KILL");
+                let sig: nix::sys::signal::Signal = format!("SIG{name}")
+                    .parse()
+                    .map_err(|_| anyhow!("bad signal {name}"))?;
                 if sig == nix::sys::signal::Signal::SIGKILL {
                     self.kill_and_wait(&endpoint)
                 } else {
@@ -889,8 +1034,10 @@ impl Run<'_> {
             Action::Cut | Action::Restore => {
                 let cut = action == Action::Cut;
                 crate::fault::set_cut(self.lab, cut)?;
-                self.recorder
-                    .push_event(harness_event("fault", (if cut { "cut" } else { "restore" }).to_string()));
+                self.recorder.push_event(harness_event(
+                    "fault",
+                    (if cut { "cut" } else { "restore" }).to_string(),
+                ));
                 Ok(())
             }
             Action::LinkDown | Action::LinkUp => {
@@ -906,7 +1053,13 @@ impl Run<'_> {
             Action::PowerOff => {
                 let h = host.ok_or_else(|| anyhow!("no host"))?;
                 for (name, ep) in self.endpoints.iter() {
-                    if self.sc.endpoints.get(name).map(|s| s.host.get_ref() == h.name()).unwrap_or(false) {
+                    if self
+                        .sc
+                        .endpoints
+                        .get(name)
+                        .map(|s| s.host.get_ref() == h.name())
+                        .unwrap_or(false)
+                    {
                         ep.killed_by_harness.store(true, Ordering::SeqCst);
                     }
                 }
@@ -925,14 +1078,16 @@ impl Run<'_> {
                 for n in on_host {
                     self.endpoints.remove(&n);
                 }
-                self.recorder.push_event(harness_event("fault", format!("power_off {}", h.name())));
+                self.recorder
+                    .push_event(harness_event("fault", format!("power_off {}", h.name())));
                 Ok(())
             }
             Action::PowerOn => {
                 let h = host.ok_or_else(|| anyhow!("no host"))?;
                 crate::fault::power_on(self.lab, h)?;
                 self.start_sampler(h)?;
-                self.recorder.push_event(harness_event("fault", format!("power_on {}", h.name())));
+                self.recorder
+                    .push_event(harness_event("fault", format!("power_on {}", h.name())));
                 Ok(())
             }
         }
@@ -944,29 +1099,49 @@ impl Run<'_> {
             // A duration is the condition itself: time passing (abortable).
             let deadline = Instant::now() + d.0;
             self.recorder.wait_for(deadline, |_| false);
-            return if aborted() { Err(anyhow!("interrupted")) } else { Ok(()) };
+            return if aborted() {
+                Err(anyhow!("interrupted"))
+            } else {
+                Ok(())
+            };
         }
         let deadline = Instant::now() + timeout;
         let what = describe_wait(w);
         let server_port = crate::expect::server_port(self.sc);
         let from_ns = self.start_ns;
         let ok = if let Some(kind) = &w.event {
-            let src = w.source.as_ref().map(|s| s.get_ref().clone()).unwrap_or_default();
+            let src = w
+                .source
+                .as_ref()
+                .map(|s| s.get_ref().clone())
+                .unwrap_or_default();
             let errno = w.errno.clone();
             let bytes = w.bytes;
             self.recorder.wait_for(deadline, |r| {
                 r.events.iter().any(|e| {
                     e.source == src
                         && &e.kind == kind
-                        && errno.as_ref().map(|x| e.errno.as_ref() == Some(x)).unwrap_or(true)
+                        && errno
+                            .as_ref()
+                            .map(|x| e.errno.as_ref() == Some(x))
+                            .unwrap_or(true)
                         && bytes.map(|b| e.bytes.unwrap_or(0) >= b).unwrap_or(true)
                 })
             })
         } else if let Some(state) = &w.socket {
-            let host = w.host.as_ref().map(|h| h.get_ref().clone()).unwrap_or_default();
+            let host = w
+                .host
+                .as_ref()
+                .map(|h| h.get_ref().clone())
+                .unwrap_or_default();
             let state = state.clone();
             self.recorder.wait_for(deadline, |r| {
-                let last = r.rounds.iter().find(|(h, _)| *h == host).map(|(_, t)| *t).unwrap_or(0);
+                let last = r
+                    .rounds
+                    .iter()
+                    .find(|(h, _)| *h == host)
+                    .map(|(_, t)| *t)
+                    .unwrap_or(0);
                 r.sockets
                     .iter()
                     .rev()
@@ -974,9 +1149,18 @@ impl Run<'_> {
                     .any(|s| s.host == host && s.state == state && is_conn(s, server_port))
             })
         } else if w.gone == Some(true) {
-            let host = w.host.as_ref().map(|h| h.get_ref().clone()).unwrap_or_default();
+            let host = w
+                .host
+                .as_ref()
+                .map(|h| h.get_ref().clone())
+                .unwrap_or_default();
             self.recorder.wait_for(deadline, |r| {
-                let last = r.rounds.iter().find(|(h, _)| *h == host).map(|(_, t)| *t).unwrap_or(0);
+                let last = r
+                    .rounds
+                    .iter()
+                    .find(|(h, _)| *h == host)
+                    .map(|(_, t)| *t)
+                    .unwrap_or(0);
                 last > from_ns
                     && !r
                         .sockets
@@ -986,13 +1170,21 @@ impl Run<'_> {
                         .any(|s| s.host == host && is_conn(s, server_port))
             })
         } else if let Some(pattern) = &w.packet {
-            let port = w.port.as_ref().map(|p| p.get_ref().clone()).unwrap_or_else(|| "server-port".into());
+            let port = w
+                .port
+                .as_ref()
+                .map(|p| p.get_ref().clone())
+                .unwrap_or_else(|| "server-port".into());
             let alts = parse_alternatives(pattern);
             let client_ips = [IpAddr::V4(Host::Client.v4()), IpAddr::V6(Host::Client.v6())];
-            let mut seen = self.recorder.with(|r| r.packets.len());
+            // Packets since the previous step acted count: one may come between that
+            // action and the start of this wait.
+            let since = self.last_acted_ns;
+            let mut seen = 0;
             self.recorder.wait_for(deadline, |r| {
                 let hit = r.packets[seen..].iter().any(|p| {
-                    p.port == port
+                    p.ts_ns >= since
+                        && p.port == port
                         && alts.iter().any(|(from_client, flags)| {
                             client_ips.contains(&p.src.ip()) == *from_client && p.flags == *flags
                         })
@@ -1008,14 +1200,20 @@ impl Run<'_> {
         } else if aborted() {
             Err(anyhow!("interrupted"))
         } else {
-            Err(anyhow!("step {}: waited {} for {what}: not seen", index + 1, Dur(timeout)))
+            Err(anyhow!(
+                "step {}: waited {} for {what}: not seen",
+                index + 1,
+                Dur(timeout)
+            ))
         }
     }
 }
 
 /// A sample of the scenario's connection (not a listener, not another socket).
 fn is_conn(s: &crate::evidence::SockSample, server_port: u16) -> bool {
-    s.state != "LISTEN" && (s.local.ends_with(&format!(":{server_port}")) || s.remote.ends_with(&format!(":{server_port}")))
+    s.state != "LISTEN"
+        && (s.local.ends_with(&format!(":{server_port}"))
+            || s.remote.ends_with(&format!(":{server_port}")))
 }
 
 /// `C>S F.|S>C .` to (from_client, flags) alternatives (validated earlier).
@@ -1032,7 +1230,11 @@ fn parse_alternatives(pattern: &str) -> Vec<(bool, TcpFlags)> {
 
 fn describe_wait(w: &Wait) -> String {
     if let Some(e) = &w.event {
-        let src = w.source.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("?");
+        let src = w
+            .source
+            .as_ref()
+            .map(|s| s.get_ref().as_str())
+            .unwrap_or("?");
         let mut s = format!("event `{e}` from {src}");
         if let Some(x) = &w.errno {
             s.push_str(&format!(" ({x})"));
@@ -1042,11 +1244,23 @@ fn describe_wait(w: &Wait) -> String {
         }
         s
     } else if let Some(st) = &w.socket {
-        format!("{} socket in {st}", w.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?"))
+        format!(
+            "{} socket in {st}",
+            w.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?")
+        )
     } else if w.gone.is_some() {
-        format!("{} socket gone", w.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?"))
+        format!(
+            "{} socket gone",
+            w.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?")
+        )
     } else if let Some(p) = &w.packet {
-        format!("packet {p} on {}", w.port.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("server-port"))
+        format!(
+            "packet {p} on {}",
+            w.port
+                .as_ref()
+                .map(|h| h.get_ref().as_str())
+                .unwrap_or("server-port")
+        )
     } else {
         "nothing".into()
     }

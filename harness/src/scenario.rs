@@ -1072,7 +1072,8 @@ mod dur_tests {
             keepidle: Some(Dur::parse("2s").unwrap()),
             ..Default::default()
         };
-        let back: SocketOptions = serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
+        let back: SocketOptions =
+            serde_json::from_str(&serde_json::to_string(&o).unwrap()).unwrap();
         assert_eq!(back, o);
     }
 }

@@ -17,11 +17,12 @@ use crate::netns::NetNs;
 use crate::rtnl::Rtnl;
 use crate::scenario::Topology;
 use anyhow::{anyhow, Context, Result};
+use netlink_packet_core::DefaultNla;
 use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
-use netlink_packet_core::DefaultNla;
 use netlink_packet_route::link::{
-    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, LinkProtoInfoBridge,
+    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    LinkProtoInfoBridge,
 };
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use std::net::IpAddr;
@@ -438,17 +439,24 @@ pub fn set_port_forwarding(rt: &mut Rtnl, index: u32, forwarding: bool, name: &s
     const IFLA_BRPORT_STATE: u16 = 1;
     const BR_STATE_DISABLED: u8 = 0;
     const BR_STATE_FORWARDING: u8 = 3;
-    let state = if forwarding { BR_STATE_FORWARDING } else { BR_STATE_DISABLED };
+    let state = if forwarding {
+        BR_STATE_FORWARDING
+    } else {
+        BR_STATE_DISABLED
+    };
     let mut msg = LinkMessage::default();
     msg.header.interface_family = AddressFamily::Bridge;
     msg.header.index = index;
-    msg.attributes.push(LinkAttribute::ProtoInfoBridge(vec![LinkProtoInfoBridge::Other(
-        DefaultNla::new(IFLA_BRPORT_STATE, vec![state]),
-    )]));
+    msg.attributes.push(LinkAttribute::ProtoInfoBridge(vec![
+        LinkProtoInfoBridge::Other(DefaultNla::new(IFLA_BRPORT_STATE, vec![state])),
+    ]));
     rt.request(
         RouteNetlinkMessage::SetLink(msg),
         0,
-        &format!("setting bridge port {name} {}", if forwarding { "forwarding" } else { "disabled" }),
+        &format!(
+            "setting bridge port {name} {}",
+            if forwarding { "forwarding" } else { "disabled" }
+        ),
     )
 }
 
