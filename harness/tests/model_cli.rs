@@ -13,7 +13,11 @@ fn model(args: &[&str]) -> std::process::Output {
 #[test]
 fn defaults_predict_933_s_and_7875_s() {
     let out = model(&["--json"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let death = v["dead_path"]["death"].as_f64().unwrap();
     assert!((death - 932.984).abs() < 0.01, "death {death}");
@@ -42,8 +46,14 @@ fn text_output_names_the_death_and_bad_flags_exit_2() {
     let out = model(&[]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("death (ETIMEDOUT, no FIN, no RST) at 933.0 s"), "{text}");
-    assert!(text.contains("death (RST, ETIMEDOUT) at 7875.0 s"), "{text}");
+    assert!(
+        text.contains("death (ETIMEDOUT, no FIN, no RST) at 933.0 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("death (RST, ETIMEDOUT) at 7875.0 s"),
+        "{text}"
+    );
     let out = model(&["--keepalive", "1,2"]);
     assert_eq!(out.status.code(), Some(2));
     let out = model(&["--rto-max-ms", "0"]);
