@@ -1,0 +1,61 @@
+//! `teardown model`: the CLI prints the model's predictions (no root needed).
+
+use std::process::Command;
+
+fn model(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_teardown"))
+        .arg("model")
+        .args(args)
+        .output()
+        .expect("running teardown model")
+}
+
+#[test]
+fn defaults_predict_933_s_and_7875_s() {
+    let out = model(&["--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let death = v["dead_path"]["death"].as_f64().unwrap();
+    assert!((death - 932.984).abs() < 0.01, "death {death}");
+    assert_eq!(v["dead_path"]["budget"].as_f64().unwrap(), 924.6);
+    assert_eq!(v["keepalive"]["death"].as_f64().unwrap(), 7875.0);
+    assert_eq!(v["keepalive"]["probes"].as_array().unwrap().len(), 9);
+    assert!((v["orphan_fin"]["death"].as_f64().unwrap() - 106.488).abs() < 0.01);
+    assert_eq!(v["time_wait"].as_f64().unwrap(), 60.0);
+    assert_eq!(v["fin_wait2"].as_f64().unwrap(), 60.0);
+}
+
+#[test]
+fn flags_change_the_prediction() {
+    let out = model(&["--json", "--retries2", "3", "--keepalive", "15,15,9"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((v["dead_path"]["death"].as_f64().unwrap() - 6.648).abs() < 0.01);
+    assert_eq!(v["keepalive"]["death"].as_f64().unwrap(), 150.0);
+    let out = model(&["--json", "--user-timeout-ms", "5000"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!((v["dead_path"]["death"].as_f64().unwrap() - 5.408).abs() < 0.01);
+}
+
+#[test]
+fn text_output_names_the_death_and_bad_flags_exit_2() {
+    let out = model(&[]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("death (ETIMEDOUT, no FIN, no RST) at 933.0 s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("death (RST, ETIMEDOUT) at 7875.0 s"),
+        "{text}"
+    );
+    let out = model(&["--keepalive", "1,2"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = model(&["--rto-max-ms", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+}
