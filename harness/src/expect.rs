@@ -131,6 +131,7 @@ pub fn server_port(scenario: &Scenario) -> u16 {
 }
 
 struct Ctx<'a> {
+    sc: &'a Scenario,
     ev: &'a Evidence,
     port: u16,
 }
@@ -153,8 +154,9 @@ fn fail(name: String, evidence: Vec<String>) -> Check {
 }
 
 impl<'a> Ctx<'a> {
-    fn new(scenario: &Scenario, ev: &'a Evidence) -> Ctx<'a> {
+    fn new(scenario: &'a Scenario, ev: &'a Evidence) -> Ctx<'a> {
         Ctx {
+            sc: scenario,
             ev,
             port: server_port(scenario),
         }
@@ -206,6 +208,10 @@ impl<'a> Ctx<'a> {
             self.socket(e, state, &anchor)
         } else if let Some(kind) = &e.event {
             self.event(e, kind, &anchor)
+        } else if e.dies.is_some() {
+            crate::timing::dies(self.sc, self.ev, e, anchor.from_ns).check
+        } else if e.schedule.is_some() {
+            crate::timing::schedule(self.sc, self.ev, e, anchor.from_ns)
         } else {
             fail(
                 String::new(),
@@ -700,6 +706,15 @@ fn port_of(e: &Expect) -> &str {
 /// The check name when the expectation has none.
 fn derived_name(e: &Expect, after: &str) -> String {
     let port = port_of(e);
+    if let Some(model) = &e.dies {
+        let source = e.source.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("?");
+        return format!("{source} dies by {} at the model's time{after}", model.get_ref());
+    }
+    if let Some(model) = &e.schedule {
+        let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?");
+        let what = if model.get_ref() == "keepalive" { "keepalive probes" } else { "retransmissions" };
+        return format!("{host}'s {what} at the model's times{after}");
+    }
     if let Some(seq) = &e.packets {
         let items = if seq.is_empty() {
             "none".to_string()

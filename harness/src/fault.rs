@@ -8,11 +8,15 @@
 //!   `disabled`: the bridge forwards nothing either way, while both hosts keep
 //!   link and carrier and the captures on the ports still see what each host
 //!   sent into the cut.
+//! - drop (selective): a tiny cls_bpf program on the ingress where the wire
+//!   receives the sender's frames (see [`crate::bpf`]); the capture on that
+//!   port still shows what was sent, the other port what got through.
 //! - power off: the host's port is cut first, so not one packet escapes; then
 //!   its processes are killed, its sockets destroyed and its namespace
 //!   deleted. Power on: a fresh empty namespace with the same name, addresses
 //!   and MAC, plugged back into the wire.
 
+use crate::bpf::DropRule;
 use crate::netns::NetNs;
 use crate::rtnl::Rtnl;
 use crate::topology::{link_index, set_link_up, set_port_forwarding, Host, Lab};
@@ -20,15 +24,76 @@ use anyhow::{anyhow, Result};
 use std::sync::atomic::Ordering;
 
 /// Cuts (`true`) or restores (`false`) the wire in both directions.
+/// Switched: bridge ports disabled. Direct: a drop-all cls_bpf filter on each
+/// end's ingress (restore removes every filter there, selective drops too).
 pub fn set_cut(lab: &Lab, cut: bool) -> Result<()> {
-    if lab.wire.is_none() {
-        return Err(anyhow!(
-            "cut in the direct topology needs the cls_bpf drop filter, which this build lacks"
-        ));
+    if lab.wire.is_some() {
+        lab.set_wire_forwarding(!cut)?;
+    } else if cut {
+        for from in [Host::Client, Host::Server] {
+            drop_from(lab, from, &DropRule::All)?;
+        }
+    } else {
+        undrop(lab)?;
     }
-    lab.set_wire_forwarding(!cut)?;
     lab.cut.store(cut, Ordering::SeqCst);
     Ok(())
+}
+
+/// Where the wire sees `from`'s frames arrive: (namespace, interface). Switched:
+/// the host's bridge port (its ingress carries what the host sent). Direct:
+/// the other host's end of the cable.
+fn ingress_of(lab: &Lab, from: Host) -> (&NetNs, &'static str) {
+    match &lab.wire {
+        Some(w) => (w, from.port()),
+        None => (lab.host(from.other()), "eth0"),
+    }
+}
+
+/// The wire drops what `from` sends that matches `rule` (cls_bpf on ingress).
+pub fn drop_from(lab: &Lab, from: Host, rule: &DropRule) -> Result<()> {
+    rule.validate()?;
+    let (ns, ifname) = ingress_of(lab, from);
+    ns.run(|| -> Result<()> {
+        let idx = crate::tc::ifindex(ifname)?;
+        crate::tc::attach_drop(idx, rule)
+    })?
+}
+
+/// Removes every drop filter the harness added, in both directions.
+pub fn undrop(lab: &Lab) -> Result<()> {
+    for from in [Host::Client, Host::Server] {
+        let (ns, ifname) = ingress_of(lab, from);
+        ns.run(|| -> Result<()> {
+            let idx = crate::tc::ifindex(ifname)?;
+            crate::tc::detach_all(idx)
+        })??;
+    }
+    Ok(())
+}
+
+/// The drop rule a step's `flags` / `probability` describe.
+pub fn rule_for(flags: Option<&str>, probability: Option<f64>) -> DropRule {
+    use crate::evidence::TcpFlags;
+    if let Some(p) = probability {
+        return DropRule::Probability(p);
+    }
+    match flags {
+        None => DropRule::All,
+        Some(".") => DropRule::PureAck,
+        Some(f) => {
+            let mut any_of = 0u8;
+            for c in f.chars() {
+                any_of |= match c {
+                    'F' => TcpFlags::FIN,
+                    'R' => TcpFlags::RST,
+                    'S' => TcpFlags::SYN,
+                    _ => 0,
+                };
+            }
+            DropRule::TcpFlags { any_of }
+        }
+    }
 }
 
 /// Takes the host's wire port down (the host loses carrier) or up again.

@@ -14,6 +14,7 @@ pub mod model;
 pub mod record;
 pub mod report;
 pub mod scenario;
+pub mod timing;
 #[cfg(test)]
 mod scenario_tests;
 

@@ -681,6 +681,13 @@ fn finish(
             .insert(k.into(), format!("{}/{f}", sc.name));
     }
     result.checks = crate::expect::evaluate(sc, &ev);
+    // The key time the report shows next to the model's: the first `dies` expectation's.
+    if let Some(e) = sc.expects.iter().find(|e| e.dies.is_some()) {
+        let anchor = e.after.as_ref().and_then(|a| ev.step_time(a.get_ref())).unwrap_or(ev.start_ns);
+        let d = crate::timing::dies(sc, &ev, e, anchor);
+        result.predicted_seconds = d.predicted;
+        result.measured_seconds = d.measured;
+    }
     if !problems.is_empty() {
         result.verdict = Verdict::Error;
         result.reason = Some(problems.join("; "));
@@ -1082,6 +1089,28 @@ impl Run<'_> {
                     .push_event(harness_event("fault", format!("power_off {}", h.name())));
                 Ok(())
             }
+            Action::Drop => {
+                let flags = step.flags.as_ref().map(|f| f.get_ref().as_str());
+                let probability = step.probability.as_ref().map(|p| *p.get_ref());
+                let rule = crate::fault::rule_for(flags, probability);
+                let from = step.from.as_ref().map(|f| f.get_ref().as_str()).unwrap_or("both");
+                let hosts: Vec<Host> = match from {
+                    "client" => vec![Host::Client],
+                    "server" => vec![Host::Server],
+                    _ => vec![Host::Client, Host::Server],
+                };
+                for h in hosts {
+                    crate::fault::drop_from(self.lab, h, &rule)?;
+                }
+                self.recorder
+                    .push_event(harness_event("fault", format!("drop {} from {from}", rule.name())));
+                Ok(())
+            }
+            Action::Undrop => {
+                crate::fault::undrop(self.lab)?;
+                self.recorder.push_event(harness_event("fault", "undrop".into()));
+                Ok(())
+            }
             Action::PowerOn => {
                 let h = host.ok_or_else(|| anyhow!("no host"))?;
                 crate::fault::power_on(self.lab, h)?;
@@ -1093,8 +1122,32 @@ impl Run<'_> {
         }
     }
 
+    /// The model's lifetime for the waited-on connection, plus 10 s of margin
+    /// (the wait only bounds a hang; the timing itself is checked by `dies`).
+    fn model_timeout(&self, w: &Wait, model: &str) -> Duration {
+        let host = w
+            .source
+            .as_ref()
+            .and_then(|s| self.sc.endpoints.get(s.get_ref()))
+            .map(|e| e.host.get_ref().clone())
+            .or_else(|| w.host.as_ref().map(|h| h.get_ref().clone()))
+            .unwrap_or_else(|| "client".into());
+        let life = if model == "keepalive" {
+            let m = crate::model::keepalive(&crate::timing::keepalive_knobs(self.sc, &host));
+            m.death + m.late_by_at_most
+        } else {
+            let k = crate::timing::retrans_knobs(self.sc, &Evidence::default(), &host, u64::MAX);
+            let m = crate::model::dead_path(&k);
+            m.death + m.late_by_at_most
+        };
+        life + Duration::from_secs(10)
+    }
+
     fn wait(&mut self, index: usize, w: &Wait) -> Result<()> {
-        let timeout = w.timeout.unwrap_or(Dur(Duration::from_secs(5))).0;
+        let timeout = match &w.model_timeout {
+            Some(m) => self.model_timeout(w, m.get_ref()),
+            None => w.timeout.unwrap_or(Dur(Duration::from_secs(5))).0,
+        };
         if let Some(d) = w.duration {
             // A duration is the condition itself: time passing (abortable).
             let deadline = Instant::now() + d.0;
@@ -1180,17 +1233,22 @@ impl Run<'_> {
             // Packets since the previous step acted count: one may come between that
             // action and the start of this wait.
             let since = self.last_acted_ns;
+            let want = w.count.unwrap_or(1) as usize;
             let mut seen = 0;
+            let mut hits = 0;
             self.recorder.wait_for(deadline, |r| {
-                let hit = r.packets[seen..].iter().any(|p| {
-                    p.ts_ns >= since
-                        && p.port == port
-                        && alts.iter().any(|(from_client, flags)| {
-                            client_ips.contains(&p.src.ip()) == *from_client && p.flags == *flags
-                        })
-                });
+                hits += r.packets[seen..]
+                    .iter()
+                    .filter(|p| {
+                        p.ts_ns >= since
+                            && p.port == port
+                            && alts.iter().any(|(from_client, flags)| {
+                                client_ips.contains(&p.src.ip()) == *from_client && p.flags == *flags
+                            })
+                    })
+                    .count();
                 seen = r.packets.len();
-                hit
+                hits >= want
             })
         } else {
             true

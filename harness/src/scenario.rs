@@ -326,6 +326,16 @@ pub struct Step {
     /// `shutdown`: `wr`, `rd` or `rdwr`.
     #[serde(default)]
     pub how: Option<ShutdownHow>,
+    /// `drop`: whose segments the wire drops (`client`, `server`, `both`; default both).
+    #[serde(default)]
+    pub from: Option<Spanned<String>>,
+    /// `drop`: only TCP segments carrying any of these flags (`F`, `R`, `S`, or `.` for
+    /// pure ACKs, which also covers keepalive probes); absent: every frame.
+    #[serde(default)]
+    pub flags: Option<Spanned<String>>,
+    /// `drop`: drop each frame with this probability (0..1) instead.
+    #[serde(default)]
+    pub probability: Option<Spanned<f64>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -356,6 +366,10 @@ pub enum Action {
     PowerOff,
     /// The host comes back empty with the same addresses and MAC.
     PowerOn,
+    /// The wire drops selected segments (`from`, `flags`, `probability`).
+    Drop,
+    /// The wire stops every `drop`.
+    Undrop,
 }
 
 impl Action {
@@ -392,6 +406,8 @@ impl Action {
             Action::LinkUp => "link_up",
             Action::PowerOff => "power_off",
             Action::PowerOn => "power_on",
+            Action::Drop => "drop",
+            Action::Undrop => "undrop",
         }
     }
 }
@@ -437,9 +453,17 @@ pub struct Wait {
     /// Just let time pass.
     #[serde(default)]
     pub duration: Option<Dur>,
+    /// With `packet`: wait for this many such packets (default 1).
+    #[serde(default)]
+    pub count: Option<u32>,
     /// How long to wait before the scenario is an error (default 5s).
     #[serde(default)]
     pub timeout: Option<Dur>,
+    /// Instead of `timeout`: as long as the model says the connection of
+    /// `source` (or of `host`'s endpoint) can live (`retransmission`,
+    /// `keepalive`), plus 10 s; so one file serves the fast and faithful profiles.
+    #[serde(default)]
+    pub model_timeout: Option<Spanned<String>>,
 }
 
 /// Where in the run an expectation looks.
@@ -501,6 +525,16 @@ pub struct Expect {
     /// Only evidence after this named step acted.
     #[serde(default)]
     pub after: Option<Spanned<String>>,
+    /// When `source`'s connection dies (its first error event) against the
+    /// kernel model: `retransmission` (a dead path while data is in flight,
+    /// counted from the original send of the first segment never acknowledged)
+    /// or `keepalive` (an idle dead path, counted from the last segment received).
+    #[serde(default)]
+    pub dies: Option<Spanned<String>>,
+    /// The retransmissions (`retransmission`) or keepalive probes (`keepalive`)
+    /// `host` sends after `after`, against the model's times, one by one.
+    #[serde(default)]
+    pub schedule: Option<Spanned<String>>,
 }
 
 /// A validated scenario, with the chosen profile applied.
@@ -817,6 +851,20 @@ impl Scenario {
                         return Err(ctx.err(wspan, format!("unknown socket state `{st}`")));
                     }
                 }
+                if let Some(m) = &w.model_timeout {
+                    if !["retransmission", "keepalive"].contains(&m.get_ref().as_str()) {
+                        return Err(ctx.err(m.span(), format!("unknown model `{}` (retransmission, keepalive)", m.get_ref())));
+                    }
+                    if w.timeout.is_some() {
+                        return Err(ctx.err(m.span(), "`model_timeout` replaces `timeout`: give one of them"));
+                    }
+                }
+                if w.count.is_some() && w.packet.is_none() {
+                    return Err(ctx.err(wspan.clone(), "`count` goes with `packet`"));
+                }
+                if w.count == Some(0) {
+                    return Err(ctx.err(wspan.clone(), "`count` must be at least 1"));
+                }
                 if let Some(src) = &w.source {
                     check_endpoint(src)?;
                 }
@@ -891,6 +939,39 @@ impl Scenario {
                     }
                 }
             }
+            let is_drop = s.action.as_ref().map(|a| *a.get_ref() == Action::Drop).unwrap_or(false);
+            for (present, key) in [
+                (s.from.as_ref().map(|x| x.span()), "from"),
+                (s.flags.as_ref().map(|x| x.span()), "flags"),
+                (s.probability.as_ref().map(|x| x.span()), "probability"),
+            ] {
+                if let Some(sp) = present {
+                    if !is_drop {
+                        return Err(ctx.err(sp, format!("`{key}` goes with `do = \"drop\"`")));
+                    }
+                }
+            }
+            if let Some(f) = &s.from {
+                if !["client", "server", "both"].contains(&f.get_ref().as_str()) {
+                    return Err(ctx.err(f.span(), "`from` is `client`, `server` or `both`"));
+                }
+            }
+            if let Some(f) = &s.flags {
+                let t = f.get_ref();
+                let ok = t == "." || (!t.is_empty() && t.chars().all(|c| "FRS".contains(c)));
+                if !ok {
+                    return Err(ctx.err(f.span(), format!("drop `flags = \"{t}\"`: use letters of F R S, or `.` for pure ACKs")));
+                }
+            }
+            if let Some(p) = &s.probability {
+                let v = *p.get_ref();
+                if !(0.0..=1.0).contains(&v) {
+                    return Err(ctx.err(p.span(), format!("probability {v} is outside 0..1")));
+                }
+                if s.flags.is_some() {
+                    return Err(ctx.err(p.span(), "`probability` and `flags` do not go together"));
+                }
+            }
             if let Some(n) = &s.name {
                 if step_names.contains(n) {
                     return Err(ctx.err(span, format!("step name `{n}` is used twice")));
@@ -910,12 +991,28 @@ impl Scenario {
                 e.silent.is_some(),
                 e.socket.is_some(),
                 e.event.is_some(),
+                e.dies.is_some(),
+                e.schedule.is_some(),
             ]
             .iter()
             .filter(|b| **b)
             .count();
             if kinds != 1 {
-                return Err(ctx.err(span, "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`"));
+                return Err(ctx.err(span, "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`"));
+            }
+            for model in [&e.dies, &e.schedule].into_iter().flatten() {
+                if !["retransmission", "keepalive"].contains(&model.get_ref().as_str()) {
+                    return Err(ctx.err(model.span(), format!("unknown model `{}` (retransmission, keepalive)", model.get_ref())));
+                }
+            }
+            if e.dies.is_some() && e.source.is_none() {
+                return Err(ctx.err(span, "`dies` needs `source` (the endpoint whose connection dies)"));
+            }
+            if e.schedule.is_some() && e.host.is_none() {
+                return Err(ctx.err(span, "`schedule` needs `host` (the host that sends)"));
+            }
+            if (e.dies.is_some() || e.schedule.is_some()) && e.after.is_none() {
+                return Err(ctx.err(span, "a timing expectation needs `after` (the step that starts the fault)"));
             }
             let seqs: Vec<&Vec<String>> =
                 e.packets.iter().chain(e.any_of.iter().flatten()).collect();

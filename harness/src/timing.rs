@@ -1,0 +1,481 @@
+//! Timing checks: measured teardown times against the kernel model ([`crate::model`]).
+//!
+//! Contract: pure functions of (scenario, evidence). Every tolerance comes
+//! from the model (`late_by_at_most`, timer-wheel slack, `EARLY_SLACK`) plus
+//! [`APP_WAKEUP`] where the measurement is an application event; nothing is
+//! a hand-picked bound.
+//!
+//! What each time is measured from (as in the model):
+//! - `retransmission`: the original send of the first segment never
+//!   acknowledged (the segment the RTO retransmissions repeat), as captured on
+//!   the sender's wire port.
+//! - `keepalive`: the last segment the host received before the probes (on its
+//!   wire port), since idle time counts from the last segment received.
+//!
+//! The model's inputs come from the scenario and the evidence: the host's
+//! sysctls (namespace defaults when unset), the endpoint's socket options, and
+//! the RTO sock_diag measured on the connection just before the fault.
+
+use crate::evidence::{Check, Event, Evidence, Packet, Side, TcpFlags};
+use crate::model::{self, Keepalive, Retrans};
+use crate::scenario::{Expect, Program, Scenario};
+use std::time::Duration;
+
+/// The delay between the kernel reporting a connection's death and the
+/// endpoint's event stamp: the blocked reader thread is woken and stamps the
+/// error. Measured below 5 ms here; 50 ms covers a loaded 2-core machine
+/// running every scenario at once.
+pub const APP_WAKEUP: Duration = Duration::from_millis(50);
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+fn host_side(host: &str) -> Side {
+    if host == "server" {
+        Side::Server
+    } else {
+        Side::Client
+    }
+}
+
+/// The capture port of a host's side of the wire.
+fn port_of_host(host: &str) -> &'static str {
+    if host == "server" {
+        "server-port"
+    } else {
+        "client-port"
+    }
+}
+
+fn sysctl(sc: &Scenario, host: &str, key: &str) -> Option<u64> {
+    sc.sysctls.get(host).and_then(|m| m.get(key)).and_then(|v| v.trim().parse().ok())
+}
+
+/// The built-in or external endpoint running on `host`.
+fn endpoint_on<'a>(sc: &'a Scenario, host: &str) -> Option<&'a crate::scenario::EndpointSpec> {
+    sc.endpoints
+        .values()
+        .find(|e| e.host.get_ref() == host && e.program != Program::External)
+        .or_else(|| sc.endpoints.values().find(|e| e.host.get_ref() == host))
+}
+
+/// The RTO sock_diag saw on the host's connection last before `before_ns`.
+fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<Duration> {
+    ev.sockets
+        .iter()
+        .filter(|s| s.host == host && s.ts_ns < before_ns && s.state == "ESTABLISHED")
+        .filter(|s| s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}")))
+        .filter_map(|s| s.tcp.as_ref().map(|t| t.rto_us))
+        .filter(|rto| *rto > 0)
+        .next_back()
+        .map(|us| Duration::from_micros(us as u64))
+}
+
+/// Model inputs for a dead path on `host`.
+pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: &str, before_ns: u64) -> Retrans {
+    let port = crate::expect::server_port(sc);
+    let mut k = Retrans {
+        retries2: sysctl(sc, host, "net.ipv4.tcp_retries2").unwrap_or(15) as u32,
+        ..Retrans::default()
+    };
+    if let Some(rto) = measured_rto(ev, host, port, before_ns) {
+        k.rto = rto;
+    }
+    let mut rto_max = sysctl(sc, host, "net.ipv4.tcp_rto_max_ms").map(Duration::from_millis);
+    if let Some(e) = endpoint_on(sc, host) {
+        if let Some(r) = e.options.rto_max {
+            rto_max = Some(rto_max.map(|m| m.min(r.0)).unwrap_or(r.0));
+        }
+        k.user_timeout = e.options.user_timeout.map(|d| d.0).filter(|d| !d.is_zero());
+    }
+    if let Some(m) = rto_max {
+        k.rto_max = m;
+    }
+    k
+}
+
+/// Model inputs for keepalive on `host`.
+pub fn keepalive_knobs(sc: &Scenario, host: &str) -> Keepalive {
+    let mut k = Keepalive::default();
+    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_time") {
+        k.idle = Duration::from_secs(v);
+    }
+    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_intvl") {
+        k.intvl = Duration::from_secs(v);
+    }
+    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_probes") {
+        k.cnt = v as u32;
+    }
+    if let Some(e) = endpoint_on(sc, host) {
+        let o = &e.options;
+        if let Some(d) = o.keepidle {
+            k.idle = d.0;
+        }
+        if let Some(d) = o.keepintvl {
+            k.intvl = d.0;
+        }
+        if let Some(c) = o.keepcnt {
+            k.cnt = c;
+        }
+        k.user_timeout = o.user_timeout.map(|d| d.0).filter(|d| !d.is_zero());
+    }
+    k
+}
+
+/// `a` before `b` in sequence space.
+fn seq_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// The connection's packets on a port, by time.
+fn conn_packets<'a>(ev: &'a Evidence, port_name: &str, server_port: u16) -> Vec<&'a Packet> {
+    let mut v: Vec<&Packet> = ev
+        .packets
+        .iter()
+        .filter(|p| p.port == port_name && (p.src.port() == server_port || p.dst.port() == server_port))
+        .filter(|p| ev.sender(p).is_some())
+        .collect();
+    v.sort_by_key(|p| p.ts_ns);
+    v
+}
+
+/// A dead path as captured: the original send of the head segment and its retransmissions.
+struct DeadPathSeen<'a> {
+    original: &'a Packet,
+    retransmissions: Vec<&'a Packet>,
+}
+
+fn dead_path_seen<'a>(ev: &'a Evidence, host: &str, server_port: u16, anchor: u64) -> Option<DeadPathSeen<'a>> {
+    let side = host_side(host);
+    let pkts: Vec<&Packet> = conn_packets(ev, port_of_host(host), server_port)
+        .into_iter()
+        .filter(|p| ev.sender(p) == Some(side))
+        .collect();
+    // The first segment after the anchor that repeats sequence space already sent.
+    let mut max_end: Option<u32> = None;
+    let mut head: Option<u32> = None;
+    for p in &pkts {
+        let carries = p.len > 0 || p.flags.has(TcpFlags::FIN);
+        if carries && p.ts_ns >= anchor {
+            if let Some(end) = max_end {
+                if seq_before(p.seq, end) {
+                    head = Some(p.seq);
+                    break;
+                }
+            }
+        }
+        if carries {
+            let end = p.seq.wrapping_add(p.len + p.flags.has(TcpFlags::FIN) as u32);
+            if max_end.map(|m| seq_before(m, end)).unwrap_or(true) {
+                max_end = Some(end);
+            }
+        }
+    }
+    let head = head?;
+    let mut same = pkts
+        .iter()
+        .copied()
+        .filter(|p| p.seq == head && (p.len > 0 || p.flags.has(TcpFlags::FIN)));
+    let original = same.next()?;
+    Some(DeadPathSeen {
+        original,
+        retransmissions: same.collect(),
+    })
+}
+
+/// A keepalive run as captured: the last segment received and the probes after it.
+struct KeepaliveSeen<'a> {
+    last_received: &'a Packet,
+    probes: Vec<&'a Packet>,
+    rst: Option<&'a Packet>,
+}
+
+fn keepalive_seen<'a>(ev: &'a Evidence, host: &str, server_port: u16, anchor: u64) -> Option<KeepaliveSeen<'a>> {
+    let side = host_side(host);
+    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    // The last segment from the peer that reached this host's port before the probes began.
+    let first_probe_candidate = pkts
+        .iter()
+        .filter(|p| ev.sender(p) == Some(side) && p.ts_ns >= anchor && p.len <= 1 && !p.flags.has(TcpFlags::RST))
+        .map(|p| p.ts_ns)
+        .next()
+        .unwrap_or(u64::MAX);
+    let last_received = pkts
+        .iter()
+        .copied()
+        .filter(|p| ev.sender(p) != Some(side) && p.ts_ns < first_probe_candidate)
+        .next_back()?;
+    let snd_una = last_received.ack;
+    let probe_seq = snd_una.wrapping_sub(1);
+    let after: Vec<&Packet> = pkts
+        .iter()
+        .copied()
+        .filter(|p| ev.sender(p) == Some(side) && p.ts_ns > last_received.ts_ns)
+        .collect();
+    let probes = after
+        .iter()
+        .copied()
+        .filter(|p| p.len <= 1 && p.seq == probe_seq && !p.flags.has(TcpFlags::RST) && !p.flags.has(TcpFlags::FIN))
+        .collect();
+    let rst = after.iter().copied().find(|p| p.flags.has(TcpFlags::RST));
+    Some(KeepaliveSeen {
+        last_received,
+        probes,
+        rst,
+    })
+}
+
+/// The first error event of an endpoint after the anchor.
+fn first_error<'a>(ev: &'a Evidence, source: &str, anchor: u64) -> Option<&'a Event> {
+    ev.events
+        .iter()
+        .filter(|e| e.source == source && e.kind == "error" && e.ts_ns >= anchor)
+        .min_by_key(|e| e.ts_ns)
+}
+
+fn at(reference: u64, ts: u64) -> Duration {
+    Duration::from_nanos(ts.saturating_sub(reference))
+}
+
+/// The outcome of a `dies` expectation, with the two times the report shows.
+pub struct Death {
+    pub check: Check,
+    pub predicted: Option<f64>,
+    pub measured: Option<f64>,
+}
+
+/// Evaluates `dies = "retransmission" | "keepalive"`.
+pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
+    let model_name = e.dies.as_ref().map(|d| d.get_ref().as_str()).unwrap_or("");
+    let source = e.source.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("client");
+    let host = sc
+        .endpoints
+        .get(source)
+        .map(|s| s.host.get_ref().as_str())
+        .unwrap_or("client");
+    let server_port = crate::expect::server_port(sc);
+    let mut lines = Vec::new();
+    let (reference, window, predicted, inputs) = match model_name {
+        "retransmission" => {
+            let Some(seen) = dead_path_seen(ev, host, server_port, anchor) else {
+                return Death {
+                    check: fail(format!("no retransmission from {host} on {} after the fault", port_of_host(host))),
+                    predicted: None,
+                    measured: None,
+                };
+            };
+            let k = retrans_knobs(sc, ev, host, anchor);
+            let m = model::dead_path(&k);
+            lines.push(format!(
+                "reference: original send of seq {} at {:.6}s ({} retransmissions of it captured)",
+                seen.original.seq,
+                ev.rel_secs(seen.original.ts_ns),
+                seen.retransmissions.len()
+            ));
+            (
+                seen.original.ts_ns,
+                m.death_window(),
+                m.death,
+                format!(
+                    "retries2={} rto={} rto_max={}{}",
+                    k.retries2,
+                    secs(k.rto),
+                    secs(k.rto_max),
+                    k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
+                ),
+            )
+        }
+        _ => {
+            let Some(seen) = keepalive_seen(ev, host, server_port, anchor) else {
+                return Death {
+                    check: fail(format!("no segment received by {host} before the probes")),
+                    predicted: None,
+                    measured: None,
+                };
+            };
+            let k = keepalive_knobs(sc, host);
+            let m = model::keepalive(&k);
+            lines.push(format!(
+                "reference: last segment {host} received at {:.6}s; {} probes captured{}",
+                ev.rel_secs(seen.last_received.ts_ns),
+                seen.probes.len(),
+                seen.rst
+                    .map(|r| format!(", RST at {}", secs(at(seen.last_received.ts_ns, r.ts_ns))))
+                    .unwrap_or_default()
+            ));
+            (
+                seen.last_received.ts_ns,
+                m.death_window(),
+                m.death,
+                format!(
+                    "idle={} intvl={} cnt={}{}",
+                    secs(k.idle),
+                    secs(k.intvl),
+                    k.cnt,
+                    k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
+                ),
+            )
+        }
+    };
+    let latest = window.latest + APP_WAKEUP;
+    lines.insert(
+        0,
+        format!(
+            "model ({model_name}; {inputs}): death at {} (accepted {}..{}: timer lateness from the model, +{} application wake-up)",
+            secs(predicted),
+            secs(window.earliest),
+            secs(latest),
+            secs(APP_WAKEUP)
+        ),
+    );
+    let Some(err) = first_error(ev, source, anchor) else {
+        lines.push(format!("measured: {source} reported no error after the fault"));
+        return Death {
+            check: Check {
+                name: String::new(),
+                ok: false,
+                evidence: lines,
+            },
+            predicted: Some(predicted.as_secs_f64()),
+            measured: None,
+        };
+    };
+    let measured = at(reference, err.ts_ns);
+    let ok = window.earliest <= measured && measured <= latest;
+    lines.push(format!(
+        "measured: {} on {} at {} ({:.6}s into the run)",
+        err.errno.clone().unwrap_or_default(),
+        err.op.clone().unwrap_or_default(),
+        secs(measured),
+        ev.rel_secs(err.ts_ns)
+    ));
+    Death {
+        check: Check {
+            name: String::new(),
+            ok,
+            evidence: lines,
+        },
+        predicted: Some(predicted.as_secs_f64()),
+        measured: Some(measured.as_secs_f64()),
+    }
+}
+
+fn fail(line: String) -> Check {
+    Check {
+        name: String::new(),
+        ok: false,
+        evidence: vec![line],
+    }
+}
+
+/// Evaluates `schedule = "retransmission" | "keepalive"`: each captured
+/// retransmission (or probe) at its predicted time, and as many as predicted.
+pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
+    let model_name = e.schedule.as_ref().map(|d| d.get_ref().as_str()).unwrap_or("");
+    let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("client");
+    let server_port = crate::expect::server_port(sc);
+    // (predicted times with their lateness, measured times), from the reference.
+    let (reference, predicted, measured, header): (u64, Vec<(Duration, Duration)>, Vec<Duration>, String) = match model_name {
+        "retransmission" => {
+            let Some(seen) = dead_path_seen(ev, host, server_port, anchor) else {
+                return fail(format!("no retransmission from {host} on {} after the fault", port_of_host(host)));
+            };
+            let k = retrans_knobs(sc, ev, host, anchor);
+            let m = model::dead_path(&k);
+            let mut measured: Vec<Duration> =
+                seen.retransmissions.iter().map(|p| at(seen.original.ts_ns, p.ts_ns)).collect();
+            // A tail loss probe of the head segment (one segment in flight) is not an RTO retransmission.
+            if let (Some(tlp), Some(first)) = (m.tail_loss_probe, measured.first().copied()) {
+                let tlp_late = model::timer_slack(tlp);
+                let first_rto = m.retransmissions.first().copied().unwrap_or(Duration::MAX);
+                if first + model::EARLY_SLACK >= tlp && first <= tlp + tlp_late && first + model::EARLY_SLACK < first_rto {
+                    measured.remove(0);
+                }
+            }
+            let predicted = m
+                .retransmissions
+                .iter()
+                .scan(Duration::ZERO, |late, t| {
+                    // Lateness adds up along the chain: each timer is armed when the previous fired.
+                    *late += model::timer_slack(*t);
+                    Some((*t, *late))
+                })
+                .collect();
+            (
+                seen.original.ts_ns,
+                predicted,
+                measured,
+                format!(
+                    "model: {} RTO retransmissions of seq {} (retries2={}, rto={}), times from its original send",
+                    m.retransmissions.len(),
+                    seen.original.seq,
+                    k.retries2,
+                    secs(k.rto)
+                ),
+            )
+        }
+        _ => {
+            let Some(seen) = keepalive_seen(ev, host, server_port, anchor) else {
+                return fail(format!("no segment received by {host} before the probes"));
+            };
+            let k = keepalive_knobs(sc, host);
+            let m = model::keepalive(&k);
+            let predicted = m
+                .probes
+                .iter()
+                .scan(Duration::ZERO, |late, t| {
+                    *late += model::timer_slack(if *late == Duration::ZERO { k.idle } else { k.intvl });
+                    Some((*t, *late))
+                })
+                .collect();
+            (
+                seen.last_received.ts_ns,
+                predicted,
+                seen.probes.iter().map(|p| at(seen.last_received.ts_ns, p.ts_ns)).collect(),
+                format!(
+                    "model: {} keepalive probes (seq = snd_una - 1, idle={} intvl={} cnt={}), times from the last segment received at {:.6}s",
+                    m.probes.len(),
+                    secs(k.idle),
+                    secs(k.intvl),
+                    k.cnt,
+                    ev.rel_secs(seen.last_received.ts_ns)
+                ),
+            )
+        }
+    };
+    let _ = reference;
+    let mut lines = vec![header];
+    let mut ok = predicted.len() == measured.len();
+    if !ok {
+        lines.push(format!("count: predicted {}, captured {}", predicted.len(), measured.len()));
+    }
+    for i in 0..predicted.len().max(measured.len()) {
+        let p = predicted.get(i);
+        let m = measured.get(i);
+        let line = match (p, m) {
+            (Some((t, late)), Some(got)) => {
+                let fits = *got + model::EARLY_SLACK >= *t && *got <= *t + *late;
+                ok &= fits;
+                format!(
+                    "#{}: predicted {} (accepted {}..{}), captured {} {}",
+                    i + 1,
+                    secs(*t),
+                    secs(t.saturating_sub(model::EARLY_SLACK)),
+                    secs(*t + *late),
+                    secs(*got),
+                    if fits { "ok" } else { "OUT OF WINDOW" }
+                )
+            }
+            (Some((t, _)), None) => format!("#{}: predicted {}, not captured", i + 1, secs(*t)),
+            (None, Some(got)) => format!("#{}: captured {} but not predicted", i + 1, secs(*got)),
+            (None, None) => continue,
+        };
+        lines.push(line);
+    }
+    Check {
+        name: String::new(),
+        ok,
+        evidence: lines,
+    }
+}
