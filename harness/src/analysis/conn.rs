@@ -492,14 +492,15 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
     let sfr = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
     let mut c = 0u16;
 
-    // The first RTT: from the most recent SYN to the first ACK after it.
+    // The first RTT (tshark 4.0's `ts_first_rtt`): from the most recent SYN
+    // (not SYN-ACK) to the first ACK after it.
     if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::ACK
         && v.mru_syn_ns != 0
         && v.first_rtt_ns == 0
     {
         v.first_rtt_ns = now.saturating_sub(v.mru_syn_ns).max(1);
     }
-    if flags & TcpFlags::SYN != 0 {
+    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN {
         v.mru_syn_ns = now;
     }
 
