@@ -1,0 +1,1066 @@
+//! Connections: segments grouped by 4-tuple, Wireshark's per-segment
+//! analysis, and a teardown verdict per connection.
+//!
+//! Contract: [`Analyzer::push`] takes segments in capture order, one at a
+//! time, and returns the segment's classifications at once (one pass, like
+//! `tshark` without `-2`), so a capture can be streamed. Memory grows with
+//! the connections still open, not with the packets: finished connections
+//! are handed out by [`Analyzer::evict`]. Nothing here panics on any input.
+//!
+//! The classifications follow Wireshark's `tcp_analyze_sequence_number`
+//! (epan/dissectors/packet-tcp.c, 4.0) rule by rule, with its names:
+//! `retransmission`, `fast_retransmission`, `spurious_retransmission`,
+//! `keep_alive`, `keep_alive_ack`, `zero_window`, `zero_window_probe`,
+//! `window_update`, `duplicate_ack`, `lost_segment`, `out_of_order`. As in
+//! Wireshark, a fast or spurious retransmission is also a `retransmission`.
+//!
+//! A capture taken on several ports (the harness's `client-port` and
+//! `server-port`) sees each segment once per port: each port has its own
+//! analysis state (a view), so a segment seen twice is not a retransmission.
+//! The verdict comes from the view that saw the connection last.
+
+use super::wire::Segment;
+use crate::evidence::{Side, TcpFlags};
+use serde::Serialize;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{IpAddr, SocketAddr};
+
+/// Classification bits of one segment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Classes(pub u16);
+
+impl Classes {
+    pub const RETRANSMISSION: u16 = 1 << 0;
+    pub const FAST_RETRANSMISSION: u16 = 1 << 1;
+    pub const SPURIOUS_RETRANSMISSION: u16 = 1 << 2;
+    pub const KEEP_ALIVE: u16 = 1 << 3;
+    pub const KEEP_ALIVE_ACK: u16 = 1 << 4;
+    pub const ZERO_WINDOW: u16 = 1 << 5;
+    pub const ZERO_WINDOW_PROBE: u16 = 1 << 6;
+    pub const WINDOW_UPDATE: u16 = 1 << 7;
+    pub const DUPLICATE_ACK: u16 = 1 << 8;
+    pub const LOST_SEGMENT: u16 = 1 << 9;
+    pub const OUT_OF_ORDER: u16 = 1 << 10;
+    /// Internal: Wireshark's zero-window-probe ACK (not reported).
+    const ZERO_WINDOW_PROBE_ACK: u16 = 1 << 15;
+
+    /// Every reported class with its Wireshark name (`tcp.analysis.<name>`).
+    pub const NAMES: [(u16, &'static str); 11] = [
+        (Self::RETRANSMISSION, "retransmission"),
+        (Self::FAST_RETRANSMISSION, "fast_retransmission"),
+        (Self::SPURIOUS_RETRANSMISSION, "spurious_retransmission"),
+        (Self::KEEP_ALIVE, "keep_alive"),
+        (Self::KEEP_ALIVE_ACK, "keep_alive_ack"),
+        (Self::ZERO_WINDOW, "zero_window"),
+        (Self::ZERO_WINDOW_PROBE, "zero_window_probe"),
+        (Self::WINDOW_UPDATE, "window_update"),
+        (Self::DUPLICATE_ACK, "duplicate_ack"),
+        (Self::LOST_SEGMENT, "lost_segment"),
+        (Self::OUT_OF_ORDER, "out_of_order"),
+    ];
+
+    pub fn has(self, bit: u16) -> bool {
+        self.0 & bit != 0
+    }
+
+    /// The reported names, in [`Classes::NAMES`] order.
+    pub fn names(self) -> Vec<&'static str> {
+        Self::NAMES
+            .iter()
+            .filter(|(b, _)| self.has(*b))
+            .map(|(_, n)| *n)
+            .collect()
+    }
+
+    /// Whether the segment is a sign of an unanswered peer (for silent death).
+    fn is_probe(self) -> bool {
+        self.has(Self::RETRANSMISSION | Self::KEEP_ALIVE | Self::ZERO_WINDOW_PROBE)
+    }
+}
+
+/// What [`Analyzer::push`] says about one segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegInfo {
+    /// Connection id (1, 2, ... in order of first packet).
+    pub conn: u64,
+    /// Who sent it.
+    pub dir: Side,
+    /// Sequence and acknowledgment numbers relative to each side's initial one.
+    pub rel_seq: u32,
+    pub rel_ack: u32,
+    pub classes: Classes,
+}
+
+/// How a connection ended (or had not, when the capture ends).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Ending {
+    /// FIN, ACK, FIN, ACK.
+    FourSegmentClose,
+    /// FIN, FIN+ACK, ACK: the second FIN carried the ACK of the first.
+    ThreeSegmentClose,
+    /// Both sides sent FIN before seeing the other's.
+    SimultaneousClose,
+    /// A RST ended it.
+    RstAbort,
+    /// One side kept retransmitting or probing, and then nothing.
+    SilentDeath,
+    /// Both sides sent FIN, not every FIN was acknowledged.
+    Closing,
+    /// One side sent FIN, the other did not (yet).
+    HalfClosed,
+    /// No FIN, no RST.
+    StillOpen,
+}
+
+impl Ending {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ending::FourSegmentClose => "four_segment_close",
+            Ending::ThreeSegmentClose => "three_segment_close",
+            Ending::SimultaneousClose => "simultaneous_close",
+            Ending::RstAbort => "rst_abort",
+            Ending::SilentDeath => "silent_death",
+            Ending::Closing => "closing",
+            Ending::HalfClosed => "half_closed",
+            Ending::StillOpen => "still_open",
+        }
+    }
+}
+
+/// One connection's summary.
+#[derive(Clone, Debug, Serialize)]
+pub struct ConnSummary {
+    pub id: u64,
+    pub client: SocketAddr,
+    pub server: SocketAddr,
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub packets: u64,
+    /// Payload bytes client to server and server to client (new data and retransmitted).
+    pub bytes_c2s: u64,
+    pub bytes_s2c: u64,
+    pub retransmissions: u64,
+    pub keep_alives: u64,
+    pub ending: Ending,
+    /// Who sent the first FIN or RST.
+    pub closed_first: Option<Side>,
+    /// For `rst_abort`: who sent it; for `silent_death`, `half_closed`: the side that was still trying / closed.
+    pub by: Option<Side>,
+    /// For `rst_abort`: the sender's state when it sent the RST (`ESTABLISHED`, `CLOSE_WAIT`, `refused`, ...).
+    pub state: Option<String>,
+    /// One sentence for humans.
+    pub detail: String,
+    /// The segments that show it (times relative to the capture's first packet).
+    pub evidence: Vec<String>,
+    /// The capture port whose view the verdict comes from.
+    pub port: usize,
+}
+
+/// FxHash (rustc's): fast for small fixed keys; not DoS-resistant, which a
+/// capture reader needs less than speed.
+#[derive(Default)]
+struct Fx(u64);
+
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut v = [0u8; 8];
+            v[..chunk.len()].copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(v));
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64)
+    }
+    fn write_u16(&mut self, i: u16) {
+        self.add(i as u64)
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.add(i as u64)
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i)
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64)
+    }
+}
+
+impl Fx {
+    fn add(&mut self, v: u64) {
+        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+type Key = (SocketAddr, SocketAddr);
+
+fn key(a: SocketAddr, b: SocketAddr) -> Key {
+    if a <= b {
+        (a, b)
+    } else {
+        (b, a)
+    }
+}
+
+fn seq_lt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+fn seq_gt(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) > 0
+}
+fn seq_le(a: u32, b: u32) -> bool {
+    !seq_gt(a, b)
+}
+fn seq_ge(a: u32, b: u32) -> bool {
+    !seq_lt(a, b)
+}
+
+/// Wireshark's per-direction analysis state (`tcp_flow_t`); 0 means unset,
+/// as there.
+#[derive(Clone, Copy)]
+struct Flow {
+    nextseq: u32,
+    nextseq_ns: u64,
+    lastack: u32,
+    lastack_ns: u64,
+    window: u32,
+    dupacks: u32,
+    last_classes: u16,
+    maxseqtobeacked: u32,
+}
+
+impl Default for Flow {
+    fn default() -> Self {
+        Flow {
+            nextseq: 0,
+            nextseq_ns: 0,
+            lastack: 0,
+            lastack_ns: 0,
+            window: u32::MAX,
+            dupacks: 0,
+            last_classes: 0,
+            maxseqtobeacked: 0,
+        }
+    }
+}
+
+/// A segment kept as evidence.
+#[derive(Clone, Copy, Debug)]
+struct Mark {
+    ts: u64,
+    dir: Side,
+    flags: TcpFlags,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    classes: Classes,
+}
+
+/// One port's view of a connection.
+#[derive(Clone, Default)]
+struct View {
+    flows: [Flow; 2],
+    /// Most recent SYN and the first RTT (Wireshark's `ts_mru_syn`, `ts_first_rtt`).
+    mru_syn_ns: u64,
+    first_rtt_ns: u64,
+    packets: u64,
+    first_ns: u64,
+    last_ns: u64,
+    bytes: [u64; 2],
+    retrans: u64,
+    keep_alives: u64,
+    synack: bool,
+    /// FIN per direction: the segment and the sequence number after it.
+    fin: [Option<(Mark, u32)>; 2],
+    /// The first segment acknowledging each direction's FIN.
+    fin_ack: [Option<Mark>; 2],
+    rst: Option<(Mark, &'static str)>,
+    first_close: Option<Side>,
+    /// Probes (retransmissions, keep-alives, window probes) from one side
+    /// since the other side last sent anything.
+    tail: Option<(Side, u64, Mark, Mark)>,
+    last_from: [Option<Mark>; 2],
+}
+
+fn idx(s: Side) -> usize {
+    match s {
+        Side::Client => 0,
+        Side::Server => 1,
+    }
+}
+
+fn other(s: Side) -> Side {
+    match s {
+        Side::Client => Side::Server,
+        Side::Server => Side::Client,
+    }
+}
+
+struct Conn {
+    id: u64,
+    client: SocketAddr,
+    server: SocketAddr,
+    /// Initial sequence number per direction (client, server), for relative numbers.
+    base: [Option<u32>; 2],
+    syn_seq: Option<u32>,
+    views: Vec<View>,
+}
+
+impl Conn {
+    fn finished(&self) -> bool {
+        self.views
+            .iter()
+            .any(|v| v.rst.is_some() || (v.fin_ack[0].is_some() && v.fin_ack[1].is_some()))
+    }
+    fn last_ns(&self) -> u64 {
+        self.views.iter().map(|v| v.last_ns).max().unwrap_or(0)
+    }
+}
+
+/// The streaming connection analyzer.
+pub struct Analyzer {
+    map: HashMap<Key, Conn, BuildHasherDefault<Fx>>,
+    client_ips: Vec<IpAddr>,
+    next_id: u64,
+    start_ns: Option<u64>,
+    done: Vec<ConnSummary>,
+}
+
+impl Analyzer {
+    /// `client_ips`: addresses known to be clients (the harness's); empty for
+    /// foreign captures, where the SYN's sender is the client (else the side
+    /// with the higher port).
+    pub fn new(client_ips: Vec<IpAddr>) -> Analyzer {
+        Analyzer {
+            map: HashMap::default(),
+            client_ips,
+            next_id: 1,
+            start_ns: None,
+            done: Vec::new(),
+        }
+    }
+
+    /// Connections currently tracked.
+    pub fn open_connections(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The time of the first packet pushed.
+    pub fn start_ns(&self) -> u64 {
+        self.start_ns.unwrap_or(0)
+    }
+
+    /// Analyzes one segment captured at `ts_ns` on port number `port`.
+    pub fn push(&mut self, ts_ns: u64, port: usize, s: &Segment) -> SegInfo {
+        let start = *self.start_ns.get_or_insert(ts_ns);
+        let k = key(s.src, s.dst);
+        let syn_only = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
+        // A new SYN on a used 4-tuple starts a new connection (port reuse).
+        let reuse = syn_only
+            && match self.map.get(&k) {
+                Some(c) => match c.syn_seq {
+                    Some(seq) => seq != s.seq,
+                    None => c
+                        .views
+                        .iter()
+                        .any(|v| v.rst.is_some() || v.fin.iter().any(Option::is_some)),
+                },
+                _ => false,
+            };
+        if reuse {
+            if let Some(old) = self.map.remove(&k) {
+                self.done.push(summarize(&old, start));
+            }
+        }
+        let c = match self.map.entry(k) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let c = new_conn(&self.client_ips, self.next_id, s);
+                self.next_id += 1;
+                e.insert(c)
+            }
+        };
+        let dir = if s.src == c.client {
+            Side::Client
+        } else {
+            Side::Server
+        };
+        let d = idx(dir);
+        if s.flags.has(TcpFlags::SYN) {
+            c.base[d] = Some(s.seq);
+            if dir == Side::Client && syn_only {
+                c.syn_seq = Some(s.seq);
+            }
+        } else if c.base[d].is_none() {
+            c.base[d] = Some(s.seq);
+        }
+        let rel_seq = s.seq.wrapping_sub(c.base[d].unwrap_or(0));
+        let rel_ack = s.ack.wrapping_sub(c.base[1 - d].unwrap_or(0));
+        if c.views.len() <= port {
+            c.views.resize_with(port + 1, View::default);
+        }
+        let v = &mut c.views[port];
+        let classes = analyze(v, d, ts_ns, s);
+        track(
+            v,
+            Mark {
+                ts: ts_ns,
+                dir,
+                flags: s.flags,
+                seq: rel_seq,
+                ack: rel_ack,
+                len: s.len,
+                classes,
+            },
+            s,
+        );
+        SegInfo {
+            conn: c.id,
+            dir,
+            rel_seq,
+            rel_ack,
+            classes,
+        }
+    }
+
+    /// Hands out connections that finished (closed or reset) and have been
+    /// quiet for `linger_ns` of capture time before `now_ns`.
+    pub fn evict(&mut self, now_ns: u64, linger_ns: u64) -> Vec<ConnSummary> {
+        let start = self.start_ns();
+        let mut out = std::mem::take(&mut self.done);
+        self.map.retain(|_, c| {
+            if c.finished() && c.last_ns().saturating_add(linger_ns) < now_ns {
+                out.push(summarize(c, start));
+                false
+            } else {
+                true
+            }
+        });
+        out.sort_by_key(|s| s.id);
+        out
+    }
+
+    /// Every connection not handed out yet, by id.
+    pub fn finish(mut self) -> Vec<ConnSummary> {
+        let start = self.start_ns();
+        let mut out = std::mem::take(&mut self.done);
+        out.extend(self.map.values().map(|c| summarize(c, start)));
+        out.sort_by_key(|s| s.id);
+        out
+    }
+}
+
+fn new_conn(client_ips: &[IpAddr], id: u64, s: &Segment) -> Conn {
+    let syn_only = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
+    let synack = s.flags.has(TcpFlags::SYN) && s.flags.has(TcpFlags::ACK);
+    let src_is_client = if client_ips.contains(&s.src.ip()) {
+        true
+    } else if client_ips.contains(&s.dst.ip()) {
+        false
+    } else if syn_only {
+        true
+    } else if synack {
+        false
+    } else {
+        s.src.port() > s.dst.port()
+    };
+    let (client, server) = if src_is_client {
+        (s.src, s.dst)
+    } else {
+        (s.dst, s.src)
+    };
+    Conn {
+        id,
+        client,
+        server,
+        base: [None, None],
+        syn_seq: None,
+        views: Vec::new(),
+    }
+}
+
+/// Wireshark's `tcp_analyze_sequence_number`, for one port's view.
+fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
+    let flags = s.flags.0;
+    let (seq, ack, seglen) = (s.seq, s.ack, s.len);
+    let window = s.win as u32;
+    let sfr = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
+    let mut c = 0u16;
+
+    // The first RTT (tshark 4.0's `ts_first_rtt`): from the most recent SYN
+    // (not SYN-ACK) to the first ACK after it.
+    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::ACK
+        && v.mru_syn_ns != 0
+        && v.first_rtt_ns == 0
+    {
+        v.first_rtt_ns = now.saturating_sub(v.mru_syn_ns).max(1);
+    }
+    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN {
+        v.mru_syn_ns = now;
+    }
+
+    let (fwd, rev) = if d == 0 {
+        let (a, b) = v.flows.split_at_mut(1);
+        (&mut a[0], &b[0])
+    } else {
+        let (a, b) = v.flows.split_at_mut(1);
+        (&mut b[0], &a[0])
+    };
+
+    'fwd: {
+        if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
+            c |= Classes::ZERO_WINDOW_PROBE;
+            break 'fwd;
+        }
+        if window == 0 && flags & sfr == 0 {
+            c |= Classes::ZERO_WINDOW;
+        }
+        if fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && flags & TcpFlags::RST == 0 {
+            c |= Classes::LOST_SEGMENT;
+        }
+        if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && flags & sfr == 0 {
+            c |= Classes::KEEP_ALIVE;
+        }
+        let same_pos = seq == fwd.nextseq && ack == fwd.lastack && flags & sfr == 0;
+        if seglen == 0 && window != 0 && window != fwd.window && same_pos {
+            c |= Classes::WINDOW_UPDATE;
+        }
+        if seglen == 0
+            && window != 0
+            && window == fwd.window
+            && same_pos
+            && rev.last_classes & Classes::KEEP_ALIVE != 0
+        {
+            c |= Classes::KEEP_ALIVE_ACK;
+            break 'fwd;
+        }
+        if seglen == 0
+            && window == 0
+            && window == fwd.window
+            && same_pos
+            && rev.last_classes & Classes::ZERO_WINDOW_PROBE != 0
+        {
+            c |= Classes::ZERO_WINDOW_PROBE_ACK;
+            break 'fwd;
+        }
+        if seglen == 0 && window != 0 && window == fwd.window && same_pos {
+            fwd.dupacks += 1;
+            c |= Classes::DUPLICATE_ACK;
+        }
+    }
+    if ack != fwd.lastack {
+        fwd.dupacks = 0;
+    }
+
+    'retrans: {
+        if !((seglen > 0 || flags & (TcpFlags::SYN | TcpFlags::FIN) != 0) && fwd.nextseq != 0) {
+            break 'retrans;
+        }
+        let not_advanced = seq_lt(seq, fwd.nextseq);
+        if c & Classes::KEEP_ALIVE != 0 {
+            break 'retrans;
+        }
+        let t = now.wrapping_sub(rev.lastack_ns);
+        if not_advanced && rev.dupacks >= 2 && rev.lastack == seq && t < 20_000_000 {
+            c |= Classes::FAST_RETRANSMISSION | Classes::RETRANSMISSION;
+            break 'retrans;
+        }
+        let t = now.wrapping_sub(fwd.nextseq_ns);
+        let ooo_thres = if v.first_rtt_ns == 0 {
+            3_000_000
+        } else {
+            v.first_rtt_ns
+        };
+        if not_advanced && t < ooo_thres && fwd.nextseq != seq.wrapping_add(seglen) {
+            c |= Classes::OUT_OF_ORDER;
+            break 'retrans;
+        }
+        if seglen > 0 && rev.lastack != 0 && seq_le(seq.wrapping_add(seglen), rev.lastack) {
+            c |= Classes::SPURIOUS_RETRANSMISSION | Classes::RETRANSMISSION;
+            break 'retrans;
+        }
+        if not_advanced {
+            c |= Classes::RETRANSMISSION;
+        }
+    }
+
+    if seglen > 0 || flags & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
+        let mut nextseq = seq.wrapping_add(seglen);
+        if flags & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
+            nextseq = nextseq.wrapping_add(1);
+        }
+        if (seq_gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && c & Classes::ZERO_WINDOW_PROBE == 0
+        {
+            fwd.nextseq = nextseq;
+            fwd.nextseq_ns = now;
+        }
+    }
+    if seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0 {
+        if c & Classes::ZERO_WINDOW_PROBE == 0 {
+            fwd.maxseqtobeacked = fwd.nextseq;
+        }
+    }
+    fwd.window = window;
+    fwd.lastack = ack;
+    fwd.lastack_ns = now;
+    fwd.last_classes = c;
+    Classes(c & !Classes::ZERO_WINDOW_PROBE_ACK)
+}
+
+/// Teardown bookkeeping for one view.
+fn track(v: &mut View, m: Mark, s: &Segment) {
+    let d = idx(m.dir);
+    let o = 1 - d;
+    if v.packets == 0 {
+        v.first_ns = m.ts;
+    }
+    v.packets += 1;
+    v.last_ns = m.ts;
+    v.bytes[d] += s.len as u64;
+    if m.classes.has(Classes::RETRANSMISSION) {
+        v.retrans += 1;
+    }
+    if m.classes.has(Classes::KEEP_ALIVE) {
+        v.keep_alives += 1;
+    }
+    let f = s.flags;
+    if f.has(TcpFlags::SYN) && f.has(TcpFlags::ACK) {
+        v.synack = true;
+    }
+    if f.has(TcpFlags::FIN) && v.fin[d].is_none() {
+        v.fin[d] = Some((m, s.seq.wrapping_add(s.len).wrapping_add(1)));
+        v.first_close.get_or_insert(m.dir);
+    }
+    if f.has(TcpFlags::ACK) && v.fin_ack[o].is_none() {
+        if let Some((_, end)) = v.fin[o] {
+            if seq_ge(s.ack, end) {
+                v.fin_ack[o] = Some(m);
+            }
+        }
+    }
+    if f.has(TcpFlags::RST) && v.rst.is_none() {
+        let state = state_of(v, m.dir);
+        v.rst = Some((m, state));
+        v.first_close.get_or_insert(m.dir);
+    }
+    // Unanswered probes: a probe from the other side starts a new run,
+    // anything else from the other side ends the run.
+    if m.classes.is_probe() {
+        match &mut v.tail {
+            Some((side, n, _, last)) if *side == m.dir => {
+                *n += 1;
+                *last = m;
+            }
+            _ => v.tail = Some((m.dir, 1, m, m)),
+        }
+    } else if v.tail.is_some_and(|t| t.0 != m.dir) {
+        v.tail = None;
+    }
+    v.last_from[d] = Some(m);
+}
+
+/// The state of `side` just before it sends a RST, from what the view saw.
+fn state_of(v: &View, side: Side) -> &'static str {
+    let d = idx(side);
+    let o = 1 - d;
+    if !v.synack {
+        return if side == Side::Server {
+            "refused"
+        } else {
+            "SYN_SENT"
+        };
+    }
+    match (v.fin[d], v.fin[o]) {
+        (None, None) => "ESTABLISHED",
+        (Some(_), None) => {
+            if v.fin_ack[d].is_some() {
+                "FIN_WAIT2"
+            } else {
+                "FIN_WAIT1"
+            }
+        }
+        (None, Some(_)) => "CLOSE_WAIT",
+        (Some((mine, _)), Some((theirs, _))) => {
+            if mine.ts <= theirs.ts {
+                if v.fin_ack[d].is_some() {
+                    "TIME_WAIT"
+                } else {
+                    "CLOSING"
+                }
+            } else {
+                "LAST_ACK"
+            }
+        }
+    }
+}
+
+fn describe(m: &Mark, start: u64) -> String {
+    let dir = match m.dir {
+        Side::Client => "C>S",
+        Side::Server => "S>C",
+    };
+    let mut s = format!(
+        "{:.6} {} {} seq {} ack {} len {}",
+        m.ts.saturating_sub(start) as f64 / 1e9,
+        dir,
+        m.flags.tcpdump(),
+        m.seq,
+        m.ack,
+        m.len
+    );
+    let names = m.classes.names();
+    if !names.is_empty() {
+        s.push_str(" [");
+        s.push_str(&names.join(", "));
+        s.push(']');
+    }
+    s
+}
+
+fn summarize(c: &Conn, start: u64) -> ConnSummary {
+    // The view that saw the connection last (ties: the one with more packets).
+    let (port, v) = c
+        .views
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| v.packets > 0)
+        .max_by_key(|(i, v)| (v.last_ns, v.packets, std::cmp::Reverse(*i)))
+        .map(|(i, v)| (i, v.clone()))
+        .unwrap_or_default();
+    let mut evidence = Vec::new();
+    let mut by = None;
+    let mut state = None;
+    let secs = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e9;
+    let (ending, detail) = if let Some((m, st)) = v.rst {
+        by = Some(m.dir);
+        state = Some(st.to_string());
+        for (fm, _) in v.fin.iter().flatten() {
+            if fm.ts < m.ts {
+                evidence.push(describe(fm, start));
+            }
+        }
+        evidence.push(describe(&m, start));
+        let detail = if st == "refused" {
+            "the server refused the connection with RST".to_string()
+        } else {
+            format!("{} sent RST in state {st}", m.dir.name())
+        };
+        (Ending::RstAbort, detail)
+    } else if let (Some((f0, _)), Some((f1, _)), Some(a0), Some(a1)) =
+        (v.fin[0], v.fin[1], v.fin_ack[0], v.fin_ack[1])
+    {
+        // Order the two FINs.
+        let (first, second, first_ack, second_ack) = if f0.ts <= f1.ts {
+            (f0, f1, a0, a1)
+        } else {
+            (f1, f0, a1, a0)
+        };
+        evidence.push(describe(&first, start));
+        let ending = if first_ack.ts < second.ts {
+            evidence.push(describe(&first_ack, start));
+            Ending::FourSegmentClose
+        } else if first_ack.ts == second.ts && first_ack.dir == second.dir {
+            Ending::ThreeSegmentClose
+        } else {
+            Ending::SimultaneousClose
+        };
+        evidence.push(describe(&second, start));
+        if ending == Ending::SimultaneousClose {
+            evidence.push(describe(&first_ack, start));
+        }
+        evidence.push(describe(&second_ack, start));
+        let detail = format!(
+            "{} closed first; {} closed {:.3}s later",
+            first.dir.name(),
+            second.dir.name(),
+            secs(first.ts, second.ts)
+        );
+        (ending, detail)
+    } else if let Some((side, n, first, last)) = v.tail.filter(|t| t.1 >= 2) {
+        by = Some(side);
+        let what = if last.classes.has(Classes::KEEP_ALIVE) {
+            "keep-alive probes"
+        } else if last.classes.has(Classes::ZERO_WINDOW_PROBE) {
+            "zero-window probes"
+        } else {
+            "retransmissions"
+        };
+        if let Some(m) = v.last_from[1 - idx(side)] {
+            evidence.push(format!(
+                "last from {}: {}",
+                other(side).name(),
+                describe(&m, start)
+            ));
+        }
+        evidence.push(describe(&first, start));
+        evidence.push(describe(&last, start));
+        let detail = format!(
+            "{} sent {n} unanswered {what} over {:.3}s, then nothing (the last {:.3}s before the capture ended)",
+            side.name(),
+            secs(first.ts, last.ts),
+            secs(last.ts, v.last_ns.max(last.ts)),
+        );
+        (Ending::SilentDeath, detail)
+    } else if let (Some((f0, _)), Some((f1, _))) = (v.fin[0], v.fin[1]) {
+        evidence.push(describe(&f0, start));
+        evidence.push(describe(&f1, start));
+        let missing: Vec<&str> = [Side::Client, Side::Server]
+            .iter()
+            .filter(|s| v.fin_ack[idx(**s)].is_none())
+            .map(|s| s.name())
+            .collect();
+        (
+            Ending::Closing,
+            format!(
+                "both sent FIN; the FIN of {} was never acknowledged",
+                missing.join(" and ")
+            ),
+        )
+    } else if let Some((m, _)) = v.fin[0].or(v.fin[1]) {
+        by = Some(m.dir);
+        evidence.push(describe(&m, start));
+        if let Some(a) = v.fin_ack[idx(m.dir)] {
+            evidence.push(describe(&a, start));
+        }
+        (
+            Ending::HalfClosed,
+            format!(
+                "{} sent FIN; {} had not closed when the capture ended",
+                m.dir.name(),
+                other(m.dir).name()
+            ),
+        )
+    } else {
+        if let Some((side, n, first, _)) = v.tail {
+            evidence.push(format!(
+                "{n} unanswered probe(s) from {}: {}",
+                side.name(),
+                describe(&first, start)
+            ));
+        }
+        (
+            Ending::StillOpen,
+            "no FIN or RST: the connection was open when the capture ended".to_string(),
+        )
+    };
+    ConnSummary {
+        id: c.id,
+        client: c.client,
+        server: c.server,
+        first_ns: v.first_ns,
+        last_ns: v.last_ns,
+        packets: v.packets,
+        bytes_c2s: v.bytes[0],
+        bytes_s2c: v.bytes[1],
+        retransmissions: v.retrans,
+        keep_alives: v.keep_alives,
+        ending,
+        closed_first: v.first_close,
+        by,
+        state,
+        detail,
+        evidence,
+        port,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const C: &str = "10.0.0.1:40000";
+    const S: &str = "10.0.0.2:80";
+
+    struct T {
+        a: Analyzer,
+        t: u64,
+    }
+
+    impl T {
+        fn new() -> T {
+            T {
+                a: Analyzer::new(vec![]),
+                t: 1_000_000_000,
+            }
+        }
+        /// Sends `flags` from C (`c2s`) or S after `dt_ms`.
+        fn seg(
+            &mut self,
+            dt_ms: u64,
+            c2s: bool,
+            flags: &str,
+            seq: u32,
+            ack: u32,
+            len: u32,
+            win: u16,
+        ) -> Vec<&'static str> {
+            self.t += dt_ms * 1_000_000;
+            let (src, dst) = if c2s { (C, S) } else { (S, C) };
+            let s = Segment {
+                src: src.parse().unwrap(),
+                dst: dst.parse().unwrap(),
+                flags: TcpFlags::parse_tcpdump(flags).unwrap(),
+                seq,
+                ack,
+                len,
+                win,
+            };
+            self.a.push(self.t, 0, &s).classes.names()
+        }
+        fn handshake(&mut self) {
+            assert!(self.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
+            assert!(self.seg(10, false, "S.", 500, 101, 0, 1000).is_empty());
+            assert!(self.seg(10, true, ".", 101, 501, 0, 1000).is_empty());
+        }
+    }
+
+    #[test]
+    fn four_segment_close() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "P.", 101, 501, 10, 1000);
+        t.seg(1, false, ".", 501, 111, 0, 1000);
+        t.seg(1, true, "F.", 111, 501, 0, 1000);
+        t.seg(1, false, ".", 501, 112, 0, 1000);
+        t.seg(1, false, "F.", 501, 112, 0, 1000);
+        t.seg(1, true, ".", 112, 502, 0, 1000);
+        let s = t.a.finish();
+        assert_eq!(s[0].ending, Ending::FourSegmentClose);
+        assert_eq!(s[0].closed_first, Some(Side::Client));
+        assert_eq!(s[0].evidence.len(), 4, "{:?}", s[0].evidence);
+    }
+
+    #[test]
+    fn three_segment_close() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, false, "F.", 501, 101, 0, 1000);
+        t.seg(1, true, "F.", 101, 502, 0, 1000);
+        t.seg(1, false, ".", 502, 102, 0, 1000);
+        let s = t.a.finish();
+        assert_eq!(s[0].ending, Ending::ThreeSegmentClose);
+        assert_eq!(s[0].closed_first, Some(Side::Server));
+    }
+
+    #[test]
+    fn rst_state_and_refused() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "F.", 101, 501, 0, 1000);
+        t.seg(1, false, ".", 501, 102, 0, 1000);
+        t.seg(1, false, "R.", 501, 102, 0, 0);
+        let s = t.a.finish();
+        assert_eq!(s[0].ending, Ending::RstAbort);
+        assert_eq!(
+            (s[0].by, s[0].state.as_deref()),
+            (Some(Side::Server), Some("CLOSE_WAIT"))
+        );
+
+        let mut t = T::new();
+        t.seg(0, true, "S", 100, 0, 0, 1000);
+        t.seg(1, false, "R.", 0, 101, 0, 0);
+        let s = t.a.finish();
+        assert_eq!(s[0].state.as_deref(), Some("refused"));
+    }
+
+    #[test]
+    fn retransmissions_then_silence() {
+        let mut t = T::new();
+        t.handshake();
+        assert!(t.seg(1, true, "P.", 101, 501, 10, 1000).is_empty());
+        assert_eq!(
+            t.seg(200, true, "P.", 101, 501, 10, 1000),
+            vec!["retransmission"]
+        );
+        assert_eq!(
+            t.seg(400, true, "P.", 101, 501, 10, 1000),
+            vec!["retransmission"]
+        );
+        let s = t.a.finish();
+        assert_eq!(s[0].ending, Ending::SilentDeath);
+        assert_eq!(s[0].by, Some(Side::Client));
+        assert_eq!(s[0].retransmissions, 2);
+    }
+
+    #[test]
+    fn keepalive_and_ack() {
+        let mut t = T::new();
+        t.handshake();
+        assert_eq!(
+            t.seg(7200, true, ".", 100, 501, 0, 1000),
+            vec!["keep_alive"]
+        );
+        assert_eq!(
+            t.seg(1, false, ".", 501, 101, 0, 1000),
+            vec!["keep_alive_ack"]
+        );
+        assert_eq!(t.a.finish()[0].ending, Ending::StillOpen);
+    }
+
+    #[test]
+    fn dup_acks_fast_retransmission_lost_segment() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "P.", 101, 501, 100, 1000);
+        // 201..301 lost; 301.. arrives: the capture never saw 201.
+        assert_eq!(
+            t.seg(1, true, "P.", 301, 501, 100, 1000),
+            vec!["lost_segment"]
+        );
+        t.seg(1, false, ".", 501, 201, 0, 1000);
+        assert_eq!(
+            t.seg(1, false, ".", 501, 201, 0, 1000),
+            vec!["duplicate_ack"]
+        );
+        assert_eq!(
+            t.seg(1, false, ".", 501, 201, 0, 1000),
+            vec!["duplicate_ack"]
+        );
+        assert_eq!(
+            t.seg(1, true, "P.", 201, 501, 100, 1000),
+            vec!["retransmission", "fast_retransmission"]
+        );
+    }
+
+    #[test]
+    fn zero_window_probe_and_update() {
+        let mut t = T::new();
+        t.handshake();
+        assert_eq!(t.seg(1, false, ".", 501, 101, 0, 0), vec!["zero_window"]);
+        assert_eq!(
+            t.seg(200, true, ".", 101, 501, 1, 1000),
+            vec!["zero_window_probe"]
+        );
+        assert_eq!(
+            t.seg(1, false, ".", 501, 101, 0, 500),
+            vec!["window_update"]
+        );
+    }
+
+    #[test]
+    fn port_reuse_starts_new_connection() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "R.", 101, 501, 0, 0);
+        t.seg(1000, true, "S", 9000, 0, 0, 1000);
+        let s = t.a.finish();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[1].ending, Ending::StillOpen);
+    }
+
+    #[test]
+    fn eviction_hands_out_finished_connections() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "R.", 101, 501, 0, 0);
+        assert!(t.a.evict(t.t, 60_000_000_000).is_empty());
+        let out = t.a.evict(t.t + 61_000_000_000, 60_000_000_000);
+        assert_eq!(out.len(), 1);
+        assert_eq!(t.a.open_connections(), 0);
+    }
+}
