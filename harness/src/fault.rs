@@ -112,7 +112,7 @@ pub fn set_link(lab: &Lab, host: Host, up: bool) -> Result<()> {
     })?
 }
 
-/// Cuts only this host's port (switched) so nothing it sends escapes.
+/// Cuts only this host's port (switched).
 fn isolate(lab: &Lab, host: Host) -> Result<()> {
     let wire = lab
         .wire
@@ -127,7 +127,16 @@ fn isolate(lab: &Lab, host: Host) -> Result<()> {
 
 /// The host's state vanishes without a packet leaving it.
 pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
-    isolate(lab, host)?;
+    // Not one frame leaves: the host's own interface drops everything it would
+    // send (a dying host's TCP may notice; it has no future), and its wire
+    // port forwards nothing either.
+    lab.host(host).run(|| -> Result<()> {
+        let idx = crate::tc::ifindex("eth0")?;
+        crate::tc::attach_drop_at(idx, crate::tc::Hook::Egress, &DropRule::All)
+    })??;
+    if lab.wire.is_some() {
+        isolate(lab, host)?;
+    }
     let ns: &NetNs = lab.host(host);
     crate::cleanup::kill_all(ns);
     ns.run(crate::sockdiag::destroy_all_tcp)??;

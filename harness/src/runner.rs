@@ -575,11 +575,9 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     }
     let end_ns = now_ns();
     let mut problems = std::mem::take(&mut run.problems);
-    for (name, ep) in std::mem::take(&mut run.endpoints) {
-        drop(ep.stdin);
-        let _ = name;
-    }
+    // Stop capturing before the endpoints go (their exit would close sockets on the record).
     let cap = capture.stop();
+    drop(run);
     for (port, d) in cap.ports.iter().zip(&cap.drops) {
         if *d > 0 {
             problems.push(format!("capture on {port} dropped {d} frames"));
