@@ -308,17 +308,30 @@ struct Conn {
     /// Initial sequence number per direction (client, server), for relative numbers.
     base: [Option<u32>; 2],
     syn_seq: Option<u32>,
-    views: Vec<View>,
+    /// Port 0's view inline (one cache miss less per packet), the others after.
+    view0: View,
+    more_views: Vec<View>,
 }
 
 impl Conn {
+    fn views(&self) -> impl Iterator<Item = &View> {
+        std::iter::once(&self.view0).chain(self.more_views.iter())
+    }
+    fn view_mut(&mut self, port: usize) -> &mut View {
+        if port == 0 {
+            return &mut self.view0;
+        }
+        if self.more_views.len() < port {
+            self.more_views.resize_with(port, View::default);
+        }
+        &mut self.more_views[port - 1]
+    }
     fn finished(&self) -> bool {
-        self.views
-            .iter()
+        self.views()
             .any(|v| v.rst.is_some() || (v.fin_ack[0].is_some() && v.fin_ack[1].is_some()))
     }
     fn last_ns(&self) -> u64 {
-        self.views.iter().map(|v| v.last_ns).max().unwrap_or(0)
+        self.views().map(|v| v.last_ns).max().unwrap_or(0)
     }
 }
 
@@ -366,8 +379,7 @@ impl Analyzer {
                 Some(c) => match c.syn_seq {
                     Some(seq) => seq != s.seq,
                     None => c
-                        .views
-                        .iter()
+                        .views()
                         .any(|v| v.rst.is_some() || v.fin.iter().any(Option::is_some)),
                 },
                 _ => false,
@@ -401,10 +413,7 @@ impl Analyzer {
         }
         let rel_seq = s.seq.wrapping_sub(c.base[d].unwrap_or(0));
         let rel_ack = s.ack.wrapping_sub(c.base[1 - d].unwrap_or(0));
-        if c.views.len() <= port {
-            c.views.resize_with(port + 1, View::default);
-        }
-        let v = &mut c.views[port];
+        let v = c.view_mut(port);
         let classes = analyze(v, d, ts_ns, s);
         track(
             v,
@@ -480,7 +489,8 @@ fn new_conn(client_ips: &[IpAddr], id: u64, s: &Segment) -> Conn {
         server,
         base: [None, None],
         syn_seq: None,
-        views: Vec::new(),
+        view0: View::default(),
+        more_views: Vec::new(),
     }
 }
 
@@ -600,10 +610,10 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
             fwd.nextseq_ns = now;
         }
     }
-    if seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0 {
-        if c & Classes::ZERO_WINDOW_PROBE == 0 {
-            fwd.maxseqtobeacked = fwd.nextseq;
-        }
+    if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0)
+        && c & Classes::ZERO_WINDOW_PROBE == 0
+    {
+        fwd.maxseqtobeacked = fwd.nextseq;
     }
     fwd.window = window;
     fwd.lastack = ack;
@@ -725,8 +735,7 @@ fn describe(m: &Mark, start: u64) -> String {
 fn summarize(c: &Conn, start: u64) -> ConnSummary {
     // The view that saw the connection last (ties: the one with more packets).
     let (port, v) = c
-        .views
-        .iter()
+        .views()
         .enumerate()
         .filter(|(_, v)| v.packets > 0)
         .max_by_key(|(i, v)| (v.last_ns, v.packets, std::cmp::Reverse(*i)))
@@ -889,6 +898,7 @@ mod tests {
             }
         }
         /// Sends `flags` from C (`c2s`) or S after `dt_ms`.
+        #[allow(clippy::too_many_arguments)]
         fn seg(
             &mut self,
             dt_ms: u64,

@@ -73,8 +73,7 @@ pub fn for_each_segment<R: Read>(
 ) -> Result<u64, CaptureError> {
     let mut r = CaptureReader::new(src)?;
     let mut n = 0u64;
-    loop {
-        let Some(frame) = r.next_frame()? else { break };
+    while let Some(frame) = r.next_frame()? {
         n += 1;
         if let Some(text) = frame.comment {
             c(frame.ts_ns, text);

@@ -349,7 +349,7 @@ impl<R: Read> CaptureReader<R> {
 
     /// Checks a block's length fields and buffers it; returns where its body starts.
     fn block(&mut self, at: u64, len: usize) -> Result<usize, CaptureError> {
-        if !(12..=MAX_BLOCK).contains(&len) || len % 4 != 0 {
+        if !(12..=MAX_BLOCK).contains(&len) || !len.is_multiple_of(4) {
             return Err(err(at, format!("bad block length {len}")));
         }
         self.fill(len).map_err(|got| {
@@ -642,7 +642,7 @@ pub(crate) mod tests {
         let mut o = code.to_le_bytes().to_vec();
         o.extend_from_slice(&(v.len() as u16).to_le_bytes());
         o.extend_from_slice(v);
-        while o.len() % 4 != 0 {
+        while !o.len().is_multiple_of(4) {
             o.push(0);
         }
         o
@@ -676,7 +676,7 @@ pub(crate) mod tests {
             b.extend_from_slice(&(data.len() as u32).to_le_bytes());
             b.extend_from_slice(&(data.len() as u32).to_le_bytes());
             b.extend_from_slice(data);
-            while b.len() % 4 != 0 {
+            while !b.len().is_multiple_of(4) {
                 b.push(0);
             }
             if let Some(c) = comment {
@@ -688,7 +688,9 @@ pub(crate) mod tests {
         f
     }
 
-    fn all(bytes: &[u8]) -> Result<Vec<(u64, usize, Vec<u8>, Option<String>)>, CaptureError> {
+    type Read = (u64, usize, Vec<u8>, Option<String>);
+
+    fn all(bytes: &[u8]) -> Result<Vec<Read>, CaptureError> {
         let mut r = CaptureReader::new(bytes)?;
         let mut out = Vec::new();
         while let Some(f) = r.next_frame()? {

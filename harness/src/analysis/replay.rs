@@ -315,6 +315,10 @@ fn write_summary(w: &mut impl Write, c: &ConnSummary) -> std::io::Result<()> {
     Ok(())
 }
 
+/// How long (capture time) a finished connection is kept for late segments
+/// (a retransmitted last ACK, a second RST) before its summary is printed.
+pub const LINGER_NS: u64 = 2_000_000_000;
+
 /// `--summary-only`: stream the file, print summaries as connections finish.
 fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
     let file = std::fs::File::open(&args.capture)
@@ -358,8 +362,8 @@ fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
             };
             an.push(ts, pi, seg);
             n += 1;
-            if n % (1 << 16) == 0 {
-                let list = an.evict(ts, 60_000_000_000);
+            if n.is_multiple_of(1 << 16) {
+                let list = an.evict(ts, LINGER_NS);
                 if let Err(e) = emit(&mut w, list, &mut total) {
                     io_err.get_or_insert(e);
                 }

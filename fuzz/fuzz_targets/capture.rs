@@ -1,0 +1,23 @@
+//! Any bytes as a capture file: the reader, the link decoders, the
+//! connection analysis and the ladder renderer must not panic.
+//! Run: cargo +nightly fuzz run capture (seeds: tests/golden/*.pcap*).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use teardown::analysis::{conn::Analyzer, wire, CaptureReader};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(mut r) = CaptureReader::new(data) {
+        let mut a = Analyzer::new(vec![]);
+        while let Ok(Some(f)) = r.next_frame() {
+            if let Some(seg) = wire::decode(f.linktype, f.data) {
+                a.push(f.ts_ns, f.iface, &seg);
+            }
+        }
+        let _ = a.finish();
+    }
+    if let Ok(d) = teardown::analysis::read_capture(data) {
+        let ev = teardown::analysis::evidence_from_capture(&d);
+        let _ = teardown::report::ladder::render(&ev, "fuzz");
+    }
+});
