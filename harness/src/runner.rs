@@ -722,14 +722,28 @@ impl Run<'_> {
                 self.wait(i, w.get_ref())?;
             }
             let mut action = String::new();
-            // A step's time is when its action began: what the action causes comes after it.
-            let acted_ns = now_ns();
+            // A step's time: for an endpoint action, when it began (what it causes,
+            // a FIN, an RST, comes after); for a wire fault, when it is in force
+            // (frames already on their way while it was being applied are not its doing).
+            let mut acted_ns = now_ns();
             if let Some(a) = &step.action {
-                action = describe(step, *a.get_ref());
+                let act = *a.get_ref();
+                action = describe(step, act);
+                self.last_acted_ns = acted_ns;
+                let result = self.act(step, act);
+                if !act.needs_endpoint() {
+                    acted_ns = now_ns();
+                    self.last_acted_ns = acted_ns;
+                }
+                let detail = match &step.name {
+                    Some(n) => format!("{n}: {action}"),
+                    None => action.clone(),
+                };
                 self.recorder.push_event(Event {
                     ts_ns: acted_ns,
-                    ..harness_event("step", action.clone())
+                    ..harness_event("step", detail)
                 });
+                result.with_context(|| format!("step {} ({action})", i + 1))?;
             }
             steps.push(StepRecord {
                 index: i,
@@ -738,11 +752,6 @@ impl Run<'_> {
                 started_ns,
                 acted_ns,
             });
-            if let Some(a) = &step.action {
-                self.last_acted_ns = acted_ns;
-                self.act(step, *a.get_ref())
-                    .with_context(|| format!("step {} ({action})", i + 1))?;
-            }
         }
         Ok(())
     }

@@ -140,6 +140,77 @@ fn conn_packets<'a>(ev: &'a Evidence, port_name: &str, server_port: u16) -> Vec<
     v
 }
 
+/// The RTO chain of a dead path, anchored on the capture.
+///
+/// The budget clock starts at the first RTO retransmission (`retrans_stamp`),
+/// so the later retransmissions and the death are predicted from the captured
+/// first one. The first one itself is checked against a window: at the
+/// earliest R0 after the head segment's original send; at the latest R0 after
+/// the last ACK the host received (each ACK re-arms the timer), pushed back by
+/// a tail loss probe when the probe repeated the head itself (one segment in
+/// flight: the probe at `pto`, then a fresh RTO).
+struct Chain {
+    model: model::DeadPath,
+    /// Window of the first RTO retransmission, from the head's original send.
+    first_window: (Duration, Duration),
+    /// The captured first RTO retransmission, from the head's original send.
+    first: Duration,
+    /// Predicted later retransmissions, from the first one, with their accumulated lateness.
+    later: Vec<(Duration, Duration)>,
+    /// Predicted death, from the first retransmission, with its lateness.
+    death: (Duration, Duration),
+    /// Captured later retransmissions, from the first one.
+    later_seen: Vec<Duration>,
+}
+
+fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
+    let plain = model::dead_path(&Retrans { tlp: false, ..k.clone() });
+    let with_tlp = model::dead_path(&Retrans { tlp: true, ..k.clone() });
+    let first_seen = seen.retransmissions.first()?;
+    let first = at(seen.original.ts_ns, first_seen.ts_ns);
+    let r0 = *plain.retransmissions.first()?;
+    let ack_lag = at(seen.original.ts_ns, last_ack_ns.max(seen.original.ts_ns));
+    let latest_plain = ack_lag + r0 + model::timer_slack(r0);
+    let latest_tlp = with_tlp
+        .retransmissions
+        .first()
+        .map(|t| ack_lag + *t + model::timer_slack(*t) + model::timer_slack(k.rto))
+        .unwrap_or(latest_plain);
+    let first_window = (r0.saturating_sub(model::EARLY_SLACK), latest_plain.max(latest_tlp));
+    let base = r0;
+    let mut late = Duration::ZERO;
+    let later = plain
+        .retransmissions
+        .iter()
+        .skip(1)
+        .map(|t| {
+            late += model::timer_slack(t.saturating_sub(base));
+            (t.saturating_sub(base), late)
+        })
+        .collect();
+    let death = (plain.death.saturating_sub(base), plain.late_by_at_most);
+    let later_seen = seen.retransmissions[1..].iter().map(|p| at(first_seen.ts_ns, p.ts_ns)).collect();
+    Some(Chain {
+        model: plain,
+        first_window,
+        first,
+        later,
+        death,
+        later_seen,
+    })
+}
+
+/// The last segment the host received before its first retransmission.
+fn last_ack_before(ev: &Evidence, host: &str, server_port: u16, before_ns: u64) -> u64 {
+    let side = host_side(host);
+    conn_packets(ev, port_of_host(host), server_port)
+        .into_iter()
+        .filter(|p| ev.sender(p).is_some() && ev.sender(p) != Some(side) && p.ts_ns < before_ns)
+        .map(|p| p.ts_ns)
+        .next_back()
+        .unwrap_or(0)
+}
+
 /// A dead path as captured: the original send of the head segment and its retransmissions.
 struct DeadPathSeen<'a> {
     original: &'a Packet,
@@ -256,9 +327,16 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
         .unwrap_or("client");
     let server_port = crate::expect::server_port(sc);
     let mut lines = Vec::new();
-    let (reference, window, predicted, inputs) = match model_name {
+    // `offset`: from the reference to the time the report counts from (the head
+    // segment's original send for a dead path), for the summary's two figures.
+    let (reference, window, predicted, inputs, offset) = match model_name {
         "retransmission" => {
-            let Some(seen) = dead_path_seen(ev, host, server_port, anchor) else {
+            let chained = dead_path_seen(ev, host, server_port, anchor).and_then(|seen| {
+                let first_ns = seen.retransmissions.first()?.ts_ns;
+                let c = chain(&retrans_knobs(sc, ev, host, anchor), &seen, last_ack_before(ev, host, server_port, first_ns))?;
+                Some((seen, c, first_ns))
+            });
+            let Some((seen, c, first_ns)) = chained else {
                 return Death {
                     check: fail(format!("no retransmission from {host} on {} after the fault", port_of_host(host))),
                     predicted: None,
@@ -266,24 +344,31 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
                 };
             };
             let k = retrans_knobs(sc, ev, host, anchor);
-            let m = model::dead_path(&k);
+            let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
             lines.push(format!(
-                "reference: original send of seq {} at {:.6}s ({} retransmissions of it captured)",
+                "first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
                 seen.original.seq,
-                ev.rel_secs(seen.original.ts_ns),
-                seen.retransmissions.len()
+                secs(c.first),
+                secs(c.first_window.0),
+                secs(c.first_window.1),
+                if first_ok { "ok" } else { "OUT OF WINDOW" }
             ));
+            let _ = c.model.budget;
             (
-                seen.original.ts_ns,
-                m.death_window(),
-                m.death,
+                first_ns,
+                crate::model::Window {
+                    earliest: c.death.0.saturating_sub(model::EARLY_SLACK),
+                    latest: if first_ok { c.death.0 + c.death.1 } else { Duration::ZERO },
+                },
+                c.death.0,
                 format!(
-                    "retries2={} rto={} rto_max={}{}",
+                    "retries2={} rto={} rto_max={}{}; times from the first retransmission, where the budget clock starts",
                     k.retries2,
                     secs(k.rto),
                     secs(k.rto_max),
                     k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
                 ),
+                c.first,
             )
         }
         _ => {
@@ -315,6 +400,7 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
                     k.cnt,
                     k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
                 ),
+                Duration::ZERO,
             )
         }
     };
@@ -337,7 +423,7 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
                 ok: false,
                 evidence: lines,
             },
-            predicted: Some(predicted.as_secs_f64()),
+            predicted: Some((predicted + offset).as_secs_f64()),
             measured: None,
         };
     };
@@ -356,8 +442,8 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
             ok,
             evidence: lines,
         },
-        predicted: Some(predicted.as_secs_f64()),
-        measured: Some(measured.as_secs_f64()),
+        predicted: Some((predicted + offset).as_secs_f64()),
+        measured: Some((measured + offset).as_secs_f64()),
     }
 }
 
@@ -382,38 +468,31 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
                 return fail(format!("no retransmission from {host} on {} after the fault", port_of_host(host)));
             };
             let k = retrans_knobs(sc, ev, host, anchor);
-            let m = model::dead_path(&k);
-            let mut measured: Vec<Duration> =
-                seen.retransmissions.iter().map(|p| at(seen.original.ts_ns, p.ts_ns)).collect();
-            // A tail loss probe of the head segment (one segment in flight) is not an RTO retransmission.
-            if let (Some(tlp), Some(first)) = (m.tail_loss_probe, measured.first().copied()) {
-                let tlp_late = model::timer_slack(tlp);
-                let first_rto = m.retransmissions.first().copied().unwrap_or(Duration::MAX);
-                if first + model::EARLY_SLACK >= tlp && first <= tlp + tlp_late && first + model::EARLY_SLACK < first_rto {
-                    measured.remove(0);
-                }
+            let first_ns = seen.retransmissions.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
+            let Some(c) = chain(&k, &seen, last_ack_before(ev, host, server_port, first_ns)) else {
+                return fail("no RTO retransmission captured".into());
+            };
+            let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
+            let header = format!(
+                "model: {} RTO retransmissions of seq {} (retries2={}, rto={}), each RTO double the one before; \
+                 #1 at {} after the original send (accepted {}..{}) {}; the rest from #1",
+                c.model.retransmissions.len(),
+                seen.original.seq,
+                k.retries2,
+                secs(k.rto),
+                secs(c.first),
+                secs(c.first_window.0),
+                secs(c.first_window.1),
+                if first_ok { "ok" } else { "OUT OF WINDOW" }
+            );
+            if !first_ok {
+                return Check {
+                    name: String::new(),
+                    ok: false,
+                    evidence: vec![header],
+                };
             }
-            let predicted = m
-                .retransmissions
-                .iter()
-                .scan(Duration::ZERO, |late, t| {
-                    // Lateness adds up along the chain: each timer is armed when the previous fired.
-                    *late += model::timer_slack(*t);
-                    Some((*t, *late))
-                })
-                .collect();
-            (
-                seen.original.ts_ns,
-                predicted,
-                measured,
-                format!(
-                    "model: {} RTO retransmissions of seq {} (retries2={}, rto={}), times from its original send",
-                    m.retransmissions.len(),
-                    seen.original.seq,
-                    k.retries2,
-                    secs(k.rto)
-                ),
-            )
+            (first_ns, c.later, c.later_seen, header)
         }
         _ => {
             let Some(seen) = keepalive_seen(ev, host, server_port, anchor) else {
@@ -445,6 +524,8 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
         }
     };
     let _ = reference;
+    // Retransmission #1 is checked in the header; the list starts at #2.
+    let number_from = if model_name == "retransmission" { 2 } else { 1 };
     let mut lines = vec![header];
     let mut ok = predicted.len() == measured.len();
     if !ok {
@@ -459,7 +540,7 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
                 ok &= fits;
                 format!(
                     "#{}: predicted {} (accepted {}..{}), captured {} {}",
-                    i + 1,
+                    i + number_from,
                     secs(*t),
                     secs(t.saturating_sub(model::EARLY_SLACK)),
                     secs(*t + *late),
@@ -467,8 +548,8 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
                     if fits { "ok" } else { "OUT OF WINDOW" }
                 )
             }
-            (Some((t, _)), None) => format!("#{}: predicted {}, not captured", i + 1, secs(*t)),
-            (None, Some(got)) => format!("#{}: captured {} but not predicted", i + 1, secs(*got)),
+            (Some((t, _)), None) => format!("#{}: predicted {}, not captured", i + number_from, secs(*t)),
+            (None, Some(got)) => format!("#{}: captured {} but not predicted", i + number_from, secs(*got)),
             (None, None) => continue,
         };
         lines.push(line);
