@@ -52,7 +52,7 @@ pub struct CaptureResult {
 }
 
 struct PortThread {
-    handle: JoinHandle<Result<(Vec<Frame>, u64, Vec<String>)>>,
+    handle: JoinHandle<PortOutput>,
 }
 
 /// A running capture.
@@ -219,7 +219,9 @@ fn port_loop(
                 }
                 idle_rounds += 1;
                 // Every ~200 ms of silence, check the device is still the one we bound.
-                if idle_rounds % 10 == 0 && link_index_of(&mut rt, ifname) != Some(*ifindex) {
+                if idle_rounds.is_multiple_of(10)
+                    && link_index_of(&mut rt, ifname) != Some(*ifindex)
+                {
                     drops += port_drops(fd.as_raw_fd());
                     bound = None;
                 }

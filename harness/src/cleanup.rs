@@ -12,7 +12,11 @@ use std::time::{Duration, Instant};
 /// Cut, kill, destroy sockets, delete: see [`crate::topology::Lab::down`].
 pub fn teardown_namespaces(namespaces: &[NetNs]) -> Result<()> {
     // A powered-off host's namespace is already gone.
-    let namespaces: Vec<NetNs> = namespaces.iter().filter(|n| n.path().exists()).cloned().collect();
+    let namespaces: Vec<NetNs> = namespaces
+        .iter()
+        .filter(|n| n.path().exists())
+        .cloned()
+        .collect();
     let namespaces = &namespaces[..];
     let mut first_error: Option<anyhow::Error> = None;
     let mut note = |r: Result<()>| {

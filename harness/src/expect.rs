@@ -707,12 +707,23 @@ fn port_of(e: &Expect) -> &str {
 fn derived_name(e: &Expect, after: &str) -> String {
     let port = port_of(e);
     if let Some(model) = &e.dies {
-        let source = e.source.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("?");
-        return format!("{source} dies by {} at the model's time{after}", model.get_ref());
+        let source = e
+            .source
+            .as_ref()
+            .map(|s| s.get_ref().as_str())
+            .unwrap_or("?");
+        return format!(
+            "{source} dies by {} at the model's time{after}",
+            model.get_ref()
+        );
     }
     if let Some(model) = &e.schedule {
         let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?");
-        let what = if model.get_ref() == "keepalive" { "keepalive probes" } else { "retransmissions" };
+        let what = if model.get_ref() == "keepalive" {
+            "keepalive probes"
+        } else {
+            "retransmissions"
+        };
         return format!("{host}'s {what} at the model's times{after}");
     }
     if let Some(seq) = &e.packets {

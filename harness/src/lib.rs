@@ -14,9 +14,9 @@ pub mod model;
 pub mod record;
 pub mod report;
 pub mod scenario;
-pub mod timing;
 #[cfg(test)]
 mod scenario_tests;
+pub mod timing;
 
 pub mod bpf;
 pub mod capture;

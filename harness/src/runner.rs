@@ -367,7 +367,8 @@ pub fn kernel_release() -> String {
 pub fn new_run_id() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let mix = (std::process::id() as u64) << 20 ^ (now_ns() / 1000 & 0xfffff) ^ (n as u64) << 40;
+    let mix =
+        ((std::process::id() as u64) << 20) ^ ((now_ns() / 1000) & 0xfffff) ^ ((n as u64) << 40);
     format!("{:x}", mix % 0xffff_ffff)
 }
 
@@ -681,7 +682,11 @@ fn finish(
     result.checks = crate::expect::evaluate(sc, &ev);
     // The key time the report shows next to the model's: the first `dies` expectation's.
     if let Some(e) = sc.expects.iter().find(|e| e.dies.is_some()) {
-        let anchor = e.after.as_ref().and_then(|a| ev.step_time(a.get_ref())).unwrap_or(ev.start_ns);
+        let anchor = e
+            .after
+            .as_ref()
+            .and_then(|a| ev.step_time(a.get_ref()))
+            .unwrap_or(ev.start_ns);
         let d = crate::timing::dies(sc, &ev, e, anchor);
         result.predicted_seconds = d.predicted;
         result.measured_seconds = d.measured;
@@ -1100,7 +1105,11 @@ impl Run<'_> {
                 let flags = step.flags.as_ref().map(|f| f.get_ref().as_str());
                 let probability = step.probability.as_ref().map(|p| *p.get_ref());
                 let rule = crate::fault::rule_for(flags, probability);
-                let from = step.from.as_ref().map(|f| f.get_ref().as_str()).unwrap_or("both");
+                let from = step
+                    .from
+                    .as_ref()
+                    .map(|f| f.get_ref().as_str())
+                    .unwrap_or("both");
                 let hosts: Vec<Host> = match from {
                     "client" => vec![Host::Client],
                     "server" => vec![Host::Server],
@@ -1109,13 +1118,16 @@ impl Run<'_> {
                 for h in hosts {
                     crate::fault::drop_from(self.lab, h, &rule)?;
                 }
-                self.recorder
-                    .push_event(harness_event("fault", format!("drop {} from {from}", rule.name())));
+                self.recorder.push_event(harness_event(
+                    "fault",
+                    format!("drop {} from {from}", rule.name()),
+                ));
                 Ok(())
             }
             Action::Undrop => {
                 crate::fault::undrop(self.lab)?;
-                self.recorder.push_event(harness_event("fault", "undrop".into()));
+                self.recorder
+                    .push_event(harness_event("fault", "undrop".into()));
                 Ok(())
             }
             Action::PowerOn => {
@@ -1250,7 +1262,8 @@ impl Run<'_> {
                         p.ts_ns >= since
                             && p.port == port
                             && alts.iter().any(|(from_client, flags)| {
-                                client_ips.contains(&p.src.ip()) == *from_client && p.flags == *flags
+                                client_ips.contains(&p.src.ip()) == *from_client
+                                    && p.flags == *flags
                             })
                     })
                     .count();

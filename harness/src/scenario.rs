@@ -853,10 +853,19 @@ impl Scenario {
                 }
                 if let Some(m) = &w.model_timeout {
                     if !["retransmission", "keepalive"].contains(&m.get_ref().as_str()) {
-                        return Err(ctx.err(m.span(), format!("unknown model `{}` (retransmission, keepalive)", m.get_ref())));
+                        return Err(ctx.err(
+                            m.span(),
+                            format!(
+                                "unknown model `{}` (retransmission, keepalive)",
+                                m.get_ref()
+                            ),
+                        ));
                     }
                     if w.timeout.is_some() {
-                        return Err(ctx.err(m.span(), "`model_timeout` replaces `timeout`: give one of them"));
+                        return Err(ctx.err(
+                            m.span(),
+                            "`model_timeout` replaces `timeout`: give one of them",
+                        ));
                     }
                 }
                 if w.count.is_some() && w.packet.is_none() {
@@ -939,7 +948,11 @@ impl Scenario {
                     }
                 }
             }
-            let is_drop = s.action.as_ref().map(|a| *a.get_ref() == Action::Drop).unwrap_or(false);
+            let is_drop = s
+                .action
+                .as_ref()
+                .map(|a| *a.get_ref() == Action::Drop)
+                .unwrap_or(false);
             for (present, key) in [
                 (s.from.as_ref().map(|x| x.span()), "from"),
                 (s.flags.as_ref().map(|x| x.span()), "flags"),
@@ -960,7 +973,12 @@ impl Scenario {
                 let t = f.get_ref();
                 let ok = t == "." || (!t.is_empty() && t.chars().all(|c| "FRS".contains(c)));
                 if !ok {
-                    return Err(ctx.err(f.span(), format!("drop `flags = \"{t}\"`: use letters of F R S, or `.` for pure ACKs")));
+                    return Err(ctx.err(
+                        f.span(),
+                        format!(
+                            "drop `flags = \"{t}\"`: use letters of F R S, or `.` for pure ACKs"
+                        ),
+                    ));
                 }
             }
             if let Some(p) = &s.probability {
@@ -1002,17 +1020,29 @@ impl Scenario {
             }
             for model in [&e.dies, &e.schedule].into_iter().flatten() {
                 if !["retransmission", "keepalive"].contains(&model.get_ref().as_str()) {
-                    return Err(ctx.err(model.span(), format!("unknown model `{}` (retransmission, keepalive)", model.get_ref())));
+                    return Err(ctx.err(
+                        model.span(),
+                        format!(
+                            "unknown model `{}` (retransmission, keepalive)",
+                            model.get_ref()
+                        ),
+                    ));
                 }
             }
             if e.dies.is_some() && e.source.is_none() {
-                return Err(ctx.err(span, "`dies` needs `source` (the endpoint whose connection dies)"));
+                return Err(ctx.err(
+                    span,
+                    "`dies` needs `source` (the endpoint whose connection dies)",
+                ));
             }
             if e.schedule.is_some() && e.host.is_none() {
                 return Err(ctx.err(span, "`schedule` needs `host` (the host that sends)"));
             }
             if (e.dies.is_some() || e.schedule.is_some()) && e.after.is_none() {
-                return Err(ctx.err(span, "a timing expectation needs `after` (the step that starts the fault)"));
+                return Err(ctx.err(
+                    span,
+                    "a timing expectation needs `after` (the step that starts the fault)",
+                ));
             }
             let seqs: Vec<&Vec<String>> =
                 e.packets.iter().chain(e.any_of.iter().flatten()).collect();

@@ -633,7 +633,7 @@ fn after_naming_no_step() {
 
 #[test]
 fn expect_needs_exactly_one_kind() {
-    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`";
+    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`";
     let text = with("\n[[expect]]\nsilent = \"any\"\nsocket = \"CLOSED\"\nhost = \"client\"\n");
     assert_error(&text, "[[expect]]", 0, msg);
     let text = with("\n[[expect]]\nname = \"nothing\"\n");

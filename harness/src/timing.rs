@@ -49,7 +49,10 @@ fn port_of_host(host: &str) -> &'static str {
 }
 
 fn sysctl(sc: &Scenario, host: &str, key: &str) -> Option<u64> {
-    sc.sysctls.get(host).and_then(|m| m.get(key)).and_then(|v| v.trim().parse().ok())
+    sc.sysctls
+        .get(host)
+        .and_then(|m| m.get(key))
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// The built-in or external endpoint running on `host`.
@@ -65,10 +68,11 @@ fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<
     ev.sockets
         .iter()
         .filter(|s| s.host == host && s.ts_ns < before_ns && s.state == "ESTABLISHED")
-        .filter(|s| s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}")))
+        .filter(|s| {
+            s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}"))
+        })
         .filter_map(|s| s.tcp.as_ref().map(|t| t.rto_us))
-        .filter(|rto| *rto > 0)
-        .next_back()
+        .rfind(|rto| *rto > 0)
         .map(|us| Duration::from_micros(us as u64))
 }
 
@@ -133,7 +137,9 @@ fn conn_packets<'a>(ev: &'a Evidence, port_name: &str, server_port: u16) -> Vec<
     let mut v: Vec<&Packet> = ev
         .packets
         .iter()
-        .filter(|p| p.port == port_name && (p.src.port() == server_port || p.dst.port() == server_port))
+        .filter(|p| {
+            p.port == port_name && (p.src.port() == server_port || p.dst.port() == server_port)
+        })
         .filter(|p| ev.sender(p).is_some())
         .collect();
     v.sort_by_key(|p| p.ts_ns);
@@ -164,8 +170,14 @@ struct Chain {
 }
 
 fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
-    let plain = model::dead_path(&Retrans { tlp: false, ..k.clone() });
-    let with_tlp = model::dead_path(&Retrans { tlp: true, ..k.clone() });
+    let plain = model::dead_path(&Retrans {
+        tlp: false,
+        ..k.clone()
+    });
+    let with_tlp = model::dead_path(&Retrans {
+        tlp: true,
+        ..k.clone()
+    });
     let first_seen = seen.retransmissions.first()?;
     let first = at(seen.original.ts_ns, first_seen.ts_ns);
     let r0 = *plain.retransmissions.first()?;
@@ -176,7 +188,10 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
         .first()
         .map(|t| ack_lag + *t + model::timer_slack(*t) + model::timer_slack(k.rto))
         .unwrap_or(latest_plain);
-    let first_window = (r0.saturating_sub(model::EARLY_SLACK), latest_plain.max(latest_tlp));
+    let first_window = (
+        r0.saturating_sub(model::EARLY_SLACK),
+        latest_plain.max(latest_tlp),
+    );
     let base = r0;
     let mut late = Duration::ZERO;
     let later = plain
@@ -189,7 +204,10 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
         })
         .collect();
     let death = (plain.death.saturating_sub(base), plain.late_by_at_most);
-    let later_seen = seen.retransmissions[1..].iter().map(|p| at(first_seen.ts_ns, p.ts_ns)).collect();
+    let later_seen = seen.retransmissions[1..]
+        .iter()
+        .map(|p| at(first_seen.ts_ns, p.ts_ns))
+        .collect();
     Some(Chain {
         model: plain,
         first_window,
@@ -217,7 +235,12 @@ struct DeadPathSeen<'a> {
     retransmissions: Vec<&'a Packet>,
 }
 
-fn dead_path_seen<'a>(ev: &'a Evidence, host: &str, server_port: u16, anchor: u64) -> Option<DeadPathSeen<'a>> {
+fn dead_path_seen<'a>(
+    ev: &'a Evidence,
+    host: &str,
+    server_port: u16,
+    anchor: u64,
+) -> Option<DeadPathSeen<'a>> {
     let side = host_side(host);
     let pkts: Vec<&Packet> = conn_packets(ev, port_of_host(host), server_port)
         .into_iter()
@@ -237,7 +260,9 @@ fn dead_path_seen<'a>(ev: &'a Evidence, host: &str, server_port: u16, anchor: u6
             }
         }
         if carries {
-            let end = p.seq.wrapping_add(p.len + p.flags.has(TcpFlags::FIN) as u32);
+            let end = p
+                .seq
+                .wrapping_add(p.len + p.flags.has(TcpFlags::FIN) as u32);
             if max_end.map(|m| seq_before(m, end)).unwrap_or(true) {
                 max_end = Some(end);
             }
@@ -262,21 +287,30 @@ struct KeepaliveSeen<'a> {
     rst: Option<&'a Packet>,
 }
 
-fn keepalive_seen<'a>(ev: &'a Evidence, host: &str, server_port: u16, anchor: u64) -> Option<KeepaliveSeen<'a>> {
+fn keepalive_seen<'a>(
+    ev: &'a Evidence,
+    host: &str,
+    server_port: u16,
+    anchor: u64,
+) -> Option<KeepaliveSeen<'a>> {
     let side = host_side(host);
     let pkts = conn_packets(ev, port_of_host(host), server_port);
     // The last segment from the peer that reached this host's port before the probes began.
     let first_probe_candidate = pkts
         .iter()
-        .filter(|p| ev.sender(p) == Some(side) && p.ts_ns >= anchor && p.len <= 1 && !p.flags.has(TcpFlags::RST))
+        .filter(|p| {
+            ev.sender(p) == Some(side)
+                && p.ts_ns >= anchor
+                && p.len <= 1
+                && !p.flags.has(TcpFlags::RST)
+        })
         .map(|p| p.ts_ns)
         .next()
         .unwrap_or(u64::MAX);
     let last_received = pkts
         .iter()
         .copied()
-        .filter(|p| ev.sender(p) != Some(side) && p.ts_ns < first_probe_candidate)
-        .next_back()?;
+        .rfind(|p| ev.sender(p) != Some(side) && p.ts_ns < first_probe_candidate)?;
     let snd_una = last_received.ack;
     let probe_seq = snd_una.wrapping_sub(1);
     let after: Vec<&Packet> = pkts
@@ -287,7 +321,12 @@ fn keepalive_seen<'a>(ev: &'a Evidence, host: &str, server_port: u16, anchor: u6
     let probes = after
         .iter()
         .copied()
-        .filter(|p| p.len <= 1 && p.seq == probe_seq && !p.flags.has(TcpFlags::RST) && !p.flags.has(TcpFlags::FIN))
+        .filter(|p| {
+            p.len <= 1
+                && p.seq == probe_seq
+                && !p.flags.has(TcpFlags::RST)
+                && !p.flags.has(TcpFlags::FIN)
+        })
         .collect();
     let rst = after.iter().copied().find(|p| p.flags.has(TcpFlags::RST));
     Some(KeepaliveSeen {
@@ -319,7 +358,11 @@ pub struct Death {
 /// Evaluates `dies = "retransmission" | "keepalive"`.
 pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
     let model_name = e.dies.as_ref().map(|d| d.get_ref().as_str()).unwrap_or("");
-    let source = e.source.as_ref().map(|s| s.get_ref().as_str()).unwrap_or("client");
+    let source = e
+        .source
+        .as_ref()
+        .map(|s| s.get_ref().as_str())
+        .unwrap_or("client");
     let host = sc
         .endpoints
         .get(source)
@@ -333,12 +376,19 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
         "retransmission" => {
             let chained = dead_path_seen(ev, host, server_port, anchor).and_then(|seen| {
                 let first_ns = seen.retransmissions.first()?.ts_ns;
-                let c = chain(&retrans_knobs(sc, ev, host, anchor), &seen, last_ack_before(ev, host, server_port, first_ns))?;
+                let c = chain(
+                    &retrans_knobs(sc, ev, host, anchor),
+                    &seen,
+                    last_ack_before(ev, host, server_port, first_ns),
+                )?;
                 Some((seen, c, first_ns))
             });
             let Some((seen, c, first_ns)) = chained else {
                 return Death {
-                    check: fail(format!("no retransmission from {host} on {} after the fault", port_of_host(host))),
+                    check: fail(format!(
+                        "no retransmission from {host} on {} after the fault",
+                        port_of_host(host)
+                    )),
                     predicted: None,
                     measured: None,
                 };
@@ -398,7 +448,9 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
                     secs(k.idle),
                     secs(k.intvl),
                     k.cnt,
-                    k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
+                    k.user_timeout
+                        .map(|u| format!(" user_timeout={}", secs(u)))
+                        .unwrap_or_default()
                 ),
                 Duration::ZERO,
             )
@@ -416,7 +468,9 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
         ),
     );
     let Some(err) = first_error(ev, source, anchor) else {
-        lines.push(format!("measured: {source} reported no error after the fault"));
+        lines.push(format!(
+            "measured: {source} reported no error after the fault"
+        ));
         return Death {
             check: Check {
                 name: String::new(),
@@ -458,17 +512,37 @@ fn fail(line: String) -> Check {
 /// Evaluates `schedule = "retransmission" | "keepalive"`: each captured
 /// retransmission (or probe) at its predicted time, and as many as predicted.
 pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
-    let model_name = e.schedule.as_ref().map(|d| d.get_ref().as_str()).unwrap_or("");
-    let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("client");
+    let model_name = e
+        .schedule
+        .as_ref()
+        .map(|d| d.get_ref().as_str())
+        .unwrap_or("");
+    let host = e
+        .host
+        .as_ref()
+        .map(|h| h.get_ref().as_str())
+        .unwrap_or("client");
     let server_port = crate::expect::server_port(sc);
     // (predicted times with their lateness, measured times), from the reference.
-    let (reference, predicted, measured, header): (u64, Vec<(Duration, Duration)>, Vec<Duration>, String) = match model_name {
+    let (reference, predicted, measured, header): (
+        u64,
+        Vec<(Duration, Duration)>,
+        Vec<Duration>,
+        String,
+    ) = match model_name {
         "retransmission" => {
             let Some(seen) = dead_path_seen(ev, host, server_port, anchor) else {
-                return fail(format!("no retransmission from {host} on {} after the fault", port_of_host(host)));
+                return fail(format!(
+                    "no retransmission from {host} on {} after the fault",
+                    port_of_host(host)
+                ));
             };
             let k = retrans_knobs(sc, ev, host, anchor);
-            let first_ns = seen.retransmissions.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
+            let first_ns = seen
+                .retransmissions
+                .first()
+                .map(|p| p.ts_ns)
+                .unwrap_or(u64::MAX);
             let Some(c) = chain(&k, &seen, last_ack_before(ev, host, server_port, first_ns)) else {
                 return fail("no RTO retransmission captured".into());
             };
@@ -504,7 +578,11 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
                 .probes
                 .iter()
                 .scan(Duration::ZERO, |late, t| {
-                    *late += model::timer_slack(if *late == Duration::ZERO { k.idle } else { k.intvl });
+                    *late += model::timer_slack(if *late == Duration::ZERO {
+                        k.idle
+                    } else {
+                        k.intvl
+                    });
                     Some((*t, *late))
                 })
                 .collect();
@@ -529,7 +607,11 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
     let mut lines = vec![header];
     let mut ok = predicted.len() == measured.len();
     if !ok {
-        lines.push(format!("count: predicted {}, captured {}", predicted.len(), measured.len()));
+        lines.push(format!(
+            "count: predicted {}, captured {}",
+            predicted.len(),
+            measured.len()
+        ));
     }
     for i in 0..predicted.len().max(measured.len()) {
         let p = predicted.get(i);
@@ -548,8 +630,14 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
                     if fits { "ok" } else { "OUT OF WINDOW" }
                 )
             }
-            (Some((t, _)), None) => format!("#{}: predicted {}, not captured", i + number_from, secs(*t)),
-            (None, Some(got)) => format!("#{}: captured {} but not predicted", i + number_from, secs(*got)),
+            (Some((t, _)), None) => {
+                format!("#{}: predicted {}, not captured", i + number_from, secs(*t))
+            }
+            (None, Some(got)) => format!(
+                "#{}: captured {} but not predicted",
+                i + number_from,
+                secs(*got)
+            ),
             (None, None) => continue,
         };
         lines.push(line);

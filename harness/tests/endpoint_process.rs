@@ -222,7 +222,11 @@ fn server_on_eof_close_gives_client_eof() {
         closed.ts_ns - eof.ts_ns < 40_000_000,
         "on_eof=close without delay closes within the delayed-ACK window"
     );
-    c.wait_kind("eof");
+    // The server's FIN leaves the moment it reads EOF, so the client may see
+    // its EOF before its own `shutdown` event was consumed above.
+    if !c.seen.iter().any(|e| e.kind == "eof") {
+        c.wait_kind("eof");
+    }
 }
 
 #[test]

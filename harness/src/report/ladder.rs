@@ -504,4 +504,3 @@ mod tests {
         assert_eq!(svg.matches("marker-end").count(), 1, "one delivered arrow");
     }
 }
-
