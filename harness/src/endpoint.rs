@@ -528,7 +528,8 @@ enum Msg {
 /// Work for the writer thread.
 enum Job {
     Send(u64),
-    Stream,
+    /// Stream until the connection fails, at most this many bytes per second if given.
+    Stream(Option<u64>),
 }
 
 /// The reader: reads everything until EOF, an error or stop.
@@ -584,20 +585,49 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
 
 /// Writes `n` bytes (or forever when `n` is None) until done, an error, or
 /// stop. Returns false when stopped.
-fn write_bytes(fd: RawFd, n: Option<u64>, stop: &StopFd, em: &Emitter, sent: &mut Counter) -> bool {
+fn write_bytes(
+    fd: RawFd,
+    n: Option<u64>,
+    rate: Option<u64>,
+    stop: &StopFd,
+    em: &Emitter,
+    sent: &mut Counter,
+) -> bool {
     let chunk = vec![b'x'; STREAM_CHUNK];
     let mut left = n;
+    // Pacing: chunks of a hundredth of a second's worth, each sent once the
+    // clock allows it (the wait stays interruptible by `close`).
+    let started = Instant::now();
+    let mut paced: u64 = 0;
+    let step = rate.map(|r| (r / 100).clamp(1, STREAM_CHUNK as u64) as usize);
     loop {
         if left == Some(0) {
             sent.flush(em);
             return true;
         }
+        if let Some(r) = rate.filter(|r| *r > 0) {
+            let due = Duration::from_secs_f64(paced as f64 / r as f64);
+            let elapsed = started.elapsed();
+            if due > elapsed {
+                let ms = (due - elapsed).as_millis().max(1) as i32;
+                if let Ok(Ready::Stop) = wait(fd, 0, stop, ms) {
+                    sent.flush(em);
+                    return false;
+                }
+                if sent.pending() {
+                    sent.flush(em);
+                }
+                continue;
+            }
+        }
         let len = left.map_or(STREAM_CHUNK, |l| l.min(STREAM_CHUNK as u64) as usize);
+        let len = step.map_or(len, |st| st.min(len));
         match send_nb(fd, &chunk[..len]) {
             Ok(k) => {
                 if let Some(l) = left.as_mut() {
                     *l -= k as u64;
                 }
+                paced += k as u64;
                 sent.add(k, em);
                 continue;
             }
@@ -632,19 +662,25 @@ fn write_bytes(fd: RawFd, n: Option<u64>, stop: &StopFd, em: &Emitter, sent: &mu
 
 /// The writer: runs `send N` and `stream` jobs in order.
 fn writer(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, jobs: Receiver<Job>) {
+    // The writer may stream at full speed: it runs at normal priority so it
+    // never starves the machine (the controller and reader stay at nice -10).
+    // SAFETY: setpriority(2) on this thread (a tid is a valid PRIO_PROCESS who).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 0);
+    }
     let fd = sock.as_raw_fd();
     let mut sent = Counter::new("sent");
     while let Ok(job) = jobs.recv() {
         let go_on = match job {
             Job::Send(n) => {
-                let ok = write_bytes(fd, Some(n), &stop, &em, &mut sent);
+                let ok = write_bytes(fd, Some(n), None, &stop, &em, &mut sent);
                 // `send N` always reports its completion.
                 if ok && sent.reported != sent.total {
                     sent.flush(&em);
                 }
                 ok
             }
-            Job::Stream => write_bytes(fd, None, &stop, &em, &mut sent),
+            Job::Stream(rate) => write_bytes(fd, None, rate, &stop, &em, &mut sent),
         };
         if !go_on {
             return;
@@ -879,12 +915,22 @@ fn command(line: &str, conn: &mut Option<Conn>, em: &Emitter) {
             },
             Err(_) => em.simple("bad_command", Some(line.to_string())),
         },
-        ("stream", None) => match conn.as_ref().and_then(|c| c.jobs.as_ref()) {
-            Some(j) => {
-                let _ = j.send(Job::Stream);
+        ("stream", rate) => {
+            let rate = match rate.map(|r| r.parse::<u64>()) {
+                None => None,
+                Some(Ok(r)) if r > 0 => Some(r),
+                Some(_) => {
+                    em.simple("bad_command", Some(line.to_string()));
+                    return;
+                }
+            };
+            match conn.as_ref().and_then(|c| c.jobs.as_ref()) {
+                Some(j) => {
+                    let _ = j.send(Job::Stream(rate));
+                }
+                None => not_open("write"),
             }
-            None => not_open("write"),
-        },
+        }
         ("close", None) => match conn.take() {
             Some(c) => c.close(em),
             None => not_open("close"),

@@ -55,6 +55,39 @@ pub struct RunArgs {
     /// Also write the JUnit XML here
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Address family: as each file says (default), v4, v6, or both (each
+    /// scenario twice; the IPv6 run's name ends in `-v6`)
+    #[arg(long, value_enum)]
+    pub ip: Option<IpArg>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IpArg {
+    V4,
+    V6,
+    Both,
+}
+
+/// Applies `--ip`: every scenario in that family, or in both.
+pub fn with_families(scenarios: Vec<Scenario>, ip: Option<IpArg>) -> Vec<Scenario> {
+    let Some(ip) = ip else { return scenarios };
+    let mut out = Vec::new();
+    for s in scenarios {
+        match ip {
+            IpArg::V4 => out.push(Scenario { ip: Family::V4, ..s }),
+            IpArg::V6 => out.push(Scenario { ip: Family::V6, ..s }),
+            IpArg::Both => {
+                let v6 = Scenario {
+                    ip: Family::V6,
+                    name: format!("{}-v6", s.name),
+                    ..s.clone()
+                };
+                out.push(Scenario { ip: Family::V4, ..s });
+                out.push(v6);
+            }
+        }
+    }
+    out
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -188,6 +221,7 @@ pub fn run_main(args: RunArgs) -> Result<i32> {
             .compile_matcher();
         scenarios.retain(|s| m.is_match(&s.name));
     }
+    scenarios = with_families(scenarios, args.ip);
     if let Some(sh) = &args.shard {
         let (k, n) = parse_shard(sh)?;
         scenarios = shard(scenarios, k, n);
@@ -1018,7 +1052,10 @@ impl Run<'_> {
         let host = step.host.as_ref().and_then(|h| Host::parse(h.get_ref()));
         match action {
             Action::Send => self.command(&endpoint, &format!("send {}", step.bytes.unwrap_or(0))),
-            Action::Stream => self.command(&endpoint, "stream"),
+            Action::Stream => match &step.rate {
+                Some(r) => self.command(&endpoint, &format!("stream {}", r.get_ref())),
+                None => self.command(&endpoint, "stream"),
+            },
             Action::Close => self.command(&endpoint, "close"),
             Action::Shutdown => {
                 let how = match step.how.unwrap_or(ShutdownHow::Wr) {

@@ -326,6 +326,9 @@ pub struct Step {
     /// `shutdown`: `wr`, `rd` or `rdwr`.
     #[serde(default)]
     pub how: Option<ShutdownHow>,
+    /// `stream`: at most this many bytes per second (default: as fast as the connection takes).
+    #[serde(default)]
+    pub rate: Option<Spanned<u64>>,
     /// `drop`: whose segments the wire drops (`client`, `server`, `both`; default both).
     #[serde(default)]
     pub from: Option<Spanned<String>>,
@@ -946,6 +949,14 @@ impl Scenario {
                             ),
                         ));
                     }
+                }
+            }
+            if let Some(r) = &s.rate {
+                if s.action.as_ref().map(|a| *a.get_ref()) != Some(Action::Stream) {
+                    return Err(ctx.err(r.span(), "`rate` goes with `do = \"stream\"`"));
+                }
+                if *r.get_ref() == 0 {
+                    return Err(ctx.err(r.span(), "`rate` is bytes per second, more than 0"));
                 }
             }
             let is_drop = s

@@ -459,6 +459,12 @@ impl Sampler {
                     next = now;
                 }
             }
+            // One last round at stop, so the run's end state is fresh even if
+            // this thread was starved for a while.
+            let ts = now_ns();
+            if let Ok(socks) = diag.dump() {
+                sink(ts, socks.iter().map(|s| s.sample(ts, &host)).collect());
+            }
             match first_err {
                 Some((e, n)) => Err(e.context(format!("{n} sampling round(s) failed"))),
                 None => Ok(()),
