@@ -217,7 +217,13 @@ impl NetNs {
 
 /// Pids of every process in the network namespace with inode `ino`.
 pub fn pids_in_netns(ino: u64) -> Vec<i32> {
-    let want = format!("net:[{ino}]");
+    pids_in_any_netns(&[ino])
+}
+
+/// Pids of every process in any of the network namespaces with these
+/// inodes: one pass over /proc, however many namespaces.
+pub fn pids_in_any_netns(inos: &[u64]) -> Vec<i32> {
+    let wanted: Vec<String> = inos.iter().map(|i| format!("net:[{i}]")).collect();
     let mut pids = Vec::new();
     let Ok(dir) = fs::read_dir("/proc") else {
         return pids;
@@ -231,7 +237,7 @@ pub fn pids_in_netns(ino: u64) -> Vec<i32> {
             continue;
         };
         if let Ok(link) = fs::read_link(format!("/proc/{pid}/ns/net")) {
-            if link.to_string_lossy() == want {
+            if wanted.iter().any(|w| *w == *link.to_string_lossy()) {
                 pids.push(pid);
             }
         }
