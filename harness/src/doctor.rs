@@ -169,6 +169,17 @@ pub fn probe_all() -> Vec<Row> {
         "scenarios that set rto_max or net.ipv4.tcp_rto_max_ms (shorter retransmission budgets)",
         in_ns(probe_rto_max),
     ));
+    rows.push(Row::new(
+        "tcp_child_ehash_entries (5.19+)",
+        false,
+        "a private TCP hash per lab namespace: each socket sample then walks the host's whole hash (CPU)",
+        in_ns(|ns| {
+            ns.run(|| {
+                sysctl_value("net.ipv4.tcp_child_ehash_entries")
+                    .and(sysctl_value("net.ipv4.tcp_ehash_entries"))
+            })?
+        }),
+    ));
     drop(scratch);
     rows
 }

@@ -76,6 +76,7 @@ fn doctor_reports_features_and_leaves_nothing() {
         "nftables",
         "tcp_rto_min_us sysctl (6.11+)",
         "tcp_rto_max_ms + TCP_RTO_MAX_MS (6.15+)",
+        "tcp_child_ehash_entries (5.19+)",
     ] {
         assert_eq!(row(&table, optional).1, "optional", "{table}");
     }
