@@ -29,9 +29,7 @@ pub fn teardown_namespaces(namespaces: &[NetNs]) -> Result<()> {
         note(ns.run(links_down).and_then(|r| r));
     }
     // 2. Kill every process in the namespaces, and reap what we can.
-    for ns in namespaces {
-        kill_all(ns);
-    }
+    kill_all_in(namespaces);
     // 3. Destroy the sockets left (orphans hold a reference on the namespace).
     for ns in namespaces {
         note(ns.run(destroy_sockets).and_then(|r| r));
@@ -58,9 +56,18 @@ fn links_down() -> Result<()> {
 
 /// SIGKILLs every process in the namespace and waits (up to 2 s) until they are gone.
 pub fn kill_all(ns: &NetNs) {
+    kill_all_in(std::slice::from_ref(ns))
+}
+
+/// [`kill_all`] for several namespaces at once (one /proc pass per round).
+pub fn kill_all_in(namespaces: &[NetNs]) {
+    let inodes: Vec<u64> = namespaces.iter().filter_map(|n| n.inode().ok()).collect();
+    if inodes.is_empty() {
+        return;
+    }
     let deadline = Instant::now() + Duration::from_secs(2);
     loop {
-        let pids = ns.pids();
+        let pids = crate::netns::pids_in_any_netns(&inodes);
         if pids.is_empty() || Instant::now() > deadline {
             return;
         }
@@ -82,9 +89,46 @@ pub fn kill_all(ns: &NetNs) {
     }
 }
 
-/// Destroys every TCP socket in the calling thread's namespace.
+/// Destroys every TCP socket in the calling thread's namespace. The kernel's
+/// per-namespace counters say first whether there is any: a sock_diag dump
+/// walks the whole host-wide established hash (milliseconds, per family), so
+/// a namespace whose counters are all zero is not dumped.
 fn destroy_sockets() -> Result<()> {
+    if tcp_sockets_here() == Some(0) {
+        return Ok(());
+    }
     crate::sockdiag::destroy_all_tcp().map(|_| ())
+}
+
+/// TCP sockets in the calling thread's namespace, from
+/// /proc/thread-self/net/sockstat{,6}; `None` when they can't be read.
+fn tcp_sockets_here() -> Option<u64> {
+    let v4 = std::fs::read_to_string("/proc/thread-self/net/sockstat").ok()?;
+    // No sockstat6: the kernel has no IPv6, so no TCP6 socket either.
+    let v6 = std::fs::read_to_string("/proc/thread-self/net/sockstat6").unwrap_or_default();
+    count_tcp_sockets(&v4, &v6)
+}
+
+/// Hashed TCP sockets (`inuse`: listening, connecting, established and
+/// orphans still closing) plus TIME_WAIT ones (`tw`), for IPv4 and IPv6.
+/// These counters are per namespace (`alloc`, `orphan` and `mem` are
+/// host-wide and not used). `None` when the IPv4 line is not understood.
+pub fn count_tcp_sockets(sockstat: &str, sockstat6: &str) -> Option<u64> {
+    let field = |line: &str, key: &str| -> Option<u64> {
+        let mut words = line.split_whitespace();
+        while let Some(w) = words.next() {
+            if w == key {
+                return words.next()?.parse().ok();
+            }
+        }
+        None
+    };
+    let tcp = sockstat.lines().find(|l| l.starts_with("TCP: "))?;
+    let mut n = field(tcp, "inuse")? + field(tcp, "tw")?;
+    if let Some(tcp6) = sockstat6.lines().find(|l| l.starts_with("TCP6: ")) {
+        n += field(tcp6, "inuse")?;
+    }
+    Some(n)
 }
 
 /// Where runs record themselves while alive.
@@ -152,6 +196,23 @@ fn records() -> Vec<RunRecord> {
     out
 }
 
+/// Whether `name` is a probe namespace (`td-doctor-<pid>`, or tc's
+/// `td-probe-<what>-<pid>-<n>`) whose process is still alive: such a
+/// namespace lives for a moment and belongs to a running `doctor` or probe.
+fn probe_owner_alive(name: &str) -> bool {
+    let pid = if let Some(rest) = name.strip_prefix("td-doctor-") {
+        rest.parse::<u32>().ok()
+    } else if name.starts_with("td-probe-") {
+        let mut fields = name.rsplit('-');
+        fields.next();
+        fields.next().and_then(|p| p.parse::<u32>().ok())
+    } else {
+        None
+    };
+    pid.map(|p| std::path::Path::new(&format!("/proc/{p}")).exists())
+        .unwrap_or(false)
+}
+
 /// What `teardown clean` would remove / removed.
 #[derive(Debug, Default)]
 pub struct CleanReport {
@@ -161,7 +222,8 @@ pub struct CleanReport {
 }
 
 /// Removes leftovers: namespaces of runs whose owner is dead, and `td-`
-/// namespaces no record accounts for (except the manual lab's `td-lab-*`).
+/// namespaces no record accounts for (except the manual lab's `td-lab-*` and
+/// the probe namespaces of a live `doctor` or probe).
 pub fn clean() -> Result<CleanReport> {
     let mut report = CleanReport::default();
     let recs = records();
@@ -188,6 +250,7 @@ pub fn clean() -> Result<CleanReport> {
     let strays: Vec<NetNs> = crate::netns::list()
         .into_iter()
         .filter(|n| n.starts_with("td-") && !n.starts_with("td-lab-") && !accounted.contains(n))
+        .filter(|n| !probe_owner_alive(n))
         .filter_map(|n| NetNs::open(&n).ok())
         .collect();
     teardown_namespaces(&strays)?;
@@ -213,4 +276,34 @@ pub fn clean_main() -> anyhow::Result<i32> {
         println!("left alone: run {r} (its owner is alive)");
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_socket_counts_come_from_the_per_namespace_fields() {
+        let v4 =
+            "sockets: used 3\nTCP: inuse 2 orphan 7 tw 1 alloc 9 mem 172\nUDP: inuse 0 mem 0\n";
+        let v6 = "TCP6: inuse 4\nUDP6: inuse 0\n";
+        assert_eq!(count_tcp_sockets(v4, v6), Some(7));
+        assert_eq!(count_tcp_sockets(v4, ""), Some(3));
+        let empty = "TCP: inuse 0 orphan 12 tw 0 alloc 40 mem 172\n";
+        assert_eq!(count_tcp_sockets(empty, "TCP6: inuse 0\n"), Some(0));
+        assert_eq!(count_tcp_sockets("garbage", ""), None);
+        assert_eq!(count_tcp_sockets("TCP: inuse x tw 0", ""), None);
+        assert_eq!(count_tcp_sockets(empty, "TCP6: inuse"), None);
+    }
+
+    #[test]
+    fn probe_namespaces_of_live_processes_are_recognised() {
+        let me = std::process::id();
+        assert!(probe_owner_alive(&format!("td-doctor-{me}")));
+        assert!(probe_owner_alive(&format!("td-probe-netem-{me}-3")));
+        assert!(!probe_owner_alive("td-doctor-4294967295"));
+        assert!(!probe_owner_alive("td-probe-netem-4294967295-0"));
+        assert!(!probe_owner_alive(&format!("td-{me}-client")));
+        assert!(!probe_owner_alive("td-probe-x"));
+    }
 }

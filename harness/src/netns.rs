@@ -68,8 +68,42 @@ fn ensure_run_dir() -> Result<()> {
     }
 }
 
+/// Buckets of each lab namespace's own TCP established hash.
+const CHILD_EHASH_ENTRIES: &str = "1024";
+
+/// An unnamed namespace of this process (held by a file descriptor, gone
+/// with the process) in which lab namespaces are created: its
+/// `net.ipv4.tcp_child_ehash_entries` gives each of them a private TCP
+/// established hash (kernel 5.19+). Otherwise every namespace shares the
+/// host's hash (262144 buckets on the development machine), and every
+/// sock_diag dump (the socket sampler, teardown) walks all of it: ~2 ms of
+/// kernel time per family and round. `None` when the kernel lacks the sysctl.
+fn nursery() -> Option<&'static File> {
+    static NURSERY: std::sync::OnceLock<Option<File>> = std::sync::OnceLock::new();
+    NURSERY
+        .get_or_init(|| {
+            std::thread::Builder::new()
+                .name("td-netns-nursery".into())
+                .spawn(|| -> Option<File> {
+                    unshare(CloneFlags::CLONE_NEWNET).ok()?;
+                    fs::write(
+                        "/proc/sys/net/ipv4/tcp_child_ehash_entries",
+                        CHILD_EHASH_ENTRIES,
+                    )
+                    .ok()?;
+                    File::open("/proc/thread-self/ns/net").ok()
+                })
+                .ok()?
+                .join()
+                .ok()
+                .flatten()
+        })
+        .as_ref()
+}
+
 impl NetNs {
-    /// Creates a new, empty namespace named `name` (fails if it exists).
+    /// Creates a new, empty namespace named `name` (fails if it exists), with
+    /// a TCP established hash of its own where the kernel allows (see [`nursery`]).
     pub fn create(name: &str) -> Result<NetNs> {
         if name.is_empty() || name.contains('/') || name.len() > 200 {
             return Err(anyhow!("bad namespace name `{name}`"));
@@ -88,6 +122,10 @@ impl NetNs {
         let made = std::thread::Builder::new()
             .name("td-netns-create".into())
             .spawn(move || -> Result<()> {
+                if let Some(n) = nursery() {
+                    // Best effort: without it the namespace shares the host's TCP hash.
+                    let _ = setns(n.as_fd(), CloneFlags::CLONE_NEWNET);
+                }
                 unshare(CloneFlags::CLONE_NEWNET)
                     .map_err(|e| anyhow!("unshare(CLONE_NEWNET): {}", errno_of(e)))?;
                 mount(
@@ -217,7 +255,13 @@ impl NetNs {
 
 /// Pids of every process in the network namespace with inode `ino`.
 pub fn pids_in_netns(ino: u64) -> Vec<i32> {
-    let want = format!("net:[{ino}]");
+    pids_in_any_netns(&[ino])
+}
+
+/// Pids of every process in any of the network namespaces with these
+/// inodes: one pass over /proc, however many namespaces.
+pub fn pids_in_any_netns(inos: &[u64]) -> Vec<i32> {
+    let wanted: Vec<String> = inos.iter().map(|i| format!("net:[{i}]")).collect();
     let mut pids = Vec::new();
     let Ok(dir) = fs::read_dir("/proc") else {
         return pids;
@@ -231,7 +275,7 @@ pub fn pids_in_netns(ino: u64) -> Vec<i32> {
             continue;
         };
         if let Ok(link) = fs::read_link(format!("/proc/{pid}/ns/net")) {
-            if link.to_string_lossy() == want {
+            if wanted.iter().any(|w| *w == *link.to_string_lossy()) {
                 pids.push(pid);
             }
         }
@@ -301,6 +345,13 @@ mod tests {
             format!("net:[{}]", ns.inode().unwrap())
         );
         assert_eq!(fs::read_link("/proc/thread-self/ns/net").unwrap(), before);
+        // A private TCP hash where the kernel has tcp_child_ehash_entries (5.19+).
+        if Path::new("/proc/sys/net/ipv4/tcp_child_ehash_entries").exists() {
+            let entries = ns
+                .run(|| fs::read_to_string("/proc/sys/net/ipv4/tcp_ehash_entries").unwrap())
+                .unwrap();
+            assert_eq!(entries.trim(), CHILD_EHASH_ENTRIES);
+        }
         assert!(
             NetNs::create(&name).is_err(),
             "a second create of the same name must fail"

@@ -3,11 +3,12 @@
 //!
 //! Contract: every push wakes the waiters; [`Recorder::wait_for`] returns as
 //! soon as its predicate holds (event driven, no polling sleeps), or `false`
-//! at the deadline or when the run is aborted.
+//! at the deadline or when the run is aborted: [`Recorder::abort`] for one
+//! recorder, [`abort_all`] for every live and future one (SIGINT, SIGTERM).
 
 use crate::evidence::{Event, Packet, SockSample};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 
 #[derive(Default, Debug)]
@@ -19,30 +20,74 @@ pub struct Records {
     pub rounds: Vec<(String, u64)>,
 }
 
-#[derive(Default)]
 pub struct Recorder {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
     records: Mutex<Records>,
     changed: Condvar,
     aborted: AtomicBool,
 }
 
+/// Set by [`abort_all`]: recorders made afterwards start aborted.
+static ALL_ABORTED: AtomicBool = AtomicBool::new(false);
+/// Every live recorder, so [`abort_all`] can wake their waiters.
+static LIVE: Mutex<Vec<Weak<Shared>>> = Mutex::new(Vec::new());
+
+/// Aborts every recorder of the process, now and later (the runner calls it
+/// on SIGINT/SIGTERM): every wait returns `false` at once.
+pub fn abort_all() {
+    ALL_ABORTED.store(true, Ordering::SeqCst);
+    let live: Vec<Arc<Shared>> = LIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .filter_map(Weak::upgrade)
+        .collect();
+    for s in live {
+        s.aborted.store(true, Ordering::SeqCst);
+        // Take the lock so a waiter between its check and its wait is not missed.
+        drop(s.records.lock().unwrap_or_else(|p| p.into_inner()));
+        s.changed.notify_all();
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Recorder {
+        Recorder::new()
+    }
+}
+
 impl Recorder {
     pub fn new() -> Recorder {
-        Recorder::default()
+        let shared = Arc::new(Shared::default());
+        let mut live = LIVE.lock().unwrap_or_else(|p| p.into_inner());
+        live.retain(|w| w.strong_count() > 0);
+        live.push(Arc::downgrade(&shared));
+        drop(live);
+        if ALL_ABORTED.load(Ordering::SeqCst) {
+            shared.aborted.store(true, Ordering::SeqCst);
+        }
+        Recorder { shared }
     }
 
     fn lock(&self) -> MutexGuard<'_, Records> {
-        self.records.lock().unwrap_or_else(|p| p.into_inner())
+        self.shared
+            .records
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn push_packet(&self, p: Packet) {
         self.lock().packets.push(p);
-        self.changed.notify_all();
+        self.shared.changed.notify_all();
     }
 
     pub fn push_event(&self, e: Event) {
         self.lock().events.push(e);
-        self.changed.notify_all();
+        self.shared.changed.notify_all();
     }
 
     /// One sock_diag round of a host (possibly empty: the host has no socket).
@@ -54,17 +99,18 @@ impl Recorder {
             None => r.rounds.push((host.to_string(), ts_ns)),
         }
         drop(r);
-        self.changed.notify_all();
+        self.shared.changed.notify_all();
     }
 
     /// Makes every current and future wait return `false` (signal, fatal error).
     pub fn abort(&self) {
-        self.aborted.store(true, Ordering::SeqCst);
-        self.changed.notify_all();
+        self.shared.aborted.store(true, Ordering::SeqCst);
+        drop(self.lock());
+        self.shared.changed.notify_all();
     }
 
     pub fn is_aborted(&self) -> bool {
-        self.aborted.load(Ordering::SeqCst)
+        self.shared.aborted.load(Ordering::SeqCst)
     }
 
     /// Waits until `pred` holds on the records (checked at once and after every
@@ -83,6 +129,7 @@ impl Recorder {
                 return false;
             }
             guard = self
+                .shared
                 .changed
                 .wait_timeout(guard, deadline - now)
                 .unwrap_or_else(|p| p.into_inner())

@@ -245,6 +245,7 @@ pub fn run_main(args: RunArgs) -> Result<i32> {
     std::thread::spawn(move || loop {
         if watcher_flag.load(Ordering::SeqCst) {
             ABORT.store(true, Ordering::SeqCst);
+            crate::record::abort_all();
             return;
         }
         std::thread::sleep(Duration::from_millis(10));

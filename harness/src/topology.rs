@@ -368,7 +368,7 @@ pub fn set_link_up(rt: &mut Rtnl, index: u32, up: bool, step: &str) -> Result<()
     rt.request(RouteNetlinkMessage::NewLink(msg), 0, step)
 }
 
-fn add_bridge(rt: &mut Rtnl, name: &str) -> Result<()> {
+pub(crate) fn add_bridge(rt: &mut Rtnl, name: &str) -> Result<()> {
     let mut msg = LinkMessage::default();
     msg.attributes.push(LinkAttribute::IfName(name.to_string()));
     msg.attributes.push(LinkAttribute::LinkInfo(vec![
@@ -389,7 +389,7 @@ fn add_bridge(rt: &mut Rtnl, name: &str) -> Result<()> {
 
 /// Creates a veth pair: `name` in the socket's namespace (MAC `mac` if given),
 /// `peer_name` directly in the namespace `peer_ns_fd`, with MAC `peer_mac`.
-fn add_veth(
+pub(crate) fn add_veth(
     rt: &mut Rtnl,
     name: &str,
     mac: Option<[u8; 6]>,
