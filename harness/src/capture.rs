@@ -20,7 +20,7 @@ use crate::record::Recorder;
 use anyhow::{anyhow, Result};
 use std::borrow::Cow;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -58,6 +58,8 @@ struct PortThread {
 /// A running capture.
 pub struct Capture {
     stop: Arc<AtomicBool>,
+    /// Per port, the ifindex its socket is bound to now (0: none, the port is gone).
+    bound: Arc<Vec<AtomicU32>>,
     ports: Vec<String>,
     threads: Vec<PortThread>,
 }
@@ -74,16 +76,27 @@ impl Capture {
     /// so no frame sent after this returns is missed.
     pub fn start(ports: Vec<PortSpec>, recorder: Arc<Recorder>) -> Result<Capture> {
         let stop = Arc::new(AtomicBool::new(false));
+        let bound: Arc<Vec<AtomicU32>> =
+            Arc::new(ports.iter().map(|_| AtomicU32::new(0)).collect());
         let mut threads = Vec::new();
         let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
         for (index, spec) in ports.into_iter().enumerate() {
             let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
             let thread_stop = stop.clone();
+            let thread_bound = bound.clone();
             let recorder = recorder.clone();
             let name = spec.name.clone();
             let ifname = spec.ifname.clone();
             let handle = spec.ns.spawn(&format!("cap-{name}"), move || {
-                port_loop(index, &name, &ifname, &thread_stop, &recorder, ready_tx)
+                port_loop(
+                    index,
+                    &name,
+                    &ifname,
+                    &thread_stop,
+                    &thread_bound[index],
+                    &recorder,
+                    ready_tx,
+                )
             })?;
             match ready_rx.recv_timeout(Duration::from_secs(5)) {
                 Ok(Ok(())) => {}
@@ -102,9 +115,15 @@ impl Capture {
         }
         Ok(Capture {
             stop,
+            bound,
             ports: names,
             threads,
         })
+    }
+
+    /// The ifindex each port's socket is bound to now (0 while its port is gone).
+    pub fn bound(&self) -> Arc<Vec<AtomicU32>> {
+        self.bound.clone()
     }
 
     /// Stops every port thread and returns the frames and counters.
@@ -152,6 +171,7 @@ fn port_loop(
     name: &str,
     ifname: &str,
     stop: &AtomicBool,
+    bound_index: &AtomicU32,
     recorder: &Recorder,
     ready: std::sync::mpsc::Sender<Result<(), String>>,
 ) -> PortOutput {
@@ -161,6 +181,7 @@ fn port_loop(
     let mut rt = crate::rtnl::Rtnl::open()?;
     let mut bound: Option<(OwnedFd, u32)> = match open_port(&mut rt, ifname) {
         Ok(b) => {
+            bound_index.store(b.1, Ordering::SeqCst);
             let _ = ready.send(Ok(()));
             Some(b)
         }
@@ -180,7 +201,10 @@ fn port_loop(
             }
             std::thread::sleep(Duration::from_millis(2));
             if let Ok(b) = open_port(&mut rt, ifname) {
+                bound_index.store(b.1, Ordering::SeqCst);
                 bound = Some(b);
+                // Whoever waits for the capture to follow a re-created port.
+                recorder.notify();
             }
             continue;
         };
@@ -204,6 +228,7 @@ fn port_loop(
                     drops += port_drops(fd.as_raw_fd());
                     // Still the same device? Then it only went down; keep the socket.
                     if link_index_of(&mut rt, ifname) != Some(*ifindex) {
+                        bound_index.store(0, Ordering::SeqCst);
                         bound = None;
                     }
                 }
@@ -223,6 +248,7 @@ fn port_loop(
                     && link_index_of(&mut rt, ifname) != Some(*ifindex)
                 {
                     drops += port_drops(fd.as_raw_fd());
+                    bound_index.store(0, Ordering::SeqCst);
                     bound = None;
                 }
             }

@@ -102,6 +102,11 @@ impl Recorder {
         self.shared.changed.notify_all();
     }
 
+    /// Wakes the waiters without recording anything (a state they read elsewhere changed).
+    pub fn notify(&self) {
+        self.shared.changed.notify_all();
+    }
+
     /// Makes every current and future wait return `false` (signal, fatal error).
     pub fn abort(&self) {
         self.shared.aborted.store(true, Ordering::SeqCst);

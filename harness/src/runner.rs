@@ -74,15 +74,24 @@ pub fn with_families(scenarios: Vec<Scenario>, ip: Option<IpArg>) -> Vec<Scenari
     let mut out = Vec::new();
     for s in scenarios {
         match ip {
-            IpArg::V4 => out.push(Scenario { ip: Family::V4, ..s }),
-            IpArg::V6 => out.push(Scenario { ip: Family::V6, ..s }),
+            IpArg::V4 => out.push(Scenario {
+                ip: Family::V4,
+                ..s
+            }),
+            IpArg::V6 => out.push(Scenario {
+                ip: Family::V6,
+                ..s
+            }),
             IpArg::Both => {
                 let v6 = Scenario {
                     ip: Family::V6,
                     name: format!("{}-v6", s.name),
                     ..s.clone()
                 };
-                out.push(Scenario { ip: Family::V4, ..s });
+                out.push(Scenario {
+                    ip: Family::V4,
+                    ..s
+                });
                 out.push(v6);
             }
         }
@@ -491,6 +500,8 @@ struct Run<'a> {
     start_ns: u64,
     /// When the latest step acted (packet waits look from there on).
     last_acted_ns: u64,
+    /// The ifindex each capture port is bound to (client-port, server-port).
+    capture_bound: Arc<Vec<std::sync::atomic::AtomicU32>>,
     generation: usize,
 }
 
@@ -594,6 +605,7 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
         problems: Vec::new(),
         start_ns,
         last_acted_ns: start_ns,
+        capture_bound: capture.bound(),
         generation: 0,
     };
     let mut steps = Vec::new();
@@ -895,6 +907,12 @@ impl Run<'_> {
                 )
                 .or_else(|_| std::fs::File::create("/dev/null"))?,
             ));
+        let listening_before = self.recorder.with(|r| {
+            r.events
+                .iter()
+                .filter(|e| e.source == name && e.kind == "listening")
+                .count()
+        });
         let mut child: Child = cmd
             .spawn()
             .with_context(|| format!("starting endpoint {name}"))?;
@@ -942,6 +960,7 @@ impl Run<'_> {
                 }
                 Err(e) => format!("wait failed: {e}"),
             };
+            let detail = format!("{detail} (pid {pid})");
             recorder.push_event(Event {
                 ts_ns: now_ns(),
                 source: src,
@@ -953,18 +972,24 @@ impl Run<'_> {
         self.recorder
             .push_event(harness_event("started", format!("{name} pid {pid}")));
         if spec.program == Program::Server {
+            // A new `listening` from this endpoint name, or this very process's exit.
             let src = name.to_string();
-            let from = now_ns();
-            let listening = self
+            let exited = format!("(pid {pid})");
+            let ready = self
                 .recorder
                 .wait_for(Instant::now() + Duration::from_secs(5), |r| {
-                    r.events.iter().any(|e| {
-                        e.source == src
-                            && e.ts_ns >= from.saturating_sub(1_000_000_000)
-                            && (e.kind == "listening" || e.kind == "exited")
-                    })
+                    r.events
+                        .iter()
+                        .filter(|e| e.source == src && e.kind == "listening")
+                        .count()
+                        > listening_before
+                        || r.events.iter().any(|e| {
+                            e.source == src
+                                && e.kind == "exited"
+                                && e.detail.as_deref().unwrap_or("").ends_with(&exited)
+                        })
                 });
-            if !listening {
+            if !ready {
                 return Err(anyhow!(
                     "server endpoint {name} did not start listening within 5 s"
                 ));
@@ -1172,6 +1197,23 @@ impl Run<'_> {
                 let h = host.ok_or_else(|| anyhow!("no host"))?;
                 crate::fault::power_on(self.lab, h)?;
                 self.start_sampler(h)?;
+                // The capture must be on the new port before anything is sent through it.
+                let loc = self.lab.port(h);
+                let ifname = loc.ifname;
+                let idx = loc.ns.run(|| crate::tc::ifindex(ifname))??;
+                let slot = if h == Host::Client { 0 } else { 1 };
+                let bound = self.capture_bound.clone();
+                let following = self
+                    .recorder
+                    .wait_for(Instant::now() + Duration::from_secs(2), |_| {
+                        bound[slot].load(Ordering::SeqCst) == idx
+                    });
+                if !following {
+                    return Err(anyhow!(
+                        "the capture did not follow {}'s new port within 2 s",
+                        h.name()
+                    ));
+                }
                 self.recorder
                     .push_event(harness_event("fault", format!("power_on {}", h.name())));
                 Ok(())

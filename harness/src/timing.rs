@@ -242,41 +242,35 @@ fn dead_path_seen<'a>(
     anchor: u64,
 ) -> Option<DeadPathSeen<'a>> {
     let side = host_side(host);
-    let pkts: Vec<&Packet> = conn_packets(ev, port_of_host(host), server_port)
+    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    // The RTO always retransmits from snd_una: the last acknowledgement the host
+    // received (nothing reaches it after the fault). A tail loss probe may
+    // repeat another segment first; it is not part of the RTO chain.
+    let head = pkts
+        .iter()
+        .rfind(|p| {
+            ev.sender(p).is_some() && ev.sender(p) != Some(side) && p.flags.has(TcpFlags::ACK)
+        })?
+        .ack;
+    let sent: Vec<&Packet> = pkts
         .into_iter()
-        .filter(|p| ev.sender(p) == Some(side))
+        .filter(|p| ev.sender(p) == Some(side) && (p.len > 0 || p.flags.has(TcpFlags::FIN)))
         .collect();
-    // The first segment after the anchor that repeats sequence space already sent.
-    let mut max_end: Option<u32> = None;
-    let mut head: Option<u32> = None;
-    for p in &pkts {
-        let carries = p.len > 0 || p.flags.has(TcpFlags::FIN);
-        if carries && p.ts_ns >= anchor {
-            if let Some(end) = max_end {
-                if seq_before(p.seq, end) {
-                    head = Some(p.seq);
-                    break;
-                }
-            }
-        }
-        if carries {
-            let end = p
-                .seq
-                .wrapping_add(p.len + p.flags.has(TcpFlags::FIN) as u32);
-            if max_end.map(|m| seq_before(m, end)).unwrap_or(true) {
-                max_end = Some(end);
-            }
-        }
-    }
-    let head = head?;
-    let mut same = pkts
+    let covers = |p: &Packet| {
+        let end = p
+            .seq
+            .wrapping_add(p.len + p.flags.has(TcpFlags::FIN) as u32);
+        !seq_before(head, p.seq) && seq_before(head, end)
+    };
+    let original = sent.iter().copied().find(|p| covers(p))?;
+    let retransmissions = sent
         .iter()
         .copied()
-        .filter(|p| p.seq == head && (p.len > 0 || p.flags.has(TcpFlags::FIN)));
-    let original = same.next()?;
+        .filter(|p| p.seq == head && p.ts_ns > original.ts_ns && p.ts_ns >= anchor)
+        .collect();
     Some(DeadPathSeen {
         original,
-        retransmissions: same.collect(),
+        retransmissions,
     })
 }
 
