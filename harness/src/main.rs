@@ -12,6 +12,9 @@ use std::process::ExitCode;
   sudo teardown run                          run every scenario in scenarios/ (fast profile)
   sudo teardown run scenarios/c1-*.toml --out out/
   teardown list                              the scenarios and their conclusions
+  sudo teardown run --shard 2/4 --out shard2 one of four CI shards, balanced by predicted time
+  teardown merge shard1 shard2 shard3 shard4 --out all   one summary of the shards
+  sudo teardown run --repeat 20 --quiet      measure flakiness: pass counts and time spreads
   teardown replay out/c2-kill/capture.pcapng how each connection in a capture ended
   teardown model --retries2 15               when a dead path kills a connection
   sudo teardown lab up                       a lab to poke around in by hand
@@ -30,6 +33,8 @@ enum Command {
     Run(teardown::runner::RunArgs),
     /// List scenarios with their conclusion IDs
     List(teardown::runner::ListArgs),
+    /// Combine the outputs of several runs (e.g. CI shards) into one summary, JUnit file and index
+    Merge(teardown::runner::MergeArgs),
     /// Show how each connection in a capture ended (no root)
     Replay(teardown::analysis::ReplayArgs),
     /// Draw a ladder diagram of a capture as SVG (no root)
@@ -55,6 +60,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(a) => teardown::runner::run_main(a),
         Command::List(a) => teardown::runner::list_main(a),
+        Command::Merge(a) => teardown::runner::merge_main(a),
         Command::Replay(a) => teardown::analysis::replay_main(a),
         Command::Diagram(a) => teardown::report::ladder::diagram_main(a),
         Command::Model(a) => teardown::model::model_main(a),

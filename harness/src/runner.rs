@@ -59,6 +59,12 @@ pub struct RunArgs {
     /// scenario twice; the IPv6 run's name ends in `-v6`)
     #[arg(long, value_enum)]
     pub ip: Option<IpArg>,
+    /// Run each scenario N times (each in its own lab) and report pass counts and the spread of times
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
+    /// Only the final table (no progress, no per-scenario lines)
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -202,15 +208,26 @@ pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
     Ok((k, n))
 }
 
-/// Keeps the scenarios of shard k of n: sorted by name, dealt round-robin.
-pub fn shard(mut scenarios: Vec<Scenario>, k: usize, n: usize) -> Vec<Scenario> {
-    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
-    scenarios
+/// Keeps the scenarios of shard k of n. Deterministic and balanced by the
+/// model's predicted duration: longest first, each to the shard with the least
+/// predicted time so far (ties: the lower shard), names breaking ties in order.
+pub fn shard(scenarios: Vec<Scenario>, k: usize, n: usize) -> Vec<Scenario> {
+    let mut order: Vec<(Duration, Scenario)> = scenarios
         .into_iter()
-        .enumerate()
-        .filter(|(i, _)| i % n == k - 1)
-        .map(|(_, s)| s)
-        .collect()
+        .map(|s| (crate::timing::predicted_run(&s), s))
+        .collect();
+    order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.name.cmp(&b.1.name)));
+    let mut load = vec![Duration::ZERO; n];
+    let mut mine = Vec::new();
+    for (d, s) in order {
+        let target = (0..n).min_by_key(|i| (load[*i], *i)).unwrap_or(0);
+        load[target] += d;
+        if target == k - 1 {
+            mine.push(s);
+        }
+    }
+    mine.sort_by(|a, b| a.name.cmp(&b.name));
+    mine
 }
 
 static ABORT: AtomicBool = AtomicBool::new(false);
@@ -261,46 +278,87 @@ pub fn run_main(args: RunArgs) -> Result<i32> {
     });
 
     let started = Instant::now();
-    let jobs = args.jobs.unwrap_or(scenarios.len().min(32)).max(1);
-    let total = scenarios.len();
-    eprintln!(
-        "running {total} scenario{} ({} profile, {jobs} at a time) into {}",
-        if total == 1 { "" } else { "s" },
-        profile.name(),
-        out.display()
-    );
-    let queue = Mutex::new(scenarios.into_iter().enumerate().collect::<Vec<_>>());
+    let repeat = args.repeat.max(1);
+    // Repetitions run as their own scenarios (`name#2`, ...), each in its own lab.
+    let mut work: Vec<Scenario> = Vec::new();
+    for sc in scenarios {
+        for r in 1..=repeat {
+            let mut s = sc.clone();
+            if repeat > 1 {
+                s.name = format!("{}#{r}", sc.name);
+            }
+            work.push(s);
+        }
+    }
+    let jobs = args.jobs.unwrap_or(work.len().min(32)).max(1);
+    let total = work.len();
+    if !args.quiet {
+        eprintln!(
+            "running {total} scenario{} ({} profile, {jobs} at a time) into {}",
+            if total == 1 { "" } else { "s" },
+            profile.name(),
+            out.display()
+        );
+    }
+    // Longest predicted first (popped from the end), so the suite ends with the longest.
+    let mut queue: Vec<(usize, Scenario, Duration)> = work
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let d = crate::timing::predicted_run(&s);
+            (i, s, d)
+        })
+        .collect();
+    queue.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| b.1.name.cmp(&a.1.name)));
+    let queue = Mutex::new(queue);
     let results: Mutex<Vec<(usize, ScenarioResult)>> = Mutex::new(Vec::new());
     let done = AtomicUsize::new(0);
+    let progress = Progress::new(!args.quiet);
     std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let next = queue.lock().unwrap().pop();
-                let Some((i, sc)) = next else { break };
-                if aborted() {
-                    break;
-                }
-                let r = run_scenario_guarded(&sc, &out);
-                let n = done.fetch_add(1, Ordering::SeqCst) + 1;
-                eprintln!(
-                    "[{n}/{total}] {:<44} {:<5} {:<5} {:>7.2}s{}",
-                    r.name,
-                    r.conclusion,
-                    verdict_name(r.verdict),
-                    r.wall_seconds,
-                    r.reason
-                        .as_ref()
-                        .map(|x| format!("  ({x})"))
-                        .unwrap_or_default()
-                );
-                results.lock().unwrap().push((i, r));
-            });
+        s.spawn(|| progress.run());
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                s.spawn(|| loop {
+                    let next = queue.lock().unwrap().pop();
+                    let Some((i, sc, predicted)) = next else {
+                        break;
+                    };
+                    if aborted() {
+                        break;
+                    }
+                    progress.begin(&sc.name, predicted);
+                    let r = run_scenario_guarded(&sc, &out);
+                    progress.end(&sc.name);
+                    let n = done.fetch_add(1, Ordering::SeqCst) + 1;
+                    if !args.quiet {
+                        progress.println(&format!(
+                            "[{n}/{total}] {:<44} {:<5} {:<5} {:>7.2}s{}",
+                            r.name,
+                            r.conclusion,
+                            verdict_name(r.verdict),
+                            r.wall_seconds,
+                            r.reason
+                                .as_ref()
+                                .map(|x| format!("  ({x})"))
+                                .unwrap_or_default()
+                        ));
+                    }
+                    results.lock().unwrap().push((i, r));
+                })
+            })
+            .collect();
+        for w in workers {
+            let _ = w.join();
         }
+        progress.finish();
     });
-    let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|(i, _)| *i);
+    let results = results.into_inner().unwrap();
+    let mut scenarios: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
+    // By name: the same order whatever ran in parallel, and what `merge` produces.
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
     let summary = Summary {
-        scenarios: results.into_iter().map(|(_, r)| r).collect(),
+        repeats: crate::report::repeat_stats(&scenarios),
+        scenarios,
         wall_seconds: started.elapsed().as_secs_f64(),
         kernel: kernel_release(),
         profile: profile.name().to_string(),
@@ -316,6 +374,9 @@ pub fn run_main(args: RunArgs) -> Result<i32> {
         let color = std::env::var_os("NO_COLOR").is_none()
             && std::io::IsTerminal::is_terminal(&std::io::stdout());
         print!("{}", crate::report::table(&summary, color));
+        if !summary.repeats.is_empty() {
+            print!("{}", crate::report::repeat_table(&summary.repeats));
+        }
         println!("output: {}", out.display());
     }
     if aborted() {
@@ -1221,30 +1282,11 @@ impl Run<'_> {
         }
     }
 
-    /// The model's lifetime for the waited-on connection, plus 10 s of margin
-    /// (the wait only bounds a hang; the timing itself is checked by `dies`).
-    fn model_timeout(&self, w: &Wait, model: &str) -> Duration {
-        let host = w
-            .source
-            .as_ref()
-            .and_then(|s| self.sc.endpoints.get(s.get_ref()))
-            .map(|e| e.host.get_ref().clone())
-            .or_else(|| w.host.as_ref().map(|h| h.get_ref().clone()))
-            .unwrap_or_else(|| "client".into());
-        let life = if model == "keepalive" {
-            let m = crate::model::keepalive(&crate::timing::keepalive_knobs(self.sc, &host));
-            m.death + m.late_by_at_most
-        } else {
-            let k = crate::timing::retrans_knobs(self.sc, &Evidence::default(), &host, u64::MAX);
-            let m = crate::model::dead_path(&k);
-            m.death + m.late_by_at_most
-        };
-        life + Duration::from_secs(10)
-    }
-
     fn wait(&mut self, index: usize, w: &Wait) -> Result<()> {
         let timeout = match &w.model_timeout {
-            Some(m) => self.model_timeout(w, m.get_ref()),
+            // The wait only bounds a hang (the timing itself is checked by `dies`): the model's
+            // lifetime plus 10 s.
+            Some(m) => crate::timing::model_life(self.sc, w, m.get_ref()) + Duration::from_secs(10),
             None => w.timeout.unwrap_or(Dur(Duration::from_secs(5))).0,
         };
         if let Some(d) = w.duration {
@@ -1475,4 +1517,225 @@ mod tests {
         assert!(parse_shard("x").is_err());
         assert_eq!(parse_shard("2/3").unwrap(), (2, 3));
     }
+}
+
+/// Progress while scenarios run: on a terminal, one live line per running
+/// scenario (elapsed, and the model's predicted remaining time), redrawn every
+/// second; elsewhere (CI logs) a plain line per running scenario every 30 s,
+/// and only for scenarios that run that long.
+struct Progress {
+    enabled: bool,
+    tty: bool,
+    state: Mutex<ProgressState>,
+    done: AtomicBool,
+}
+
+#[derive(Default)]
+struct ProgressState {
+    running: BTreeMap<String, (Instant, Duration)>,
+    /// Lines of the live block currently on screen.
+    drawn: usize,
+}
+
+impl Progress {
+    fn new(enabled: bool) -> Progress {
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::env::var_os("NO_COLOR").is_none();
+        Progress {
+            enabled,
+            tty,
+            state: Mutex::new(ProgressState::default()),
+            done: AtomicBool::new(false),
+        }
+    }
+
+    fn begin(&self, name: &str, predicted: Duration) {
+        self.state
+            .lock()
+            .unwrap()
+            .running
+            .insert(name.to_string(), (Instant::now(), predicted));
+    }
+
+    fn end(&self, name: &str) {
+        self.state.lock().unwrap().running.remove(name);
+    }
+
+    /// Prints a line above the live block.
+    fn println(&self, line: &str) {
+        let mut st = self.state.lock().unwrap();
+        let mut err = std::io::stderr().lock();
+        if self.tty {
+            Self::clear(&mut err, &mut st);
+        }
+        let _ = writeln!(err, "{line}");
+    }
+
+    fn clear(err: &mut impl Write, st: &mut ProgressState) {
+        if st.drawn > 0 {
+            // Up to the block's first line, then clear to the end of the screen.
+            let _ = write!(err, "\x1b[{}A\x1b[J", st.drawn);
+            st.drawn = 0;
+        }
+    }
+
+    fn line(name: &str, started: Instant, predicted: Duration) -> String {
+        let elapsed = started.elapsed();
+        let left = predicted.saturating_sub(elapsed);
+        format!(
+            "  running {name:<44} {:>8}  predicted remaining {:>8}",
+            hms(elapsed),
+            if left.is_zero() {
+                "-".to_string()
+            } else {
+                hms(left)
+            }
+        )
+    }
+
+    fn run(&self) {
+        if !self.enabled {
+            return;
+        }
+        let mut last_plain = Instant::now();
+        while !self.done.load(Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_millis(250));
+            let mut st = self.state.lock().unwrap();
+            let mut err = std::io::stderr().lock();
+            if self.tty {
+                Self::clear(&mut err, &mut st);
+                let lines: Vec<String> = st
+                    .running
+                    .iter()
+                    .map(|(n, (t, p))| Self::line(n, *t, *p))
+                    .collect();
+                for l in &lines {
+                    let _ = writeln!(err, "{l}");
+                }
+                st.drawn = lines.len();
+            } else if last_plain.elapsed() >= Duration::from_secs(30) {
+                last_plain = Instant::now();
+                for (n, (t, p)) in &st.running {
+                    if t.elapsed() >= Duration::from_secs(30) {
+                        let _ = writeln!(err, "{}", Self::line(n, *t, *p));
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        if self.tty {
+            let mut st = self.state.lock().unwrap();
+            Self::clear(&mut std::io::stderr().lock(), &mut st);
+        }
+    }
+}
+
+/// `1h02m03s`, `2m03s`, `4.2s`.
+fn hms(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}h{:02}m{:02}s", s / 3600, s % 3600 / 60, s % 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Output directories of runs (e.g. one per CI shard)
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged summary.json, junit.xml, index.html and scenario directories go
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `teardown merge DIR... --out DIR`: one summary, JUnit file and index for
+/// several runs (shards); each scenario's directory is copied along.
+pub fn merge_main(args: MergeArgs) -> Result<i32> {
+    let mut parts = Vec::new();
+    for d in &args.dirs {
+        let path = d.join("summary.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| crate::bad_input(format!("{}: {e}", path.display())))?;
+        let summary: Summary = serde_json::from_str(&text)
+            .map_err(|e| crate::bad_input(format!("{}: not a run summary: {e}", path.display())))?;
+        parts.push((d.clone(), summary));
+    }
+    let merged = merge(&parts)?;
+    std::fs::create_dir_all(&args.out)?;
+    for (dir, s) in &parts {
+        for r in &s.scenarios {
+            let from = dir.join(&r.name);
+            let to = args.out.join(&r.name);
+            if from.is_dir() && std::fs::canonicalize(&from).ok() != std::fs::canonicalize(&to).ok()
+            {
+                copy_dir(&from, &to).with_context(|| format!("copying {}", from.display()))?;
+            }
+        }
+    }
+    write_run_outputs(&args.out, &merged)?;
+    let color = std::env::var_os("NO_COLOR").is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stdout());
+    print!("{}", crate::report::table(&merged, color));
+    println!("output: {}", args.out.display());
+    let any_fail = merged.scenarios.iter().any(|s| s.verdict == Verdict::Fail);
+    let any_error = merged.scenarios.iter().any(|s| s.verdict == Verdict::Error);
+    Ok(if any_fail {
+        1
+    } else if any_error {
+        3
+    } else {
+        0
+    })
+}
+
+/// Combines run summaries: every scenario once (a name in two parts is an
+/// error), sorted by name like a single run; the wall time is the longest
+/// part's (shards run side by side).
+pub fn merge(parts: &[(PathBuf, Summary)]) -> Result<Summary> {
+    let mut scenarios: Vec<ScenarioResult> = Vec::new();
+    for (dir, s) in parts {
+        for r in &s.scenarios {
+            if scenarios.iter().any(|x| x.name == r.name) {
+                return Err(crate::bad_input(format!(
+                    "scenario {} appears in more than one run ({})",
+                    r.name,
+                    dir.display()
+                )));
+            }
+            scenarios.push(r.clone());
+        }
+    }
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    let first = parts.first().map(|(_, s)| s);
+    Ok(Summary {
+        repeats: crate::report::repeat_stats(&scenarios),
+        scenarios,
+        wall_seconds: parts
+            .iter()
+            .map(|(_, s)| s.wall_seconds)
+            .fold(0.0, f64::max),
+        kernel: first.map(|s| s.kernel.clone()).unwrap_or_default(),
+        profile: first.map(|s| s.profile.clone()).unwrap_or_default(),
+    })
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let target = to.join(e.file_name());
+        if e.file_type()?.is_dir() {
+            copy_dir(&e.path(), &target)?;
+        } else {
+            std::fs::copy(e.path(), target)?;
+        }
+    }
+    Ok(())
 }

@@ -642,3 +642,42 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
         evidence: lines,
     }
 }
+
+/// How long the model says the waited-on connection can live (`model_timeout`):
+/// the death of the connection of the wait's `source` (or `host`'s), with its lateness.
+pub fn model_life(sc: &Scenario, w: &crate::scenario::Wait, model_name: &str) -> Duration {
+    let host = w
+        .source
+        .as_ref()
+        .and_then(|s| sc.endpoints.get(s.get_ref()))
+        .map(|e| e.host.get_ref().clone())
+        .or_else(|| w.host.as_ref().map(|h| h.get_ref().clone()))
+        .unwrap_or_else(|| "client".into());
+    if model_name == "keepalive" {
+        let m = model::keepalive(&keepalive_knobs(sc, &host));
+        m.death + m.late_by_at_most
+    } else {
+        let k = retrans_knobs(sc, &Evidence::default(), &host, u64::MAX);
+        let m = model::dead_path(&k);
+        m.death + m.late_by_at_most
+    }
+}
+
+/// About how long a scenario runs: its `duration` waits and the model's
+/// lifetimes for its `model_timeout` waits, plus setup and a little per step.
+/// Used for progress (predicted remaining time) and to balance shards.
+pub fn predicted_run(sc: &Scenario) -> Duration {
+    let mut total = Duration::from_millis(500);
+    for step in &sc.steps {
+        total += Duration::from_millis(20);
+        if let Some(w) = &step.wait {
+            let w = w.get_ref();
+            if let Some(d) = w.duration {
+                total += d.0;
+            } else if let Some(m) = &w.model_timeout {
+                total += model_life(sc, w, m.get_ref());
+            }
+        }
+    }
+    total
+}

@@ -362,6 +362,7 @@ fn analysis_index_renders_every_scenario() {
         });
     }
     let summary = Summary {
+        repeats: vec![],
         scenarios,
         wall_seconds: 3.0,
         kernel: "test".into(),

@@ -180,6 +180,7 @@ mod tests {
             artifacts: [("pcap".to_string(), format!("{name}/capture.pcapng"))].into(),
         };
         let summary = Summary {
+            repeats: vec![],
             scenarios: vec![sc("c1-close", Verdict::Pass), sc("c2-kill", Verdict::Fail)],
             wall_seconds: 3.0,
             kernel: "6.1".into(),

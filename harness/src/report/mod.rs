@@ -64,6 +64,9 @@ pub struct ScenarioResult {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Summary {
     pub scenarios: Vec<ScenarioResult>,
+    /// With `run --repeat N`: per scenario, how many runs passed and the spread of their times.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<RepeatStat>,
     pub wall_seconds: f64,
     /// `uname -r` of the kernel that ran it.
     pub kernel: String,
@@ -408,6 +411,7 @@ mod tests {
         err.conclusion = "C6".into();
         err.reason = Some("wait for `connected` from client timed out after 5s\u{1}".into());
         Summary {
+            repeats: vec![],
             scenarios: vec![
                 result("c1-close", Verdict::Pass, vec![check("a", true, &["x"])]),
                 c3,
@@ -545,6 +549,7 @@ mod tests {
     #[test]
     fn junit_of_an_empty_summary_is_well_formed() {
         let s = Summary {
+            repeats: vec![],
             scenarios: vec![],
             wall_seconds: f64::NAN,
             kernel: "<k>".into(),
@@ -594,4 +599,72 @@ mod tests {
         let back: Summary = serde_json::from_str(&json).unwrap();
         assert_eq!(back.scenarios.len(), 3);
     }
+}
+
+/// One scenario's repetitions (`name#1`, `name#2`, ...).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepeatStat {
+    pub name: String,
+    pub runs: usize,
+    pub passed: usize,
+    pub wall_min: f64,
+    pub wall_max: f64,
+    /// Spread of the measured key time (death, ...), when the scenario has one.
+    #[serde(default)]
+    pub measured_min: Option<f64>,
+    #[serde(default)]
+    pub measured_max: Option<f64>,
+}
+
+/// Groups `name#k` results by scenario; empty when nothing was repeated.
+pub fn repeat_stats(results: &[ScenarioResult]) -> Vec<RepeatStat> {
+    let mut groups: BTreeMap<String, Vec<&ScenarioResult>> = BTreeMap::new();
+    for r in results {
+        if let Some((base, _)) = r.name.rsplit_once('#') {
+            groups.entry(base.to_string()).or_default().push(r);
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(name, rs)| {
+            let walls: Vec<f64> = rs.iter().map(|r| r.wall_seconds).collect();
+            let measured: Vec<f64> = rs.iter().filter_map(|r| r.measured_seconds).collect();
+            let fold = |v: &[f64], f: fn(f64, f64) -> f64| v.iter().copied().reduce(f);
+            RepeatStat {
+                name,
+                runs: rs.len(),
+                passed: rs.iter().filter(|r| r.verdict == Verdict::Pass).count(),
+                wall_min: fold(&walls, f64::min).unwrap_or(0.0),
+                wall_max: fold(&walls, f64::max).unwrap_or(0.0),
+                measured_min: fold(&measured, f64::min),
+                measured_max: fold(&measured, f64::max),
+            }
+        })
+        .collect()
+}
+
+/// The repeat table: pass counts and spreads; scenarios with any failure are flaky.
+pub fn repeat_table(stats: &[RepeatStat]) -> String {
+    let mut out = String::from("\nrepeats                                  passed   wall min..max      measured min..max\n");
+    for s in stats {
+        let measured = match (s.measured_min, s.measured_max) {
+            (Some(a), Some(b)) => format!("{a:.3}s..{b:.3}s"),
+            _ => "-".into(),
+        };
+        out.push_str(&format!(
+            "{:<40} {:>3}/{:<3}  {:>6.2}s..{:<6.2}s  {measured}{}\n",
+            s.name,
+            s.passed,
+            s.runs,
+            s.wall_min,
+            s.wall_max,
+            if s.passed == s.runs { "" } else { "  FLAKY" }
+        ));
+    }
+    let flaky = stats.iter().filter(|s| s.passed != s.runs).count();
+    out.push_str(&format!(
+        "{flaky} flaky scenario{}\n",
+        if flaky == 1 { "" } else { "s" }
+    ));
+    out
 }
