@@ -57,5 +57,15 @@ deps:
 	  apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
+# `teardown` into cargo's bin directory, plus shell completions and the man page.
+PREFIX ?= /usr/local
 install:
 	$(CARGO) install --path harness --locked
+	@bin=$$(command -v teardown || echo $${CARGO_HOME:-$$HOME/.cargo}/bin/teardown); \
+	mkdir -p $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d; \
+	$$bin man > $(DESTDIR)$(PREFIX)/share/man/man1/teardown.1; \
+	$$bin completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/teardown; \
+	$$bin completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_teardown; \
+	$$bin completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/teardown.fish; \
+	echo "installed $$bin, its man page and completions under $(DESTDIR)$(PREFIX)/share"

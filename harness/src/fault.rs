@@ -27,6 +27,7 @@ use std::sync::atomic::Ordering;
 /// Switched: bridge ports disabled. Direct: a drop-all cls_bpf filter on each
 /// end's ingress (restore removes every filter there, selective drops too).
 pub fn set_cut(lab: &Lab, cut: bool) -> Result<()> {
+    tracing::info!(lab = %lab.id, "{}", if cut { "cut" } else { "restore" });
     if lab.wire.is_some() {
         lab.set_wire_forwarding(!cut)?;
     } else if cut {
@@ -127,6 +128,7 @@ fn isolate(lab: &Lab, host: Host) -> Result<()> {
 
 /// The host's state vanishes without a packet leaving it.
 pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
+    tracing::info!(lab = %lab.id, host = host.name(), "power off");
     // Not one frame leaves: the host's own interface drops everything it would
     // send (a dying host's TCP may notice; it has no future), and its wire
     // port forwards nothing either.

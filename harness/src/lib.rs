@@ -73,11 +73,14 @@ pub fn exit_code(e: &anyhow::Error) -> i32 {
 /// skipping: there this panics.
 #[doc(hidden)]
 pub fn privileged() -> bool {
-        if nix::unistd::Uid::effective().is_root() {
+    if nix::unistd::Uid::effective().is_root() {
         return true;
     }
     // An explicit request to skip (a CI job that runs the pure core without root).
-    if std::env::var("TEARDOWN_SKIP_PRIVILEGED").map(|v| v == "1").unwrap_or(false) {
+    if std::env::var("TEARDOWN_SKIP_PRIVILEGED")
+        .map(|v| v == "1")
+        .unwrap_or(false)
+    {
         eprintln!("skipped: privileged test (TEARDOWN_SKIP_PRIVILEGED=1)");
         return false;
     }

@@ -1,6 +1,6 @@
 //! `teardown`: the command line (see DESIGN.md, "Command line").
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -23,6 +23,9 @@ use std::process::ExitCode;
 Exit codes: 0 all passed, 1 a check failed, 2 bad input or usage, 3 the environment can't run it."
 )]
 struct Cli {
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -47,6 +50,11 @@ enum Command {
     Doctor,
     /// Remove leftovers of interrupted runs (never touches a live run)
     Clean,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff)
+    #[command(name = "man")]
+    Manpage,
     /// (internal) a built-in endpoint process
     #[command(hide = true)]
     Endpoint(teardown::endpoint::EndpointArgs),
@@ -55,9 +63,49 @@ enum Command {
     NsExec(teardown::netns::NsExecArgs),
 }
 
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("teardown={default}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .try_init();
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_logging(cli.verbose);
+    if !matches!(cli.command, Command::Endpoint(_)) {
+        // Like any Unix filter: `teardown list | head` ends quietly.
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let result = match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "teardown",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Manpage => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map(|_| 0)
+            .map_err(anyhow::Error::from),
         Command::Run(a) => teardown::runner::run_main(a),
         Command::List(a) => teardown::runner::list_main(a),
         Command::Merge(a) => teardown::runner::merge_main(a),

@@ -611,6 +611,7 @@ fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
             return result;
         }
     };
+    tracing::info!(scenario = %sc.name, lab = %id, "building the lab");
     let mut guard = LabGuard { lab: None, record };
     match Lab::up(&id, sc.topology) {
         Ok(l) => guard.lab = Some(l),
@@ -843,6 +844,7 @@ impl Run<'_> {
                 let act = *a.get_ref();
                 action = describe(step, act);
                 self.last_acted_ns = acted_ns;
+                tracing::debug!(scenario = %self.sc.name, step = i + 1, action = %action, "acting");
                 let result = self.act(step, act);
                 if !act.needs_endpoint() {
                     acted_ns = now_ns();
@@ -1301,6 +1303,7 @@ impl Run<'_> {
         }
         let deadline = Instant::now() + timeout;
         let what = describe_wait(w);
+        tracing::debug!(scenario = %self.sc.name, step = index + 1, "waiting up to {} for {what}", Dur(timeout));
         let server_port = crate::expect::server_port(self.sc);
         let from_ns = self.start_ns;
         let ok = if let Some(kind) = &w.event {
