@@ -156,3 +156,42 @@ pub fn power_on(lab: &Lab, host: Host) -> Result<()> {
     }
     Ok(())
 }
+
+/// Where a netem qdisc delays `from`'s frames: the egress of the port toward
+/// the other host (switched topology only: in the direct topology that would
+/// be a host's own interface, which TCP notices).
+fn egress_toward(lab: &Lab, from: Host) -> Result<(&NetNs, &'static str)> {
+    match &lab.wire {
+        Some(w) => Ok((w, from.other().port())),
+        None => Err(anyhow!(
+            "impair needs the switched topology (netem on a host's own interface changes its TCP)"
+        )),
+    }
+}
+
+/// netem delay / jitter / loss on what `from` sends (needs sch_netem).
+pub fn impair(
+    lab: &Lab,
+    from: Host,
+    delay: std::time::Duration,
+    jitter: std::time::Duration,
+    loss: f64,
+) -> Result<()> {
+    let (ns, ifname) = egress_toward(lab, from)?;
+    ns.run(|| -> Result<()> {
+        let idx = crate::tc::ifindex(ifname)?;
+        crate::tc::add_netem_impairment(idx, delay, jitter, loss)
+    })?
+}
+
+/// Removes every netem impairment.
+pub fn unimpair(lab: &Lab) -> Result<()> {
+    for from in [Host::Client, Host::Server] {
+        let (ns, ifname) = egress_toward(lab, from)?;
+        ns.run(|| -> Result<()> {
+            let idx = crate::tc::ifindex(ifname)?;
+            crate::tc::remove_root_qdisc(idx)
+        })??;
+    }
+    Ok(())
+}

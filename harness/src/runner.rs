@@ -1250,6 +1250,43 @@ impl Run<'_> {
                 ));
                 Ok(())
             }
+            Action::Impair => {
+                let from = step
+                    .from
+                    .as_ref()
+                    .map(|f| f.get_ref().as_str())
+                    .unwrap_or("both");
+                let hosts: Vec<Host> = match from {
+                    "client" => vec![Host::Client],
+                    "server" => vec![Host::Server],
+                    _ => vec![Host::Client, Host::Server],
+                };
+                let delay = step.delay.map(|d| d.0).unwrap_or_default();
+                let jitter = step.jitter.map(|d| d.0).unwrap_or_default();
+                let loss = step
+                    .probability
+                    .as_ref()
+                    .map(|p| *p.get_ref())
+                    .unwrap_or(0.0);
+                for h in hosts {
+                    crate::fault::impair(self.lab, h, delay, jitter, loss)?;
+                }
+                self.recorder.push_event(harness_event(
+                    "fault",
+                    format!(
+                        "impair from {from}: delay {} jitter {} loss {loss}",
+                        Dur(delay),
+                        Dur(jitter)
+                    ),
+                ));
+                Ok(())
+            }
+            Action::Unimpair => {
+                crate::fault::unimpair(self.lab)?;
+                self.recorder
+                    .push_event(harness_event("fault", "unimpair".into()));
+                Ok(())
+            }
             Action::Undrop => {
                 crate::fault::undrop(self.lab)?;
                 self.recorder

@@ -326,6 +326,11 @@ pub struct Step {
     /// `shutdown`: `wr`, `rd` or `rdwr`.
     #[serde(default)]
     pub how: Option<ShutdownHow>,
+    /// `impair`: netem delay (and `jitter`) on the frames `from` sends.
+    #[serde(default)]
+    pub delay: Option<Dur>,
+    #[serde(default)]
+    pub jitter: Option<Dur>,
     /// `stream`: at most this many bytes per second (default: as fast as the connection takes).
     #[serde(default)]
     pub rate: Option<Spanned<u64>>,
@@ -373,6 +378,10 @@ pub enum Action {
     Drop,
     /// The wire stops every `drop`.
     Undrop,
+    /// netem on the wire (needs sch_netem): `delay`, `jitter`, loss as `probability`, for `from`'s frames.
+    Impair,
+    /// Removes every `impair`.
+    Unimpair,
 }
 
 impl Action {
@@ -411,6 +420,8 @@ impl Action {
             Action::PowerOn => "power_on",
             Action::Drop => "drop",
             Action::Undrop => "undrop",
+            Action::Impair => "impair",
+            Action::Unimpair => "unimpair",
         }
     }
 }
@@ -964,16 +975,46 @@ impl Scenario {
                 .as_ref()
                 .map(|a| *a.get_ref() == Action::Drop)
                 .unwrap_or(false);
-            for (present, key) in [
-                (s.from.as_ref().map(|x| x.span()), "from"),
-                (s.flags.as_ref().map(|x| x.span()), "flags"),
-                (s.probability.as_ref().map(|x| x.span()), "probability"),
+            let is_impair = s
+                .action
+                .as_ref()
+                .map(|a| *a.get_ref() == Action::Impair)
+                .unwrap_or(false);
+            for (present, key, ok) in [
+                (
+                    s.from.as_ref().map(|x| x.span()),
+                    "from",
+                    is_drop || is_impair,
+                ),
+                (s.flags.as_ref().map(|x| x.span()), "flags", is_drop),
+                (
+                    s.probability.as_ref().map(|x| x.span()),
+                    "probability",
+                    is_drop || is_impair,
+                ),
             ] {
                 if let Some(sp) = present {
-                    if !is_drop {
-                        return Err(ctx.err(sp, format!("`{key}` goes with `do = \"drop\"`")));
+                    if !ok {
+                        let with = if key == "flags" {
+                            "`do = \"drop\"`"
+                        } else {
+                            "`do = \"drop\"` or `do = \"impair\"`"
+                        };
+                        return Err(ctx.err(sp, format!("`{key}` goes with {with}")));
                     }
                 }
+            }
+            if (s.delay.is_some() || s.jitter.is_some()) && !is_impair {
+                return Err(ctx.err(
+                    span.clone(),
+                    "`delay` and `jitter` go with `do = \"impair\"`",
+                ));
+            }
+            if is_impair && s.delay.is_none() && s.probability.is_none() {
+                return Err(ctx.err(
+                    span.clone(),
+                    "`do = \"impair\"` needs `delay` or `probability` (loss)",
+                ));
             }
             if let Some(f) = &s.from {
                 if !["client", "server", "both"].contains(&f.get_ref().as_str()) {

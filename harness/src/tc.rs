@@ -229,6 +229,58 @@ fn add_netem(ifindex: u32) -> Result<(), NetlinkError> {
     )
 }
 
+/// Impairs what leaves `ifindex` with a netem root qdisc: `delay` with
+/// `jitter` (TCA_NETEM_LATENCY64 / JITTER64, nanoseconds, after the classic
+/// `struct tc_netem_qopt`) and random `loss` (0..1). On a kernel without
+/// sch_netem the error says so.
+pub fn add_netem_impairment(
+    ifindex: u32,
+    delay: std::time::Duration,
+    jitter: std::time::Duration,
+    loss: f64,
+) -> Result<()> {
+    const TCA_NETEM_LATENCY64: u16 = 8;
+    const TCA_NETEM_JITTER64: u16 = 9;
+    let loss = (loss.clamp(0.0, 1.0) * u32::MAX as f64) as u32;
+    let mut opts = Vec::with_capacity(48);
+    for v in [0u32, 1000, loss, 0, 0, 0] {
+        // latency (ticks; 0: see LATENCY64), limit, loss, gap, duplicate, jitter
+        opts.extend_from_slice(&v.to_ne_bytes());
+    }
+    for (kind, value) in [(TCA_NETEM_LATENCY64, delay), (TCA_NETEM_JITTER64, jitter)] {
+        opts.extend_from_slice(&12u16.to_ne_bytes());
+        opts.extend_from_slice(&kind.to_ne_bytes());
+        opts.extend_from_slice(&(value.as_nanos().min(i64::MAX as u128) as i64).to_ne_bytes());
+    }
+    let mut m = tc_message(ifindex, 0xFFFF_FFFF, 0x0001_0000, 0);
+    m.attributes.push(TcAttribute::Kind("netem".into()));
+    m.attributes
+        .push(TcAttribute::Other(DefaultNla::new(TCA_OPTIONS, opts)));
+    match request(
+        RouteNetlinkMessage::NewQueueDiscipline(m),
+        NLM_F_CREATE | NLM_F_EXCL,
+        &format!("adding netem qdisc on ifindex {ifindex}"),
+    ) {
+        Ok(()) => Ok(()),
+        Err(e) if e.errno == libc::ENOENT => Err(anyhow!("this kernel lacks sch_netem ({e})")),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes the root qdisc of `ifindex` (a netem impairment); none is fine.
+pub fn remove_root_qdisc(ifindex: u32) -> Result<()> {
+    let m = tc_message(ifindex, 0xFFFF_FFFF, 0, 0);
+    match request(
+        RouteNetlinkMessage::DelQueueDiscipline(m),
+        0,
+        &format!("removing the root qdisc of ifindex {ifindex}"),
+    ) {
+        Ok(()) => Ok(()),
+        Err(e) if e.errno == libc::ENOENT || e.errno == libc::EINVAL => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 static PROBE: AtomicU32 = AtomicU32::new(0);
 
 /// Runs `f` with the loopback's ifindex in a throw-away namespace, deleted

@@ -130,37 +130,7 @@ fn direct_lab_carries_tcp_v4_and_v6() {
 
 /// Reads the pcapng back with the project's own reader.
 fn read_back(path: &std::path::Path) -> Vec<teardown::evidence::Packet> {
-    use pcap_file::pcapng::{Block, PcapNgReader};
-    let mut reader = PcapNgReader::new(std::fs::File::open(path).unwrap()).unwrap();
-    let mut names = Vec::new();
-    let mut out = Vec::new();
-    while let Some(block) = reader.next_block() {
-        match block.unwrap() {
-            Block::InterfaceDescription(idb) => {
-                let name = idb
-                    .options
-                    .iter()
-                    .find_map(|o| match o {
-                        pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption::IfName(n) => {
-                            Some(n.to_string())
-                        }
-                        _ => None,
-                    })
-                    .unwrap();
-                names.push(name);
-            }
-            Block::EnhancedPacket(epb) => {
-                let port = &names[epb.interface_id as usize];
-                if let Some(p) = teardown::analysis::decode_ethernet(
-                    epb.timestamp.as_nanos() as u64,
-                    port,
-                    &epb.data,
-                ) {
-                    out.push(p);
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    teardown::analysis::read_capture_file(path)
+        .expect("the pcapng reads back")
+        .packets
 }

@@ -198,3 +198,39 @@ fn repeat_reports_pass_counts() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("0 flaky scenarios"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn netem_scenario_is_an_error_naming_the_missing_qdisc_or_passes() {
+    if !teardown::privileged() {
+        return;
+    }
+    let dir = tmp("netem");
+    let before = our_namespaces();
+    let o = teardown()
+        .args(["run", "scenarios/needs-netem/", "--quiet", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let s = summary(&dir);
+    let r = &s["scenarios"][0];
+    if teardown::tc::has_netem() {
+        assert_eq!(r["verdict"], "pass", "{r}");
+        assert_eq!(o.status.code(), Some(0));
+    } else {
+        assert_eq!(r["verdict"], "error", "{r}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("this kernel lacks sch_netem"),
+            "{r}"
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "an environment problem, not a failure of TCP"
+        );
+    }
+    assert_eq!(our_namespaces(), before, "the lab is torn down completely");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -652,12 +652,11 @@ pub fn repeat_table(stats: &[RepeatStat]) -> String {
             _ => "-".into(),
         };
         out.push_str(&format!(
-            "{:<40} {:>3}/{:<3}  {:>6.2}s..{:<6.2}s  {measured}{}\n",
+            "{:<40} {:>3}/{:<3}  {:<17}  {measured}{}\n",
             s.name,
             s.passed,
             s.runs,
-            s.wall_min,
-            s.wall_max,
+            format!("{:.2}s..{:.2}s", s.wall_min, s.wall_max),
             if s.passed == s.runs { "" } else { "  FLAKY" }
         ));
     }
