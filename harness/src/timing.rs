@@ -681,3 +681,174 @@ pub fn predicted_run(sc: &Scenario) -> Duration {
     }
     total
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{Packet, StepRecord};
+    use crate::scenario::Profile;
+    use std::net::{IpAddr, SocketAddr};
+
+    const BASE: u64 = 1_000_000_000_000;
+
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!(
+            "name = \"t\"\nconclusion = \"C3\"\nsummary = \"s\"\n{extra}\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[endpoints.client]\nhost = \"client\"\nprogram = \"client\"\noptions = {{ keepalive = true }}\n[[step]]\nname = \"cut\"\ndo = \"cut\"\n[[expect]]\ndies = \"keepalive\"\nsource = \"client\"\nafter = \"cut\"\n"
+        );
+        Scenario::parse("t.toml", &text, Profile::Fast).unwrap()
+    }
+
+    fn pkt(t: f64, from_client: bool, flags: &str, seq: u32, ack: u32, len: u32) -> Packet {
+        let c: IpAddr = "198.18.0.1".parse().unwrap();
+        let s: IpAddr = "198.18.0.2".parse().unwrap();
+        let (src, dst) = if from_client {
+            (SocketAddr::new(c, 40000), SocketAddr::new(s, 8080))
+        } else {
+            (SocketAddr::new(s, 8080), SocketAddr::new(c, 40000))
+        };
+        Packet {
+            ts_ns: BASE + (t * 1e9) as u64,
+            port: "client-port".into(),
+            src,
+            dst,
+            flags: crate::evidence::TcpFlags::parse_tcpdump(flags).unwrap(),
+            seq,
+            ack,
+            len,
+            win: 100,
+        }
+    }
+
+    fn evidence(packets: Vec<Packet>, error_at: f64) -> Evidence {
+        Evidence {
+            client_ips: vec!["198.18.0.1".parse().unwrap()],
+            server_ips: vec!["198.18.0.2".parse().unwrap()],
+            packets,
+            events: vec![Event {
+                ts_ns: BASE + (error_at * 1e9) as u64,
+                source: "client".into(),
+                kind: "error".into(),
+                op: Some("read".into()),
+                errno: Some("ETIMEDOUT".into()),
+                ..Default::default()
+            }],
+            steps: vec![StepRecord {
+                index: 0,
+                name: Some("cut".into()),
+                action: "cut".into(),
+                started_ns: BASE + 50_000_000,
+                acted_ns: BASE + 50_000_000,
+            }],
+            start_ns: BASE,
+            end_ns: BASE + 20_000_000_000,
+            ..Default::default()
+        }
+    }
+
+    fn keepalive_run(probe_times: &[f64], rst_at: f64) -> Vec<Packet> {
+        let mut v = vec![
+            pkt(0.0, false, "S.", 5000, 1001, 0),
+            pkt(0.0001, true, ".", 1001, 5001, 0),
+        ];
+        for t in probe_times {
+            v.push(pkt(*t, true, ".", 1000, 5001, 0));
+        }
+        v.push(pkt(rst_at, true, "R.", 1001, 5001, 0));
+        v
+    }
+
+    const FAST_KEEPALIVE: &str = "[hosts.client.sysctl]\n\"net.ipv4.tcp_keepalive_time\" = 2\n\"net.ipv4.tcp_keepalive_intvl\" = 1\n\"net.ipv4.tcp_keepalive_probes\" = 3\n";
+
+    #[test]
+    fn keepalive_death_and_probes_at_the_model_times_pass() {
+        let sc = scenario(FAST_KEEPALIVE);
+        let ev = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 5.005);
+        let e = &sc.expects[0];
+        let d = dies(&sc, &ev, e, ev.steps[0].acted_ns);
+        assert!(d.check.ok, "{:?}", d.check.evidence);
+        assert_eq!(d.predicted, Some(5.0));
+        let mut sched = e.clone();
+        sched.dies = None;
+        sched.schedule = Some(toml::Spanned::new(0..0, "keepalive".to_string()));
+        sched.host = Some(toml::Spanned::new(0..0, "client".to_string()));
+        let c = schedule(&sc, &ev, &sched, ev.steps[0].acted_ns);
+        assert!(c.ok, "{:?}", c.evidence);
+    }
+
+    #[test]
+    fn keepalive_death_too_late_or_a_missing_probe_fails() {
+        let sc = scenario(FAST_KEEPALIVE);
+        let e = &sc.expects[0];
+        let late = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 6.5);
+        assert!(!dies(&sc, &late, e, late.steps[0].acted_ns).check.ok);
+        let missing = evidence(keepalive_run(&[2.001, 4.003], 5.004), 5.005);
+        let mut sched = e.clone();
+        sched.dies = None;
+        sched.schedule = Some(toml::Spanned::new(0..0, "keepalive".to_string()));
+        sched.host = Some(toml::Spanned::new(0..0, "client".to_string()));
+        let c = schedule(&sc, &missing, &sched, missing.steps[0].acted_ns);
+        assert!(!c.ok, "{:?}", c.evidence);
+        assert!(
+            c.evidence
+                .iter()
+                .any(|l| l.contains("count: predicted 3, captured 2")),
+            "{:?}",
+            c.evidence
+        );
+    }
+
+    fn dead_path_run(offsets: &[f64]) -> Vec<Packet> {
+        // Data sent at 0.0, last ACK received at 0.0 acks up to 1001 (snd_una).
+        let mut v = vec![
+            pkt(0.0, true, "P.", 1001, 5001, 1448),
+            pkt(0.00001, false, ".", 5001, 1001, 0),
+        ];
+        for t in offsets {
+            v.push(pkt(*t, true, ".", 1001, 5001, 1448));
+        }
+        v
+    }
+
+    #[test]
+    fn retransmissions_and_death_from_the_first_retransmission() {
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 5\n");
+        let k = retrans_knobs(&sc, &Evidence::default(), "client", u64::MAX);
+        let m = model::dead_path(&Retrans { tlp: false, ..k });
+        let times: Vec<f64> = m
+            .retransmissions
+            .iter()
+            .map(|t| t.as_secs_f64() + 0.002)
+            .collect();
+        let ev = evidence(dead_path_run(&times), m.death.as_secs_f64() + 0.01);
+        let mut e = sc.expects[0].clone();
+        e.dies = Some(toml::Spanned::new(0..0, "retransmission".to_string()));
+        let d = dies(&sc, &ev, &e, ev.steps[0].acted_ns);
+        assert!(d.check.ok, "{:?}", d.check.evidence);
+        let mut s = e.clone();
+        s.dies = None;
+        s.schedule = Some(toml::Spanned::new(0..0, "retransmission".to_string()));
+        s.host = Some(toml::Spanned::new(0..0, "client".to_string()));
+        let c = schedule(&sc, &ev, &s, ev.steps[0].acted_ns);
+        assert!(c.ok, "{:?}", c.evidence);
+
+        // One retransmission a second late breaks the doubling.
+        let mut shifted = times.clone();
+        shifted[2] += 1.0;
+        let bad = evidence(dead_path_run(&shifted), m.death.as_secs_f64() + 0.01);
+        let c = schedule(&sc, &bad, &s, bad.steps[0].acted_ns);
+        assert!(!c.ok, "{:?}", c.evidence);
+        assert!(c.evidence.iter().any(|l| l.contains("OUT OF WINDOW")));
+        // Death long after the model's time fails too.
+        let late = evidence(dead_path_run(&times), m.death.as_secs_f64() + 3.0);
+        assert!(!dies(&sc, &late, &e, late.steps[0].acted_ns).check.ok);
+    }
+
+    #[test]
+    fn predicted_run_counts_waits_and_model_lifetimes() {
+        let short = scenario("");
+        assert!(predicted_run(&short) < Duration::from_secs(2));
+        let text = "name = \"t\"\nconclusion = \"C5\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[[step]]\nwait = { duration = \"15s\" }\n";
+        let sc = Scenario::parse("t.toml", text, crate::scenario::Profile::Fast).unwrap();
+        assert!(predicted_run(&sc) >= Duration::from_secs(15));
+    }
+}
