@@ -47,7 +47,7 @@ clean-runs: build
 	$(TEARDOWN) clean
 
 # What the tests, benchmarks and external-program scenarios use at run time (Debian/Ubuntu).
-DEB_PACKAGES := iproute2 tcpdump tshark netcat-openbsd socat iputils-ping
+DEB_PACKAGES := iproute2 tcpdump tshark netcat-openbsd socat iputils-ping time python3
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
