@@ -179,9 +179,15 @@ fn states(ev: &Evidence, hosts: &Hosts) -> Vec<(u64, usize, String)> {
         let Some(h) = hosts.by_name(&s.host) else {
             continue;
         };
-        if last.get(&h) != Some(&s.state) {
-            last.insert(h, s.state.clone());
-            out.push((s.ts_ns, h, s.state.clone()));
+                // `NONE` is a sampler round that found no socket: nothing to say
+        // before the connection existed, "gone" after it.
+        let state = if s.state == "NONE" { "gone".to_string() } else { s.state.clone() };
+        if state == "gone" && !last.contains_key(&h) {
+            continue;
+        }
+        if last.get(&h) != Some(&state) {
+            last.insert(h, state.clone());
+            out.push((s.ts_ns, h, state));
         }
     }
     out
