@@ -142,7 +142,7 @@ pub fn probe_all() -> Vec<Row> {
     rows.push(Row::new(
         "sch_netem",
         false,
-        "delay, jitter, rate and loss models (a scenario using them fails: this kernel lacks sch_netem)",
+        "delay, jitter, rate and loss models (a scenario using them ends in error: this kernel lacks sch_netem)",
         crate::tc::check_netem().map(|_| "adds a netem qdisc".into()),
     ));
     rows.push(Row::new(

@@ -83,8 +83,9 @@ fn init_logging(verbose: u8) {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+        let cli = Cli::parse();
     init_logging(cli.verbose);
+    let is_doctor = matches!(cli.command, Command::Doctor);
     if !matches!(cli.command, Command::Endpoint(_)) {
         // Like any Unix filter: `teardown list | head` ends quietly.
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
@@ -120,9 +121,13 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
+                Err(e) => {
             eprintln!("teardown: {e:#}");
-            ExitCode::from(teardown::exit_code(&e) as u8)
+            let code = teardown::exit_code(&e);
+            if code == 3 && !is_doctor {
+                eprintln!("hint: `sudo teardown doctor` shows what this machine's kernel offers and what is missing");
+            }
+            ExitCode::from(code as u8)
         }
     }
 }
