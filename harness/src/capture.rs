@@ -71,6 +71,22 @@ pub struct PortSpec {
     pub ifname: String,
 }
 
+/// The lab's two capture ports, `client-port` and `server-port`, where they live.
+pub fn port_specs(lab: &crate::topology::Lab) -> Vec<PortSpec> {
+    use crate::topology::Host;
+    [Host::Client, Host::Server]
+        .into_iter()
+        .map(|h| {
+            let loc = lab.port(h);
+            PortSpec {
+                name: h.capture_name().to_string(),
+                ns: loc.ns.clone(),
+                ifname: loc.ifname.to_string(),
+            }
+        })
+        .collect()
+}
+
 impl Capture {
     /// Starts one capture thread per port; returns once every socket is bound,
     /// so no frame sent after this returns is missed.

@@ -83,7 +83,7 @@ fn init_logging(verbose: u8) {
 }
 
 fn main() -> ExitCode {
-        let cli = Cli::parse();
+    let cli = Cli::parse();
     init_logging(cli.verbose);
     let is_doctor = matches!(cli.command, Command::Doctor);
     if !matches!(cli.command, Command::Endpoint(_)) {
@@ -121,7 +121,7 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),
-                Err(e) => {
+        Err(e) => {
             eprintln!("teardown: {e:#}");
             let code = teardown::exit_code(&e);
             if code == 3 && !is_doctor {

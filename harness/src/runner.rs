@@ -11,7 +11,7 @@
 //!   capture drops, capture errors, an endpoint that died on its own, a wait
 //!   that timed out or a fault the kernel refused make it `error` with the reason.
 
-use crate::capture::{Capture, PortSpec};
+use crate::capture::Capture;
 use crate::cleanup::RunRecord;
 use crate::evidence::{now_ns, Event, Evidence, StepRecord, TcpFlags};
 use crate::record::{Recorder, Records};
@@ -644,18 +644,7 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
         }
     }
     let recorder = Arc::new(Recorder::new());
-    let ports = [Host::Client, Host::Server]
-        .into_iter()
-        .map(|h| {
-            let loc = lab.port(h);
-            PortSpec {
-                name: h.capture_name().to_string(),
-                ns: loc.ns.clone(),
-                ifname: loc.ifname.to_string(),
-            }
-        })
-        .collect();
-    let capture = Capture::start(ports, recorder.clone())?;
+    let capture = Capture::start(crate::capture::port_specs(lab), recorder.clone())?;
     let start_ns = now_ns();
     let mut run = Run {
         sc,
@@ -1231,16 +1220,7 @@ impl Run<'_> {
                 let flags = step.flags.as_ref().map(|f| f.get_ref().as_str());
                 let probability = step.probability.as_ref().map(|p| *p.get_ref());
                 let rule = crate::fault::rule_for(flags, probability);
-                let from = step
-                    .from
-                    .as_ref()
-                    .map(|f| f.get_ref().as_str())
-                    .unwrap_or("both");
-                let hosts: Vec<Host> = match from {
-                    "client" => vec![Host::Client],
-                    "server" => vec![Host::Server],
-                    _ => vec![Host::Client, Host::Server],
-                };
+                let (from, hosts) = senders(step);
                 for h in hosts {
                     crate::fault::drop_from(self.lab, h, &rule)?;
                 }
@@ -1251,16 +1231,7 @@ impl Run<'_> {
                 Ok(())
             }
             Action::Impair => {
-                let from = step
-                    .from
-                    .as_ref()
-                    .map(|f| f.get_ref().as_str())
-                    .unwrap_or("both");
-                let hosts: Vec<Host> = match from {
-                    "client" => vec![Host::Client],
-                    "server" => vec![Host::Server],
-                    _ => vec![Host::Client, Host::Server],
-                };
+                let (from, hosts) = senders(step);
                 let delay = step.delay.map(|d| d.0).unwrap_or_default();
                 let jitter = step.jitter.map(|d| d.0).unwrap_or_default();
                 let loss = step
@@ -1447,6 +1418,21 @@ impl Run<'_> {
             ))
         }
     }
+}
+
+/// A step's `from` (`client`, `server`, default `both`) and the hosts it names.
+fn senders(step: &Step) -> (&str, Vec<Host>) {
+    let from = step
+        .from
+        .as_ref()
+        .map(|f| f.get_ref().as_str())
+        .unwrap_or("both");
+    let hosts = match from {
+        "client" => vec![Host::Client],
+        "server" => vec![Host::Server],
+        _ => vec![Host::Client, Host::Server],
+    };
+    (from, hosts)
 }
 
 /// A sample of the scenario's connection (not a listener, not another socket).

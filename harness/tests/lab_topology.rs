@@ -5,10 +5,10 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
 use std::time::Instant;
-use teardown::capture::{write_pcapng, Capture, PortSpec};
+use teardown::capture::{port_specs, write_pcapng, Capture};
 use teardown::record::Recorder;
 use teardown::scenario::Topology;
-use teardown::topology::{Host, Lab};
+use teardown::topology::Lab;
 
 fn unique(tag: &str) -> String {
     format!("t{}{}", tag, std::process::id() % 100000)
@@ -41,18 +41,7 @@ fn check_topology(topology: Topology, tag: &str) {
     let id = unique(tag);
     let lab = Lab::up(&id, topology).expect("lab up");
     let recorder = Arc::new(Recorder::new());
-    let ports = [Host::Client, Host::Server]
-        .into_iter()
-        .map(|h| {
-            let loc = lab.port(h);
-            PortSpec {
-                name: h.capture_name().to_string(),
-                ns: loc.ns.clone(),
-                ifname: loc.ifname.to_string(),
-            }
-        })
-        .collect();
-    let capture = Capture::start(ports, recorder.clone()).expect("capture");
+    let capture = Capture::start(port_specs(&lab), recorder.clone()).expect("capture");
     exchange(&lab, "198.18.0.2:9000".parse().unwrap());
     exchange(&lab, "[fd00:7d::2]:9001".parse().unwrap());
     // Both handshakes are seen on both ports.

@@ -179,9 +179,13 @@ fn states(ev: &Evidence, hosts: &Hosts) -> Vec<(u64, usize, String)> {
         let Some(h) = hosts.by_name(&s.host) else {
             continue;
         };
-                // `NONE` is a sampler round that found no socket: nothing to say
+        // `NONE` is a sampler round that found no socket: nothing to say
         // before the connection existed, "gone" after it.
-        let state = if s.state == "NONE" { "gone".to_string() } else { s.state.clone() };
+        let state = if s.state == "NONE" {
+            "gone".to_string()
+        } else {
+            s.state.clone()
+        };
         if state == "gone" && !last.contains_key(&h) {
             continue;
         }
