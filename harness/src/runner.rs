@@ -1053,15 +1053,16 @@ impl Run<'_> {
 
     /// Kills an endpoint and waits until its process is gone.
     fn kill_and_wait(&mut self, endpoint: &str) -> Result<()> {
-        self.signal(endpoint, nix::sys::signal::Signal::SIGKILL)?;
-        let deadline = Instant::now() + Duration::from_secs(5);
         let src = endpoint.to_string();
+        // Counted before the signal: a process may be gone (and its `exited` recorded) at once.
         let before = self.recorder.with(|r| {
             r.events
                 .iter()
                 .filter(|e| e.source == src && e.kind == "exited")
                 .count()
         });
+        self.signal(endpoint, nix::sys::signal::Signal::SIGKILL)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
         let gone = self.recorder.wait_for(deadline, |r| {
             r.events
                 .iter()
