@@ -9,19 +9,27 @@ TEARDOWN := target/release/teardown
 OUT ?=
 RUN_FLAGS ?=
 
-.PHONY: all build scenarios scenarios-faithful test unit lint bench lab-up lab-down clean deps install
+.PHONY: all build programs scenarios scenarios-faithful test unit lint bench lab-up lab-down clean deps install
 
 all: build
 
 build:
 	$(CARGO) build --release --locked
 
+# Real programs the scenarios run as external endpoints (programs/bin/).
+# Go comes from the distribution (golang-go, `make deps`); without it this fails
+# with a clear message, and so would the scenarios that need it.
+programs:
+	@command -v go >/dev/null 2>&1 || { echo "programs: no Go toolchain (install golang-go: sudo make deps)" >&2; exit 1; }
+	mkdir -p programs/bin
+	cd programs/go-keepalive && GOFLAGS=-mod=mod GOCACHE=$${GOCACHE:-/tmp/td-gocache} go build -o ../bin/go-keepalive .
+
 # The main job: every scenario, fast profile, each in its own lab.
-scenarios: build
+scenarios: build programs
 	$(TEARDOWN) run scenarios/ $(if $(OUT),--out $(OUT)) $(RUN_FLAGS)
 
 # Linux's default timers: C3 ~15.5 min, C4 ~2 h 11 min.
-scenarios-faithful: build
+scenarios-faithful: build programs
 	$(TEARDOWN) run scenarios/ --profile faithful $(if $(OUT),--out $(OUT)) $(RUN_FLAGS)
 
 # Unit tests (pure core) and integration tests (privileged ones need root;
@@ -47,7 +55,7 @@ clean-runs: build
 	$(TEARDOWN) clean
 
 # What the tests, benchmarks and external-program scenarios use at run time (Debian/Ubuntu).
-DEB_PACKAGES := iproute2 tcpdump tshark netcat-openbsd socat iputils-ping time python3
+DEB_PACKAGES := iproute2 tcpdump tshark netcat-openbsd socat iputils-ping time python3 golang-go
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

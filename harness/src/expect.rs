@@ -205,7 +205,15 @@ impl<'a> Ctx<'a> {
         } else if let Some(side) = &e.silent {
             self.silent(e, side.get_ref(), &anchor)
         } else if let Some(state) = &e.socket {
-            self.socket(e, state, &anchor)
+            let mut c = self.socket(e, state, &anchor);
+            if e.timer_at_least.is_some() || e.timer_at_most.is_some() {
+                let t = self.socket_timer(e, state, &anchor);
+                c.ok &= t.ok;
+                c.evidence.extend(t.evidence);
+            }
+            c
+        } else if e.gone.is_some() {
+            crate::timing::gone(self.sc, self.ev, e, anchor.from_ns)
         } else if let Some(kind) = &e.event {
             self.event(e, kind, &anchor)
         } else if e.dies.is_some() {
@@ -556,6 +564,56 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// `timer_at_least` / `timer_at_most`: the timer of the first sample of
+    /// the connection on `host` in `state` at or after the anchor.
+    fn socket_timer(&self, e: &Expect, state: &str, a: &Anchor) -> Check {
+        let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("");
+        let first = self
+            .ev
+            .sockets
+            .iter()
+            .filter(|s| s.ts_ns >= a.from_ns && s.state == state)
+            .filter(|s| self.is_conn_socket(s, host, state == "LISTEN"))
+            .min_by_key(|s| s.ts_ns);
+        let Some(s) = first else {
+            return fail(
+                String::new(),
+                vec![format!("timer: no {state} sample on `{host}`{}", a.text)],
+            );
+        };
+        let Some(ms) = s.expires_ms else {
+            return fail(
+                String::new(),
+                vec![format!(
+                    "timer: the first {state} sample has no timer: {}",
+                    self.describe_sample(s)
+                )],
+            );
+        };
+        let got = std::time::Duration::from_millis(ms);
+        let low_ok = e.timer_at_least.map(|d| got >= d.0).unwrap_or(true);
+        let high_ok = e.timer_at_most.map(|d| got <= d.0).unwrap_or(true);
+        let bounds = match (e.timer_at_least, e.timer_at_most) {
+            (Some(l), Some(h)) => format!("{l}..{h}"),
+            (Some(l), None) => format!("at least {l}"),
+            (None, Some(h)) => format!("at most {h}"),
+            (None, None) => String::new(),
+        };
+        Check {
+            name: String::new(),
+            ok: low_ok && high_ok,
+            evidence: vec![format!(
+                "timer of the first {state} sample: {ms} ms (accepted {bounds}) {}: {}",
+                if low_ok && high_ok {
+                    "ok"
+                } else {
+                    "OUT OF RANGE"
+                },
+                self.describe_sample(s)
+            )],
+        }
+    }
+
     fn describe_sample(&self, s: &SockSample) -> String {
         let mut t = format!(
             "{:.3}s {} {} > {} {}",
@@ -714,6 +772,13 @@ fn derived_name(e: &Expect, after: &str) -> String {
             .unwrap_or("?");
         return format!(
             "{source} dies by {} at the model's time{after}",
+            model.get_ref()
+        );
+    }
+    if let Some(model) = &e.gone {
+        let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?");
+        return format!(
+            "{host}'s orphan vanishes ({}) at the model's time{after}",
             model.get_ref()
         );
     }

@@ -138,6 +138,15 @@ pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
     })??;
     if lab.wire.is_some() {
         isolate(lab, host)?;
+    } else {
+        // Direct: the host's end of the cable goes dark, so the survivor loses
+        // carrier (the namespace itself may outlive the power-off while the
+        // capture holds it).
+        lab.host(host).run(|| -> Result<()> {
+            let mut rt = Rtnl::open()?;
+            let idx = link_index(&mut rt, "eth0")?;
+            set_link_up(&mut rt, idx, false, "setting eth0 down")
+        })??;
     }
     let ns: &NetNs = lab.host(host);
     crate::cleanup::kill_all(ns);

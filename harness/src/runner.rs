@@ -684,13 +684,20 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     }
     problems.extend(cap.errors.iter().map(|e| format!("capture: {e}")));
     let records: Records = recorder.take();
-    // Endpoints that died on their own make the evidence incomplete.
+    // Endpoints that died on their own make the evidence incomplete; a built-in
+    // client whose connect() failed exits 1 by contract (the `error` op=connect
+    // event is the evidence), which is no crash.
+    let connect_failed = |src: &str| {
+        records
+            .events
+            .iter()
+            .any(|x| x.source == src && x.kind == "error" && x.op.as_deref() == Some("connect"))
+    };
     for e in &records.events {
+        let detail = e.detail.as_deref().unwrap_or("");
         if e.kind == "exited"
-            && e.detail
-                .as_deref()
-                .map(|d| d.starts_with("crashed"))
-                .unwrap_or(false)
+            && detail.starts_with("crashed")
+            && !(detail.starts_with("crashed: exit 1 ") && connect_failed(&e.source))
         {
             problems.push(format!(
                 "endpoint {} {}",
@@ -1098,15 +1105,16 @@ impl Run<'_> {
 
     /// Kills an endpoint and waits until its process is gone.
     fn kill_and_wait(&mut self, endpoint: &str) -> Result<()> {
-        self.signal(endpoint, nix::sys::signal::Signal::SIGKILL)?;
-        let deadline = Instant::now() + Duration::from_secs(5);
         let src = endpoint.to_string();
+        // Counted before the signal: a process may be gone (and its `exited` recorded) at once.
         let before = self.recorder.with(|r| {
             r.events
                 .iter()
                 .filter(|e| e.source == src && e.kind == "exited")
                 .count()
         });
+        self.signal(endpoint, nix::sys::signal::Signal::SIGKILL)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
         let gone = self.recorder.wait_for(deadline, |r| {
             r.events
                 .iter()
@@ -1347,11 +1355,13 @@ impl Run<'_> {
                     .find(|(h, _)| *h == host)
                     .map(|(_, t)| *t)
                     .unwrap_or(0);
+                // This host's latest round (the other host's rounds interleave).
                 r.sockets
                     .iter()
                     .rev()
+                    .filter(|s| s.host == host)
                     .take_while(|s| s.ts_ns >= last)
-                    .any(|s| s.host == host && s.state == state && is_conn(s, server_port))
+                    .any(|s| s.state == state && is_conn(s, server_port))
             })
         } else if w.gone == Some(true) {
             let host = w
@@ -1371,8 +1381,9 @@ impl Run<'_> {
                         .sockets
                         .iter()
                         .rev()
+                        .filter(|s| s.host == host)
                         .take_while(|s| s.ts_ns >= last)
-                        .any(|s| s.host == host && is_conn(s, server_port))
+                        .any(|s| is_conn(s, server_port))
             })
         } else if let Some(pattern) = &w.packet {
             let port = w

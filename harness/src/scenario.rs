@@ -549,6 +549,19 @@ pub struct Expect {
     /// `host` sends after `after`, against the model's times, one by one.
     #[serde(default)]
     pub schedule: Option<Spanned<String>>,
+    /// With `socket`: the first sample of the connection in that state has its
+    /// timer (sock_diag `expires_ms`) at least this long (`TIME_WAIT`: `55s`).
+    #[serde(default)]
+    pub timer_at_least: Option<Dur>,
+    /// With `socket`: ... and at most this long.
+    #[serde(default)]
+    pub timer_at_most: Option<Dur>,
+    /// When `host`'s socket of the connection vanishes (no RST, no event: an
+    /// orphan) against the kernel model: `orphan_fin` (a closed socket whose
+    /// FIN is never acknowledged, from the FIN's original send) or `fin_wait2`
+    /// (a closed socket whose peer never sends its FIN, from the ACK of its FIN).
+    #[serde(default)]
+    pub gone: Option<Spanned<String>>,
 }
 
 /// A validated scenario, with the chosen profile applied.
@@ -1063,12 +1076,30 @@ impl Scenario {
                 e.event.is_some(),
                 e.dies.is_some(),
                 e.schedule.is_some(),
+                e.gone.is_some(),
             ]
             .iter()
             .filter(|b| **b)
             .count();
             if kinds != 1 {
-                return Err(ctx.err(span, "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`"));
+                return Err(ctx.err(span, "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`, `gone`"));
+            }
+            if (e.timer_at_least.is_some() || e.timer_at_most.is_some()) && e.socket.is_none() {
+                return Err(ctx.err(span, "`timer_at_least` / `timer_at_most` go with `socket`"));
+            }
+            if let Some(g) = &e.gone {
+                if !["orphan_fin", "fin_wait2"].contains(&g.get_ref().as_str()) {
+                    return Err(ctx.err(
+                        g.span(),
+                        format!("unknown model `{}` (orphan_fin, fin_wait2)", g.get_ref()),
+                    ));
+                }
+                if e.host.is_none() || e.after.is_none() {
+                    return Err(ctx.err(
+                        span,
+                        "`gone` needs `host` (whose socket vanishes) and `after` (the step that closed it)",
+                    ));
+                }
             }
             for model in [&e.dies, &e.schedule].into_iter().flatten() {
                 if !["retransmission", "keepalive"].contains(&model.get_ref().as_str()) {

@@ -633,7 +633,7 @@ fn after_naming_no_step() {
 
 #[test]
 fn expect_needs_exactly_one_kind() {
-    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`";
+    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`, `gone`";
     let text = with("\n[[expect]]\nsilent = \"any\"\nsocket = \"CLOSED\"\nhost = \"client\"\n");
     assert_error(&text, "[[expect]]", 0, msg);
     let text = with("\n[[expect]]\nname = \"nothing\"\n");
@@ -870,4 +870,25 @@ fn defaults_of_a_minimal_file() {
     assert_eq!(s.endpoints["client"].on_eof, OnEof::None);
     assert!(s.sysctls.is_empty());
     assert!(s.steps.is_empty() && s.expects.is_empty());
+}
+
+#[test]
+fn gone_and_timer_bounds_are_validated() {
+    let base = "name = \"t\"\nconclusion = \"X-T\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[[step]]\nname = \"close\"\ndo = \"cut\"\n";
+    let parse = |extra: &str| Scenario::parse("t.toml", &format!("{base}{extra}"), Profile::Fast);
+    assert!(
+        parse("[[expect]]\ngone = \"orphan_fin\"\nhost = \"client\"\nafter = \"close\"\n").is_ok()
+    );
+    let e =
+        parse("[[expect]]\ngone = \"nope\"\nhost = \"client\"\nafter = \"close\"\n").unwrap_err();
+    assert!(e.message.contains("unknown model `nope`"), "{e}");
+    let e = parse("[[expect]]\ngone = \"fin_wait2\"\nhost = \"client\"\n").unwrap_err();
+    assert!(e.message.contains("`gone` needs"), "{e}");
+    assert!(parse(
+        "[[expect]]\nsocket = \"TIME_WAIT\"\nhost = \"client\"\ntimer_at_least = \"55s\"\n"
+    )
+    .is_ok());
+    let e = parse("[[expect]]\nevent = \"eof\"\nsource = \"server\"\ntimer_at_least = \"55s\"\n")
+        .unwrap_err();
+    assert!(e.message.contains("go with `socket`"), "{e}");
 }

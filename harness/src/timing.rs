@@ -371,7 +371,7 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
             let chained = dead_path_seen(ev, host, server_port, anchor).and_then(|seen| {
                 let first_ns = seen.retransmissions.first()?.ts_ns;
                 let c = chain(
-                    &retrans_knobs(sc, ev, host, anchor),
+                    &retrans_knobs(sc, ev, host, first_ns),
                     &seen,
                     last_ack_before(ev, host, server_port, first_ns),
                 )?;
@@ -387,7 +387,7 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
                     measured: None,
                 };
             };
-            let k = retrans_knobs(sc, ev, host, anchor);
+            let k = retrans_knobs(sc, ev, host, first_ns);
             let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
             lines.push(format!(
                 "first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
@@ -531,12 +531,15 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
                     port_of_host(host)
                 ));
             };
-            let k = retrans_knobs(sc, ev, host, anchor);
             let first_ns = seen
                 .retransmissions
                 .first()
                 .map(|p| p.ts_ns)
                 .unwrap_or(u64::MAX);
+            // The RTO in force when the timer fired: the last sample before the
+            // first retransmission (ACKs after the last sample before the fault
+            // may still have changed it; nothing changes it after the fault).
+            let k = retrans_knobs(sc, ev, host, first_ns);
             let Some(c) = chain(&k, &seen, last_ack_before(ev, host, server_port, first_ns)) else {
                 return fail("no RTO retransmission captured".into());
             };
@@ -680,6 +683,135 @@ pub fn predicted_run(sc: &Scenario) -> Duration {
         }
     }
     total
+}
+
+/// How much later than its timer a vanished socket shows in the samples: one
+/// sampler period plus a loaded machine's wake-up delay (like [`APP_WAKEUP`]).
+pub const SAMPLE_LAG: Duration =
+    Duration::from_millis(crate::sockdiag::DEFAULT_PERIOD.as_millis() as u64 + 50);
+
+/// Evaluates `gone = "orphan_fin" | "fin_wait2"`: when `host`'s socket of the
+/// connection vanishes from the sock_diag samples, against the model.
+/// - `orphan_fin`: from the original send of the host's FIN (after the
+///   anchor); the model is [`model::orphan_fin`] with `tcp_orphan_retries`.
+/// - `fin_wait2`: from the first segment acknowledging that FIN (the socket
+///   enters FIN_WAIT2); the model is [`model::fin_wait2_lifetime`] with
+///   `tcp_fin_timeout` and the RTO sampled before.
+///
+/// Measured: the first sample round on the host, after the reference, in
+/// which the connection has no socket. Accepted: the model's time, minus
+/// [`model::EARLY_SLACK`], plus the timers' lateness and [`SAMPLE_LAG`].
+pub fn gone(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
+    let model_name = e.gone.as_ref().map(|g| g.get_ref().as_str()).unwrap_or("");
+    let host = e
+        .host
+        .as_ref()
+        .map(|h| h.get_ref().as_str())
+        .unwrap_or("client");
+    let side = host_side(host);
+    let server_port = crate::expect::server_port(sc);
+    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    let Some(fin) = pkts
+        .iter()
+        .copied()
+        .find(|p| ev.sender(p) == Some(side) && p.flags.has(TcpFlags::FIN) && p.ts_ns >= anchor)
+    else {
+        return fail(format!(
+            "no FIN from {host} on {} after the step",
+            port_of_host(host)
+        ));
+    };
+    let (reference, predicted, late, inputs) = if model_name == "orphan_fin" {
+        let k = retrans_knobs(sc, ev, host, fin.ts_ns);
+        let n = sysctl(sc, host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
+        let m = model::orphan_fin(&k, n);
+        (
+            fin.ts_ns,
+            m.death,
+            m.late_by_at_most,
+            format!(
+                "orphan_fin; tcp_orphan_retries={n} (retries {}), rto={}, {} retransmissions; from the FIN's original send at {:.6}s",
+                model::orphan_retries(n, true),
+                secs(k.rto),
+                m.retransmissions.len(),
+                ev.rel_secs(fin.ts_ns)
+            ),
+        )
+    } else {
+        let fin_end = fin.seq.wrapping_add(fin.len).wrapping_add(1);
+        let Some(ack) = pkts.iter().copied().find(|p| {
+            ev.sender(p).is_some()
+                && ev.sender(p) != Some(side)
+                && p.ts_ns > fin.ts_ns
+                && p.flags.has(TcpFlags::ACK)
+                && !seq_before(p.ack, fin_end)
+        }) else {
+            return fail(format!(
+                "{host}'s FIN was never acknowledged on {}",
+                port_of_host(host)
+            ));
+        };
+        let fin_timeout = sysctl(sc, host, "net.ipv4.tcp_fin_timeout").unwrap_or(60);
+        let rto = measured_rto(ev, host, server_port, ack.ts_ns).unwrap_or(model::VETH_RTO);
+        let Some(life) = model::fin_wait2_lifetime(Duration::from_secs(fin_timeout), 0, rto) else {
+            return fail("no FIN_WAIT2 lifetime".into());
+        };
+        (
+            ack.ts_ns,
+            life,
+            model::timer_slack(life),
+            format!(
+                "fin_wait2; tcp_fin_timeout={fin_timeout}s rto={}: max(fin_timeout, 3.5*RTO); from the ACK of the FIN at {:.6}s",
+                secs(rto),
+                ev.rel_secs(ack.ts_ns)
+            ),
+        )
+    };
+    let earliest = predicted.saturating_sub(model::EARLY_SLACK);
+    let latest = predicted + late + SAMPLE_LAG;
+    let mut lines = vec![format!(
+        "model ({inputs}): gone at {} (accepted {}..{}: timer lateness from the model, +{} sampling)",
+        secs(predicted),
+        secs(earliest),
+        secs(latest),
+        secs(SAMPLE_LAG)
+    )];
+    // Rounds on the host after the reference: ts -> whether the connection has a socket.
+    let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
+    for s in ev
+        .sockets
+        .iter()
+        .filter(|s| s.host == host && s.ts_ns > reference)
+    {
+        let conn = s.state != "LISTEN"
+            && (s.local.ends_with(&format!(":{server_port}"))
+                || s.remote.ends_with(&format!(":{server_port}")));
+        *rounds.entry(s.ts_ns).or_insert(false) |= conn;
+    }
+    let Some((&gone_ns, _)) = rounds.iter().find(|(_, present)| !**present) else {
+        lines.push(format!(
+            "measured: {host}'s socket was still there in the last of {} sample rounds",
+            rounds.len()
+        ));
+        return Check {
+            name: String::new(),
+            ok: false,
+            evidence: lines,
+        };
+    };
+    let measured = at(reference, gone_ns);
+    let ok = earliest <= measured && measured <= latest;
+    lines.push(format!(
+        "measured: {host}'s socket gone in the round at {} ({:.6}s into the run) {}",
+        secs(measured),
+        ev.rel_secs(gone_ns),
+        if ok { "ok" } else { "OUT OF WINDOW" }
+    ));
+    Check {
+        name: String::new(),
+        ok,
+        evidence: lines,
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,3 @@
+module tcp-teardown-lab/go-keepalive
+
+go 1.19
