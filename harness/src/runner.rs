@@ -644,6 +644,10 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
         }
     }
     let recorder = Arc::new(Recorder::new());
+        for host in &sc.static_neighbours {
+        let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
+        lab.pin_neighbour(h)?;
+    }
     let capture = Capture::start(crate::capture::port_specs(lab), recorder.clone())?;
     let start_ns = now_ns();
     let mut run = Run {

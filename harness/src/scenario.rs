@@ -173,6 +173,10 @@ pub struct HostSpec {
     /// `net.ipv4.tcp_retries2 = 5`: written through the host namespace's /proc/sys.
     #[serde(default)]
     pub sysctl: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    /// Pin the neighbour entry for the peer (static ARP / NDP): resolution
+    /// never fails in a cut, so TCP's segments keep reaching the wire.
+    #[serde(default)]
+    pub static_neighbour: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -576,6 +580,8 @@ pub struct Scenario {
     pub profile: Profile,
     /// Host name -> sysctl name -> value, profile applied.
     pub sysctls: BTreeMap<String, BTreeMap<String, String>>,
+    /// Hosts whose neighbour entry for the peer is pinned.
+    pub static_neighbours: Vec<String>,
     pub endpoints: BTreeMap<String, EndpointSpec>,
     pub steps: Vec<Step>,
     pub expects: Vec<Expect>,
@@ -1195,7 +1201,14 @@ impl Scenario {
             expects.push(e);
         }
 
+        let static_neighbours = raw
+            .hosts
+            .iter()
+            .filter(|(_, h)| h.static_neighbour)
+            .map(|(n, _)| n.get_ref().clone())
+            .collect();
         Ok(Scenario {
+            static_neighbours,
             file: ctx.file.to_string(),
             name: raw.name,
             conclusion: raw.conclusion,

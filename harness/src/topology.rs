@@ -509,3 +509,36 @@ impl Lab {
         })?
     }
 }
+
+impl Lab {
+    /// Pins `host`'s neighbour entries for its peer (IPv4 and IPv6) as
+    /// permanent, like static ARP: address resolution then never fails in a
+    /// cut, and what TCP sends keeps reaching the wire. Without it, a cut of
+    /// more than ~30 s (base_reachable_time) also fails the neighbour entry,
+    /// and later segments die in the neighbour queue instead of the wire.
+    pub fn pin_neighbour(&self, host: Host) -> Result<()> {
+        use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
+        let peer = host.other();
+        self.host(host).run(|| -> Result<()> {
+            let mut rt = Rtnl::open()?;
+            let idx = link_index(&mut rt, "eth0")?;
+            for (family, dst) in [
+                (AddressFamily::Inet, NeighbourAddress::Inet(peer.v4())),
+                (AddressFamily::Inet6, NeighbourAddress::Inet6(peer.v6())),
+            ] {
+                let mut msg = NeighbourMessage::default();
+                msg.header.family = family;
+                msg.header.ifindex = idx;
+                msg.header.state = NeighbourState::Permanent;
+                msg.attributes.push(NeighbourAttribute::Destination(dst));
+                msg.attributes.push(NeighbourAttribute::LinkLayerAddress(peer.mac().to_vec()));
+                rt.request(
+                    RouteNetlinkMessage::NewNeighbour(msg),
+                    NLM_F_CREATE | NLM_F_REPLACE,
+                    &format!("pinning {}'s neighbour entry for {}", host.name(), peer.name()),
+                )?;
+            }
+            Ok(())
+        })?
+    }
+}
