@@ -558,7 +558,6 @@ struct Run<'a> {
     samplers: BTreeMap<&'static str, crate::sockdiag::Sampler>,
     /// Harness-side problems that make the verdict `error`.
     problems: Vec<String>,
-    start_ns: u64,
     /// When the latest step acted (packet waits look from there on).
     last_acted_ns: u64,
     /// The ifindex each capture port is bound to (client-port, server-port).
@@ -644,7 +643,7 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
         }
     }
     let recorder = Arc::new(Recorder::new());
-        for host in &sc.static_neighbours {
+    for host in &sc.static_neighbours {
         let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
         lab.pin_neighbour(h)?;
     }
@@ -658,7 +657,6 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
         endpoints: BTreeMap::new(),
         samplers: BTreeMap::new(),
         problems: Vec::new(),
-        start_ns,
         last_acted_ns: start_ns,
         capture_bound: capture.bound(),
         generation: 0,
@@ -1325,7 +1323,9 @@ impl Run<'_> {
         let what = describe_wait(w);
         tracing::debug!(scenario = %self.sc.name, step = index + 1, "waiting up to {} for {what}", Dur(timeout));
         let server_port = crate::expect::server_port(self.sc);
-        let from_ns = self.start_ns;
+        // A `gone` needs a sampler round taken after this wait began: an older round may
+        // predate the connection itself.
+        let from_ns = now_ns();
         let ok = if let Some(kind) = &w.event {
             let src = w
                 .source

@@ -517,7 +517,9 @@ impl Lab {
     /// more than ~30 s (base_reachable_time) also fails the neighbour entry,
     /// and later segments die in the neighbour queue instead of the wire.
     pub fn pin_neighbour(&self, host: Host) -> Result<()> {
-        use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState};
+        use netlink_packet_route::neighbour::{
+            NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
+        };
         let peer = host.other();
         self.host(host).run(|| -> Result<()> {
             let mut rt = Rtnl::open()?;
@@ -531,11 +533,16 @@ impl Lab {
                 msg.header.ifindex = idx;
                 msg.header.state = NeighbourState::Permanent;
                 msg.attributes.push(NeighbourAttribute::Destination(dst));
-                msg.attributes.push(NeighbourAttribute::LinkLayerAddress(peer.mac().to_vec()));
+                msg.attributes
+                    .push(NeighbourAttribute::LinkLayerAddress(peer.mac().to_vec()));
                 rt.request(
                     RouteNetlinkMessage::NewNeighbour(msg),
                     NLM_F_CREATE | NLM_F_REPLACE,
-                    &format!("pinning {}'s neighbour entry for {}", host.name(), peer.name()),
+                    &format!(
+                        "pinning {}'s neighbour entry for {}",
+                        host.name(),
+                        peer.name()
+                    ),
                 )?;
             }
             Ok(())
