@@ -18,6 +18,14 @@ fn tmp(tag: &str) -> PathBuf {
     d
 }
 
+/// The tests here compare the namespaces before and after a run, so they run
+/// one at a time (cargo runs the tests of one binary in parallel).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 fn our_namespaces() -> Vec<String> {
     teardown::netns::list()
         .into_iter()
@@ -85,6 +93,7 @@ fn malformed_scenario_exits_2_with_location_and_creates_nothing() {
 
 #[test]
 fn list_needs_no_root_and_names_conclusions() {
+    let _serial = serial();
     let out = teardown().arg("list").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -99,6 +108,7 @@ fn list_needs_no_root_and_names_conclusions() {
 
 #[test]
 fn shards_partition_and_merge_equals_a_single_run() {
+    let _serial = serial();
     if !teardown::privileged() {
         return;
     }
@@ -172,6 +182,7 @@ fn shards_partition_and_merge_equals_a_single_run() {
 
 #[test]
 fn repeat_reports_pass_counts() {
+    let _serial = serial();
     if !teardown::privileged() {
         return;
     }
@@ -201,6 +212,7 @@ fn repeat_reports_pass_counts() {
 
 #[test]
 fn netem_scenario_is_an_error_naming_the_missing_qdisc_or_passes() {
+    let _serial = serial();
     if !teardown::privileged() {
         return;
     }
