@@ -53,6 +53,7 @@ fn names_and_verdicts(s: &serde_json::Value) -> Vec<(String, String)> {
 
 #[test]
 fn malformed_scenario_exits_2_with_location_and_creates_nothing() {
+    let _serial = serial();
     let dir = tmp("bad");
     let file = dir.join("bad.toml");
     std::fs::write(
