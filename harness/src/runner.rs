@@ -1306,7 +1306,26 @@ impl Run<'_> {
         let timeout = match &w.model_timeout {
             // The wait only bounds a hang (the timing itself is checked by `dies`): the model's
             // lifetime plus 10 s.
-            Some(m) => crate::timing::model_life(self.sc, w, m.get_ref()) + Duration::from_secs(10),
+            Some(m) => {
+                let server_port = crate::expect::server_port(self.sc);
+                let host = w
+                    .source
+                    .as_ref()
+                    .and_then(|s| self.sc.endpoints.get(s.get_ref()))
+                    .map(|e| e.host.get_ref().clone())
+                    .unwrap_or_else(|| "client".into());
+                // The larger of the RTOs the connection showed: the model's death scales with it.
+                let rto = self.recorder.with(|r| {
+                    r.sockets
+                        .iter()
+                        .filter(|s| s.host == host && is_conn(s, server_port))
+                        .filter_map(|s| s.tcp.as_ref().map(|t| t.rto_us))
+                        .max()
+                        .filter(|us| *us > 0)
+                        .map(|us| Duration::from_micros(us as u64))
+                });
+                crate::timing::model_life(self.sc, w, m.get_ref(), rto) + Duration::from_secs(10)
+            }
             None => w.timeout.unwrap_or(Dur(Duration::from_secs(5))).0,
         };
         if let Some(d) = w.duration {

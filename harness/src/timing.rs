@@ -648,7 +648,15 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
 
 /// How long the model says the waited-on connection can live (`model_timeout`):
 /// the death of the connection of the wait's `source` (or `host`'s), with its lateness.
-pub fn model_life(sc: &Scenario, w: &crate::scenario::Wait, model_name: &str) -> Duration {
+/// `rto`: the RTO sock_diag measured on the connection so far, if any (a SYN
+/// retransmitted at connect leaves it near 1 s for a while, and the death
+/// scales with it); the veth's usual ~208 ms otherwise.
+pub fn model_life(
+    sc: &Scenario,
+    w: &crate::scenario::Wait,
+    model_name: &str,
+    rto: Option<Duration>,
+) -> Duration {
     let host = w
         .source
         .as_ref()
@@ -660,7 +668,10 @@ pub fn model_life(sc: &Scenario, w: &crate::scenario::Wait, model_name: &str) ->
         let m = model::keepalive(&keepalive_knobs(sc, &host));
         m.death + m.late_by_at_most
     } else {
-        let k = retrans_knobs(sc, &Evidence::default(), &host, u64::MAX);
+        let mut k = retrans_knobs(sc, &Evidence::default(), &host, u64::MAX);
+        if let Some(r) = rto {
+            k.rto = r;
+        }
         let m = model::dead_path(&k);
         m.death + m.late_by_at_most
     }
@@ -678,7 +689,7 @@ pub fn predicted_run(sc: &Scenario) -> Duration {
             if let Some(d) = w.duration {
                 total += d.0;
             } else if let Some(m) = &w.model_timeout {
-                total += model_life(sc, w, m.get_ref());
+                total += model_life(sc, w, m.get_ref(), None);
             }
         }
     }
