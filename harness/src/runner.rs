@@ -915,7 +915,8 @@ impl Run<'_> {
         let ns_path = self.lab.host(host).path().to_path_buf();
         let exe = std::env::current_exe().context("finding the teardown binary")?;
         self.generation += 1;
-        let log_base = self.dir.join(format!("{name}.{}", self.generation));
+        // `<name>.<n>.stdout` / `.stderr`: one pair per process start in this scenario.
+        let log_path = |ext: &str| self.dir.join(format!("{name}.{}.{ext}", self.generation));
         let mut cmd = match spec.program {
             Program::Client | Program::Server => {
                 let port = spec.port;
@@ -963,10 +964,8 @@ impl Run<'_> {
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
-                std::fs::File::create(
-                    log_base.with_extension(format!("{}.stderr", self.generation)),
-                )
-                .or_else(|_| std::fs::File::create("/dev/null"))?,
+                std::fs::File::create(log_path("stderr"))
+                    .or_else(|_| std::fs::File::create("/dev/null"))?,
             ));
         let listening_before = self.recorder.with(|r| {
             r.events
@@ -982,7 +981,7 @@ impl Run<'_> {
         let stdout = child.stdout.take().expect("piped stdout");
         let recorder = self.recorder.clone();
         let src = name.to_string();
-        let stdout_log = log_base.with_extension(format!("{}.stdout", self.generation));
+        let stdout_log = log_path("stdout");
         std::thread::spawn(move || {
             let mut log = std::fs::File::create(stdout_log).ok();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
