@@ -86,11 +86,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let is_doctor = matches!(cli.command, Command::Doctor);
-        // Only for the commands that just print: the runner writes to its endpoints'
+    // Only for the commands that just print: the runner writes to its endpoints'
     // stdin pipes and must see EPIPE there, not die of SIGPIPE.
     if matches!(
         cli.command,
-        Command::List(_) | Command::Replay(_) | Command::Diagram(_) | Command::Model(_) | Command::Completions { .. } | Command::Manpage
+        Command::List(_)
+            | Command::Replay(_)
+            | Command::Diagram(_)
+            | Command::Model(_)
+            | Command::Completions { .. }
+            | Command::Manpage
     ) {
         // Like any Unix filter: `teardown list | head` ends quietly.
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.

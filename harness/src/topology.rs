@@ -207,7 +207,25 @@ impl Lab {
                 set_link_up(&mut rt, idx, true, "setting eth0 up")
             })??;
         }
+        lab.wait_until_up()?;
         Ok(lab)
+    }
+
+    /// Every host's eth0 and (switched) both wire ports and the bridge operationally up.
+    fn wait_until_up(&self) -> Result<()> {
+        for host in [Host::Client, Host::Server] {
+            self.host(host).run(|| -> Result<()> {
+                let mut rt = Rtnl::open()?;
+                wait_oper_up(&mut rt, &["eth0"])
+            })??;
+        }
+        if let Some(w) = &self.wire {
+            w.run(|| -> Result<()> {
+                let mut rt = Rtnl::open()?;
+                wait_oper_up(&mut rt, &["c-port", "s-port", "br0"])
+            })??;
+        }
+        Ok(())
     }
 
     /// The namespaces of the lab, hosts first.
@@ -284,7 +302,8 @@ impl Lab {
             add_address(&mut rt, idx, IpAddr::V4(host.v4()), addr::PREFIX_V4)?;
             add_address(&mut rt, idx, IpAddr::V6(host.v6()), addr::PREFIX_V6)?;
             set_link_up(&mut rt, idx, true, "setting eth0 up")
-        })?
+        })??;
+        self.wait_until_up()
     }
 }
 
@@ -547,5 +566,51 @@ impl Lab {
             }
             Ok(())
         })?
+    }
+}
+
+/// Waits (bounded, 3 s) until every named link in the socket's namespace is
+/// operationally up. Carrier changes reach the stack through linkwatch, which
+/// may lag by up to a second under load; until then a fresh bridge port is not
+/// forwarding and a host's first ARP or neighbour solicitation is lost (and a
+/// SYN waits a second and inflates the RTO). So a lab is handed over only once
+/// its links are really up.
+pub fn wait_oper_up(rt: &mut Rtnl, names: &[&str]) -> Result<()> {
+    use netlink_packet_route::link::State;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    loop {
+        let mut up = Vec::new();
+        for msg in rt.dump(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            "listing links",
+        )? {
+            if let RouteNetlinkMessage::NewLink(link) = msg {
+                let oper_up = link
+                    .attributes
+                    .iter()
+                    .any(|a| matches!(a, LinkAttribute::OperState(State::Up)));
+                if oper_up {
+                    up.extend(link.attributes.iter().find_map(|a| match a {
+                        LinkAttribute::IfName(n) => Some(n.clone()),
+                        _ => None,
+                    }));
+                }
+            }
+        }
+        let pending: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !up.iter().any(|u| u == n))
+            .collect();
+        if pending.is_empty() {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(anyhow!(
+                "links still not up after 3 s: {}",
+                pending.join(", ")
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }

@@ -247,3 +247,60 @@ fn netem_scenario_is_an_error_naming_the_missing_qdisc_or_passes() {
     assert_eq!(our_namespaces(), before, "the lab is torn down completely");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_command_to_an_endpoint_that_already_exited_is_an_error_not_a_crash() {
+    let _serial = serial();
+    if !teardown::privileged() {
+        return;
+    }
+    let dir = tmp("epipe");
+    let file = dir.join("epipe.toml");
+    std::fs::write(
+        &file,
+        r#"name = "epipe"
+conclusion = "X-TEST"
+summary = "An external endpoint that exits at once, then a send to it."
+[endpoints.server]
+host = "server"
+program = "server"
+[endpoints.client]
+host = "client"
+program = "external"
+command = ["true"]
+[[step]]
+wait = { event = "exited", source = "client" }
+do = "send"
+endpoint = "client"
+bytes = 100
+"#,
+    )
+    .unwrap();
+    let before = our_namespaces();
+    let o = teardown()
+        .arg("run")
+        .arg(&file)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s = summary(&dir.join("out"));
+    assert_eq!(s["scenarios"][0]["verdict"], "error");
+    assert!(
+        s["scenarios"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("send"),
+        "{}",
+        s["scenarios"][0]
+    );
+    assert_eq!(our_namespaces(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
