@@ -629,6 +629,12 @@ fn write_bytes(
                 }
                 paced += k as u64;
                 sent.add(k, em);
+                // A fast reader may keep the socket writable for ever: look for
+                // `close` between writes too, not only when a write would block.
+                if let Ok(Ready::Stop) = wait(fd, 0, stop, 0) {
+                    sent.flush(em);
+                    return false;
+                }
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
