@@ -992,6 +992,16 @@ impl Run<'_> {
                         continue;
                     }
                 }
+                if external {
+                    // What an external program prints is evidence too: an event per line.
+                    recorder.push_event(Event {
+                        ts_ns: now_ns(),
+                        source: src.clone(),
+                        kind: "stdout".into(),
+                        detail: Some(line.clone()),
+                        ..Default::default()
+                    });
+                }
                 if let Some(l) = log.as_mut() {
                     let _ = writeln!(l, "{line}");
                 }
@@ -1081,7 +1091,11 @@ impl Run<'_> {
             .stdin
             .as_mut()
             .ok_or_else(|| anyhow!("endpoint {endpoint} has no control pipe"))?;
-        writeln!(stdin, "{line}").with_context(|| format!("telling {endpoint} to {line}"))?;
+        // One write for the whole line: a program that acts on the first bytes and
+        // exits (nc on a reset) must not make a second write fail with EPIPE.
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .with_context(|| format!("telling {endpoint} to {line}"))?;
         stdin.flush()?;
         Ok(())
     }

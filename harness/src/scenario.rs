@@ -633,7 +633,7 @@ const TCP_STATES: [&str; 12] = [
     "CLOSING",
     "CLOSED",
 ];
-const EVENT_KINDS: [&str; 11] = [
+const EVENT_KINDS: [&str; 12] = [
     "listening",
     "accepted",
     "connected",
@@ -645,6 +645,8 @@ const EVENT_KINDS: [&str; 11] = [
     "shutdown",
     "exited",
     "started",
+    // A line an external program wrote on its stdout (the detail).
+    "stdout",
 ];
 
 /// Checks one packet pattern item: `C>S F.`, alternatives with `|`, optional
