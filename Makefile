@@ -24,12 +24,13 @@ programs:
 	mkdir -p programs/bin
 	cd programs/go-keepalive && GOFLAGS=-mod=mod GOCACHE=$${GOCACHE:-/tmp/td-gocache} go build -o ../bin/go-keepalive .
 
-# The main job: every scenario, fast profile, each in its own lab.
-scenarios: build programs
+# The main job: every scenario, fast profile, each in its own lab. It installs
+# what the real-program scenarios run (nc, socat, Python, Go) where apt exists.
+scenarios: deps build programs
 	$(TEARDOWN) run scenarios/ $(if $(OUT),--out $(OUT)) $(RUN_FLAGS)
 
 # Linux's default timers: C3 ~15.5 min, C4 ~2 h 11 min.
-scenarios-faithful: build programs
+scenarios-faithful: deps build programs
 	$(TEARDOWN) run scenarios/ --profile faithful $(if $(OUT),--out $(OUT)) $(RUN_FLAGS)
 
 # Unit tests (pure core) and integration tests (privileged ones need root;
@@ -57,7 +58,10 @@ clean-runs: build
 # What the tests, benchmarks and external-program scenarios use at run time (Debian/Ubuntu).
 DEB_PACKAGES := iproute2 tcpdump tshark netcat-openbsd socat iputils-ping time python3 golang-go
 deps:
-	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then \
+	  echo "deps: no apt here; install the equivalents of: $(DEB_PACKAGES)"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "deps: not root, not installing (sudo make deps)"; exit 0; fi; \
+	missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \

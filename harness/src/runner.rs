@@ -1397,7 +1397,15 @@ impl Run<'_> {
                     .rev()
                     .filter(|s| s.host == host)
                     .take_while(|s| s.ts_ns >= last)
-                    .any(|s| s.state == state && is_conn(s, server_port))
+                    .any(|s| {
+                        s.state == state
+                            && if state == "LISTEN" {
+                                // The server program's listener on the scenario's port.
+                                s.local.ends_with(&format!(":{server_port}"))
+                            } else {
+                                is_conn(s, server_port)
+                            }
+                    })
             })
         } else if w.gone == Some(true) {
             let host = w
