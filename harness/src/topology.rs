@@ -222,7 +222,9 @@ impl Lab {
         if let Some(w) = &self.wire {
             w.run(|| -> Result<()> {
                 let mut rt = Rtnl::open()?;
-                wait_oper_up(&mut rt, &["c-port", "s-port", "br0"])
+                // The ports (their carrier makes them forward); the bridge's own
+                // operstate follows later and gates nothing.
+                wait_oper_up(&mut rt, &["c-port", "s-port"])
             })??;
         }
         Ok(())
@@ -569,7 +571,7 @@ impl Lab {
     }
 }
 
-/// Waits (bounded, 3 s) until every named link in the socket's namespace is
+/// Waits (bounded, 10 s: only a bound on a hang) until every named link in the socket's namespace is
 /// operationally up. Carrier changes reach the stack through linkwatch, which
 /// may lag by up to a second under load; until then a fresh bridge port is not
 /// forwarding and a host's first ARP or neighbour solicitation is lost (and a
@@ -577,7 +579,7 @@ impl Lab {
 /// its links are really up.
 pub fn wait_oper_up(rt: &mut Rtnl, names: &[&str]) -> Result<()> {
     use netlink_packet_route::link::State;
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
         let mut up = Vec::new();
         for msg in rt.dump(
