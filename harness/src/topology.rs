@@ -332,27 +332,19 @@ pub fn read_sysctl(key: &str) -> Result<String> {
         .to_string())
 }
 
-/// The index of a link by name, in the socket's namespace.
-pub fn link_index(rt: &mut Rtnl, name: &str) -> Result<u32> {
-    for msg in rt.dump(
-        RouteNetlinkMessage::GetLink(LinkMessage::default()),
-        "listing links",
-    )? {
-        if let RouteNetlinkMessage::NewLink(link) = msg {
-            if link
-                .attributes
-                .iter()
-                .any(|a| matches!(a, LinkAttribute::IfName(n) if n == name))
-            {
-                return Ok(link.header.index);
-            }
-        }
-    }
-    Err(anyhow!("no link named {name}"))
+/// One dump of the links in the socket's namespace.
+pub struct LinkState {
+    pub index: u32,
+    pub name: String,
+    /// Administratively up (IFF_UP).
+    pub up: bool,
+    /// Operationally up (carrier and all: IF_OPER_UP).
+    pub oper_up: bool,
 }
 
-/// Names and flags of every link, in the socket's namespace.
-pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
+/// Every link in the socket's namespace, with its state.
+pub fn link_states(rt: &mut Rtnl) -> Result<Vec<LinkState>> {
+    use netlink_packet_route::link::State;
     let mut out = Vec::new();
     for msg in rt.dump(
         RouteNetlinkMessage::GetLink(LinkMessage::default()),
@@ -367,14 +359,35 @@ pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
                     _ => None,
                 })
                 .unwrap_or_default();
-            out.push((
-                link.header.index,
+            out.push(LinkState {
+                index: link.header.index,
                 name,
-                link.header.flags.contains(LinkFlags::Up),
-            ));
+                up: link.header.flags.contains(LinkFlags::Up),
+                oper_up: link
+                    .attributes
+                    .iter()
+                    .any(|a| matches!(a, LinkAttribute::OperState(State::Up))),
+            });
         }
     }
     Ok(out)
+}
+
+/// The index of a link by name, in the socket's namespace.
+pub fn link_index(rt: &mut Rtnl, name: &str) -> Result<u32> {
+    link_states(rt)?
+        .into_iter()
+        .find(|l| l.name == name)
+        .map(|l| l.index)
+        .ok_or_else(|| anyhow!("no link named {name}"))
+}
+
+/// Names and flags of every link, in the socket's namespace.
+pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
+    Ok(link_states(rt)?
+        .into_iter()
+        .map(|l| (l.index, l.name, l.up))
+        .collect())
 }
 
 pub fn set_link_up(rt: &mut Rtnl, index: u32, up: bool, step: &str) -> Result<()> {
@@ -578,38 +591,20 @@ impl Lab {
 /// SYN waits a second and inflates the RTO). So a lab is handed over only once
 /// its links are really up.
 pub fn wait_oper_up(rt: &mut Rtnl, names: &[&str]) -> Result<()> {
-    use netlink_packet_route::link::State;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let mut up = Vec::new();
-        for msg in rt.dump(
-            RouteNetlinkMessage::GetLink(LinkMessage::default()),
-            "listing links",
-        )? {
-            if let RouteNetlinkMessage::NewLink(link) = msg {
-                let oper_up = link
-                    .attributes
-                    .iter()
-                    .any(|a| matches!(a, LinkAttribute::OperState(State::Up)));
-                if oper_up {
-                    up.extend(link.attributes.iter().find_map(|a| match a {
-                        LinkAttribute::IfName(n) => Some(n.clone()),
-                        _ => None,
-                    }));
-                }
-            }
-        }
+        let states = link_states(rt)?;
         let pending: Vec<&str> = names
             .iter()
             .copied()
-            .filter(|n| !up.iter().any(|u| u == n))
+            .filter(|n| !states.iter().any(|l| l.oper_up && l.name == *n))
             .collect();
         if pending.is_empty() {
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
             return Err(anyhow!(
-                "links still not up after 3 s: {}",
+                "links still not up after 10 s: {}",
                 pending.join(", ")
             ));
         }
