@@ -106,16 +106,30 @@ const BPF_JNE: u8 = 0x50;
 const BPF_JLT: u8 = 0xa0;
 const BPF_CALL: u8 = 0x80;
 const BPF_EXIT: u8 = 0x90;
+const BPF_ST: u8 = 0x02;
+const BPF_STX: u8 = 0x03;
+const BPF_MEM: u8 = 0x60;
+const BPF_IMM: u8 = 0x00;
+const BPF_ATOMIC: u8 = 0xc0;
+const BPF_W: u8 = 0x00;
+const BPF_DW: u8 = 0x18;
+const BPF_FETCH: i32 = 0x01;
+const BPF_JSLE: u8 = 0xd0;
+const BPF_PSEUDO_MAP_FD: u8 = 1;
+const FUNC_MAP_LOOKUP_ELEM: i32 = 1;
 const FUNC_GET_PRANDOM_U32: i32 = 7;
 
 /// Registers: r0 return value, r1 context, r6-r9 callee-saved.
 pub type Reg = u8;
 pub const R0: Reg = 0;
 pub const R1: Reg = 1;
+pub const R2: Reg = 2;
 pub const R6: Reg = 6;
 pub const R7: Reg = 7;
 pub const R8: Reg = 8;
 pub const R9: Reg = 9;
+/// The read-only frame pointer (the top of the program's 512-byte stack).
+pub const R10: Reg = 10;
 
 impl Insn {
     const fn new(code: u8, dst: Reg, src: Reg, off: i16, imm: i32) -> Insn {
@@ -154,6 +168,28 @@ impl Insn {
     pub const fn ld_ind_b(src: Reg, off: i32) -> Insn {
         Insn::new(BPF_LD | BPF_IND | BPF_B, 0, src, 0, off)
     }
+    /// *(u32 *)(dst + off) = imm.
+    pub const fn st_w(dst: Reg, off: i16, imm: i32) -> Insn {
+        Insn::new(BPF_ST | BPF_MEM | BPF_W, dst, 0, off, imm)
+    }
+    /// dst = the map whose fd is `fd` (a two-slot `ld_imm64` the loader
+    /// turns into the map's address).
+    pub const fn ld_map_fd(dst: Reg, fd: i32) -> [Insn; 2] {
+        [
+            Insn::new(BPF_LD | BPF_IMM | BPF_DW, dst, BPF_PSEUDO_MAP_FD, 0, fd),
+            Insn::new(0, 0, 0, 0, 0),
+        ]
+    }
+    /// Atomically: src = the old *(u64 *)(dst + off), which becomes old + src.
+    pub const fn atomic_fetch_add_dw(dst: Reg, src: Reg, off: i16) -> Insn {
+        Insn::new(
+            BPF_STX | BPF_ATOMIC | BPF_DW,
+            dst,
+            src,
+            off,
+            BPF_ADD as i32 | BPF_FETCH,
+        )
+    }
     pub const fn call(helper: i32) -> Insn {
         Insn::new(BPF_JMP | BPF_CALL, 0, 0, 0, helper)
     }
@@ -170,6 +206,8 @@ enum Label {
     V4,
     V6,
     Tcp,
+    /// A counted drop whose budget is spent: pass.
+    Spent,
 }
 
 /// A tiny assembler: instructions plus jumps to labels, resolved at the end.
@@ -270,27 +308,45 @@ fn tcp_prologue(a: &mut Asm) {
 
 /// The instructions for a rule (pure). Probabilities outside 0..=1 are clamped.
 pub fn program(rule: &DropRule) -> Vec<Insn> {
+    program_counted(rule, None)
+}
+
+/// The instructions for a rule whose drops are limited by a [`Budget`] (pure):
+/// with `budget_map` (the fd of the budget's map), a frame the rule matches is
+/// dropped only while the budget's counter, decremented atomically for each
+/// such frame, was still above zero; after that it passes. Every jump is
+/// forward, so the verifier of any kernel with BPF_FETCH (5.12+) accepts it.
+pub fn program_counted(rule: &DropRule, budget_map: Option<i32>) -> Vec<Insn> {
     let mut a = Asm::new();
+    // Rules that match every frame go straight to the drop (with a budget:
+    // its counting); the verifier refuses an unreachable pass block.
+    let mut matches_all = false;
     match *rule {
-        DropRule::All => {
+        DropRule::All if budget_map.is_none() => {
             a.ret(TC_ACT_SHOT);
             return a.finish();
         }
+        DropRule::All => matches_all = true,
         DropRule::Probability(p) => {
             let p = if p.is_nan() { 0.0 } else { p.clamp(0.0, 1.0) };
             if p <= 0.0 {
                 a.ret(TC_ACT_OK);
                 return a.finish();
             }
-            if p >= 1.0 {
+            if p >= 1.0 && budget_map.is_none() {
                 a.ret(TC_ACT_SHOT);
                 return a.finish();
             }
-            // Drop when a uniform u32 is below p * 2^32 (a 32-bit compare, so
-            // thresholds above 2^31 are not sign-extended).
-            let threshold = ((p * 4294967296.0).round() as u64).clamp(1, u32::MAX as u64) as u32;
-            a.push(Insn::call(FUNC_GET_PRANDOM_U32));
-            a.jmp_imm(BPF_JMP32, BPF_JLT, R0, threshold as i32, Label::Drop);
+            if p >= 1.0 {
+                matches_all = true;
+            } else {
+                // Drop when a uniform u32 is below p * 2^32 (a 32-bit compare, so
+                // thresholds above 2^31 are not sign-extended).
+                let threshold =
+                    ((p * 4294967296.0).round() as u64).clamp(1, u32::MAX as u64) as u32;
+                a.push(Insn::call(FUNC_GET_PRANDOM_U32));
+                a.jmp_imm(BPF_JMP32, BPF_JLT, R0, threshold as i32, Label::Drop);
+            }
         }
         DropRule::TcpFlags { any_of } => {
             tcp_prologue(&mut a);
@@ -306,13 +362,38 @@ pub fn program(rule: &DropRule) -> Vec<Insn> {
             a.jmp_reg(BPF_JEQ, R8, R0, Label::Drop); // no payload
         }
     }
-    a.label(Label::Pass);
-    a.ret(TC_ACT_OK);
+    if !matches_all {
+        a.label(Label::Pass);
+        a.ret(TC_ACT_OK);
+    }
     a.label(Label::Drop);
+    if let Some(fd) = budget_map {
+        // r0 = &budget[0] (key 0 on the stack), or pass if the lookup fails.
+        a.push(Insn::st_w(R10, -4, 0));
+        a.push(Insn::mov_reg(R2, R10));
+        a.push(Insn::alu_imm(BPF_ADD, R2, -4));
+        for i in Insn::ld_map_fd(R1, fd) {
+            a.push(i);
+        }
+        a.push(Insn::call(FUNC_MAP_LOOKUP_ELEM));
+        a.jmp_imm(BPF_JMP, BPF_JEQ, R0, 0, Label::Spent);
+        // r1 = budget before this frame; budget -= 1. Drop only if it was > 0.
+        a.push(Insn::mov_imm(R1, -1));
+        a.push(Insn::atomic_fetch_add_dw(R0, R1, 0));
+        a.jmp_imm(BPF_JMP, BPF_JSLE, R1, 0, Label::Spent);
+    }
     a.ret(TC_ACT_SHOT);
+    if budget_map.is_some() {
+        a.label(Label::Spent);
+        a.ret(TC_ACT_OK);
+    }
     a.finish()
 }
 
+const BPF_MAP_CREATE: libc::c_long = 0;
+const BPF_MAP_LOOKUP_ELEM: libc::c_long = 1;
+const BPF_MAP_UPDATE_ELEM: libc::c_long = 2;
+const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_TEST_RUN: libc::c_long = 10;
 const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
@@ -334,6 +415,32 @@ struct ProgLoadAttr {
     prog_name: [u8; 16],
     prog_ifindex: u32,
     expected_attach_type: u32,
+}
+
+/// The BPF_MAP_CREATE part of `union bpf_attr` (up to `map_name`; the kernel
+/// zero-fills the rest; 44 bytes, no padding).
+#[repr(C)]
+#[derive(Default)]
+struct MapCreateAttr {
+    map_type: u32,
+    key_size: u32,
+    value_size: u32,
+    max_entries: u32,
+    map_flags: u32,
+    inner_map_fd: u32,
+    numa_node: u32,
+    map_name: [u8; 16],
+}
+
+/// The BPF_MAP_*_ELEM part of `union bpf_attr` (32 bytes).
+#[repr(C)]
+#[derive(Default)]
+struct MapElemAttr {
+    map_fd: u32,
+    _pad: u32,
+    key: u64,
+    value: u64,
+    flags: u64,
 }
 
 /// The BPF_PROG_TEST_RUN part of `union bpf_attr`.
@@ -429,8 +536,88 @@ pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
 
 /// Assembles and loads the drop program for `rule`.
 pub fn load(rule: &DropRule) -> Result<OwnedFd> {
+    load_counted(rule, None)
+}
+
+/// Assembles and loads the drop program for `rule`, limited by `budget` when
+/// given (the program keeps the budget's map alive).
+pub fn load_counted(rule: &DropRule, budget: Option<&Budget>) -> Result<OwnedFd> {
     rule.validate()?;
-    load_insns(&rule.name(), &program(rule))
+    let insns = program_counted(rule, budget.map(|b| b.map.as_raw_fd()));
+    load_insns(&rule.name(), &insns)
+}
+
+/// How many frames a counted drop program may still drop: a one-entry
+/// `BPF_MAP_TYPE_ARRAY` holding an i64 that every matching frame decrements.
+/// A drop limited this way ("lose the first FIN once") needs no harness
+/// action to end it, so it never races the kernel's retransmission timer.
+#[derive(Debug)]
+pub struct Budget {
+    map: OwnedFd,
+    count: u64,
+}
+
+impl Budget {
+    /// A budget of `count` frames (at least 1).
+    pub fn new(count: u64) -> Result<Budget> {
+        if count == 0 || count > i64::MAX as u64 {
+            return Err(anyhow!("a drop budget is 1 or more frames, got {count}"));
+        }
+        let mut attr = MapCreateAttr {
+            map_type: BPF_MAP_TYPE_ARRAY,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+            ..Default::default()
+        };
+        attr.map_name[..9].copy_from_slice(b"td_budget");
+        // SAFETY: attr is a MAP_CREATE attribute; on success the kernel returns a new fd we own.
+        let fd = unsafe { sys_bpf(BPF_MAP_CREATE, &mut attr) }
+            .map_err(|e| anyhow!("creating a bpf array map: {}", crate::errno::of_io(&e)))?;
+        let budget = Budget {
+            map: unsafe { OwnedFd::from_raw_fd(fd as i32) },
+            count,
+        };
+        let key = 0u32;
+        let value = count as i64;
+        let mut attr = MapElemAttr {
+            map_fd: budget.map.as_raw_fd() as u32,
+            key: &key as *const u32 as u64,
+            value: &value as *const i64 as u64,
+            ..Default::default()
+        };
+        // SAFETY: attr is a MAP_UPDATE_ELEM attribute; key and value outlive the call.
+        unsafe { sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr) }
+            .map_err(|e| anyhow!("setting a drop budget: {}", crate::errno::of_io(&e)))?;
+        Ok(budget)
+    }
+
+    /// The budget it was made with.
+    pub fn count(&self) -> u64 {
+        self.count
+    }
+
+    /// Frames the program matched so far: (dropped, passed because the budget was spent).
+    pub fn used(&self) -> Result<(u64, u64)> {
+        let key = 0u32;
+        let mut value = 0i64;
+        let mut attr = MapElemAttr {
+            map_fd: self.map.as_raw_fd() as u32,
+            key: &key as *const u32 as u64,
+            value: &mut value as *mut i64 as u64,
+            ..Default::default()
+        };
+        // SAFETY: attr is a MAP_LOOKUP_ELEM attribute; key and value outlive the call.
+        unsafe { sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) }
+            .map_err(|e| anyhow!("reading a drop budget: {}", crate::errno::of_io(&e)))?;
+        Ok(budget_used(self.count, value))
+    }
+}
+
+/// (dropped, passed) from a budget's count and its counter now (pure).
+pub fn budget_used(count: u64, remaining: i64) -> (u64, u64) {
+    let matched = (count as i128 - remaining as i128).max(0) as u64;
+    (matched.min(count), matched.saturating_sub(count))
 }
 
 /// Runs a loaded program once on a frame (BPF_PROG_TEST_RUN) and returns its
@@ -473,16 +660,40 @@ mod tests {
             DropRule::Probability(0.0),
             DropRule::Probability(1.0),
         ] {
-            let p = program(&rule);
-            assert_eq!(p.last().unwrap().code, BPF_JMP | BPF_EXIT, "{rule:?}");
-            for (i, insn) in p.iter().enumerate() {
-                let class = insn.code & 0x07;
-                let op = insn.code & 0xf0;
-                if (class == BPF_JMP || class == BPF_JMP32) && op != BPF_CALL && op != BPF_EXIT {
-                    let target = i as i64 + 1 + insn.off as i64;
-                    assert!(insn.off >= 0, "{rule:?}: backward jump at {i}");
-                    assert!(target < p.len() as i64, "{rule:?}: jump out at {i}");
-                }
+            for budget in [None, Some(7)] {
+                let p = program_counted(&rule, budget);
+                check_jumps(&rule, &p);
+                // A counted program looks its map up (unless it never drops).
+                let has_map = p
+                    .iter()
+                    .any(|i| i.code == BPF_LD | BPF_IMM | BPF_DW && i.imm == 7 && i.regs >> 4 == 1);
+                let never_drops = rule == DropRule::Probability(0.0);
+                assert_eq!(
+                    has_map,
+                    budget.is_some() && !never_drops,
+                    "{rule:?} {budget:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn budget_use_counts_drops_then_passes() {
+        assert_eq!(budget_used(1, 1), (0, 0));
+        assert_eq!(budget_used(1, 0), (1, 0));
+        assert_eq!(budget_used(2, -3), (2, 3));
+        assert_eq!(budget_used(3, 5), (0, 0), "never more than it started with");
+    }
+
+    fn check_jumps(rule: &DropRule, p: &[Insn]) {
+        assert_eq!(p.last().unwrap().code, BPF_JMP | BPF_EXIT, "{rule:?}");
+        for (i, insn) in p.iter().enumerate() {
+            let class = insn.code & 0x07;
+            let op = insn.code & 0xf0;
+            if (class == BPF_JMP || class == BPF_JMP32) && op != BPF_CALL && op != BPF_EXIT {
+                let target = i as i64 + 1 + insn.off as i64;
+                assert!(insn.off >= 0, "{rule:?}: backward jump at {i}");
+                assert!(target < p.len() as i64, "{rule:?}: jump out at {i}");
             }
         }
     }

@@ -134,6 +134,14 @@ pub fn probe_all() -> Vec<Row> {
         crate::bpf::load(&crate::bpf::DropRule::All).map(|_| "loads SCHED_CLS programs".into()),
     ));
     rows.push(Row::new(
+        "bpf array map + atomic fetch-add",
+        false,
+        "counted drops (`count = N` on a drop: lose the first N matching frames; kernel 5.12+)",
+        crate::bpf::Budget::new(1)
+            .and_then(|b| crate::bpf::load_counted(&crate::bpf::DropRule::All, Some(&b)))
+            .map(|_| "loads a counted drop program".into()),
+    ));
+    rows.push(Row::new(
         "clsact + cls_bpf direct-action",
         false,
         "selective drops and cut in the direct topology",

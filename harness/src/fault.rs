@@ -53,12 +53,26 @@ fn ingress_of(lab: &Lab, from: Host) -> (&NetNs, &'static str) {
 
 /// The wire drops what `from` sends that matches `rule` (cls_bpf on ingress).
 pub fn drop_from(lab: &Lab, from: Host, rule: &DropRule) -> Result<()> {
+    drop_first(lab, from, rule, None).map(|_| ())
+}
+
+/// Like [`drop_from`]; with `count`, only the first `count` matching frames are
+/// dropped, the later ones pass with no harness action (the returned budget
+/// tells how many were dropped and passed).
+pub fn drop_first(
+    lab: &Lab,
+    from: Host,
+    rule: &DropRule,
+    count: Option<u64>,
+) -> Result<Option<crate::bpf::Budget>> {
     rule.validate()?;
+    let budget = count.map(crate::bpf::Budget::new).transpose()?;
     let (ns, ifname) = ingress_of(lab, from);
     ns.run(|| -> Result<()> {
         let idx = crate::tc::ifindex(ifname)?;
-        crate::tc::attach_drop(idx, rule)
-    })?
+        crate::tc::attach_counted_drop_at(idx, crate::tc::Hook::Ingress, rule, budget.as_ref())
+    })??;
+    Ok(budget)
 }
 
 /// Removes every drop filter the harness added, in both directions.

@@ -20,6 +20,29 @@ pub struct Records {
     pub rounds: Vec<(String, u64)>,
 }
 
+impl Records {
+    /// The samples of `host`'s latest sock_diag round, if that round was taken
+    /// after `after_ns`; `None` while there is no such round yet. A round that
+    /// found no socket gives an empty iterator. Waits on socket states use it so
+    /// that a round older than the wait (older than the step it follows) never
+    /// answers it.
+    pub fn round_after<'a>(
+        &'a self,
+        host: &'a str,
+        after_ns: u64,
+    ) -> Option<impl Iterator<Item = &'a SockSample> + 'a> {
+        let last = self.rounds.iter().find(|(h, _)| h == host)?.1;
+        (last > after_ns).then(|| {
+            // Samples come in round order per host; the other host's rounds interleave.
+            self.sockets
+                .iter()
+                .rev()
+                .filter(move |s| s.host == host)
+                .take_while(move |s| s.ts_ns >= last)
+        })
+    }
+}
+
 pub struct Recorder {
     shared: Arc<Shared>,
 }
@@ -183,5 +206,45 @@ mod tests {
         assert!(start.elapsed() >= Duration::from_millis(30));
         r.abort();
         assert!(!r.wait_for(Instant::now() + Duration::from_secs(5), |_| false));
+    }
+
+    fn sample(ts_ns: u64, host: &str, state: &str) -> SockSample {
+        SockSample {
+            ts_ns,
+            host: host.into(),
+            state: state.into(),
+            ..Default::default()
+        }
+    }
+
+    fn states(r: &Records, host: &str, after_ns: u64) -> Option<Vec<String>> {
+        r.round_after(host, after_ns)
+            .map(|it| it.map(|s| s.state.clone()).collect())
+    }
+
+    #[test]
+    fn round_after_gives_only_a_round_newer_than_the_wait() {
+        let rec = Recorder::new();
+        rec.push_round("server", 100, vec![sample(100, "server", "ESTABLISHED")]);
+        rec.push_round("client", 105, vec![sample(105, "client", "FIN_WAIT1")]);
+        rec.with(|r| {
+            // The server's round at 100 is older than a wait that began at 100 or later.
+            assert_eq!(states(r, "server", 100), None);
+            assert_eq!(
+                states(r, "server", 99),
+                Some(vec!["ESTABLISHED".to_string()])
+            );
+            assert_eq!(states(r, "nobody", 0), None);
+        });
+        // A later round showing the socket gone: empty, not the older state.
+        rec.push_round("server", 110, vec![]);
+        rec.push_round("client", 115, vec![sample(115, "client", "FIN_WAIT2")]);
+        rec.with(|r| {
+            assert_eq!(states(r, "server", 100), Some(vec![]));
+            assert_eq!(
+                states(r, "client", 100),
+                Some(vec!["FIN_WAIT2".to_string()])
+            );
+        });
     }
 }

@@ -563,6 +563,9 @@ struct Run<'a> {
     /// The ifindex each capture port is bound to (client-port, server-port).
     capture_bound: Arc<Vec<std::sync::atomic::AtomicU32>>,
     generation: usize,
+    /// Counted drops in force: (`td_drop_fl01 from client`, its budget), reported
+    /// at `undrop` and at the end of the timeline.
+    budgets: Vec<(String, crate::bpf::Budget)>,
 }
 
 fn harness_event(kind: &str, detail: String) -> Event {
@@ -660,6 +663,7 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
         last_acted_ns: start_ns,
         capture_bound: capture.bound(),
         generation: 0,
+        budgets: Vec::new(),
     };
     let mut steps = Vec::new();
     let timeline = run.timeline(&mut steps);
@@ -668,6 +672,7 @@ fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String
     }
     // Let the wire go quiet (what was already sent reaches the capture), then stop recording.
     run.settle();
+    run.report_budgets();
     for (host, s) in std::mem::take(&mut run.samplers) {
         if let Err(e) = s.stop() {
             run.problems
@@ -812,6 +817,21 @@ fn finish(
 }
 
 impl Run<'_> {
+    /// One harness event per counted drop: how many frames it dropped, and how
+    /// many matched after its budget was spent. Forgets the budgets.
+    fn report_budgets(&mut self) {
+        for (what, b) in std::mem::take(&mut self.budgets) {
+            let detail = match b.used() {
+                Ok((dropped, passed)) => format!(
+                    "{what}: dropped {dropped} (count {}), then let {passed} matching frame(s) pass",
+                    b.count()
+                ),
+                Err(e) => format!("{what}: {e:#}"),
+            };
+            self.recorder.push_event(harness_event("drops", detail));
+        }
+    }
+
     fn timeline(&mut self, steps: &mut Vec<StepRecord>) -> Result<()> {
         for host in [Host::Client, Host::Server] {
             self.start_sampler(host)?;
@@ -1243,13 +1263,20 @@ impl Run<'_> {
                 let flags = step.flags.as_ref().map(|f| f.get_ref().as_str());
                 let probability = step.probability.as_ref().map(|p| *p.get_ref());
                 let rule = crate::fault::rule_for(flags, probability);
+                let count = step.count.as_ref().map(|c| *c.get_ref());
                 let (from, hosts) = senders(step);
                 for h in hosts {
-                    crate::fault::drop_from(self.lab, h, &rule)?;
+                    if let Some(b) = crate::fault::drop_first(self.lab, h, &rule, count)? {
+                        self.budgets
+                            .push((format!("{} from {}", rule.name(), h.name()), b));
+                    }
                 }
+                let first = count
+                    .map(|c| format!(", the first {c}"))
+                    .unwrap_or_default();
                 self.recorder.push_event(harness_event(
                     "fault",
-                    format!("drop {} from {from}", rule.name()),
+                    format!("drop {} from {from}{first}", rule.name()),
                 ));
                 Ok(())
             }
@@ -1285,6 +1312,7 @@ impl Run<'_> {
                 crate::fault::undrop(self.lab)?;
                 self.recorder
                     .push_event(harness_event("fault", "undrop".into()));
+                self.report_budgets();
                 Ok(())
             }
             Action::PowerOn => {
@@ -1355,8 +1383,9 @@ impl Run<'_> {
         let what = describe_wait(w);
         tracing::debug!(scenario = %self.sc.name, step = index + 1, "waiting up to {} for {what}", Dur(timeout));
         let server_port = crate::expect::server_port(self.sc);
-        // A `gone` needs a sampler round taken after this wait began: an older round may
-        // predate the connection itself.
+        // Socket and `gone` waits need a sampler round taken after this wait began: an
+        // older round may predate the connection itself, or the step that this wait
+        // follows (a state seen before an `undrop` says nothing about after it).
         let from_ns = now_ns();
         let ok = if let Some(kind) = &w.event {
             let src = w
@@ -1385,19 +1414,8 @@ impl Run<'_> {
                 .unwrap_or_default();
             let state = state.clone();
             self.recorder.wait_for(deadline, |r| {
-                let last = r
-                    .rounds
-                    .iter()
-                    .find(|(h, _)| *h == host)
-                    .map(|(_, t)| *t)
-                    .unwrap_or(0);
-                // This host's latest round (the other host's rounds interleave).
-                r.sockets
-                    .iter()
-                    .rev()
-                    .filter(|s| s.host == host)
-                    .take_while(|s| s.ts_ns >= last)
-                    .any(|s| {
+                r.round_after(&host, from_ns).is_some_and(|mut round| {
+                    round.any(|s| {
                         s.state == state
                             && if state == "LISTEN" {
                                 // The server program's listener on the scenario's port.
@@ -1406,6 +1424,7 @@ impl Run<'_> {
                                 is_conn(s, server_port)
                             }
                     })
+                })
             })
         } else if w.gone == Some(true) {
             let host = w
@@ -1414,20 +1433,8 @@ impl Run<'_> {
                 .map(|h| h.get_ref().clone())
                 .unwrap_or_default();
             self.recorder.wait_for(deadline, |r| {
-                let last = r
-                    .rounds
-                    .iter()
-                    .find(|(h, _)| *h == host)
-                    .map(|(_, t)| *t)
-                    .unwrap_or(0);
-                last > from_ns
-                    && !r
-                        .sockets
-                        .iter()
-                        .rev()
-                        .filter(|s| s.host == host)
-                        .take_while(|s| s.ts_ns >= last)
-                        .any(|s| is_conn(s, server_port))
+                r.round_after(&host, from_ns)
+                    .is_some_and(|mut round| !round.any(|s| is_conn(s, server_port)))
             })
         } else if let Some(pattern) = &w.packet {
             let port = w

@@ -348,6 +348,11 @@ pub struct Step {
     /// `drop`: drop each frame with this probability (0..1) instead.
     #[serde(default)]
     pub probability: Option<Spanned<f64>>,
+    /// `drop`: only the first `count` matching frames (per sending host), then
+    /// let them pass with no `undrop` (so no harness action races the kernel's
+    /// retransmission timer: "the FIN is lost once").
+    #[serde(default)]
+    pub count: Option<Spanned<u64>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -455,7 +460,8 @@ pub struct Wait {
     /// With `event = "received"`/`"sent"`: at least this many bytes in all.
     #[serde(default)]
     pub bytes: Option<u64>,
-    /// A socket state seen by sock_diag on `host` (the connection's socket, not a listener).
+    /// A socket state seen by sock_diag on `host` (the connection's socket, not a
+    /// listener, except for `LISTEN`), in a sampler round taken after the wait began.
     #[serde(default)]
     pub socket: Option<String>,
     /// `gone = true`: wait until `host` has no socket of the connection left.
@@ -1013,10 +1019,11 @@ impl Scenario {
                     "probability",
                     is_drop || is_impair,
                 ),
+                (s.count.as_ref().map(|x| x.span()), "count", is_drop),
             ] {
                 if let Some(sp) = present {
                     if !ok {
-                        let with = if key == "flags" {
+                        let with = if key == "flags" || key == "count" {
                             "`do = \"drop\"`"
                         } else {
                             "`do = \"drop\"` or `do = \"impair\"`"
@@ -1051,6 +1058,14 @@ impl Scenario {
                         format!(
                             "drop `flags = \"{t}\"`: use letters of F R S, or `.` for pure ACKs"
                         ),
+                    ));
+                }
+            }
+            if let Some(c) = &s.count {
+                if *c.get_ref() == 0 || *c.get_ref() > i64::MAX as u64 {
+                    return Err(ctx.err(
+                        c.span(),
+                        "drop `count` is how many matching frames to drop: 1 or more",
                     ));
                 }
             }

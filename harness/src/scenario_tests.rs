@@ -433,6 +433,22 @@ fn unknown_signal() {
 }
 
 #[test]
+fn drop_count_goes_with_drop_and_is_at_least_one() {
+    let ok = with("\n[[step]]\ndo = \"drop\"\nfrom = \"client\"\nflags = \"F\"\ncount = 1\n");
+    let sc = parse(&ok).unwrap();
+    assert_eq!(sc.steps[0].count.as_ref().map(|c| *c.get_ref()), Some(1));
+    let text = with("\n[[step]]\ndo = \"drop\"\nflags = \"F\"\ncount = 0\n");
+    assert_error(
+        &text,
+        "0\n",
+        0,
+        "drop `count` is how many matching frames to drop: 1 or more",
+    );
+    let text = with("\n[[step]]\ndo = \"cut\"\ncount = 2\n");
+    assert_error(&text, "2\n", 0, "`count` goes with `do = \"drop\"`");
+}
+
+#[test]
 fn step_naming_an_unknown_endpoint_or_host() {
     let text = with("\n[[step]]\ndo = \"close\"\nendpoint = \"nobody\"\n");
     assert_error(

@@ -176,10 +176,21 @@ pub fn attach_drop(ifindex: u32, rule: &DropRule) -> Result<()> {
 
 /// Drops what `rule` names on one hook of `ifindex`.
 pub fn attach_drop_at(ifindex: u32, hook: Hook, rule: &DropRule) -> Result<()> {
-    let prog = bpf::load(rule)?;
+    attach_counted_drop_at(ifindex, hook, rule, None)
+}
+
+/// Drops what `rule` names on one hook of `ifindex`, at most as many frames
+/// as `budget` holds when given.
+pub fn attach_counted_drop_at(
+    ifindex: u32,
+    hook: Hook,
+    rule: &DropRule,
+    budget: Option<&bpf::Budget>,
+) -> Result<()> {
+    let prog = bpf::load_counted(rule, budget)?;
     ensure_clsact(ifindex)?;
     add_bpf_filter(ifindex, hook, prog.as_raw_fd(), &rule.name())
-    // `prog` closes here; the filter holds the program.
+    // `prog` closes here; the filter holds the program (and the program its budget).
 }
 
 /// Deletes the clsact qdisc of `ifindex` and every filter on it. Ok when

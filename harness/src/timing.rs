@@ -69,7 +69,14 @@ fn endpoint_on<'a>(sc: &'a Scenario, host: &str) -> Option<&'a crate::scenario::
         .or_else(|| sc.endpoints.values().find(|e| e.host.get_ref() == host))
 }
 
-/// The RTO sock_diag saw on the host's connection last before `before_ns`.
+/// The base RTO (before any backoff) sock_diag saw on the host's connection
+/// last before `before_ns`.
+///
+/// A sample with `backoff > 0` is skipped: its RTO is already doubled by an
+/// expiry. Such a sample can carry a time before the first captured
+/// retransmission, because a round's time is taken when its dump starts and
+/// the timer may fire while the dump runs (seen under load: `rto=0.408s,
+/// backoff=1` stamped 10 ms before the retransmission it caused).
 fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<Duration> {
     ev.sockets
         .iter()
@@ -77,7 +84,9 @@ fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<
         .filter(|s| {
             s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}"))
         })
-        .filter_map(|s| s.tcp.as_ref().map(|t| t.rto_us))
+        .filter_map(|s| s.tcp.as_ref())
+        .filter(|t| t.backoff == 0)
+        .map(|t| t.rto_us)
         .rfind(|rto| *rto > 0)
         .map(|us| Duration::from_micros(us as u64))
 }
@@ -372,6 +381,9 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
     let mut lines = Vec::new();
     // `offset`: from the reference to the time the report counts from (the head
     // segment's original send for a dead path), for the summary's two figures.
+    // False when the first retransmission, which anchors the predicted death, is
+    // itself off the model: then no measured death can pass.
+    let mut anchored = true;
     let (reference, window, predicted, inputs, offset) = match model_name {
         "retransmission" => {
             let chained = dead_path_seen(ev, host, server_port, anchor).and_then(|seen| {
@@ -395,6 +407,7 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
             };
             let k = retrans_knobs(sc, ev, host, first_ns);
             let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
+            anchored = first_ok;
             lines.push(format!(
                 "first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
                 seen.original.seq,
@@ -408,7 +421,7 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
                 first_ns,
                 crate::model::Window {
                     earliest: c.death.0.saturating_sub(model::EARLY_SLACK),
-                    latest: if first_ok { c.death.0 + c.death.1 } else { Duration::ZERO },
+                    latest: c.death.0 + c.death.1,
                 },
                 c.death.0,
                 format!(
@@ -482,7 +495,13 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
         };
     };
     let measured = at(reference, err.ts_ns);
-    let ok = window.earliest <= measured && measured <= latest;
+    let ok = anchored && window.earliest <= measured && measured <= latest;
+    if !anchored {
+        lines.push(
+            "the death is not accepted: the first retransmission it is predicted from is off the model"
+                .into(),
+        );
+    }
     lines.push(format!(
         "measured: {} on {} at {} ({:.6}s into the run)",
         err.errno.clone().unwrap_or_default(),
@@ -990,6 +1009,50 @@ mod tests {
         // Death long after the model's time fails too.
         let late = evidence(dead_path_run(&times), m.death.as_secs_f64() + 3.0);
         assert!(!dies(&sc, &late, &e, late.steps[0].acted_ns).check.ok);
+        // A first retransmission off the model fails the death, whose clock it starts,
+        // even when the death keeps the model's distance from it.
+        let off: Vec<f64> = times.iter().map(|t| t + 0.5).collect();
+        let unanchored = evidence(dead_path_run(&off), m.death.as_secs_f64() + 0.51);
+        let d = dies(&sc, &unanchored, &e, unanchored.steps[0].acted_ns);
+        assert!(!d.check.ok, "{:?}", d.check.evidence);
+        assert!(d.check.evidence.iter().any(|l| l.contains("off the model")));
+    }
+
+    fn rto_sample(t: f64, rto_ms: u32, backoff: u8) -> crate::evidence::SockSample {
+        crate::evidence::SockSample {
+            ts_ns: BASE + (t * 1e9) as u64,
+            host: "client".into(),
+            local: "198.18.0.1:40000".into(),
+            remote: "198.18.0.2:8080".into(),
+            state: "ESTABLISHED".into(),
+            tcp: Some(crate::evidence::TcpInfoLite {
+                rto_us: rto_ms * 1000,
+                backoff,
+                retransmits: backoff,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_model_takes_the_rto_from_before_any_backoff() {
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 5\n");
+        let mut ev = Evidence {
+            sockets: vec![
+                rto_sample(0.10, 204, 0),
+                rto_sample(0.20, 204, 0),
+                // Stamped before the retransmission at 0.21 s, read after its expiry doubled the RTO.
+                rto_sample(0.205, 408, 1),
+            ],
+            ..Default::default()
+        };
+        let k = retrans_knobs(&sc, &ev, "client", BASE + 210_000_000);
+        assert_eq!(k.rto, Duration::from_millis(204));
+        // With no sample before the backoff, the model's default stands.
+        ev.sockets = vec![rto_sample(0.205, 408, 1)];
+        let k = retrans_knobs(&sc, &ev, "client", BASE + 210_000_000);
+        assert_eq!(k.rto, Retrans::default().rto);
     }
 
     #[test]

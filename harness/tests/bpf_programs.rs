@@ -238,3 +238,39 @@ fn a_rejected_program_reports_the_verifier() {
     assert!(e.contains("verifier"), "{e}");
     assert!(e.contains("R2"), "{e}");
 }
+
+#[test]
+fn a_counted_drop_drops_the_first_matches_only() {
+    if !teardown::privileged() {
+        return;
+    }
+    let fin = tcp_frame(false, Kind::FinAck);
+    let fin6 = tcp_frame(true, Kind::FinAck);
+    let data = tcp_frame(false, Kind::Data);
+    let rule = DropRule::TcpFlags {
+        any_of: TcpFlags::FIN,
+    };
+    let budget = bpf::Budget::new(2).unwrap();
+    let prog = bpf::load_counted(&rule, Some(&budget)).unwrap();
+    let run = |f: &[u8]| bpf::test_run(prog.as_fd(), f).unwrap();
+    // Frames the rule does not match pass and leave the budget alone.
+    assert_eq!(run(&data), TC_ACT_OK);
+    assert_eq!(budget.used().unwrap(), (0, 0));
+    assert_eq!(run(&fin), TC_ACT_SHOT);
+    assert_eq!(run(&data), TC_ACT_OK);
+    assert_eq!(run(&fin6), TC_ACT_SHOT);
+    assert_eq!(budget.used().unwrap(), (2, 0));
+    // Spent: later matches pass, and are counted as passed.
+    assert_eq!(run(&fin), TC_ACT_OK);
+    assert_eq!(run(&fin6), TC_ACT_OK);
+    assert_eq!(budget.used().unwrap(), (2, 2));
+
+    // Every frame, once.
+    let one = bpf::Budget::new(1).unwrap();
+    let all = bpf::load_counted(&DropRule::All, Some(&one)).unwrap();
+    let arp = arp_frame();
+    assert_eq!(bpf::test_run(all.as_fd(), &arp).unwrap(), TC_ACT_SHOT);
+    assert_eq!(bpf::test_run(all.as_fd(), &arp).unwrap(), TC_ACT_OK);
+    assert_eq!(one.used().unwrap(), (1, 1));
+    assert!(bpf::Budget::new(0).is_err());
+}
