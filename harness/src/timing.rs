@@ -70,7 +70,9 @@ fn endpoint_on<'a>(sc: &'a Scenario, host: &str) -> Option<&'a crate::scenario::
 }
 
 /// The base RTO (before any backoff) sock_diag saw on the host's connection
-/// last before `before_ns`.
+/// last before `before_ns`. After a SYN retransmission it is 3 s
+/// (TCP_TIMEOUT_FALLBACK), not the veth's ~0.2 s, and lifetimes built on the
+/// RTO (orphan FIN_WAIT2: 3.5 * RTO) follow it.
 ///
 /// A sample with `backoff > 0` is skipped: its RTO is already doubled by an
 /// expiry. Such a sample can carry a time before the first captured
@@ -78,9 +80,23 @@ fn endpoint_on<'a>(sc: &'a Scenario, host: &str) -> Option<&'a crate::scenario::
 /// the timer may fire while the dump runs (seen under load: `rto=0.408s,
 /// backoff=1` stamped 10 ms before the retransmission it caused).
 fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<Duration> {
+    // Any synchronized state of a full socket: a connection may spend less than a
+    // sampling period in ESTABLISHED (a close right after connect). Not SYN_SENT or
+    // SYN_RECV (the handshake's own 1 s timer), nor the mini sockets of TIME_WAIT
+    // and orphan FIN_WAIT2, which carry no tcp_info.
+    const SYNCHRONIZED: [&str; 6] = [
+        "ESTABLISHED",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "CLOSE_WAIT",
+        "CLOSING",
+        "LAST_ACK",
+    ];
     ev.sockets
         .iter()
-        .filter(|s| s.host == host && s.ts_ns < before_ns && s.state == "ESTABLISHED")
+        .filter(|s| {
+            s.host == host && s.ts_ns < before_ns && SYNCHRONIZED.contains(&s.state.as_str())
+        })
         .filter(|s| {
             s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}"))
         })
@@ -788,7 +804,9 @@ pub fn gone(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
             ));
         };
         let fin_timeout = sysctl(sc, host, "net.ipv4.tcp_fin_timeout").unwrap_or(60);
-        let rto = measured_rto(ev, host, server_port, ack.ts_ns).unwrap_or(model::VETH_RTO);
+        // The RTO as it last was: an orphan in FIN_WAIT2 takes no more RTT samples,
+        // and the ACK of its FIN may come before any round saw the full socket.
+        let rto = measured_rto(ev, host, server_port, u64::MAX).unwrap_or(model::VETH_RTO);
         let Some(life) = model::fin_wait2_lifetime(Duration::from_secs(fin_timeout), 0, rto) else {
             return fail("no FIN_WAIT2 lifetime".into());
         };
@@ -1053,6 +1071,36 @@ mod tests {
         ev.sockets = vec![rto_sample(0.205, 408, 1)];
         let k = retrans_knobs(&sc, &ev, "client", BASE + 210_000_000);
         assert_eq!(k.rto, Retrans::default().rto);
+    }
+
+    #[test]
+    fn the_rto_comes_from_any_synchronized_state_not_the_handshake() {
+        // A SYN retransmitted once: the handshake's 1 s timer while SYN_SENT, then
+        // a 3 s RTO, seen only in FIN_WAIT1 (closed right after connecting).
+        let sample = |t: f64, state: &str, rto_ms: u32| crate::evidence::SockSample {
+            state: state.into(),
+            ..rto_sample(t, rto_ms, 0)
+        };
+        let ev = Evidence {
+            sockets: vec![
+                sample(0.5, "SYN_SENT", 1000),
+                sample(1.05, "FIN_WAIT1", 3088),
+                crate::evidence::SockSample {
+                    tcp: None,
+                    ..sample(1.06, "FIN_WAIT2", 0)
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            measured_rto(&ev, "client", 8080, BASE + 2_000_000_000),
+            Some(Duration::from_millis(3088))
+        );
+        assert_eq!(
+            measured_rto(&ev, "client", 8080, BASE + 1_000_000_000),
+            None,
+            "SYN_SENT's timer is not the connection's RTO"
+        );
     }
 
     #[test]

@@ -216,7 +216,8 @@ impl Lab {
         for host in [Host::Client, Host::Server] {
             self.host(host).run(|| -> Result<()> {
                 let mut rt = Rtnl::open()?;
-                wait_oper_up(&mut rt, &["eth0"])
+                wait_oper_up(&mut rt, &["eth0"])?;
+                wait_address_ready(&mut rt, IpAddr::V6(host.v6()))
             })??;
         }
         if let Some(w) = &self.wire {
@@ -581,6 +582,46 @@ impl Lab {
             }
             Ok(())
         })?
+    }
+}
+
+/// Waits (bounded, 10 s: only a bound on a hang) until the IPv6 address `ip`
+/// is no longer tentative. Even with IFA_F_NODAD an address added while its
+/// link was down stays tentative until the kernel's DAD work item runs after
+/// the link comes up (a workqueue, late under load), and a tentative address
+/// ignores neighbour solicitations: the peer's first NS goes unanswered and
+/// its SYN waits a second (seen once in ~700 IPv6 runs, the SYN's
+/// retransmission then set the connection's RTO to 3 s).
+pub fn wait_address_ready(rt: &mut Rtnl, ip: IpAddr) -> Result<()> {
+    use netlink_packet_route::address::AddressFlags;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let mut ready = false;
+        for msg in rt.dump(
+            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
+            "listing addresses",
+        )? {
+            let RouteNetlinkMessage::NewAddress(a) = msg else {
+                continue;
+            };
+            let is_it = a.attributes.iter().any(|x| {
+                matches!(x, AddressAttribute::Address(v) | AddressAttribute::Local(v) if *v == ip)
+            });
+            let tentative = a.header.flags.contains(AddressHeaderFlags::Tentative)
+                || a.attributes.iter().any(|x| {
+                    matches!(x, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
+                });
+            ready |= is_it && !tentative;
+        }
+        if ready {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(anyhow!(
+                "address {ip} still tentative (or absent) after 10 s"
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 

@@ -40,6 +40,21 @@ fn exchange(lab: &Lab, addr: SocketAddr) {
 fn check_topology(topology: Topology, tag: &str) {
     let id = unique(tag);
     let lab = Lab::up(&id, topology).expect("lab up");
+    // Handed over ready: no IPv6 address is still tentative (one would ignore
+    // the peer's first neighbour solicitation and delay a SYN by a second).
+    for ns in &lab.namespaces()[..2] {
+        let out = std::process::Command::new("ip")
+            .args(["-n", ns.name(), "-6", "addr", "show", "tentative"])
+            .output()
+            .expect("ip");
+        assert!(out.status.success(), "ip -n {} failed", ns.name());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "",
+            "tentative addresses in {}",
+            ns.name()
+        );
+    }
     let recorder = Arc::new(Recorder::new());
     let capture = Capture::start(port_specs(&lab), recorder.clone()).expect("capture");
     exchange(&lab, "198.18.0.2:9000".parse().unwrap());
