@@ -217,7 +217,7 @@ impl Lab {
             self.host(host).run(|| -> Result<()> {
                 let mut rt = Rtnl::open()?;
                 wait_oper_up(&mut rt, &["eth0"])?;
-                wait_address_ready(&mut rt, IpAddr::V6(host.v6()))
+                wait_solicited_node_joined("eth0", host.v6())
             })??;
         }
         if let Some(w) = &self.wire {
@@ -585,40 +585,54 @@ impl Lab {
     }
 }
 
-/// Waits (bounded, 10 s: only a bound on a hang) until the IPv6 address `ip`
-/// is no longer tentative. Even with IFA_F_NODAD an address added while its
-/// link was down stays tentative until the kernel's DAD work item runs after
-/// the link comes up (a workqueue, late under load), and a tentative address
-/// ignores neighbour solicitations: the peer's first NS goes unanswered and
-/// its SYN waits a second (seen once in ~700 IPv6 runs, the SYN's
-/// retransmission then set the connection's RTO to 3 s).
-pub fn wait_address_ready(rt: &mut Rtnl, ip: IpAddr) -> Result<()> {
-    use netlink_packet_route::address::AddressFlags;
+/// The solicited-node multicast group of an IPv6 address (RFC 4291 2.7.1:
+/// ff02::1:ff00:0/104 plus the address's low 24 bits), as /proc/net/igmp6
+/// writes it: 32 hex digits.
+pub fn solicited_node_hex(ip: std::net::Ipv6Addr) -> String {
+    let o = ip.octets();
+    let mut g = [0u8; 16];
+    g[0] = 0xff;
+    g[1] = 0x02;
+    g[11] = 0x01;
+    g[12] = 0xff;
+    g[13..].copy_from_slice(&o[13..]);
+    g.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// True when /proc/net/igmp6 text lists `group_hex` joined on `ifname` (pure).
+pub fn igmp6_has(igmp6: &str, ifname: &str, group_hex: &str) -> bool {
+    igmp6.lines().any(|l| {
+        let mut f = l.split_whitespace();
+        let (_, dev, group) = (f.next(), f.next(), f.next());
+        dev == Some(ifname) && group == Some(group_hex)
+    })
+}
+
+/// Waits (bounded, 10 s: only a bound on a hang) until the calling thread's
+/// namespace has joined the solicited-node multicast group of `ip` on
+/// `ifname`. A neighbour solicitation is sent to that group, and a host that
+/// has not joined it yet ignores it: the peer's first NS goes unanswered, its
+/// SYN waits a second in the neighbour queue, and the connection's RTO is
+/// built from a ~1 s RTT sample (3 s instead of 0.2 s). The join happens in
+/// the kernel's address work item (a workqueue that needs the RTNL lock, late
+/// under load), even for a NODAD address, which is never tentative. Reads
+/// /proc/thread-self/net/igmp6: the thread's own namespace.
+pub fn wait_solicited_node_joined(ifname: &str, ip: std::net::Ipv6Addr) -> Result<()> {
+    let group = solicited_node_hex(ip);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let mut ready = false;
-        for msg in rt.dump(
-            RouteNetlinkMessage::GetAddress(AddressMessage::default()),
-            "listing addresses",
-        )? {
-            let RouteNetlinkMessage::NewAddress(a) = msg else {
-                continue;
-            };
-            let is_it = a.attributes.iter().any(|x| {
-                matches!(x, AddressAttribute::Address(v) | AddressAttribute::Local(v) if *v == ip)
-            });
-            let tentative = a.header.flags.contains(AddressHeaderFlags::Tentative)
-                || a.attributes.iter().any(|x| {
-                    matches!(x, AddressAttribute::Flags(f) if f.contains(AddressFlags::Tentative))
-                });
-            ready |= is_it && !tentative;
-        }
-        if ready {
+        let text = std::fs::read_to_string("/proc/thread-self/net/igmp6").map_err(|e| {
+            anyhow!(
+                "reading /proc/thread-self/net/igmp6: {}",
+                crate::errno::of_io(&e)
+            )
+        })?;
+        if igmp6_has(&text, ifname, &group) {
             return Ok(());
         }
         if std::time::Instant::now() > deadline {
             return Err(anyhow!(
-                "address {ip} still tentative (or absent) after 10 s"
+                "{ifname} has not joined {ip}'s solicited-node group after 10 s"
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
@@ -650,5 +664,32 @@ pub fn wait_oper_up(rt: &mut Rtnl, names: &[&str]) -> Result<()> {
             ));
         }
         std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn solicited_node_groups_take_the_low_24_bits() {
+        assert_eq!(
+            solicited_node_hex("fd00:7d::2".parse().unwrap()),
+            "ff0200000000000000000001ff000002"
+        );
+        assert_eq!(
+            solicited_node_hex("2001:db8::1:abcd:ef12".parse().unwrap()),
+            "ff0200000000000000000001ffcdef12"
+        );
+    }
+
+    #[test]
+    fn igmp6_lines_match_by_device_and_group() {
+        let text = "1    lo              ff020000000000000000000000000001     1 0000000C 0\n\
+                    2    eth0            ff0200000000000000000001ff000002     1 00000004 0\n";
+        assert!(igmp6_has(text, "eth0", "ff0200000000000000000001ff000002"));
+        assert!(!igmp6_has(text, "lo", "ff0200000000000000000001ff000002"));
+        assert!(!igmp6_has(text, "eth0", "ff0200000000000000000001ff000001"));
+        assert!(!igmp6_has("", "eth0", "ff0200000000000000000001ff000002"));
     }
 }

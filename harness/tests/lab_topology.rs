@@ -40,18 +40,22 @@ fn exchange(lab: &Lab, addr: SocketAddr) {
 fn check_topology(topology: Topology, tag: &str) {
     let id = unique(tag);
     let lab = Lab::up(&id, topology).expect("lab up");
-    // Handed over ready: no IPv6 address is still tentative (one would ignore
-    // the peer's first neighbour solicitation and delay a SYN by a second).
-    for ns in &lab.namespaces()[..2] {
+    // Handed over ready: each host has joined its address's solicited-node
+    // group (until then it ignores the peer's first neighbour solicitation, and
+    // a SYN waits a second).
+    for (ns, group) in lab.namespaces()[..2]
+        .iter()
+        .zip(["ff02::1:ff00:1", "ff02::1:ff00:2"])
+    {
         let out = std::process::Command::new("ip")
-            .args(["-n", ns.name(), "-6", "addr", "show", "tentative"])
+            .args(["-n", ns.name(), "-6", "maddr", "show", "dev", "eth0"])
             .output()
             .expect("ip");
         assert!(out.status.success(), "ip -n {} failed", ns.name());
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
-            "",
-            "tentative addresses in {}",
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            text.contains(group),
+            "{} has not joined {group}:\n{text}",
             ns.name()
         );
     }
