@@ -211,10 +211,12 @@ impl Lab {
         Ok(lab)
     }
 
-    /// Every host's eth0 and (switched) both wire ports and the bridge operationally up.
+    /// Every veth end in order (see [`keep_frames_in_order`]), then every host's
+    /// eth0 and (switched) both wire ports operationally up.
     fn wait_until_up(&self) -> Result<()> {
         for host in [Host::Client, Host::Server] {
             self.host(host).run(|| -> Result<()> {
+                keep_frames_in_order("eth0")?;
                 let mut rt = Rtnl::open()?;
                 wait_oper_up(&mut rt, &["eth0"])?;
                 wait_solicited_node_joined("eth0", host.v6())
@@ -222,6 +224,8 @@ impl Lab {
         }
         if let Some(w) = &self.wire {
             w.run(|| -> Result<()> {
+                keep_frames_in_order("c-port")?;
+                keep_frames_in_order("s-port")?;
                 let mut rt = Rtnl::open()?;
                 // The ports (their carrier makes them forward); the bridge's own
                 // operstate follows later and gates nothing.
@@ -583,6 +587,70 @@ impl Lab {
             Ok(())
         })?
     }
+}
+
+/// Makes a veth end deliver what its peer sends in the order it was sent, like
+/// a cable: TSO off and GRO on (SIOCETHTOOL, ETHTOOL_STSO / ETHTOOL_SGRO, in
+/// the calling thread's namespace).
+///
+/// By default a veth hands each frame to the receiving side with netif_rx on
+/// the CPU that sent it, into that CPU's backlog; two frames a host sends at
+/// nearly the same time from two CPUs (a delayed ACK from a softirq, a FIN from
+/// the process closing) can then be delivered in the opposite order. Seen
+/// under load: a server's pure ACK built before its FIN arrived after it, the
+/// client in TIME_WAIT answered the stale ACK, the server (already closed)
+/// answered that with RST, and the RST killed the client's TIME_WAIT. With GRO
+/// on, the receiving end has a NAPI ring and the sender puts every frame in it
+/// (the kernel only bypasses the ring for TSO super-frames, hence TSO off:
+/// the stack segments in software before the veth), so frames leave in order.
+pub fn keep_frames_in_order(ifname: &str) -> Result<()> {
+    const ETHTOOL_STSO: u32 = 0x1f;
+    const ETHTOOL_SGRO: u32 = 0x2c;
+    ethtool_set(ifname, ETHTOOL_STSO, 0)?;
+    ethtool_set(ifname, ETHTOOL_SGRO, 1)
+}
+
+/// One legacy ethtool "set" command (`struct ethtool_value`) on `ifname`.
+fn ethtool_set(ifname: &str, cmd: u32, data: u32) -> Result<()> {
+    #[repr(C)]
+    struct EthtoolValue {
+        cmd: u32,
+        data: u32,
+    }
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; libc::IFNAMSIZ],
+        data: *mut EthtoolValue,
+        _pad: [u8; 16],
+    }
+    if ifname.len() >= libc::IFNAMSIZ {
+        return Err(anyhow!("interface name {ifname} is too long"));
+    }
+    let mut value = EthtoolValue { cmd, data };
+    let mut req = IfReq {
+        name: [0; libc::IFNAMSIZ],
+        data: &mut value,
+        _pad: [0; 16],
+    };
+    req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
+    // SAFETY: a plain datagram socket, closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(anyhow!("socket for ethtool: {}", crate::errno::of_io(&e)));
+    }
+    // SAFETY: req is a valid ifreq whose data points at `value`, both alive for the call.
+    let r = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL as _, &mut req) };
+    let e = std::io::Error::last_os_error();
+    // SAFETY: fd is ours and open.
+    unsafe { libc::close(fd) };
+    if r < 0 {
+        return Err(anyhow!(
+            "ethtool command {cmd:#x} on {ifname}: {}",
+            crate::errno::of_io(&e)
+        ));
+    }
+    Ok(())
 }
 
 /// The solicited-node multicast group of an IPv6 address (RFC 4291 2.7.1:
