@@ -33,6 +33,16 @@ up() {
   else
     ip -n $C link add eth0 address 02:7d:00:00:00:01 type veth peer name eth0 netns $S address 02:7d:00:00:00:02
   fi
+  # Frames in the order they were sent, like a cable (see keep_frames_in_order
+  # in harness/src/topology.rs): TSO off, GRO on, on every veth end.
+  if command -v ethtool >/dev/null; then
+    for d in "$C eth0" "$S eth0"; do set -- $d; ip netns exec $1 ethtool -K $2 tso off gro on; done
+    if [ "$topo" = switched ]; then
+      for p in c-port s-port; do ip netns exec $W ethtool -K $p tso off gro on; done
+    fi
+  else
+    echo "netns-setup.sh: no ethtool: veths may reorder frames sent from two CPUs at once" >&2
+  fi
   ip -n $C addr add 198.18.0.1/15 dev eth0
   ip -n $C addr add fd00:7d::1/64 dev eth0 nodad
   ip -n $S addr add 198.18.0.2/15 dev eth0
