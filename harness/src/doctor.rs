@@ -122,6 +122,12 @@ pub fn probe_all() -> Vec<Row> {
         in_ns(probe_veth),
     ));
     rows.push(Row::new(
+        "veth TSO off + GRO on (ethtool ioctl)",
+        false,
+        "frames delivered in the order sent (without: two frames a host sends at once from two CPUs may arrive swapped)",
+        in_ns(probe_in_order_veth),
+    ));
+    rows.push(Row::new(
         "bridge",
         true,
         "the switched topology (the default): the wire namespace is a bridge",
@@ -213,6 +219,15 @@ fn probe_veth(ns: &NetNs) -> Result<String> {
         )?;
         crate::topology::link_index(&mut rt, "td-probe1")?;
         Ok("created a veth pair".into())
+    })?
+}
+
+/// The veth pair [`probe_veth`] made, set to keep frames in order.
+fn probe_in_order_veth(ns: &NetNs) -> Result<String> {
+    ns.run(|| -> Result<String> {
+        crate::topology::keep_frames_in_order("td-probe0")?;
+        crate::topology::keep_frames_in_order("td-probe1")?;
+        Ok("set TSO off and GRO on".into())
     })?
 }
 

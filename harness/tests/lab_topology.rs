@@ -59,6 +59,23 @@ fn check_topology(topology: Topology, tag: &str) {
             ns.name()
         );
     }
+    // Every veth end keeps frames in order (TSO off, GRO on).
+    let ends: Vec<(&teardown::netns::NetNs, &str)> = match topology {
+        Topology::Switched => vec![
+            (lab.namespaces()[0], "eth0"),
+            (lab.namespaces()[1], "eth0"),
+            (lab.namespaces()[2], "c-port"),
+            (lab.namespaces()[2], "s-port"),
+        ],
+        Topology::Direct => vec![(lab.namespaces()[0], "eth0"), (lab.namespaces()[1], "eth0")],
+    };
+    for (ns, dev) in ends {
+        let in_order = ns
+            .run(|| teardown::topology::frames_kept_in_order(dev))
+            .unwrap()
+            .unwrap();
+        assert!(in_order, "{dev} in {} may reorder frames", ns.name());
+    }
     let recorder = Arc::new(Recorder::new());
     let capture = Capture::start(port_specs(&lab), recorder.clone()).expect("capture");
     exchange(&lab, "198.18.0.2:9000".parse().unwrap());
