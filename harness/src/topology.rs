@@ -656,17 +656,16 @@ fn ethtool_value(ifname: &str, cmd: u32, data: u32) -> Result<u32> {
         _pad: [0; 16],
     };
     req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
-    // SAFETY: a plain datagram socket, closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(anyhow!("socket for ethtool: {}", crate::errno::of_io(&e)));
-    }
+    let sock = nix::sys::socket::socket(
+        nix::sys::socket::AddressFamily::Inet,
+        nix::sys::socket::SockType::Datagram,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| anyhow!("socket for ethtool: {}", crate::errno::name(e as i32)))?;
     // SAFETY: req is a valid ifreq whose data points at `value`, both alive for the call.
-    let r = unsafe { libc::ioctl(fd, libc::SIOCETHTOOL as _, &mut req) };
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL as _, &mut req) };
     let e = std::io::Error::last_os_error();
-    // SAFETY: fd is ours and open.
-    unsafe { libc::close(fd) };
     if r < 0 {
         return Err(anyhow!(
             "ethtool command {cmd:#x} on {ifname}: {}",
@@ -711,6 +710,8 @@ pub fn igmp6_has(igmp6: &str, ifname: &str, group_hex: &str) -> bool {
 pub fn wait_solicited_node_joined(ifname: &str, ip: std::net::Ipv6Addr) -> Result<()> {
     let group = solicited_node_hex(ip);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // Polled: joins have no rtnetlink notification before 6.12 (RTNLGRP_IPV6_MCADDR),
+    // and the join comes within milliseconds.
     loop {
         let text = std::fs::read_to_string("/proc/thread-self/net/igmp6").map_err(|e| {
             anyhow!(

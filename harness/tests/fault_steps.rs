@@ -76,6 +76,47 @@ fn selective_drop_and_undrop() {
 }
 
 #[test]
+fn a_counted_drop_loses_only_the_first_matching_frames() {
+    if !teardown::privileged() {
+        return;
+    }
+    let g = up("n", Topology::Switched);
+    let lab = g.0.as_ref().unwrap();
+    let rule = fault::rule_for(Some("S"), None);
+    let budget = fault::drop_first(lab, Host::Client, &rule, Some(1))
+        .unwrap()
+        .expect("a count gives a budget");
+    let addr: SocketAddr = "198.18.0.2:9130".parse().unwrap();
+    let listener = lab
+        .server
+        .run(move || TcpListener::bind(addr).unwrap())
+        .unwrap();
+    let connect = move || {
+        let t = std::time::Instant::now();
+        let ok = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok();
+        (ok, t.elapsed())
+    };
+    // The first SYN is lost; its retransmission, one initial RTO (1 s, a timer
+    // that fires late, never more than a tick early) later, passes with no undrop.
+    let (ok, took) = lab.client.run(connect).unwrap();
+    assert!(ok, "the retransmitted SYN got through");
+    assert!(
+        took >= Duration::from_millis(900),
+        "connected after {took:?}: no SYN was lost"
+    );
+    // One SYN dropped, its retransmission passed (and counted as passed).
+    assert_eq!(budget.used().unwrap(), (1, 1));
+    // The budget is spent: the next SYN passes at once.
+    let (ok, took) = lab.client.run(connect).unwrap();
+    assert!(
+        ok && took < Duration::from_millis(900),
+        "second connect took {took:?}"
+    );
+    assert_eq!(budget.used().unwrap(), (1, 2));
+    drop(listener);
+}
+
+#[test]
 fn link_down_and_up() {
     if !teardown::privileged() {
         return;

@@ -7,12 +7,12 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use teardown::capture::{Capture, PortSpec};
+use teardown::capture::{port_specs, Capture};
 use teardown::cleanup::RunRecord;
 use teardown::evidence::TcpFlags;
 use teardown::record::Recorder;
 use teardown::scenario::Topology;
-use teardown::topology::{Host, Lab};
+use teardown::topology::Lab;
 
 const LABS: u16 = 8;
 
@@ -141,18 +141,7 @@ fn eight_labs_at_once_keep_to_themselves_and_leave_nothing() {
             s.spawn(move || {
                 let i = i as u16;
                 let recorder = Arc::new(Recorder::new());
-                let ports = [Host::Client, Host::Server]
-                    .into_iter()
-                    .map(|h| {
-                        let loc = lab.port(h);
-                        PortSpec {
-                            name: h.capture_name().to_string(),
-                            ns: loc.ns.clone(),
-                            ifname: loc.ifname.to_string(),
-                        }
-                    })
-                    .collect();
-                let capture = Capture::start(ports, recorder.clone()).expect("capture");
+                let capture = Capture::start(port_specs(lab), recorder.clone()).expect("capture");
                 exchange(lab, i);
                 // The connection's FIN reached the server port.
                 let fin_seen = recorder.wait_for(Instant::now() + Duration::from_secs(2), |r| {
