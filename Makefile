@@ -72,7 +72,7 @@ deps:
 # `teardown` into cargo's bin directory, plus shell completions and the man page.
 PREFIX ?= /usr/local
 install:
-	$(CARGO) install --path harness --locked
+	$(CARGO) install --path harness/cli --locked
 	@bin=$$(command -v teardown || echo $${CARGO_HOME:-$$HOME/.cargo}/bin/teardown); \
 	mkdir -p $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d; \

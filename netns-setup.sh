@@ -34,7 +34,7 @@ up() {
     ip -n $C link add eth0 address 02:7d:00:00:00:01 type veth peer name eth0 netns $S address 02:7d:00:00:00:02
   fi
   # Frames in the order they were sent, like a cable (see keep_frames_in_order
-  # in harness/src/topology.rs): TSO off, GRO on, on every veth end.
+  # in harness/lab/src/topology.rs): TSO off, GRO on, on every veth end.
   if command -v ethtool >/dev/null; then
     for d in "$C eth0" "$S eth0"; do set -- $d; ip netns exec $1 ethtool -K $2 tso off gro on; done
     if [ "$topo" = switched ]; then

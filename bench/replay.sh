@@ -1,6 +1,6 @@
 #!/bin/bash
 # Benchmark: `teardown replay --summary-only` against `tshark -q -z conv,tcp`
-# and `tcpdump -nn` on a large synthetic capture (harness/examples/gen_capture.rs).
+# and `tcpdump -nn` on a large synthetic capture (harness/cli/examples/gen_capture.rs).
 # Usage: bench/replay.sh [PACKETS]   (default 5000000; the capture is cached in target/bench/)
 set -eu
 cd "$(dirname "$0")/.."

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use teardown::analysis::{conn::Analyzer, wire, CaptureReader};
+use teardown_core::analysis::{conn::Analyzer, wire, CaptureReader};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(mut r) = CaptureReader::new(data) {
@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = a.finish();
     }
-    if let Ok(d) = teardown::analysis::read_capture(data) {
-        let ev = teardown::analysis::evidence_from_capture(&d);
-        let _ = teardown::report::ladder::render(&ev, "fuzz");
+    if let Ok(d) = teardown_core::analysis::read_capture(data) {
+        let ev = teardown_core::analysis::evidence_from_capture(&d);
+        let _ = teardown_core::report::ladder::render(&ev, "fuzz");
     }
 });

@@ -1,0 +1,162 @@
+//! `teardown`: the command line (see DESIGN.md, "Command line").
+
+mod diagram;
+mod model;
+mod replay;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use std::process::ExitCode;
+use teardown_lab as lab;
+
+#[derive(Parser)]
+#[command(
+    name = "teardown",
+    version,
+    about = "Shows, on the real Linux kernel, how TCP connections end, and proves it",
+    after_help = "Examples:
+  sudo teardown run                          run every scenario in scenarios/ (fast profile)
+  sudo teardown run scenarios/c1-*.toml --out out/
+  teardown list                              the scenarios and their conclusions
+  sudo teardown run --shard 2/4 --out shard2 one of four CI shards, balanced by predicted time
+  teardown merge shard1 shard2 shard3 shard4 --out all   one summary of the shards
+  sudo teardown run --repeat 20 --quiet      measure flakiness: pass counts and time spreads
+  teardown replay out/c2-kill/capture.pcapng how each connection in a capture ended
+  teardown model --retries2 15               when a dead path kills a connection
+  sudo teardown lab up                       a lab to poke around in by hand
+  sudo teardown doctor                       what this kernel offers
+
+Exit codes: 0 all passed, 1 a check failed, 2 bad input or usage, 3 the environment can't run it."
+)]
+struct Cli {
+    /// More log output on stderr (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios, each in its own lab, and check them against their conclusions
+    Run(lab::runner::RunArgs),
+    /// List scenarios with their conclusion IDs
+    List(lab::runner::ListArgs),
+    /// Combine the outputs of several runs (e.g. CI shards) into one summary, JUnit file and index
+    Merge(lab::runner::MergeArgs),
+    /// Show how each connection in a capture ended (no root)
+    Replay(replay::ReplayArgs),
+    /// Draw a ladder diagram of a capture as SVG (no root)
+    Diagram(diagram::DiagramArgs),
+    /// Predict the kernel's teardown timings for given knobs (no root)
+    Model(model::ModelArgs),
+    /// A lab to poke around in by hand: up, down, status, exec
+    Lab(lab::lab::LabArgs),
+    /// Which kernel features are present and what a missing one disables
+    Doctor,
+    /// Remove leftovers of interrupted runs (never touches a live run)
+    Clean,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions { shell: clap_complete::Shell },
+    /// Print the man page (roff)
+    #[command(name = "man")]
+    Manpage,
+    /// (internal) a built-in endpoint process
+    #[command(hide = true)]
+    Endpoint(lab::endpoint::EndpointArgs),
+    /// (internal) run a command inside a network namespace
+    #[command(hide = true, name = "ns-exec")]
+    NsExec(lab::netns::NsExecArgs),
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("teardown={default}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(
+            std::env::var_os("NO_COLOR").is_none()
+                && std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        )
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let is_doctor = matches!(cli.command, Command::Doctor);
+    // Only for the commands that just print: the runner writes to its endpoints'
+    // stdin pipes and must see EPIPE there, not die of SIGPIPE.
+    if matches!(
+        cli.command,
+        Command::List(_)
+            | Command::Replay(_)
+            | Command::Diagram(_)
+            | Command::Model(_)
+            | Command::Completions { .. }
+            | Command::Manpage
+    ) {
+        // Like any Unix filter: `teardown list | head` ends quietly.
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+    let result = match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "teardown",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
+        Command::Manpage => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map(|_| 0)
+            .map_err(anyhow::Error::from),
+        Command::Run(a) => lab::runner::run_main(a),
+        Command::List(a) => lab::runner::list_main(a),
+        Command::Merge(a) => lab::runner::merge_main(a),
+        Command::Replay(a) => replay::main(a),
+        Command::Diagram(a) => diagram::main(a),
+        Command::Model(a) => model::main(a),
+        Command::Lab(a) => lab::lab::lab_main(a),
+        Command::Doctor => lab::doctor::doctor_main(),
+        Command::Clean => lab::cleanup::clean_main(),
+        Command::Endpoint(a) => lab::endpoint::endpoint_main(a),
+        Command::NsExec(a) => lab::netns::ns_exec_main(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(e) => {
+            eprintln!("teardown: {e:#}");
+            let code = exit_code(&e);
+            if code == 3 && !is_doctor {
+                eprintln!("hint: `sudo teardown doctor` shows what this machine's kernel offers and what is missing");
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// The exit code an error maps to: its kind's (teardown_core::ErrorKind), 2
+/// for a scenario file's error, 3 for anything else.
+fn exit_code(e: &anyhow::Error) -> i32 {
+    if let Some(err) = e.downcast_ref::<teardown_core::Error>() {
+        return i32::from(err.kind.exit_code());
+    }
+    if e.downcast_ref::<teardown_core::scenario::ScenarioError>()
+        .is_some()
+    {
+        return 2;
+    }
+    3
+}

@@ -1,0 +1,74 @@
+//! `teardown model`: the timing model's predictions for the knobs given.
+
+use teardown_core::model;
+
+/// `teardown model`.
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
+    /// net.ipv4.tcp_retries2
+    #[arg(long, default_value_t = 15)]
+    pub retries2: u32,
+    /// The RTO measured before the fault (tcpi_rto), ms
+    #[arg(long, default_value_t = 208)]
+    pub rto_ms: u64,
+    /// min(net.ipv4.tcp_rto_max_ms, TCP_RTO_MAX_MS), ms (1000..120000)
+    #[arg(long, default_value_t = 120_000)]
+    pub rto_max_ms: u64,
+    /// TCP_USER_TIMEOUT, ms (0: unset)
+    #[arg(long, default_value_t = 0)]
+    pub user_timeout_ms: u64,
+    /// Keepalive IDLE,INTVL,CNT in seconds (TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT)
+    #[arg(long, default_value = "7200,75,9", value_parser = model::parse_keepalive)]
+    pub keepalive: (u64, u64, u32),
+    /// net.ipv4.tcp_orphan_retries (0 means 8)
+    #[arg(long, default_value_t = 0)]
+    pub orphan_retries: u32,
+    /// net.ipv4.tcp_fin_timeout, s
+    #[arg(long, default_value_t = 60)]
+    pub fin_timeout: u64,
+    /// TCP_LINGER2, s (0: unset, negative: RST at close)
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    pub linger2: i32,
+    /// net.ipv4.tcp_syn_retries
+    #[arg(long, default_value_t = 6)]
+    pub syn_retries: u32,
+    /// net.ipv4.tcp_syn_linear_timeouts (0 on kernels before 6.5)
+    #[arg(long, default_value_t = 4)]
+    pub syn_linear_timeouts: u32,
+    /// Tail loss probe off (net.ipv4.tcp_early_retrans not 3 or 4)
+    #[arg(long)]
+    pub no_tlp: bool,
+    /// Print JSON instead of text
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ModelArgs {
+    fn knobs(&self) -> model::Knobs {
+        model::Knobs {
+            retries2: self.retries2,
+            rto_ms: self.rto_ms,
+            rto_max_ms: self.rto_max_ms,
+            user_timeout_ms: self.user_timeout_ms,
+            keepalive: self.keepalive,
+            orphan_retries: self.orphan_retries,
+            fin_timeout: self.fin_timeout,
+            linger2: self.linger2,
+            syn_retries: self.syn_retries,
+            syn_linear_timeouts: self.syn_linear_timeouts,
+            no_tlp: self.no_tlp,
+        }
+    }
+}
+
+pub fn main(args: ModelArgs) -> anyhow::Result<i32> {
+    let knobs = args.knobs();
+    knobs.validate().map_err(teardown_core::bad_input)?;
+    let p = model::predict(&knobs);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&p)?);
+    } else {
+        print!("{}", model::render(&p));
+    }
+    Ok(0)
+}

@@ -1,0 +1,372 @@
+//! `teardown replay CAPTURE`: a tcpdump-like timeline with Wireshark's
+//! classifications, then how each connection ended and the evidence.
+//!
+//! Contract: reads only the capture (and, with `--scenario`, the scenario
+//! file and the run's `events.jsonl` / `sockets.jsonl` next to the capture
+//! when present). A capture it cannot read is bad input (exit 2, with the
+//! byte offset). `--scenario` exits 0 when every packet expectation holds,
+//! 1 otherwise. `--summary-only` streams the file with memory bounded by the
+//! connections open at once: summaries are printed as connections finish.
+
+use serde::Serialize;
+use std::io::Write;
+use teardown_core::analysis::conn::{Analyzer, ConnSummary};
+use teardown_core::analysis::{analyze_evidence, evidence_from_capture, wire_segments};
+use teardown_core::evidence::{Evidence, Side};
+use teardown_lab::files::{load_scenario as read_scenario, read_capture_file};
+
+/// `teardown replay CAPTURE`.
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// A pcap or pcapng file
+    pub capture: std::path::PathBuf,
+    /// Re-evaluate this scenario's packet expectations against the capture
+    #[arg(long)]
+    pub scenario: Option<std::path::PathBuf>,
+    /// Absolute sequence numbers, like `tcpdump -S`
+    #[arg(long)]
+    pub absolute_seq: bool,
+    /// Print the analysis as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// Only the per-connection summaries (streams the file; for big captures)
+    #[arg(long)]
+    pub summary_only: bool,
+}
+
+/// One packet of the JSON output.
+#[derive(Serialize)]
+struct PacketOut<'a> {
+    /// 1-based frame number among TCP segments.
+    n: usize,
+    ts_ns: u64,
+    t: f64,
+    port: &'a str,
+    conn: u64,
+    dir: &'static str,
+    src: String,
+    dst: String,
+    flags: String,
+    seq: u32,
+    ack: u32,
+    len: u32,
+    win: u16,
+    classes: Vec<&'static str>,
+    lost_in_wire: bool,
+}
+
+#[derive(Serialize)]
+struct ReplayOut<'a> {
+    capture: String,
+    interfaces: &'a [String],
+    start_ns: u64,
+    packets: Vec<PacketOut<'a>>,
+    connections: &'a [ConnSummary],
+    comments: Vec<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<&'a [teardown_core::evidence::Check]>,
+}
+
+fn dir_text(d: Side) -> &'static str {
+    match d {
+        Side::Client => "C>S",
+        Side::Server => "S>C",
+    }
+}
+
+/// Reads `events.jsonl` and `sockets.jsonl` next to the capture, if there.
+fn load_run_files(capture: &std::path::Path, ev: &mut Evidence) -> anyhow::Result<()> {
+    let dir = capture.parent().unwrap_or(std::path::Path::new("."));
+    let events = dir.join("events.jsonl");
+    if let Ok(text) = std::fs::read_to_string(&events) {
+        let mut evs = Vec::new();
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let e: teardown_core::evidence::Event = serde_json::from_str(line).map_err(|e| {
+                teardown_core::bad_input(format!("{}:{}: {e}", events.display(), n + 1))
+            })?;
+            evs.push(e);
+        }
+        // events.jsonl is complete: it replaces the comments' copy.
+        ev.events = evs;
+        ev.steps = ev
+            .events
+            .iter()
+            .filter(|e| e.kind == "step")
+            .enumerate()
+            .map(|(i, e)| {
+                let detail = e.detail.clone().unwrap_or_default();
+                let (name, action) = match detail.split_once(": ") {
+                    Some((n, a)) if !n.contains(' ') => (Some(n.to_string()), a.to_string()),
+                    _ => (None, detail.clone()),
+                };
+                teardown_core::evidence::StepRecord {
+                    index: i,
+                    name,
+                    action,
+                    started_ns: e.ts_ns,
+                    acted_ns: e.ts_ns,
+                }
+            })
+            .collect();
+    }
+    let sockets = dir.join("sockets.jsonl");
+    if let Ok(text) = std::fs::read_to_string(&sockets) {
+        for (n, line) in text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+        {
+            let s: teardown_core::evidence::SockSample =
+                serde_json::from_str(line).map_err(|e| {
+                    teardown_core::bad_input(format!("{}:{}: {e}", sockets.display(), n + 1))
+                })?;
+            ev.sockets.push(s);
+        }
+    }
+    Ok(())
+}
+
+pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
+    if args.summary_only && args.scenario.is_none() {
+        return summary_only(&args);
+    }
+    let data = read_capture_file(&args.capture)?;
+    let mut ev = evidence_from_capture(&data);
+    let (infos, conns) = analyze_evidence(&ev);
+    let wire = wire_segments(&ev);
+    let mut lost = vec![false; ev.packets.len()];
+    for w in &wire {
+        lost[w.sent] = w.lost;
+    }
+    let checks = match &args.scenario {
+        Some(path) => {
+            let sc = read_scenario(path, teardown_core::scenario::Profile::Fast)?;
+            load_run_files(&args.capture, &mut ev)?;
+            Some(teardown_core::expect::evaluate_packets(&sc, &ev))
+        }
+        None => None,
+    };
+    let out = std::io::stdout();
+    let mut w = std::io::BufWriter::new(out.lock());
+    let num = |i: usize, rel: u32, abs: u32| {
+        if args.absolute_seq {
+            abs
+        } else {
+            let _ = i;
+            rel
+        }
+    };
+    if args.json {
+        let packets = ev
+            .packets
+            .iter()
+            .enumerate()
+            .map(|(i, p)| PacketOut {
+                n: i + 1,
+                ts_ns: p.ts_ns,
+                t: ev.rel_secs(p.ts_ns),
+                port: &p.port,
+                conn: infos[i].conn,
+                dir: dir_text(infos[i].dir),
+                src: p.src.to_string(),
+                dst: p.dst.to_string(),
+                flags: p.flags.tcpdump(),
+                seq: num(i, infos[i].rel_seq, p.seq),
+                ack: num(i, infos[i].rel_ack, p.ack),
+                len: p.len,
+                win: p.win,
+                classes: infos[i].classes.names(),
+                lost_in_wire: lost[i],
+            })
+            .collect();
+        let comments = data
+            .comments
+            .iter()
+            .map(|(ts, t)| serde_json::json!({"ts_ns": ts, "t": ev.rel_secs(*ts), "text": t}))
+            .collect();
+        let o = ReplayOut {
+            capture: args.capture.display().to_string(),
+            interfaces: &data.interfaces,
+            start_ns: ev.start_ns,
+            packets,
+            connections: &conns,
+            comments,
+            checks: checks.as_deref(),
+        };
+        serde_json::to_writer_pretty(&mut w, &o)?;
+        writeln!(w)?;
+    } else {
+        writeln!(
+            w,
+            "{}: {} TCP segments ({} frames), {} connection(s), interfaces: {}",
+            args.capture.display(),
+            ev.packets.len(),
+            data.frames,
+            conns.len(),
+            data.interfaces.join(", ")
+        )?;
+        for c in &conns {
+            writeln!(w, "  #{} client {} server {}", c.id, c.client, c.server)?;
+        }
+        let two_ports = wire.iter().any(|s| s.received.is_some() || s.lost);
+        if two_ports {
+            writeln!(
+                w,
+                "one line per segment on the wire, timed on the sender's port"
+            )?;
+        }
+        let mut comments = data.comments.iter().peekable();
+        for s in &wire {
+            let i = s.sent;
+            let p = &ev.packets[i];
+            while let Some((ts, text)) = comments.next_if(|(ts, _)| *ts <= p.ts_ns) {
+                writeln!(w, "{:>12.6}     -- {text}", ev.rel_secs(*ts))?;
+            }
+            let info = &infos[i];
+            let mut line = format!(
+                "{:>12.6} #{:<3} {} {:<4} seq {} ack {} len {} win {}",
+                ev.rel_secs(p.ts_ns),
+                info.conn,
+                dir_text(info.dir),
+                p.flags.tcpdump(),
+                num(i, info.rel_seq, p.seq),
+                num(i, info.rel_ack, p.ack),
+                p.len,
+                p.win
+            );
+            if !two_ports && data.interfaces.len() > 1 {
+                line.push_str(&format!(" on {}", p.port));
+            }
+            let names = info.classes.names();
+            if !names.is_empty() {
+                line.push_str(&format!(" [{}]", names.join(", ")));
+            }
+            if s.lost {
+                line.push_str(&format!(" LOST IN THE WIRE (seen on {} only)", p.port));
+            } else if two_ports && s.received.is_none() {
+                line.push_str(&format!(" (seen on {} only)", p.port));
+            }
+            writeln!(w, "{line}")?;
+        }
+        for (ts, text) in comments {
+            writeln!(w, "{:>12.6}     -- {text}", ev.rel_secs(*ts))?;
+        }
+        writeln!(w)?;
+        for c in &conns {
+            write_summary(&mut w, c)?;
+        }
+        if let Some(checks) = &checks {
+            writeln!(w, "scenario checks:")?;
+            for c in checks {
+                writeln!(w, "  [{}] {}", if c.ok { "ok" } else { "FAIL" }, c.name)?;
+                for e in &c.evidence {
+                    writeln!(w, "        {e}")?;
+                }
+            }
+        }
+    }
+    w.flush()?;
+    Ok(match checks {
+        Some(c) if c.iter().any(|c| !c.ok) => 1,
+        _ => 0,
+    })
+}
+
+fn write_summary(w: &mut impl Write, c: &ConnSummary) -> std::io::Result<()> {
+    let first = match c.closed_first {
+        Some(s) => format!(", {} closed first", s.name()),
+        None => String::new(),
+    };
+    writeln!(
+        w,
+        "connection #{} {} -> {}: {}{first}",
+        c.id,
+        c.client,
+        c.server,
+        c.ending.name()
+    )?;
+    writeln!(w, "  {}", c.detail)?;
+    writeln!(
+        w,
+        "  {} packets, {} bytes C>S, {} bytes S>C, {} retransmissions, {} keep-alives",
+        c.packets, c.bytes_c2s, c.bytes_s2c, c.retransmissions, c.keep_alives
+    )?;
+    for e in &c.evidence {
+        writeln!(w, "    {e}")?;
+    }
+    Ok(())
+}
+
+/// How long (capture time) a finished connection is kept for late segments
+/// (a retransmitted last ACK, a second RST) before its summary is printed.
+pub const LINGER_NS: u64 = 2_000_000_000;
+
+/// `--summary-only`: stream the file, print summaries as connections finish.
+fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
+    let file = std::fs::File::open(&args.capture)
+        .map_err(|e| teardown_core::bad_input(format!("{}: {e}", args.capture.display())))?;
+    let out = std::io::stdout();
+    let mut w = std::io::BufWriter::with_capacity(1 << 16, out.lock());
+    let mut a: Option<Analyzer> = None;
+    let mut ports: Vec<String> = Vec::new();
+    let mut n = 0u64;
+    let mut total = 0usize;
+    let mut io_err: Option<std::io::Error> = None;
+    let emit = |w: &mut std::io::BufWriter<_>, list: Vec<ConnSummary>, total: &mut usize| {
+        *total += list.len();
+        if args.json {
+            for c in list {
+                serde_json::to_writer(&mut *w, &c).map_err(std::io::Error::from)?;
+                writeln!(w)?;
+            }
+            Ok(())
+        } else {
+            list.iter().try_for_each(|c| write_summary(w, c))
+        }
+    };
+    let frames = teardown_core::analysis::for_each_segment(
+        file,
+        |ts, port, seg| {
+            let an = a.get_or_insert_with(|| {
+                let harness = port == "client-port" || port == "server-port";
+                Analyzer::new(if harness {
+                    teardown_core::analysis::harness_ips().0
+                } else {
+                    Vec::new()
+                })
+            });
+            let pi = match ports.iter().position(|p| p == port) {
+                Some(i) => i,
+                None => {
+                    ports.push(port.to_string());
+                    ports.len() - 1
+                }
+            };
+            an.push(ts, pi, seg);
+            n += 1;
+            if n.is_multiple_of(1 << 16) {
+                let list = an.evict(ts, LINGER_NS);
+                if let Err(e) = emit(&mut w, list, &mut total) {
+                    io_err.get_or_insert(e);
+                }
+            }
+        },
+        |_, _| {},
+    )
+    .map_err(|e| teardown_core::bad_input(format!("{}: {e}", args.capture.display())))?;
+    if let Some(e) = io_err {
+        return Err(e.into());
+    }
+    if let Some(an) = a {
+        emit(&mut w, an.finish(), &mut total)?;
+    }
+    if !args.json {
+        writeln!(w, "{frames} frames, {n} TCP segments, {total} connections")?;
+    }
+    w.flush()?;
+    Ok(0)
+}

@@ -1,0 +1,467 @@
+//! The built-in endpoint as a real process (`teardown endpoint --config JSON`):
+//! client and server in one fresh namespace over loopback, driven through
+//! stdin, observed through their event lines. Privileged: each test skips
+//! without root (and fails under CI=true).
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+use teardown_core::evidence::Event;
+use teardown_core::scenario::{Dur, OnEof, SocketOptions};
+use teardown_lab::endpoint::{EndpointConfig, Role};
+use teardown_lab::netns::NetNs;
+
+/// A namespace with `lo` up, deleted on drop (also when an assertion fails).
+struct TestNs(NetNs);
+
+impl TestNs {
+    fn new(tag: &str) -> TestNs {
+        let ns = NetNs::create(&format!("td-ut-ep-{tag}-{}", std::process::id())).unwrap();
+        let guard = TestNs(ns);
+        let ok = Command::new("ip")
+            .args(["-n", guard.0.name(), "link", "set", "lo", "up"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "ip link set lo up");
+        guard
+    }
+
+    fn config(&self, name: &str, role: Role, addr: &str) -> EndpointConfig {
+        EndpointConfig {
+            name: name.into(),
+            role,
+            addr: addr.parse().unwrap(),
+            options: SocketOptions::default(),
+            autoread: true,
+            on_eof: OnEof::None,
+            on_eof_delay_ms: None,
+            netns: Some(self.0.path().to_path_buf()),
+        }
+    }
+}
+
+impl Drop for TestNs {
+    fn drop(&mut self) {
+        let _ = self.0.delete();
+    }
+}
+
+/// A running endpoint process; killed on drop.
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    events: Receiver<Event>,
+    seen: Vec<Event>,
+}
+
+impl Proc {
+    fn start(cfg: &EndpointConfig) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_teardown"))
+            .args(["endpoint", "--config", &cfg.to_json()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let (tx, events) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines() {
+                let Ok(line) = line else { break };
+                let ev: Event = serde_json::from_str(&line)
+                    .unwrap_or_else(|e| panic!("bad event line `{line}`: {e}"));
+                if tx.send(ev).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Proc {
+            child,
+            stdin,
+            events,
+            seen: Vec::new(),
+        }
+    }
+
+    fn cmd(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().unwrap();
+        writeln!(stdin, "{line}").unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The first not yet consumed event that satisfies `ok`, within 5 s.
+    fn wait(&mut self, what: &str, ok: impl Fn(&Event) -> bool) -> Event {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(ev) => {
+                    self.seen.push(ev.clone());
+                    if ok(&ev) {
+                        return ev;
+                    }
+                }
+                Err(_) => panic!("no {what} event; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    fn wait_kind(&mut self, kind: &str) -> Event {
+        self.wait(kind, |e| e.kind == kind)
+    }
+
+    /// Collects what arrives during `d`.
+    fn drain_for(&mut self, d: Duration) -> Vec<Event> {
+        let deadline = Instant::now() + d;
+        let mut got = Vec::new();
+        while let Ok(ev) = self
+            .events
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            self.seen.push(ev.clone());
+            got.push(ev);
+        }
+        got
+    }
+
+    fn exit_code(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("endpoint did not exit");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A server (listening) and a connected client.
+fn connect(ns: &TestNs, server: EndpointConfig, client: EndpointConfig) -> (Proc, Proc) {
+    let mut s = Proc::start(&server);
+    s.wait_kind("listening");
+    let mut c = Proc::start(&client);
+    c.wait_kind("connected");
+    s.wait_kind("accepted");
+    let _ = ns;
+    (s, c)
+}
+
+fn pair(ns: &TestNs, ip: &str) -> (EndpointConfig, EndpointConfig) {
+    let addr = format!("{ip}:8080");
+    (
+        ns.config("server", Role::Server, &addr),
+        ns.config("client", Role::Client, &addr),
+    )
+}
+
+#[test]
+fn send_receive_and_close_gives_peer_eof() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    for (tag, ip) in [("v4", "127.0.0.1"), ("v6", "[::1]")] {
+        let ns = TestNs::new(&format!("srv{tag}"));
+        let (scfg, ccfg) = pair(&ns, ip);
+        let (mut s, mut c) = connect(&ns, scfg, ccfg);
+        let accepted = s
+            .seen
+            .iter()
+            .find(|e| e.kind == "accepted")
+            .unwrap()
+            .clone();
+        let connected = c
+            .seen
+            .iter()
+            .find(|e| e.kind == "connected")
+            .unwrap()
+            .clone();
+        assert_eq!(
+            accepted.detail, connected.detail,
+            "the server's peer is the client's local address"
+        );
+        c.cmd("send 1000");
+        assert_eq!(c.wait_kind("sent").bytes, Some(1000));
+        s.wait("received 1000", |e| {
+            e.kind == "received" && e.bytes == Some(1000)
+        });
+        c.cmd("close");
+        c.wait_kind("closed");
+        let eof = s.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
+        assert_eq!(eof.kind, "eof", "{:#?}", s.seen);
+        // Stdin EOF ends the process with status 0.
+        drop(c.stdin.take());
+        assert_eq!(c.exit_code(), Some(0));
+    }
+}
+
+#[test]
+fn server_on_eof_close_gives_client_eof() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("oneof");
+    let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
+    scfg.on_eof = OnEof::Close;
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    c.cmd("shutdown wr");
+    assert_eq!(c.wait_kind("shutdown").detail.as_deref(), Some("wr"));
+    let eof = s.wait_kind("eof");
+    let closed = s.wait_kind("closed");
+    assert!(closed.ts_ns >= eof.ts_ns);
+    assert!(
+        closed.ts_ns - eof.ts_ns < 40_000_000,
+        "on_eof=close without delay closes within the delayed-ACK window"
+    );
+    // The server's FIN leaves the moment it reads EOF, so the client may see
+    // its EOF before its own `shutdown` event was consumed above.
+    if !c.seen.iter().any(|e| e.kind == "eof") {
+        c.wait_kind("eof");
+    }
+}
+
+#[test]
+fn on_eof_delay_waits_before_closing() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("delay");
+    let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
+    scfg.on_eof = OnEof::Close;
+    scfg.on_eof_delay_ms = Some(300);
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    c.cmd("shutdown wr");
+    let eof = s.wait_kind("eof");
+    let closed = s.wait_kind("closed");
+    let gap_ms = (closed.ts_ns - eof.ts_ns) / 1_000_000;
+    assert!(
+        (300..1000).contains(&gap_ms),
+        "closed {gap_ms} ms after eof"
+    );
+    c.wait_kind("eof");
+}
+
+#[test]
+fn linger_zero_close_resets_the_peer() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("linger");
+    let (scfg, mut ccfg) = pair(&ns, "127.0.0.1");
+    ccfg.options.linger = Some(Dur(Duration::ZERO));
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    c.cmd("close");
+    c.wait_kind("closed");
+    let e = s.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
+    assert_eq!(e.kind, "error", "{:#?}", s.seen);
+    assert_eq!(e.op.as_deref(), Some("read"));
+    assert_eq!(e.errno.as_deref(), Some("ECONNRESET"));
+}
+
+#[test]
+fn close_with_unread_data_resets_the_peer() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("unread");
+    let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
+    scfg.autoread = false;
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    c.cmd("send 100");
+    c.wait_kind("sent");
+    // Loopback delivers at once; give the kernel a moment anyway.
+    std::thread::sleep(Duration::from_millis(50));
+    assert!(
+        !s.seen.iter().any(|e| e.kind == "received"),
+        "autoread=false never reads"
+    );
+    s.cmd("close");
+    s.wait_kind("closed");
+    let e = c.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
+    assert_eq!(e.kind, "error", "{:#?}", c.seen);
+    assert_eq!(e.errno.as_deref(), Some("ECONNRESET"));
+}
+
+#[test]
+fn sigkill_of_the_client_gives_the_server_eof() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("kill");
+    let (scfg, ccfg) = pair(&ns, "127.0.0.1");
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    c.child.kill().unwrap(); // SIGKILL
+    c.child.wait().unwrap();
+    let e = s.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
+    assert_eq!(e.kind, "eof", "{:#?}", s.seen);
+}
+
+#[test]
+fn socket_options_are_set_on_both_sockets() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("opts");
+    let (mut scfg, mut ccfg) = pair(&ns, "127.0.0.1");
+    let opts = SocketOptions {
+        keepalive: Some(true),
+        keepidle: Some(Dur(Duration::from_secs(2))),
+        keepintvl: Some(Dur(Duration::from_secs(1))),
+        keepcnt: Some(3),
+        user_timeout: Some(Dur(Duration::from_millis(1500))),
+        linger: Some(Dur(Duration::from_secs(5))),
+        nodelay: Some(true),
+        rto_max: Some(Dur(Duration::from_secs(1))),
+        ..SocketOptions::default()
+    };
+    ccfg.options = opts.clone();
+    scfg.options = opts;
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    let want = "keepalive=true keepidle=2 keepintvl=1 keepcnt=3 user_timeout_ms=1500 linger=5 nodelay=true";
+    let co = c.wait_kind("options").detail.unwrap();
+    let so = s.wait_kind("options").detail.unwrap();
+    for o in [&co, &so] {
+        assert!(o.starts_with(want), "{o}");
+        assert!(o.ends_with("rto_max_ms=1000"), "{o}");
+    }
+    assert!(
+        so.contains("reuseaddr=true"),
+        "a server sets SO_REUSEADDR by default: {so}"
+    );
+}
+
+#[test]
+fn a_bad_option_is_reported_and_exits_3() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("badopt");
+    let (_, mut ccfg) = pair(&ns, "127.0.0.1");
+    ccfg.options.keepcnt = Some(0); // TCP_KEEPCNT must be 1..127
+    let mut c = Proc::start(&ccfg);
+    let e = c.wait_kind("error");
+    assert_eq!(e.op.as_deref(), Some("setsockopt"));
+    assert_eq!(e.errno.as_deref(), Some("EINVAL"));
+    assert_eq!(e.detail.as_deref(), Some("keepcnt"));
+    assert_eq!(c.exit_code(), Some(3));
+}
+
+#[test]
+fn connect_to_nothing_is_refused() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("refused");
+    let (_, ccfg) = pair(&ns, "127.0.0.1");
+    let mut c = Proc::start(&ccfg);
+    let e = c.wait_kind("error");
+    assert_eq!(e.op.as_deref(), Some("connect"));
+    assert_eq!(e.errno.as_deref(), Some("ECONNREFUSED"));
+    assert_eq!(c.exit_code(), Some(1));
+}
+
+/// A stream floods neither stdout nor the close: events are coalesced, and
+/// close interrupts the writer at once.
+#[test]
+fn stream_is_coalesced_and_close_stops_it_at_once() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("stream");
+    let (scfg, ccfg) = pair(&ns, "127.0.0.1");
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    c.cmd("stream");
+    let got = s.drain_for(Duration::from_millis(300));
+    let received: Vec<&Event> = got.iter().filter(|e| e.kind == "received").collect();
+    assert!(received.len() >= 5, "{} received events", received.len());
+    assert!(
+        received.len() <= 300 / 10 + 3,
+        "{} received events in 300 ms: not coalesced",
+        received.len()
+    );
+    assert!(received.windows(2).all(|w| w[0].bytes < w[1].bytes));
+    let asked = Instant::now();
+    c.cmd("close");
+    c.wait_kind("closed");
+    assert!(asked.elapsed() < Duration::from_millis(500));
+    let sent = c.seen.iter().rfind(|e| e.kind == "sent").unwrap();
+    let total = sent.bytes.unwrap();
+    // The server reads everything, then EOF.
+    s.wait_kind("eof");
+    let last = s.seen.iter().rfind(|e| e.kind == "received").unwrap();
+    assert_eq!(
+        last.bytes,
+        Some(total),
+        "the final received count is the sent total"
+    );
+}
+
+/// The sampler watches the endpoints' connection end: the client closes
+/// first and ends in TIME_WAIT, the server (on_eof = close) goes away.
+#[test]
+fn sampler_sees_the_endpoints_close() {
+    use teardown_lab::sockdiag::{empty_round, state_path, transitions, Sampler, DEFAULT_PERIOD};
+    // Through `start` (the brief's plain sink): an empty round is stamped in
+    // the sink, right after its dump.
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let ns = TestNs::new("samp");
+    let (tx, rx) = mpsc::channel();
+    let sampler = Sampler::start(&ns.0, "lo", DEFAULT_PERIOD, move |round| {
+        let _ = tx.send((teardown_lab::sys::now_ns(), round));
+    })
+    .unwrap();
+    let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
+    scfg.on_eof = OnEof::Close;
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    let client = c.seen.iter().find(|e| e.kind == "connected").unwrap();
+    let client_addr = client.detail.clone().unwrap();
+    std::thread::sleep(Duration::from_millis(50));
+    c.cmd("close");
+    c.wait_kind("closed");
+    s.wait_kind("closed");
+    std::thread::sleep(Duration::from_millis(50));
+    sampler.stop().unwrap();
+    let mut flat = Vec::new();
+    while let Ok((ts, round)) = rx.try_recv() {
+        if round.is_empty() {
+            flat.push(empty_round(ts, "lo"));
+        }
+        flat.extend(round);
+    }
+    let t = transitions(&flat);
+    let cpath = state_path(&t, "lo", &client_addr, "127.0.0.1:8080");
+    let spath = state_path(&t, "lo", "127.0.0.1:8080", &client_addr);
+    assert_eq!(
+        cpath.first().map(String::as_str),
+        Some("ESTABLISHED"),
+        "{t:#?}"
+    );
+    assert_eq!(
+        cpath.last().map(String::as_str),
+        Some("TIME_WAIT"),
+        "{t:#?}"
+    );
+    assert_eq!(
+        spath.first().map(String::as_str),
+        Some("ESTABLISHED"),
+        "{t:#?}"
+    );
+    assert_eq!(spath.last().map(String::as_str), Some("gone"), "{t:#?}");
+    // The listener went when the server accepted its one connection.
+    let lpath = state_path(&t, "lo", "127.0.0.1:8080", "0.0.0.0:0");
+    assert!(
+        lpath.is_empty() || lpath.last().map(String::as_str) == Some("gone"),
+        "{lpath:?}"
+    );
+}

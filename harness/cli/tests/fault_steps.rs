@@ -1,0 +1,169 @@
+//! Privileged: the fault steps do what their names say, in both topologies.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+use teardown_core::scenario::Topology;
+use teardown_lab::fault;
+use teardown_lab::topology::{Host, Lab};
+
+struct Guard(Option<Lab>);
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(l) = self.0.take() {
+            let _ = l.down();
+        }
+    }
+}
+
+fn up(tag: &str, topology: Topology) -> Guard {
+    let id = format!("f{tag}{}", std::process::id() % 100000);
+    Guard(Some(Lab::up(&id, topology).expect("lab up")))
+}
+
+/// A fresh listener on the server and a connect attempt from the client.
+fn connects(lab: &Lab, port: u16) -> bool {
+    let addr: SocketAddr = format!("198.18.0.2:{port}").parse().unwrap();
+    let listener = lab
+        .server
+        .run(move || TcpListener::bind(addr).unwrap())
+        .unwrap();
+    let ok = lab
+        .client
+        .run(move || TcpStream::connect_timeout(&addr, Duration::from_millis(700)).is_ok())
+        .unwrap();
+    drop(listener);
+    ok
+}
+
+fn cut_and_restore(topology: Topology, tag: &str) {
+    let g = up(tag, topology);
+    let lab = g.0.as_ref().unwrap();
+    assert!(connects(lab, 9100), "the lab carries TCP");
+    fault::set_cut(lab, true).unwrap();
+    assert!(!connects(lab, 9101), "a cut wire carries nothing");
+    fault::set_cut(lab, false).unwrap();
+    assert!(connects(lab, 9102), "restore brings it back");
+}
+
+#[test]
+fn cut_and_restore_switched() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    cut_and_restore(Topology::Switched, "s");
+}
+
+#[test]
+fn cut_and_restore_direct() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    cut_and_restore(Topology::Direct, "d");
+}
+
+#[test]
+fn selective_drop_and_undrop() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let g = up("x", Topology::Switched);
+    let lab = g.0.as_ref().unwrap();
+    // Dropping the client's SYNs stops new connections; undrop lets them through.
+    fault::drop_from(lab, Host::Client, &fault::rule_for(Some("S"), None)).unwrap();
+    assert!(!connects(lab, 9110));
+    fault::undrop(lab).unwrap();
+    assert!(connects(lab, 9111));
+}
+
+#[test]
+fn a_counted_drop_loses_only_the_first_matching_frames() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let g = up("n", Topology::Switched);
+    let lab = g.0.as_ref().unwrap();
+    let rule = fault::rule_for(Some("S"), None);
+    let budget = fault::drop_first(lab, Host::Client, &rule, Some(1))
+        .unwrap()
+        .expect("a count gives a budget");
+    let addr: SocketAddr = "198.18.0.2:9130".parse().unwrap();
+    let listener = lab
+        .server
+        .run(move || TcpListener::bind(addr).unwrap())
+        .unwrap();
+    let connect = move || {
+        let t = std::time::Instant::now();
+        let ok = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok();
+        (ok, t.elapsed())
+    };
+    // The first SYN is lost; its retransmission, one initial RTO (1 s, a timer
+    // that fires late, never more than a tick early) later, passes with no undrop.
+    let (ok, took) = lab.client.run(connect).unwrap();
+    assert!(ok, "the retransmitted SYN got through");
+    assert!(
+        took >= Duration::from_millis(900),
+        "connected after {took:?}: no SYN was lost"
+    );
+    // One SYN dropped, its retransmission passed (and counted as passed).
+    assert_eq!(budget.used().unwrap(), (1, 1));
+    // The budget is spent: the next SYN passes at once.
+    let (ok, took) = lab.client.run(connect).unwrap();
+    assert!(
+        ok && took < Duration::from_millis(900),
+        "second connect took {took:?}"
+    );
+    assert_eq!(budget.used().unwrap(), (1, 2));
+    drop(listener);
+}
+
+#[test]
+fn link_down_and_up() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let g = up("l", Topology::Switched);
+    let lab = g.0.as_ref().unwrap();
+    fault::set_link(lab, Host::Client, false).unwrap();
+    assert!(!connects(lab, 9120), "the client's port is down");
+    fault::set_link(lab, Host::Client, true).unwrap();
+    assert!(connects(lab, 9121), "and up again");
+}
+
+#[test]
+fn power_off_and_on() {
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let g = up("p", Topology::Switched);
+    let lab = g.0.as_ref().unwrap();
+    let old_inode = lab.server.inode().unwrap();
+    // A process in the server host, to be killed by the power-off.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_teardown"))
+        .arg("ns-exec")
+        .arg("--netns")
+        .arg(lab.server.path())
+        .arg("--")
+        .args(["sleep", "30"])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !lab.server.pids().contains(&(child.id() as i32)) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the process never entered the namespace"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    fault::power_off(lab, Host::Server).unwrap();
+    assert!(!lab.server.path().exists(), "the host's namespace is gone");
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "its process was killed");
+    fault::power_on(lab, Host::Server).unwrap();
+    assert_ne!(
+        lab.server.inode().unwrap(),
+        old_inode,
+        "a fresh, empty host"
+    );
+    assert!(lab.server.pids().is_empty());
+    assert!(connects(lab, 9130), "same address, plugged back in");
+}

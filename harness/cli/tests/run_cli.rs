@@ -1,0 +1,306 @@
+//! The `teardown run` command line as users and CI use it: bad input is
+//! rejected before anything is created, shards partition the set, `merge`
+//! equals a single run, `--repeat` counts passes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn teardown() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_teardown"));
+    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
+    c
+}
+
+fn tmp(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("td-test-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The tests here compare the namespaces before and after a run, so they run
+/// one at a time (cargo runs the tests of one binary in parallel).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn our_namespaces() -> Vec<String> {
+    teardown_lab::netns::list()
+        .into_iter()
+        .filter(|n| n.starts_with("td-"))
+        .collect()
+}
+
+fn summary(dir: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
+}
+
+fn names_and_verdicts(s: &serde_json::Value) -> Vec<(String, String)> {
+    s["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| {
+            (
+                x["name"].as_str().unwrap().to_string(),
+                x["verdict"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn malformed_scenario_exits_2_with_location_and_creates_nothing() {
+    let _serial = serial();
+    let dir = tmp("bad");
+    let file = dir.join("bad.toml");
+    std::fs::write(
+        &file,
+        "name = \"bad\"\nconclusion = \"C1\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\noptions = { keepidle = \"0s\" }\n",
+    )
+    .unwrap();
+    let before = our_namespaces();
+    let out = teardown()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("bad.toml:4:1:") && err.contains("keepidle"),
+        "{err}"
+    );
+    assert_eq!(
+        our_namespaces(),
+        before,
+        "nothing may be created for a bad file"
+    );
+    assert!(
+        !dir.join("out").exists(),
+        "no output directory for a bad file"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn list_needs_no_root_and_names_conclusions() {
+    let _serial = serial();
+    let out = teardown().arg("list").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for id in ["C1", "C2", "C3", "C4", "C4b", "C5", "C6", "C7"] {
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().nth(1) == Some(id)),
+            "{id} missing:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn shards_partition_and_merge_equals_a_single_run() {
+    let _serial = serial();
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let dir = tmp("shards");
+    let filter = "c[127]-*";
+    let run = |extra: &[&str], out: &Path| {
+        let o = teardown()
+            .args(["run", "scenarios/", "--quiet", "--filter", filter])
+            .args(extra)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    };
+    run(&[], &dir.join("all"));
+    run(&["--shard", "1/2"], &dir.join("s1"));
+    run(&["--shard", "2/2"], &dir.join("s2"));
+    let all = names_and_verdicts(&summary(&dir.join("all")));
+    let s1 = names_and_verdicts(&summary(&dir.join("s1")));
+    let s2 = names_and_verdicts(&summary(&dir.join("s2")));
+    assert!(!s1.is_empty() && !s2.is_empty(), "both shards get work");
+    assert!(s1.iter().all(|x| !s2.contains(x)), "shards overlap");
+    let mut union: Vec<_> = s1.iter().chain(&s2).cloned().collect();
+    union.sort();
+    assert_eq!(union, all, "the shards' union is exactly the full set");
+    let m = teardown()
+        .arg("merge")
+        .arg(dir.join("s1"))
+        .arg(dir.join("s2"))
+        .arg("--out")
+        .arg(dir.join("merged"))
+        .output()
+        .unwrap();
+    assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
+    let merged = summary(&dir.join("merged"));
+    assert_eq!(
+        names_and_verdicts(&merged),
+        all,
+        "merge equals a single run"
+    );
+    for name in all.iter().map(|(n, _)| n) {
+        assert!(
+            dir.join("merged")
+                .join(name)
+                .join("capture.pcapng")
+                .exists(),
+            "{name}'s capture was copied"
+        );
+    }
+    for f in ["junit.xml", "index.html"] {
+        assert!(dir.join("merged").join(f).exists());
+    }
+    // The same scenario in two parts is refused.
+    let twice = teardown()
+        .arg("merge")
+        .arg(dir.join("s1"))
+        .arg(dir.join("s1"))
+        .arg("--out")
+        .arg(dir.join("twice"))
+        .output()
+        .unwrap();
+    assert_eq!(twice.status.code(), Some(2));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn repeat_reports_pass_counts() {
+    let _serial = serial();
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let dir = tmp("repeat");
+    let o = teardown()
+        .args([
+            "run",
+            "scenarios/c7-linger-zero.toml",
+            "--quiet",
+            "--repeat",
+            "3",
+            "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let s = summary(&dir);
+    let reps = s["repeats"].as_array().unwrap();
+    assert_eq!(reps.len(), 1);
+    assert_eq!(reps[0]["name"], "c7-linger-zero");
+    assert_eq!(reps[0]["runs"], 3);
+    assert_eq!(reps[0]["passed"], 3);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("0 flaky scenarios"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn netem_scenario_is_an_error_naming_the_missing_qdisc_or_passes() {
+    let _serial = serial();
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let dir = tmp("netem");
+    let before = our_namespaces();
+    let o = teardown()
+        .args(["run", "scenarios/needs-netem/", "--quiet", "--out"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let s = summary(&dir);
+    let r = &s["scenarios"][0];
+    if teardown_lab::tc::has_netem() {
+        assert_eq!(r["verdict"], "pass", "{r}");
+        assert_eq!(o.status.code(), Some(0));
+    } else {
+        assert_eq!(r["verdict"], "error", "{r}");
+        assert!(
+            r["reason"]
+                .as_str()
+                .unwrap()
+                .contains("this kernel lacks sch_netem"),
+            "{r}"
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "an environment problem, not a failure of TCP"
+        );
+    }
+    assert_eq!(our_namespaces(), before, "the lab is torn down completely");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_command_to_an_endpoint_that_already_exited_is_an_error_not_a_crash() {
+    let _serial = serial();
+    if !teardown_lab::privileged() {
+        return;
+    }
+    let dir = tmp("epipe");
+    let file = dir.join("epipe.toml");
+    std::fs::write(
+        &file,
+        r#"name = "epipe"
+conclusion = "X-TEST"
+summary = "An external endpoint that exits at once, then a send to it."
+[endpoints.server]
+host = "server"
+program = "server"
+[endpoints.client]
+host = "client"
+program = "external"
+command = ["true"]
+[[step]]
+wait = { event = "exited", source = "client" }
+do = "send"
+endpoint = "client"
+bytes = 100
+"#,
+    )
+    .unwrap();
+    let before = our_namespaces();
+    let o = teardown()
+        .arg("run")
+        .arg(&file)
+        .arg("--quiet")
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let s = summary(&dir.join("out"));
+    assert_eq!(s["scenarios"][0]["verdict"], "error");
+    assert!(
+        s["scenarios"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("send"),
+        "{}",
+        s["scenarios"][0]
+    );
+    assert_eq!(our_namespaces(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,422 @@
+//! Capture analysis: capture files to TCP segments, segments to connections,
+//! classifications and teardown verdicts.
+//!
+//! Contract: every decoder here takes arbitrary bytes and never panics; what
+//! it cannot decode it skips (frames that are not TCP) or reports with a byte
+//! offset (files: [`CaptureError`]). Pure: the only I/O is reading the
+//! `Read` it is handed.
+//!
+//! - [`pcap`]: pcap/pcapng records, streamed ([`CaptureReader`]).
+//! - [`wire`]: link/IP/TCP headers to a [`wire::Segment`].
+//! - [`conn`]: per-connection analysis ([`conn::Analyzer`]), Wireshark's names.
+//!
+//! [`read_capture`] loads a whole capture into the shared evidence types;
+//! [`for_each_segment`] streams one with memory bounded by one block.
+
+pub mod conn;
+pub mod pcap;
+pub mod wire;
+
+pub use pcap::{CaptureError, CaptureReader};
+
+use crate::evidence::{Event, Evidence, Packet, Side};
+use conn::{Analyzer, ConnSummary, SegInfo};
+use std::collections::HashMap;
+use std::io::Read;
+use std::net::IpAddr;
+
+/// Decodes one Ethernet frame into a TCP segment, or `None` when it is not
+/// TCP over IPv4/IPv6 (ARP, ICMP, truncated, ...).
+pub fn decode_ethernet(ts_ns: u64, port: &str, frame: &[u8]) -> Option<Packet> {
+    wire::decode(wire::LINKTYPE_ETHERNET, frame).map(|s| to_packet(ts_ns, port, &s))
+}
+
+fn to_packet(ts_ns: u64, port: &str, s: &wire::Segment) -> Packet {
+    Packet {
+        ts_ns,
+        port: port.to_string(),
+        src: s.src,
+        dst: s.dst,
+        flags: s.flags,
+        seq: s.seq,
+        ack: s.ack,
+        len: s.len,
+        win: s.win,
+    }
+}
+
+/// A whole capture, as the shared evidence types.
+#[derive(Clone, Debug, Default)]
+pub struct CaptureData {
+    /// TCP segments in file order; `port` is the pcapng interface name
+    /// (`capture` for pcap files and a lone unnamed interface).
+    pub packets: Vec<Packet>,
+    /// Packet comments with their packet's timestamp (pcapng `opt_comment`;
+    /// the harness writes `teardown: <kind> <detail>`). Comments on frames
+    /// that are not TCP are kept too.
+    pub comments: Vec<(u64, String)>,
+    /// Interface names, in order of appearance (all sections).
+    pub interfaces: Vec<String>,
+    /// Frames read, TCP or not.
+    pub frames: u64,
+}
+
+/// Streams a capture: calls `f(ts_ns, interface name, segment)` for every TCP
+/// segment and `c(ts_ns, comment)` for every packet comment. Returns the
+/// number of frames read.
+pub fn for_each_segment<R: Read>(
+    src: R,
+    mut f: impl FnMut(u64, &str, &wire::Segment),
+    mut c: impl FnMut(u64, &str),
+) -> Result<u64, CaptureError> {
+    let mut r = CaptureReader::new(src)?;
+    let mut n = 0u64;
+    while let Some(frame) = r.next_frame()? {
+        n += 1;
+        if let Some(text) = frame.comment {
+            c(frame.ts_ns, text);
+        }
+        if let Some(seg) = wire::decode(frame.linktype, frame.data) {
+            f(frame.ts_ns, frame.iface_name, &seg);
+        }
+    }
+    Ok(n)
+}
+
+/// Reads a whole capture (pcap or pcapng) into memory.
+pub fn read_capture<R: Read>(src: R) -> Result<CaptureData, CaptureError> {
+    let mut data = CaptureData::default();
+    let mut comments = Vec::new();
+    let mut interfaces: Vec<String> = Vec::new();
+    let frames = for_each_segment(
+        src,
+        |ts, port, seg| {
+            if !interfaces.iter().any(|i| i == port) {
+                interfaces.push(port.to_string());
+            }
+            data.packets.push(to_packet(ts, port, seg));
+        },
+        |ts, text| comments.push((ts, text.to_string())),
+    )?;
+    data.comments = comments;
+    data.interfaces = interfaces;
+    data.frames = frames;
+    Ok(data)
+}
+
+/// Per-packet analysis of a loaded capture: (per packet info, summaries).
+pub fn analyze_evidence(ev: &Evidence) -> (Vec<SegInfo>, Vec<ConnSummary>) {
+    let mut a = Analyzer::new(ev.client_ips.clone());
+    let mut ports = PortIndex::default();
+    let mut order: Vec<usize> = (0..ev.packets.len()).collect();
+    order.sort_by_key(|&i| (ev.packets[i].ts_ns, i));
+    let mut infos = vec![None; ev.packets.len()];
+    for i in order {
+        let p = &ev.packets[i];
+        infos[i] = Some(a.push(p.ts_ns, ports.get(&p.port), &segment_of(p)));
+    }
+    let infos = infos
+        .into_iter()
+        .map(|i| i.expect("every packet pushed"))
+        .collect();
+    (infos, a.finish())
+}
+
+/// The harness's events from packet comments `teardown: <kind> <detail>`.
+pub fn comment_events(comments: &[(u64, String)]) -> Vec<Event> {
+    comments
+        .iter()
+        .filter_map(|(ts, text)| {
+            let rest = text.strip_prefix("teardown:")?.trim();
+            let (kind, detail) = match rest.split_once(' ') {
+                Some((k, d)) => (k, Some(d.trim().to_string())),
+                None => (rest, None),
+            };
+            Some(Event {
+                ts_ns: *ts,
+                source: "harness".to_string(),
+                kind: kind.to_string(),
+                detail,
+                ..Event::default()
+            })
+        })
+        .collect()
+}
+
+/// Whether the capture comes from the harness (its wire port names).
+pub fn is_harness_capture(interfaces: &[String]) -> bool {
+    interfaces
+        .iter()
+        .any(|i| i == "client-port" || i == "server-port")
+}
+
+/// The harness's fixed addresses as (client, server) lists.
+pub fn harness_ips() -> (Vec<IpAddr>, Vec<IpAddr>) {
+    use crate::evidence::addr::*;
+    (
+        vec![CLIENT_V4.into(), CLIENT_V6.into()],
+        vec![SERVER_V4.into(), SERVER_V6.into()],
+    )
+}
+
+/// Evidence from a capture alone: packets, harness events from comments;
+/// the harness's addresses for its captures, else the clients and servers
+/// the connection analysis found (the SYN's sender is the client).
+pub fn evidence_from_capture(data: &CaptureData) -> Evidence {
+    let (mut client_ips, mut server_ips) = if is_harness_capture(&data.interfaces) {
+        harness_ips()
+    } else {
+        (Vec::new(), Vec::new())
+    };
+    if client_ips.is_empty() {
+        let mut a = conn::Analyzer::new(Vec::new());
+        let mut ports = PortIndex::default();
+        for p in &data.packets {
+            a.push(p.ts_ns, ports.get(&p.port), &segment_of(p));
+        }
+        for c in a.finish() {
+            if !client_ips.contains(&c.client.ip()) && !server_ips.contains(&c.client.ip()) {
+                client_ips.push(c.client.ip());
+            }
+            if !server_ips.contains(&c.server.ip()) && !client_ips.contains(&c.server.ip()) {
+                server_ips.push(c.server.ip());
+            }
+        }
+    }
+    let events = comment_events(&data.comments);
+    let start_ns = data
+        .packets
+        .iter()
+        .map(|p| p.ts_ns)
+        .chain(events.iter().map(|e| e.ts_ns))
+        .min()
+        .unwrap_or(0);
+    let end_ns = data
+        .packets
+        .iter()
+        .map(|p| p.ts_ns)
+        .chain(events.iter().map(|e| e.ts_ns))
+        .max()
+        .unwrap_or(0);
+    Evidence {
+        client_ips,
+        server_ips,
+        packets: data.packets.clone(),
+        events,
+        start_ns,
+        end_ns,
+        ..Evidence::default()
+    }
+}
+
+/// Port names to small indices (for [`conn::Analyzer::push`]).
+#[derive(Default)]
+pub struct PortIndex(HashMap<String, usize>);
+
+impl PortIndex {
+    pub fn get(&mut self, name: &str) -> usize {
+        if let Some(i) = self.0.get(name) {
+            return *i;
+        }
+        let i = self.0.len();
+        self.0.insert(name.to_string(), i);
+        i
+    }
+}
+
+/// A shared-type packet back to a segment.
+pub fn segment_of(p: &Packet) -> wire::Segment {
+    wire::Segment {
+        src: p.src,
+        dst: p.dst,
+        flags: p.flags,
+        seq: p.seq,
+        ack: p.ack,
+        len: p.len,
+        win: p.win,
+    }
+}
+
+/// One segment on the wire: the copy seen on the sender's port and the copy
+/// seen on the receiver's port (indices into `Evidence::packets`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WireSeg {
+    /// The first copy (the sender's port when known).
+    pub sent: usize,
+    /// The copy on the receiver's port; `None` if it never got there.
+    pub received: Option<usize>,
+    /// Seen on the sender's port and not on the receiver's: lost in the wire.
+    pub lost: bool,
+}
+
+/// Pairs the copies of each segment on `client-port` and `server-port`.
+///
+/// A segment from the client is sent on `client-port` and received on
+/// `server-port` (and the reverse for the server). A copy on the sender's
+/// port with no copy (same direction, seq, ack, flags, len) on the
+/// receiver's port within 2 s is lost in the wire. Captures without both
+/// ports give one unpaired, not-lost [`WireSeg`] per packet. Ordered by the
+/// first copy's time.
+pub fn wire_segments(ev: &Evidence) -> Vec<WireSeg> {
+    let has = |n: &str| ev.packets.iter().any(|p| p.port == n);
+    let mut order: Vec<usize> = (0..ev.packets.len()).collect();
+    order.sort_by_key(|&i| (ev.packets[i].ts_ns, i));
+    if !(has("client-port") && has("server-port")) {
+        return order
+            .into_iter()
+            .map(|i| WireSeg {
+                sent: i,
+                received: None,
+                lost: false,
+            })
+            .collect();
+    }
+    type K = (
+        std::net::SocketAddr,
+        std::net::SocketAddr,
+        u32,
+        u32,
+        u8,
+        u32,
+    );
+    let k = |p: &Packet| -> K { (p.src, p.dst, p.seq, p.ack, p.flags.0, p.len) };
+    let ports = |p: &Packet| match ev.sender(p) {
+        Some(Side::Client) => Some(("client-port", "server-port")),
+        Some(Side::Server) => Some(("server-port", "client-port")),
+        None => None,
+    };
+    // Receiver-port copies by key, in time order.
+    let mut waiting: HashMap<K, std::collections::VecDeque<usize>> = HashMap::new();
+    for &i in &order {
+        let p = &ev.packets[i];
+        if let Some((_, rx)) = ports(p) {
+            if p.port == rx {
+                waiting.entry(k(p)).or_default().push_back(i);
+            }
+        }
+    }
+    let mut used = vec![false; ev.packets.len()];
+    let mut out = Vec::new();
+    for &i in &order {
+        let p = &ev.packets[i];
+        let Some((tx, _)) = ports(p) else {
+            out.push(WireSeg {
+                sent: i,
+                received: None,
+                lost: false,
+            });
+            continue;
+        };
+        if p.port != tx {
+            continue;
+        }
+        let mut received = None;
+        if let Some(q) = waiting.get_mut(&k(p)) {
+            while let Some(&j) = q.front() {
+                let t = ev.packets[j].ts_ns;
+                if t + 1_000_000 < p.ts_ns {
+                    q.pop_front(); // an older copy nobody claimed
+                    continue;
+                }
+                if t <= p.ts_ns + 2_000_000_000 {
+                    received = Some(j);
+                    used[j] = true;
+                    q.pop_front();
+                }
+                break;
+            }
+        }
+        out.push(WireSeg {
+            sent: i,
+            received,
+            lost: received.is_none(),
+        });
+    }
+    // Receiver-port copies nobody sent (the capture started late, ...).
+    for &i in &order {
+        let p = &ev.packets[i];
+        if let Some((tx, _)) = ports(p) {
+            if p.port != tx && !used[i] {
+                out.push(WireSeg {
+                    sent: i,
+                    received: None,
+                    lost: false,
+                });
+            }
+        }
+    }
+    out.sort_by_key(|w| (ev.packets[w.sent].ts_ns, w.sent));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::TcpFlags;
+
+    fn pkt(ts: u64, port: &str, from_client: bool, flags: &str, seq: u32) -> Packet {
+        let c: std::net::SocketAddr = "198.18.0.1:40000".parse().unwrap();
+        let s: std::net::SocketAddr = "198.18.0.2:8080".parse().unwrap();
+        let (src, dst) = if from_client { (c, s) } else { (s, c) };
+        Packet {
+            ts_ns: ts,
+            port: port.into(),
+            src,
+            dst,
+            flags: TcpFlags::parse_tcpdump(flags).unwrap(),
+            seq,
+            ack: 1,
+            len: 0,
+            win: 100,
+        }
+    }
+
+    #[test]
+    fn lost_in_the_wire() {
+        let (client_ips, server_ips) = harness_ips();
+        let ev = Evidence {
+            client_ips,
+            server_ips,
+            packets: vec![
+                pkt(10, "client-port", true, "F.", 5),
+                pkt(20, "server-port", true, "F.", 5),
+                pkt(30, "server-port", false, ".", 1),
+                pkt(40, "client-port", false, ".", 1),
+                // Cut: the retransmission reaches only client-port.
+                pkt(1_000, "client-port", true, "P.", 6),
+            ],
+            ..Evidence::default()
+        };
+        let w = wire_segments(&ev);
+        assert_eq!(
+            w,
+            vec![
+                WireSeg {
+                    sent: 0,
+                    received: Some(1),
+                    lost: false
+                },
+                WireSeg {
+                    sent: 2,
+                    received: Some(3),
+                    lost: false
+                },
+                WireSeg {
+                    sent: 4,
+                    received: None,
+                    lost: true
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn comments_become_events() {
+        let e = comment_events(&[(5, "teardown: fault cut".into()), (6, "hello".into())]);
+        assert_eq!(e.len(), 1);
+        assert_eq!(
+            (e[0].kind.as_str(), e[0].detail.as_deref()),
+            ("fault", Some("cut"))
+        );
+    }
+}

@@ -1,0 +1,962 @@
+//! The kernel's teardown timing model (KERNEL-FACTS.md), pure.
+//!
+//! Given sysctls, socket options and the RTO measured before a fault, this
+//! module predicts when the kernel gives up on a connection, as the kernel
+//! itself computes it (net/ipv4/tcp_timer.c), and how late its timers may
+//! legally be. It does no I/O and never panics on any input: absurd inputs
+//! (zero RTO, zero interval) are clamped to one jiffy.
+//!
+//! What each prediction is measured from (time zero):
+//! - [`dead_path`] (C3): the original transmission of the first segment that
+//!   is lost (for "cut, then send" that is the send right after the cut). The
+//!   tail loss probe, every RTO retransmission and the death are times after it.
+//! - [`orphan_fin`]: the original transmission of the orphan's FIN (close()).
+//! - [`keepalive`] (C4, C4b): the last segment received from the peer.
+//! - [`syn_sent`]: the first SYN (connect()).
+//! - [`fin_wait2_lifetime`]: the moment the orphan enters FIN_WAIT2.
+//! - [`TIME_WAIT`]: the moment the socket enters TIME_WAIT.
+//!
+//! Rules modelled (see KERNEL-FACTS.md for the sources):
+//! - Retransmission budget `M(N)` ([`budget`]) on the compile-time
+//!   TCP_RTO_MIN of 200 ms, `L = ilog2(rto_max / 200 ms)`. The budget clock
+//!   starts at the first RTO retransmission (`retrans_stamp`; for a SYN at the
+//!   SYN itself, measured), and the check runs only when the RTO timer fires:
+//!   death is the first RTO expiry at or beyond the budget. TCP_USER_TIMEOUT
+//!   replaces the budget, and the kernel clamps each RTO so that a timer
+//!   fires exactly at `t1 + UTO` (`tcp_clamp_rto_to_user_timeout`).
+//! - RTO intervals start at the measured R0 (`tcpi_rto`) and double up to rto_max.
+//! - Tail loss probe (`tcp_early_retrans` 3 or 4): one probe at
+//!   `min(2*srtt + rto_min, R0)` after the send, which re-arms the RTO from it.
+//! - Keepalive ticks at `idle + k*intvl`; probes for k = 0..cnt-1, death (RST,
+//!   ETIMEDOUT) at `idle + cnt*intvl`; with TCP_USER_TIMEOUT the count is
+//!   ignored and death is the first tick with elapsed >= UTO after a probe.
+//! - SYN_SENT: initial RTO 1 s, the first `tcp_syn_linear_timeouts` (default 4)
+//!   retransmissions keep 1 s, then it doubles; budget `M(syn_retries)` on a
+//!   1 s base, counted from the SYN, or `syn_retries + linear` retransmissions.
+//!   Measured on 6.18: syn_retries 1, 2, 3 fail at 3.07 s, 7.14 s, 19.49 s.
+//!
+//! Tolerances: timers never fire early, but may fire late by the timer-wheel
+//! granularity of their level ([`timer_slack`], at most ~1/8 of their length),
+//! and lateness accumulates along a chain of timers re-armed from each other.
+//! Every prediction carries `late_by_at_most`; checks should accept
+//! `[at - EARLY_SLACK, at + late_by_at_most]` ([`Window`]) rather than use
+//! hand-written numbers.
+
+use serde::Serialize;
+use std::time::Duration;
+
+/// One jiffy at HZ=250 (this kernel's and Ubuntu's CONFIG_HZ).
+pub const JIFFY: Duration = Duration::from_millis(4);
+/// Compile-time TCP_RTO_MIN: the base of the retransmission budget.
+pub const TCP_RTO_MIN: Duration = Duration::from_millis(200);
+/// Default rto_max (TCP_RTO_MAX, `tcp_rto_max_ms` = 120000).
+pub const TCP_RTO_MAX: Duration = Duration::from_secs(120);
+/// Initial SYN RTO (TCP_TIMEOUT_INIT).
+pub const TCP_TIMEOUT_INIT: Duration = Duration::from_secs(1);
+/// TIME_WAIT length (TCP_TIMEWAIT_LEN); no sysctl in mainline.
+pub const TIME_WAIT: Duration = Duration::from_secs(60);
+/// Initial RTO measured on a veth (rto_min plus rttvar rounding, 204-208 ms);
+/// the default when no measurement is given.
+pub const VETH_RTO: Duration = Duration::from_millis(208);
+/// How much earlier than predicted an event may be seen: one jiffy of
+/// rounding in the kernel's expiry check plus one of timestamp rounding.
+pub const EARLY_SLACK: Duration = Duration::from_millis(8);
+
+/// Most loop iterations any simulation makes (guards against absurd inputs).
+const MAX_STEPS: usize = 100_000;
+
+fn jiffies_ceil(t: Duration) -> u64 {
+    let j = JIFFY.as_nanos();
+    (t.as_nanos().div_ceil(j)) as u64
+}
+
+fn jiffies(n: u64) -> Duration {
+    Duration::from_millis(n.saturating_mul(4))
+}
+
+/// How late a timer of length `t` may fire: the granularity of the timer
+/// wheel level it lands in (level n holds delays from 63*8^(n-1) jiffies and
+/// rounds expiry up to a multiple of 8^n jiffies) plus one jiffy for arming
+/// mid-tick. That is at most ~1/8 of `t` (8/63), e.g. 8 ms for 208 ms,
+/// 260 ms for 3.3 s, 16.4 s for 120 s.
+pub fn timer_slack(t: Duration) -> Duration {
+    let delta = jiffies_ceil(t);
+    let mut level = 0u32;
+    // LVL_START(n) = 63 << 3(n-1); the wheel has 9 levels at HZ > 100.
+    while level < 8 && delta >= 63u64 << (3 * level) {
+        level += 1;
+    }
+    jiffies((1u64 << (3 * level)) + 1)
+}
+
+/// The kernel's `tcp_model_timeout`: the retransmission budget for `retries`
+/// on an RTO base (200 ms for data and FINs, 1 s for SYNs).
+pub fn budget(retries: u32, rto_base: Duration, rto_max: Duration) -> Duration {
+    let base = rto_base.max(JIFFY);
+    let ratio = (rto_max.as_nanos() / base.as_nanos()).max(1);
+    let l = 127 - ratio.leading_zeros(); // ilog2
+    let exp = |n: u32| base.saturating_mul((2u32 << n.min(30)) - 1);
+    if retries <= l {
+        exp(retries)
+    } else {
+        exp(l).saturating_add(rto_max.saturating_mul(retries - l))
+    }
+}
+
+/// An acceptance window for an observed time.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Window {
+    #[serde(serialize_with = "ser_secs")]
+    pub earliest: Duration,
+    #[serde(serialize_with = "ser_secs")]
+    pub latest: Duration,
+}
+
+impl Window {
+    pub fn contains(&self, t: Duration) -> bool {
+        self.earliest <= t && t <= self.latest
+    }
+}
+
+fn window(at: Duration, late: Duration) -> Window {
+    Window {
+        earliest: at.saturating_sub(EARLY_SLACK),
+        latest: at + late,
+    }
+}
+
+/// Knobs for a connection whose path died with data in flight.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Retrans {
+    /// net.ipv4.tcp_retries2 (default 15).
+    pub retries2: u32,
+    /// The RTO measured before the fault (TCP_INFO `tcpi_rto`).
+    #[serde(serialize_with = "ser_secs")]
+    pub rto: Duration,
+    /// min(net.ipv4.tcp_rto_max_ms, TCP_RTO_MAX_MS); default 120 s.
+    #[serde(serialize_with = "ser_secs")]
+    pub rto_max: Duration,
+    /// rto_min in force (tcp_rto_min_us, route rto_min): only the TLP uses it.
+    #[serde(serialize_with = "ser_secs")]
+    pub rto_min: Duration,
+    /// Smoothed RTT (tiny on a veth); only the TLP uses it.
+    #[serde(serialize_with = "ser_secs")]
+    pub srtt: Duration,
+    /// TCP_USER_TIMEOUT, if set (replaces the budget).
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub user_timeout: Option<Duration>,
+    /// Tail loss probe on (`tcp_early_retrans` 3 or 4, the default 3, with SACK).
+    pub tlp: bool,
+}
+
+impl Default for Retrans {
+    fn default() -> Self {
+        Retrans {
+            retries2: 15,
+            rto: VETH_RTO,
+            rto_max: TCP_RTO_MAX,
+            rto_min: TCP_RTO_MIN,
+            srtt: Duration::ZERO,
+            user_timeout: None,
+            tlp: true,
+        }
+    }
+}
+
+/// When a retransmitting socket dies; times from the original send of the lost segment.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DeadPath {
+    /// The tail loss probe, if one is sent.
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub tail_loss_probe: Option<Duration>,
+    /// RTO retransmissions (the first one starts the budget clock).
+    #[serde(serialize_with = "ser_vec_secs")]
+    pub retransmissions: Vec<Duration>,
+    /// The budget (M, or TCP_USER_TIMEOUT), counted from the first retransmission.
+    #[serde(serialize_with = "ser_secs")]
+    pub budget: Duration,
+    /// The RTO expiry that kills it (ETIMEDOUT; no FIN, no RST).
+    #[serde(serialize_with = "ser_secs")]
+    pub death: Duration,
+    /// Sum of the timer slack along the chain of timers up to the death.
+    #[serde(serialize_with = "ser_secs")]
+    pub late_by_at_most: Duration,
+}
+
+impl DeadPath {
+    /// Where the death may be observed.
+    pub fn death_window(&self) -> Window {
+        window(self.death, self.late_by_at_most)
+    }
+}
+
+/// When the budget clock starts.
+#[derive(Clone, Copy)]
+enum Clock {
+    FirstRetransmission,
+    At(Duration),
+}
+
+/// Simulates a chain of RTO timers. The first expiry is at `first`; `rto0`
+/// is the RTO in force then. `expired(retransmits, elapsed, rto)` is the
+/// kernel's check at each expiry (only once something was retransmitted).
+/// The first `linear` retransmissions keep the RTO, later ones double it.
+#[allow(clippy::too_many_arguments)]
+fn rto_chain(
+    first: Duration,
+    rto0: Duration,
+    rto_max: Duration,
+    linear: u32,
+    clock: Clock,
+    user_timeout: Option<Duration>,
+    mut slack: Duration,
+    expired: impl Fn(u32, Duration, Duration) -> bool,
+) -> (Vec<Duration>, Duration, Duration) {
+    let rto_max = rto_max.max(JIFFY);
+    let mut rto = rto0.clamp(JIFFY, rto_max);
+    let mut t = first;
+    let mut retransmits = 0u32;
+    let mut start = match clock {
+        Clock::At(s) => Some(s),
+        Clock::FirstRetransmission => None,
+    };
+    let mut sent = Vec::new();
+    for _ in 0..MAX_STEPS {
+        if retransmits > 0 {
+            let elapsed = t.saturating_sub(start.unwrap_or(t));
+            let gone = match user_timeout {
+                Some(u) => elapsed >= u,
+                None => expired(retransmits, elapsed, rto),
+            };
+            if gone {
+                return (sent, t, slack);
+            }
+        }
+        sent.push(t);
+        start.get_or_insert(t);
+        retransmits += 1;
+        if retransmits > linear {
+            rto = rto.saturating_mul(2).min(rto_max);
+        }
+        let mut next = rto;
+        if let (Some(u), Some(s)) = (user_timeout, start) {
+            let remaining = s.saturating_add(u).saturating_sub(t);
+            next = next.min(remaining.max(JIFFY));
+        }
+        slack = slack.saturating_add(timer_slack(next));
+        t = t.saturating_add(next);
+    }
+    (sent, t, slack)
+}
+
+/// The tail loss probe (if on) and the first RTO expiry, with their slack.
+/// The probe goes out `min(2*srtt + rto_min, R0)` after the send and re-arms
+/// the RTO from itself.
+fn first_rto_expiry(k: &Retrans) -> (Option<Duration>, Duration, Duration) {
+    let rto = k.rto.max(JIFFY);
+    if k.tlp {
+        let pto = k.srtt.saturating_mul(2).saturating_add(k.rto_min).min(rto);
+        (
+            Some(pto),
+            pto.saturating_add(rto),
+            timer_slack(pto) + timer_slack(rto),
+        )
+    } else {
+        (None, rto, timer_slack(rto))
+    }
+}
+
+/// Data in flight on a dead path (C3): retransmission schedule and death.
+pub fn dead_path(k: &Retrans) -> DeadPath {
+    let rto = k.rto.max(JIFFY);
+    let (tlp, first, slack) = first_rto_expiry(k);
+    let budget_m = budget(k.retries2, TCP_RTO_MIN, k.rto_max);
+    let (retransmissions, death, late) = rto_chain(
+        first,
+        rto,
+        k.rto_max,
+        0,
+        Clock::FirstRetransmission,
+        k.user_timeout,
+        slack,
+        |_, elapsed, _| elapsed >= budget_m,
+    );
+    DeadPath {
+        tail_loss_probe: tlp,
+        retransmissions,
+        budget: k.user_timeout.unwrap_or(budget_m),
+        death,
+        late_by_at_most: late,
+    }
+}
+
+/// The kernel's `tcp_orphan_retries` without ICMP errors: 0 means 8 while
+/// the RTO is below rto_max ("alive"), and 0 once it reached it.
+pub fn orphan_retries(sysctl: u32, alive: bool) -> u32 {
+    if sysctl == 0 && alive {
+        8
+    } else {
+        sysctl
+    }
+}
+
+/// An orphan (closed socket) in FIN_WAIT1 or LAST_ACK retransmitting its FIN
+/// into a dead path; times from the FIN's original send. No RST at the end.
+pub fn orphan_fin(k: &Retrans, orphan_retries_sysctl: u32) -> DeadPath {
+    let rto = k.rto.max(JIFFY);
+    let rto_max = k.rto_max.max(JIFFY);
+    let (tlp, first, slack) = first_rto_expiry(k);
+    let (retransmissions, death, late) = rto_chain(
+        first,
+        rto,
+        rto_max,
+        0,
+        Clock::FirstRetransmission,
+        k.user_timeout,
+        slack,
+        |_, elapsed, rto_now| {
+            let n = orphan_retries(orphan_retries_sysctl, rto_now < rto_max);
+            elapsed >= budget(n, TCP_RTO_MIN, rto_max)
+        },
+    );
+    let alive_budget = budget(
+        orphan_retries(orphan_retries_sysctl, true),
+        TCP_RTO_MIN,
+        rto_max,
+    );
+    DeadPath {
+        tail_loss_probe: tlp,
+        retransmissions,
+        budget: k.user_timeout.unwrap_or(alive_budget),
+        death,
+        late_by_at_most: late,
+    }
+}
+
+/// Knobs for an active open whose SYNs get no answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Syn {
+    /// net.ipv4.tcp_syn_retries or TCP_SYNCNT (default 6).
+    pub syn_retries: u32,
+    /// net.ipv4.tcp_syn_linear_timeouts (default 4; absent before 6.5: use 0).
+    pub linear_timeouts: u32,
+    #[serde(serialize_with = "ser_secs")]
+    pub rto_max: Duration,
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub user_timeout: Option<Duration>,
+}
+
+impl Default for Syn {
+    fn default() -> Self {
+        Syn {
+            syn_retries: 6,
+            linear_timeouts: 4,
+            rto_max: TCP_RTO_MAX,
+            user_timeout: None,
+        }
+    }
+}
+
+/// SYN retransmissions and the time connect() fails with ETIMEDOUT, from the first SYN.
+pub fn syn_sent(k: &Syn) -> DeadPath {
+    let base = TCP_TIMEOUT_INIT;
+    let m = budget(k.syn_retries, base, k.rto_max);
+    let max_retransmits = k.syn_retries.saturating_add(k.linear_timeouts);
+    let (retransmissions, death, late) = rto_chain(
+        base,
+        base,
+        k.rto_max,
+        k.linear_timeouts,
+        Clock::At(Duration::ZERO),
+        k.user_timeout,
+        timer_slack(base),
+        |retransmits, elapsed, _| retransmits >= max_retransmits || elapsed >= m,
+    );
+    DeadPath {
+        tail_loss_probe: None,
+        retransmissions,
+        budget: k.user_timeout.unwrap_or(m),
+        death,
+        late_by_at_most: late,
+    }
+}
+
+/// Keepalive knobs (per socket: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Keepalive {
+    #[serde(serialize_with = "ser_secs")]
+    pub idle: Duration,
+    #[serde(serialize_with = "ser_secs")]
+    pub intvl: Duration,
+    pub cnt: u32,
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub user_timeout: Option<Duration>,
+}
+
+impl Default for Keepalive {
+    /// The namespace defaults: 7200 s, 75 s, 9.
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(7200),
+            intvl: Duration::from_secs(75),
+            cnt: 9,
+            user_timeout: None,
+        }
+    }
+}
+
+impl Keepalive {
+    /// Go's SetKeepAlivePeriod(P) before 1.23: idle = intvl = P, count 9.
+    pub fn go_style(period: Duration) -> Keepalive {
+        Keepalive {
+            idle: period,
+            intvl: period,
+            cnt: 9,
+            user_timeout: None,
+        }
+    }
+}
+
+/// Keepalive on an idle connection whose peer went silent; times from the
+/// last segment received. Only valid while nothing is unacknowledged.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct KeepaliveDeath {
+    #[serde(serialize_with = "ser_vec_secs")]
+    pub probes: Vec<Duration>,
+    /// The tick that sends RST and reports ETIMEDOUT.
+    #[serde(serialize_with = "ser_secs")]
+    pub death: Duration,
+    #[serde(serialize_with = "ser_secs")]
+    pub late_by_at_most: Duration,
+}
+
+impl KeepaliveDeath {
+    pub fn death_window(&self) -> Window {
+        window(self.death, self.late_by_at_most)
+    }
+}
+
+/// Keepalive probe times and death.
+pub fn keepalive(k: &Keepalive) -> KeepaliveDeath {
+    let idle = k.idle.max(JIFFY);
+    let intvl = k.intvl.max(JIFFY);
+    let mut probes = Vec::new();
+    let mut t = idle;
+    let mut late = timer_slack(idle);
+    for _ in 0..MAX_STEPS {
+        let n = probes.len() as u32;
+        let dead = match k.user_timeout {
+            Some(u) => n > 0 && t >= u,
+            None => n >= k.cnt,
+        };
+        if dead {
+            break;
+        }
+        probes.push(t);
+        t = t.saturating_add(intvl);
+        late = late.saturating_add(timer_slack(intvl));
+    }
+    KeepaliveDeath {
+        probes,
+        death: t,
+        late_by_at_most: late,
+    }
+}
+
+/// How long an orphan lives in FIN_WAIT2: max(TCP_LINGER2 or tcp_fin_timeout,
+/// 3.5 * RTO). `linger2_secs` is the socket option (0: unset, negative: the
+/// socket is reset at once, giving None; capped at 120 s like the kernel).
+pub fn fin_wait2_lifetime(
+    fin_timeout: Duration,
+    linger2_secs: i32,
+    rto: Duration,
+) -> Option<Duration> {
+    if linger2_secs < 0 {
+        return None;
+    }
+    let tmo = if linger2_secs > 0 {
+        Duration::from_secs(linger2_secs.min(120) as u64)
+    } else {
+        fin_timeout
+    };
+    let rto_j = jiffies_ceil(rto);
+    let floor = jiffies(rto_j.saturating_mul(4) - (rto_j >> 1));
+    Some(tmo.max(floor))
+}
+
+fn ser_secs<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn ser_opt_secs<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_some(&d.as_secs_f64()),
+        None => s.serialize_none(),
+    }
+}
+
+fn ser_vec_secs<S: serde::Serializer>(v: &[Duration], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(v.len()))?;
+    for d in v {
+        seq.serialize_element(&d.as_secs_f64())?;
+    }
+    seq.end()
+}
+
+/// The knobs `teardown model` predicts for (the CLI's options, as plain data).
+#[derive(Clone, Debug)]
+pub struct Knobs {
+    /// net.ipv4.tcp_retries2
+    pub retries2: u32,
+    /// The RTO measured before the fault (tcpi_rto), ms
+    pub rto_ms: u64,
+    /// min(net.ipv4.tcp_rto_max_ms, TCP_RTO_MAX_MS), ms (1000..120000)
+    pub rto_max_ms: u64,
+    /// TCP_USER_TIMEOUT, ms (0: unset)
+    pub user_timeout_ms: u64,
+    /// Keepalive (idle s, intvl s, cnt)
+    pub keepalive: (u64, u64, u32),
+    /// net.ipv4.tcp_orphan_retries (0 means 8)
+    pub orphan_retries: u32,
+    /// net.ipv4.tcp_fin_timeout, s
+    pub fin_timeout: u64,
+    /// TCP_LINGER2, s (0: unset, negative: RST at close)
+    pub linger2: i32,
+    /// net.ipv4.tcp_syn_retries
+    pub syn_retries: u32,
+    /// net.ipv4.tcp_syn_linear_timeouts (0 on kernels before 6.5)
+    pub syn_linear_timeouts: u32,
+    /// Tail loss probe off
+    pub no_tlp: bool,
+}
+
+impl Knobs {
+    /// The knobs' ranges the model needs; the message names the option.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=120_000).contains(&self.rto_max_ms) {
+            return Err("--rto-max-ms must be 1..120000".into());
+        }
+        if self.rto_ms == 0 {
+            return Err("--rto-ms must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parses `IDLE,INTVL,CNT` (seconds, seconds, count) within the kernel's ranges.
+pub fn parse_keepalive(s: &str) -> Result<(u64, u64, u32), String> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    let bad = || format!("expected IDLE,INTVL,CNT (seconds, seconds, count), got `{s}`");
+    if parts.len() != 3 {
+        return Err(bad());
+    }
+    let idle: u64 = parts[0].parse().map_err(|_| bad())?;
+    let intvl: u64 = parts[1].parse().map_err(|_| bad())?;
+    let cnt: u32 = parts[2].parse().map_err(|_| bad())?;
+    if !(1..=32767).contains(&idle) || !(1..=32767).contains(&intvl) || !(1..=127).contains(&cnt) {
+        return Err(format!(
+            "keepalive out of the kernel's range (idle, intvl 1..32767 s, cnt 1..127): `{s}`"
+        ));
+    }
+    Ok((idle, intvl, cnt))
+}
+
+/// Everything `teardown model` predicts.
+#[derive(Debug, Serialize)]
+pub struct Prediction {
+    pub knobs: Retrans,
+    pub dead_path: DeadPath,
+    pub keepalive_knobs: Keepalive,
+    pub keepalive: KeepaliveDeath,
+    pub orphan_retries: u32,
+    pub orphan_fin: DeadPath,
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub fin_wait2: Option<Duration>,
+    #[serde(serialize_with = "ser_secs")]
+    pub time_wait: Duration,
+    pub syn_knobs: Syn,
+    pub syn_sent: DeadPath,
+}
+
+/// Builds the prediction for the CLI's knobs.
+pub fn predict(a: &Knobs) -> Prediction {
+    let uto = (a.user_timeout_ms > 0).then(|| Duration::from_millis(a.user_timeout_ms));
+    let knobs = Retrans {
+        retries2: a.retries2,
+        rto: Duration::from_millis(a.rto_ms),
+        rto_max: Duration::from_millis(a.rto_max_ms),
+        user_timeout: uto,
+        tlp: !a.no_tlp,
+        ..Retrans::default()
+    };
+    let ka = Keepalive {
+        idle: Duration::from_secs(a.keepalive.0),
+        intvl: Duration::from_secs(a.keepalive.1),
+        cnt: a.keepalive.2,
+        user_timeout: uto,
+    };
+    let syn = Syn {
+        syn_retries: a.syn_retries,
+        linear_timeouts: a.syn_linear_timeouts,
+        rto_max: knobs.rto_max,
+        user_timeout: uto,
+    };
+    Prediction {
+        dead_path: dead_path(&knobs),
+        orphan_fin: orphan_fin(&knobs, a.orphan_retries),
+        orphan_retries: a.orphan_retries,
+        fin_wait2: fin_wait2_lifetime(Duration::from_secs(a.fin_timeout), a.linger2, knobs.rto),
+        time_wait: TIME_WAIT,
+        keepalive: keepalive(&ka),
+        keepalive_knobs: ka,
+        syn_sent: syn_sent(&syn),
+        syn_knobs: syn,
+        knobs,
+    }
+}
+
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s >= 100.0 {
+        format!("{s:.1}")
+    } else {
+        format!("{s:.3}")
+    }
+}
+
+fn list(v: &[Duration]) -> String {
+    v.iter().map(|d| secs(*d)).collect::<Vec<_>>().join(" ")
+}
+
+/// The prediction as readable text.
+pub fn render(p: &Prediction) -> String {
+    let mut o = String::new();
+    let k = &p.knobs;
+    let d = &p.dead_path;
+    let budget_what = match k.user_timeout {
+        Some(_) => "TCP_USER_TIMEOUT".to_string(),
+        None => format!("tcp_retries2={}, rto_max {} s", k.retries2, secs(k.rto_max)),
+    };
+    o += &format!(
+        "Dead path with data in flight (C3), R0 = {} s; seconds after the original send of the lost segment:\n",
+        secs(k.rto)
+    );
+    if let Some(t) = d.tail_loss_probe {
+        o += &format!("  tail loss probe          {}\n", secs(t));
+    }
+    o += &format!(
+        "  RTO retransmissions ({}) {}\n",
+        d.retransmissions.len(),
+        list(&d.retransmissions)
+    );
+    o += &format!(
+        "  budget ({budget_what})  {} s from the first retransmission\n",
+        secs(d.budget)
+    );
+    o += &format!(
+        "  death (ETIMEDOUT, no FIN, no RST) at {} s, late by at most {} s\n\n",
+        secs(d.death),
+        secs(d.late_by_at_most)
+    );
+    let ka = &p.keepalive_knobs;
+    o += &format!(
+        "Keepalive {},{},{} (C4); seconds after the last segment received:\n",
+        ka.idle.as_secs(),
+        ka.intvl.as_secs(),
+        ka.cnt
+    );
+    o += &format!(
+        "  probes ({})  {}\n",
+        p.keepalive.probes.len(),
+        list(&p.keepalive.probes)
+    );
+    o += &format!(
+        "  death (RST, ETIMEDOUT) at {} s, late by at most {} s\n\n",
+        secs(p.keepalive.death),
+        secs(p.keepalive.late_by_at_most)
+    );
+    o += &format!(
+        "Orphan FIN_WAIT1 / LAST_ACK, tcp_orphan_retries={} ({} while alive); seconds after the FIN:\n",
+        p.orphan_retries,
+        orphan_retries(p.orphan_retries, true)
+    );
+    o += &format!(
+        "  FIN retransmissions ({}) {}\n",
+        p.orphan_fin.retransmissions.len(),
+        list(&p.orphan_fin.retransmissions)
+    );
+    o += &format!(
+        "  gone (no RST) at {} s, late by at most {} s\n\n",
+        secs(p.orphan_fin.death),
+        secs(p.orphan_fin.late_by_at_most)
+    );
+    match p.fin_wait2 {
+        Some(t) => o += &format!("Orphan FIN_WAIT2 lives {} s\n", secs(t)),
+        None => o += "Orphan FIN_WAIT2: TCP_LINGER2 < 0, reset at close()\n",
+    }
+    o += &format!("TIME_WAIT lasts {} s\n\n", secs(p.time_wait));
+    let s = &p.syn_sent;
+    o += &format!(
+        "SYN unanswered, tcp_syn_retries={}, tcp_syn_linear_timeouts={}; seconds after the first SYN:\n",
+        p.syn_knobs.syn_retries, p.syn_knobs.linear_timeouts
+    );
+    o += &format!(
+        "  SYN retransmissions ({}) {}\n",
+        s.retransmissions.len(),
+        list(&s.retransmissions)
+    );
+    o += &format!(
+        "  connect() fails (ETIMEDOUT) at {} s, late by at most {} s\n",
+        secs(s.death),
+        secs(s.late_by_at_most)
+    );
+    o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(x: f64) -> Duration {
+        Duration::from_secs_f64(x)
+    }
+
+    fn near(a: Duration, b: f64, eps: f64) -> bool {
+        (a.as_secs_f64() - b).abs() <= eps
+    }
+
+    #[test]
+    fn budget_matches_the_kernel_formula() {
+        // N = 15, rto_max 120 s: 0.2*(2^10-1) + 6*120 = 924.6 s.
+        assert!(near(budget(15, TCP_RTO_MIN, TCP_RTO_MAX), 924.6, 1e-9));
+        assert!(near(budget(3, TCP_RTO_MIN, TCP_RTO_MAX), 3.0, 1e-9));
+        assert!(near(budget(8, TCP_RTO_MIN, TCP_RTO_MAX), 102.2, 1e-9));
+        // rto_max 1 s: L = 2, M(15) = 0.2*7 + 13*1.
+        assert!(near(budget(15, TCP_RTO_MIN, s(1.0)), 14.4, 1e-9));
+        assert!(near(budget(2, TCP_RTO_MIN, s(1.0)), 1.4, 1e-9));
+    }
+
+    #[test]
+    fn timer_slack_is_wheel_granularity() {
+        assert_eq!(
+            timer_slack(Duration::from_millis(208)),
+            Duration::from_millis(8)
+        );
+        assert_eq!(
+            timer_slack(Duration::from_millis(416)),
+            Duration::from_millis(36)
+        );
+        assert_eq!(timer_slack(s(3.328)), Duration::from_millis(260));
+        for t in [0.01, 0.3, 1.0, 5.0, 60.0, 120.0, 7200.0] {
+            let sl = timer_slack(s(t)).as_secs_f64();
+            assert!(sl <= t / 7.8 + 0.0081, "slack {sl} for {t}");
+        }
+    }
+
+    #[test]
+    fn dead_path_matches_measured_deaths() {
+        // KERNEL-FACTS: measured with R0 = 208 ms.
+        for (n, lo, hi) in [
+            (3, 6.7, 6.9),
+            (5, 13.3, 13.3),
+            (8, 107.0, 107.0),
+            (15, 933.0, 933.0),
+        ] {
+            let d = dead_path(&Retrans {
+                retries2: n,
+                ..Retrans::default()
+            });
+            let w = d.death_window();
+            assert!(
+                w.contains(s(lo)) && w.contains(s(hi)),
+                "retries2={n}: window {w:?} should hold the measured {lo}..{hi}"
+            );
+        }
+    }
+
+    #[test]
+    fn dead_path_schedule_shape() {
+        let d = dead_path(&Retrans::default());
+        assert!(near(d.tail_loss_probe.unwrap(), 0.2, 1e-9));
+        assert!(near(d.retransmissions[0], 0.408, 1e-9));
+        assert!(near(d.retransmissions[1], 0.824, 1e-9));
+        assert_eq!(d.retransmissions.len(), 15);
+        assert!(near(d.death, 932.984, 1e-6));
+        assert!(near(d.budget, 924.6, 1e-9));
+        // RTO capped at 120 s: the last intervals are exactly rto_max.
+        let r = &d.retransmissions;
+        assert_eq!(r[14] - r[13], TCP_RTO_MAX);
+        // Small N: death comes about twice as late as M.
+        let d3 = dead_path(&Retrans {
+            retries2: 3,
+            ..Retrans::default()
+        });
+        assert!(near(d3.death, 6.648, 1e-6));
+        assert_eq!(d3.retransmissions.len(), 4);
+        // Without TLP the first retransmission is at R0.
+        let d = dead_path(&Retrans {
+            retries2: 3,
+            tlp: false,
+            ..Retrans::default()
+        });
+        assert!(d.tail_loss_probe.is_none());
+        assert!(near(d.retransmissions[0], 0.208, 1e-9));
+    }
+
+    #[test]
+    fn rto_max_shortens_the_budget() {
+        let d = dead_path(&Retrans {
+            rto_max: s(1.0),
+            ..Retrans::default()
+        });
+        assert!(near(d.budget, 14.4, 1e-9));
+        // Intervals never exceed 1 s, death is the first expiry >= t1 + 14.4.
+        for w in d.retransmissions.windows(2) {
+            assert!(w[1] - w[0] <= s(1.0));
+        }
+        let t1 = d.retransmissions[0];
+        assert!(d.death - t1 >= s(14.4));
+        assert!(d.death - t1 < s(15.4));
+    }
+
+    #[test]
+    fn user_timeout_replaces_the_budget() {
+        let d = dead_path(&Retrans {
+            user_timeout: Some(s(5.0)),
+            ..Retrans::default()
+        });
+        // Death at t1 + UTO (the kernel clamps the RTO to the remaining time).
+        assert!(near(d.death, 0.408 + 5.0, 1e-6));
+        assert_eq!(d.budget, s(5.0));
+        // A large UTO outlives retries2 = 15.
+        let d = dead_path(&Retrans {
+            user_timeout: Some(s(2000.0)),
+            ..Retrans::default()
+        });
+        assert!(near(d.death, 2000.408, 1e-6));
+    }
+
+    #[test]
+    fn keepalive_defaults_and_go_style() {
+        let k = keepalive(&Keepalive::default());
+        assert_eq!(k.probes.len(), 9);
+        assert_eq!(k.probes[0], s(7200.0));
+        assert_eq!(k.probes[8], s(7200.0 + 8.0 * 75.0));
+        assert_eq!(k.death, s(7875.0));
+        let g = keepalive(&Keepalive::go_style(s(15.0)));
+        assert_eq!(g.death, s(150.0));
+        assert_eq!(g.probes.len(), 9);
+        // Slack stays far below 1/8.
+        assert!(k.late_by_at_most < s(7875.0 / 8.0));
+    }
+
+    #[test]
+    fn keepalive_with_user_timeout() {
+        // idle 10, intvl 5, cnt 3, UTO 30 s: count ignored, ticks 10,15,20,25,30.
+        let k = keepalive(&Keepalive {
+            idle: s(10.0),
+            intvl: s(5.0),
+            cnt: 3,
+            user_timeout: Some(s(30.0)),
+        });
+        assert_eq!(k.death, s(30.0));
+        assert_eq!(k.probes.len(), 4);
+        // UTO shorter than idle: one probe must go out first.
+        let k = keepalive(&Keepalive {
+            idle: s(10.0),
+            intvl: s(5.0),
+            cnt: 3,
+            user_timeout: Some(s(1.0)),
+        });
+        assert_eq!(k.death, s(15.0));
+        assert_eq!(k.probes.len(), 1);
+    }
+
+    #[test]
+    fn orphan_fin_defaults_die_near_107s() {
+        let o = orphan_fin(&Retrans::default(), 0);
+        assert!(near(o.death, 106.488, 1e-6), "{:?}", o.death);
+        assert!(o.death_window().contains(s(107.0)));
+        assert_eq!(orphan_retries(0, true), 8);
+        assert_eq!(orphan_retries(0, false), 0);
+        assert_eq!(orphan_retries(3, true), 3);
+        let o3 = orphan_fin(&Retrans::default(), 3);
+        assert!(near(o3.death, 6.648, 1e-6));
+        // rto_max 1 s: "alive" ends when the RTO reaches 1 s, retries drop to 0.
+        let o = orphan_fin(
+            &Retrans {
+                rto_max: s(1.0),
+                ..Retrans::default()
+            },
+            0,
+        );
+        assert!(o.death < s(5.0), "{:?}", o.death);
+    }
+
+    #[test]
+    fn fin_wait2_and_time_wait() {
+        let r = VETH_RTO;
+        assert_eq!(fin_wait2_lifetime(s(60.0), 0, r), Some(s(60.0)));
+        assert_eq!(fin_wait2_lifetime(s(60.0), 5, r), Some(s(5.0)));
+        assert_eq!(fin_wait2_lifetime(s(60.0), -1, r), None);
+        // 3.5 * RTO floor.
+        assert_eq!(fin_wait2_lifetime(s(1.0), 0, s(2.0)), Some(s(7.0)));
+        assert_eq!(TIME_WAIT, s(60.0));
+    }
+
+    #[test]
+    fn syn_sent_matches_measurements() {
+        // Measured on 6.18 (linear_timeouts 4): 1 -> 3.07 s, 2 -> 7.14 s, 3 -> 19.49 s.
+        for (n, measured) in [(1, 3.07), (2, 7.14), (3, 19.49)] {
+            let d = syn_sent(&Syn {
+                syn_retries: n,
+                ..Syn::default()
+            });
+            assert!(
+                d.death_window().contains(s(measured)),
+                "syn_retries={n}: {:?} vs {measured}",
+                d.death_window()
+            );
+        }
+        let d = syn_sent(&Syn::default());
+        assert_eq!(
+            d.retransmissions,
+            [1.0, 2.0, 3.0, 4.0, 5.0, 7.0, 11.0, 19.0, 35.0, 67.0].map(s)
+        );
+        assert_eq!(d.death, s(131.0));
+        // Before tcp_syn_linear_timeouts: the classic 127 s.
+        let d = syn_sent(&Syn {
+            linear_timeouts: 0,
+            ..Syn::default()
+        });
+        assert_eq!(d.death, s(127.0));
+    }
+
+    #[test]
+    fn absurd_inputs_do_not_panic() {
+        let d = dead_path(&Retrans {
+            retries2: u32::MAX,
+            rto: Duration::ZERO,
+            rto_max: Duration::ZERO,
+            ..Retrans::default()
+        });
+        assert!(!d.retransmissions.is_empty());
+        let _ = keepalive(&Keepalive {
+            idle: Duration::ZERO,
+            intvl: Duration::ZERO,
+            cnt: 0,
+            user_timeout: None,
+        });
+        let _ = budget(u32::MAX, Duration::ZERO, Duration::MAX / 4);
+        let _ = fin_wait2_lifetime(Duration::ZERO, i32::MAX, Duration::ZERO);
+    }
+
+    #[test]
+    fn keepalive_flag_parses() {
+        assert_eq!(parse_keepalive("15,15,9"), Ok((15, 15, 9)));
+        assert!(parse_keepalive("15,15").is_err());
+        assert!(parse_keepalive("0,15,9").is_err());
+        assert!(parse_keepalive("1,1,128").is_err());
+    }
+}

@@ -1,0 +1,1114 @@
+//! Timing checks: measured teardown times against the kernel model ([`crate::model`]).
+//!
+//! Contract: pure functions of (scenario, evidence). Every tolerance comes
+//! from the model (`late_by_at_most`, timer-wheel slack, `EARLY_SLACK`) plus
+//! [`APP_WAKEUP`] where the measurement is an application event; nothing is
+//! a hand-picked bound.
+//!
+//! What each time is measured from (as in the model):
+//! - `retransmission`: the original send of the first segment never
+//!   acknowledged (the segment the RTO retransmissions repeat), as captured on
+//!   the sender's wire port.
+//! - `keepalive`: the last segment the host received before the probes (on its
+//!   wire port), since idle time counts from the last segment received.
+//!
+//! The model's inputs come from the scenario and the evidence: the host's
+//! sysctls (namespace defaults when unset), the endpoint's socket options, and
+//! the RTO sock_diag measured on the connection just before the fault.
+
+use crate::evidence::{Check, Event, Evidence, Packet, Side, TcpFlags};
+use crate::model::{self, Keepalive, Retrans};
+use crate::scenario::{Expect, Program, Scenario};
+use std::time::Duration;
+
+/// The delay between the kernel reporting a connection's death and the
+/// endpoint's event stamp: the blocked reader thread is woken and stamps the
+/// error. Measured below 5 ms here; 50 ms covers a loaded 2-core machine
+/// running every scenario at once.
+pub const APP_WAKEUP: Duration = Duration::from_millis(50);
+
+/// From a timer's expiry to its segment's capture on the wire port: the timer
+/// softirq, then the transmit path through the veth and the bridge port.
+/// Measured well under 1 ms on an idle machine; 5 ms covers ksoftirqd
+/// scheduling on a 2-core machine running every scenario at once.
+pub const WIRE_LAG: Duration = Duration::from_millis(5);
+
+fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+fn host_side(host: &str) -> Side {
+    if host == "server" {
+        Side::Server
+    } else {
+        Side::Client
+    }
+}
+
+/// The capture port of a host's side of the wire.
+fn port_of_host(host: &str) -> &'static str {
+    if host == "server" {
+        "server-port"
+    } else {
+        "client-port"
+    }
+}
+
+fn sysctl(sc: &Scenario, host: &str, key: &str) -> Option<u64> {
+    sc.sysctls
+        .get(host)
+        .and_then(|m| m.get(key))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The built-in or external endpoint running on `host`.
+fn endpoint_on<'a>(sc: &'a Scenario, host: &str) -> Option<&'a crate::scenario::EndpointSpec> {
+    sc.endpoints
+        .values()
+        .find(|e| e.host.get_ref() == host && e.program != Program::External)
+        .or_else(|| sc.endpoints.values().find(|e| e.host.get_ref() == host))
+}
+
+/// The base RTO (before any backoff) sock_diag saw on the host's connection
+/// last before `before_ns`. After a SYN retransmission it is 3 s
+/// (TCP_TIMEOUT_FALLBACK), not the veth's ~0.2 s, and lifetimes built on the
+/// RTO (orphan FIN_WAIT2: 3.5 * RTO) follow it.
+///
+/// A sample with `backoff > 0` is skipped: its RTO is already doubled by an
+/// expiry. Such a sample can carry a time before the first captured
+/// retransmission, because a round's time is taken when its dump starts and
+/// the timer may fire while the dump runs (seen under load: `rto=0.408s,
+/// backoff=1` stamped 10 ms before the retransmission it caused).
+fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<Duration> {
+    // Any synchronized state of a full socket: a connection may spend less than a
+    // sampling period in ESTABLISHED (a close right after connect). Not SYN_SENT or
+    // SYN_RECV (the handshake's own 1 s timer), nor the mini sockets of TIME_WAIT
+    // and orphan FIN_WAIT2, which carry no tcp_info.
+    const SYNCHRONIZED: [&str; 6] = [
+        "ESTABLISHED",
+        "FIN_WAIT1",
+        "FIN_WAIT2",
+        "CLOSE_WAIT",
+        "CLOSING",
+        "LAST_ACK",
+    ];
+    ev.sockets
+        .iter()
+        .filter(|s| {
+            s.host == host && s.ts_ns < before_ns && SYNCHRONIZED.contains(&s.state.as_str())
+        })
+        .filter(|s| {
+            s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}"))
+        })
+        .filter_map(|s| s.tcp.as_ref())
+        .filter(|t| t.backoff == 0)
+        .map(|t| t.rto_us)
+        .rfind(|rto| *rto > 0)
+        .map(|us| Duration::from_micros(us as u64))
+}
+
+/// Model inputs for a dead path on `host`.
+pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: &str, before_ns: u64) -> Retrans {
+    let port = sc.server_port();
+    let mut k = Retrans {
+        retries2: sysctl(sc, host, "net.ipv4.tcp_retries2").unwrap_or(15) as u32,
+        ..Retrans::default()
+    };
+    if let Some(rto) = measured_rto(ev, host, port, before_ns) {
+        k.rto = rto;
+    }
+    let mut rto_max = sysctl(sc, host, "net.ipv4.tcp_rto_max_ms").map(Duration::from_millis);
+    if let Some(e) = endpoint_on(sc, host) {
+        if let Some(r) = e.options.rto_max {
+            rto_max = Some(rto_max.map(|m| m.min(r.0)).unwrap_or(r.0));
+        }
+        k.user_timeout = e.options.user_timeout.map(|d| d.0).filter(|d| !d.is_zero());
+    }
+    if let Some(m) = rto_max {
+        k.rto_max = m;
+    }
+    k
+}
+
+/// Model inputs for keepalive on `host`.
+pub fn keepalive_knobs(sc: &Scenario, host: &str) -> Keepalive {
+    let mut k = Keepalive::default();
+    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_time") {
+        k.idle = Duration::from_secs(v);
+    }
+    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_intvl") {
+        k.intvl = Duration::from_secs(v);
+    }
+    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_probes") {
+        k.cnt = v as u32;
+    }
+    if let Some(e) = endpoint_on(sc, host) {
+        let o = &e.options;
+        if let Some(d) = o.keepidle {
+            k.idle = d.0;
+        }
+        if let Some(d) = o.keepintvl {
+            k.intvl = d.0;
+        }
+        if let Some(c) = o.keepcnt {
+            k.cnt = c;
+        }
+        k.user_timeout = o.user_timeout.map(|d| d.0).filter(|d| !d.is_zero());
+    }
+    k
+}
+
+/// `a` before `b` in sequence space.
+fn seq_before(a: u32, b: u32) -> bool {
+    (a.wrapping_sub(b) as i32) < 0
+}
+
+/// The connection's packets on a port, by time.
+fn conn_packets<'a>(ev: &'a Evidence, port_name: &str, server_port: u16) -> Vec<&'a Packet> {
+    let mut v: Vec<&Packet> = ev
+        .packets
+        .iter()
+        .filter(|p| {
+            p.port == port_name && (p.src.port() == server_port || p.dst.port() == server_port)
+        })
+        .filter(|p| ev.sender(p).is_some())
+        .collect();
+    v.sort_by_key(|p| p.ts_ns);
+    v
+}
+
+/// The RTO chain of a dead path, anchored on the capture.
+///
+/// The budget clock starts at the first RTO retransmission (`retrans_stamp`),
+/// so the later retransmissions and the death are predicted from the captured
+/// first one. The first one itself is checked against a window: at the
+/// earliest R0 after the head segment's original send; at the latest R0 after
+/// the last ACK the host received (each ACK re-arms the timer), pushed back by
+/// a tail loss probe when the probe repeated the head itself (one segment in
+/// flight: the probe at `pto`, then a fresh RTO).
+struct Chain {
+    model: model::DeadPath,
+    /// Window of the first RTO retransmission, from the head's original send.
+    first_window: (Duration, Duration),
+    /// The captured first RTO retransmission, from the head's original send.
+    first: Duration,
+    /// Predicted later retransmissions, from the first one, with their accumulated lateness.
+    later: Vec<(Duration, Duration)>,
+    /// Predicted death, from the first retransmission, with its lateness.
+    death: (Duration, Duration),
+    /// Captured later retransmissions, from the first one.
+    later_seen: Vec<Duration>,
+}
+
+fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
+    let plain = model::dead_path(&Retrans {
+        tlp: false,
+        ..k.clone()
+    });
+    let with_tlp = model::dead_path(&Retrans {
+        tlp: true,
+        ..k.clone()
+    });
+    let first_seen = seen.retransmissions.first()?;
+    let first = at(seen.original.ts_ns, first_seen.ts_ns);
+    let r0 = *plain.retransmissions.first()?;
+    let ack_lag = at(seen.original.ts_ns, last_ack_ns.max(seen.original.ts_ns));
+    let latest_plain = ack_lag + r0 + model::timer_slack(r0);
+    let latest_tlp = with_tlp
+        .retransmissions
+        .first()
+        .map(|t| ack_lag + *t + model::timer_slack(*t) + model::timer_slack(k.rto))
+        .unwrap_or(latest_plain);
+    let first_window = (
+        r0.saturating_sub(model::EARLY_SLACK),
+        latest_plain.max(latest_tlp),
+    );
+    let base = r0;
+    let mut late = Duration::ZERO;
+    let later = plain
+        .retransmissions
+        .iter()
+        .skip(1)
+        .map(|t| {
+            late += model::timer_slack(t.saturating_sub(base));
+            (t.saturating_sub(base), late)
+        })
+        .collect();
+    let death = (plain.death.saturating_sub(base), plain.late_by_at_most);
+    let later_seen = seen.retransmissions[1..]
+        .iter()
+        .map(|p| at(first_seen.ts_ns, p.ts_ns))
+        .collect();
+    Some(Chain {
+        model: plain,
+        first_window,
+        first,
+        later,
+        death,
+        later_seen,
+    })
+}
+
+/// The last segment the host received before its first retransmission.
+fn last_ack_before(ev: &Evidence, host: &str, server_port: u16, before_ns: u64) -> u64 {
+    let side = host_side(host);
+    conn_packets(ev, port_of_host(host), server_port)
+        .into_iter()
+        .filter(|p| ev.sender(p).is_some() && ev.sender(p) != Some(side) && p.ts_ns < before_ns)
+        .map(|p| p.ts_ns)
+        .next_back()
+        .unwrap_or(0)
+}
+
+/// A dead path as captured: the original send of the head segment and its retransmissions.
+struct DeadPathSeen<'a> {
+    original: &'a Packet,
+    retransmissions: Vec<&'a Packet>,
+}
+
+fn dead_path_seen<'a>(
+    ev: &'a Evidence,
+    host: &str,
+    server_port: u16,
+    anchor: u64,
+) -> Option<DeadPathSeen<'a>> {
+    let side = host_side(host);
+    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    // The RTO always retransmits from snd_una: the last acknowledgement the host
+    // received (nothing reaches it after the fault). A tail loss probe may
+    // repeat another segment first; it is not part of the RTO chain.
+    let head = pkts
+        .iter()
+        .rfind(|p| {
+            ev.sender(p).is_some() && ev.sender(p) != Some(side) && p.flags.has(TcpFlags::ACK)
+        })?
+        .ack;
+    let sent: Vec<&Packet> = pkts
+        .into_iter()
+        .filter(|p| ev.sender(p) == Some(side) && (p.len > 0 || p.flags.has(TcpFlags::FIN)))
+        .collect();
+    let covers = |p: &Packet| {
+        let end = p
+            .seq
+            .wrapping_add(p.len + p.flags.has(TcpFlags::FIN) as u32);
+        !seq_before(head, p.seq) && seq_before(head, end)
+    };
+    let original = sent.iter().copied().find(|p| covers(p))?;
+    let retransmissions = sent
+        .iter()
+        .copied()
+        .filter(|p| p.seq == head && p.ts_ns > original.ts_ns && p.ts_ns >= anchor)
+        .collect();
+    Some(DeadPathSeen {
+        original,
+        retransmissions,
+    })
+}
+
+/// A keepalive run as captured: the last segment received and the probes after it.
+struct KeepaliveSeen<'a> {
+    last_received: &'a Packet,
+    probes: Vec<&'a Packet>,
+    rst: Option<&'a Packet>,
+}
+
+fn keepalive_seen<'a>(
+    ev: &'a Evidence,
+    host: &str,
+    server_port: u16,
+    anchor: u64,
+) -> Option<KeepaliveSeen<'a>> {
+    let side = host_side(host);
+    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    // The last segment from the peer that reached this host's port before the probes began.
+    let first_probe_candidate = pkts
+        .iter()
+        .filter(|p| {
+            ev.sender(p) == Some(side)
+                && p.ts_ns >= anchor
+                && p.len <= 1
+                && !p.flags.has(TcpFlags::RST)
+        })
+        .map(|p| p.ts_ns)
+        .next()
+        .unwrap_or(u64::MAX);
+    let last_received = pkts
+        .iter()
+        .copied()
+        .rfind(|p| ev.sender(p) != Some(side) && p.ts_ns < first_probe_candidate)?;
+    let snd_una = last_received.ack;
+    let probe_seq = snd_una.wrapping_sub(1);
+    let after: Vec<&Packet> = pkts
+        .iter()
+        .copied()
+        .filter(|p| ev.sender(p) == Some(side) && p.ts_ns > last_received.ts_ns)
+        .collect();
+    let probes = after
+        .iter()
+        .copied()
+        .filter(|p| {
+            p.len <= 1
+                && p.seq == probe_seq
+                && !p.flags.has(TcpFlags::RST)
+                && !p.flags.has(TcpFlags::FIN)
+        })
+        .collect();
+    let rst = after.iter().copied().find(|p| p.flags.has(TcpFlags::RST));
+    Some(KeepaliveSeen {
+        last_received,
+        probes,
+        rst,
+    })
+}
+
+/// The first error event of an endpoint after the anchor.
+fn first_error<'a>(ev: &'a Evidence, source: &str, anchor: u64) -> Option<&'a Event> {
+    ev.events
+        .iter()
+        .filter(|e| e.source == source && e.kind == "error" && e.ts_ns >= anchor)
+        .min_by_key(|e| e.ts_ns)
+}
+
+fn at(reference: u64, ts: u64) -> Duration {
+    Duration::from_nanos(ts.saturating_sub(reference))
+}
+
+/// The outcome of a `dies` expectation, with the two times the report shows.
+pub struct Death {
+    pub check: Check,
+    pub predicted: Option<f64>,
+    pub measured: Option<f64>,
+}
+
+/// Evaluates `dies = "retransmission" | "keepalive"`.
+pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
+    let model_name = e.dies.as_ref().map(|d| d.get_ref().as_str()).unwrap_or("");
+    let source = e
+        .source
+        .as_ref()
+        .map(|s| s.get_ref().as_str())
+        .unwrap_or("client");
+    let host = sc
+        .endpoints
+        .get(source)
+        .map(|s| s.host.get_ref().as_str())
+        .unwrap_or("client");
+    let server_port = sc.server_port();
+    let mut lines = Vec::new();
+    // `offset`: from the reference to the time the report counts from (the head
+    // segment's original send for a dead path), for the summary's two figures.
+    // False when the first retransmission, which anchors the predicted death, is
+    // itself off the model: then no measured death can pass.
+    let mut anchored = true;
+    let (reference, window, predicted, inputs, offset) = match model_name {
+        "retransmission" => {
+            let chained = dead_path_seen(ev, host, server_port, anchor).and_then(|seen| {
+                let first_ns = seen.retransmissions.first()?.ts_ns;
+                let c = chain(
+                    &retrans_knobs(sc, ev, host, first_ns),
+                    &seen,
+                    last_ack_before(ev, host, server_port, first_ns),
+                )?;
+                Some((seen, c, first_ns))
+            });
+            let Some((seen, c, first_ns)) = chained else {
+                return Death {
+                    check: fail(format!(
+                        "no retransmission from {host} on {} after the fault",
+                        port_of_host(host)
+                    )),
+                    predicted: None,
+                    measured: None,
+                };
+            };
+            let k = retrans_knobs(sc, ev, host, first_ns);
+            let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
+            anchored = first_ok;
+            lines.push(format!(
+                "first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
+                seen.original.seq,
+                secs(c.first),
+                secs(c.first_window.0),
+                secs(c.first_window.1),
+                if first_ok { "ok" } else { "OUT OF WINDOW" }
+            ));
+            let _ = c.model.budget;
+            (
+                first_ns,
+                crate::model::Window {
+                    earliest: c.death.0.saturating_sub(model::EARLY_SLACK),
+                    latest: c.death.0 + c.death.1,
+                },
+                c.death.0,
+                format!(
+                    "retries2={} rto={} rto_max={}{}; times from the first retransmission, where the budget clock starts",
+                    k.retries2,
+                    secs(k.rto),
+                    secs(k.rto_max),
+                    k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
+                ),
+                c.first,
+            )
+        }
+        _ => {
+            let Some(seen) = keepalive_seen(ev, host, server_port, anchor) else {
+                return Death {
+                    check: fail(format!("no segment received by {host} before the probes")),
+                    predicted: None,
+                    measured: None,
+                };
+            };
+            let k = keepalive_knobs(sc, host);
+            let m = model::keepalive(&k);
+            lines.push(format!(
+                "reference: last segment {host} received at {:.6}s; {} probes captured{}",
+                ev.rel_secs(seen.last_received.ts_ns),
+                seen.probes.len(),
+                seen.rst
+                    .map(|r| format!(", RST at {}", secs(at(seen.last_received.ts_ns, r.ts_ns))))
+                    .unwrap_or_default()
+            ));
+            (
+                seen.last_received.ts_ns,
+                m.death_window(),
+                m.death,
+                format!(
+                    "idle={} intvl={} cnt={}{}",
+                    secs(k.idle),
+                    secs(k.intvl),
+                    k.cnt,
+                    k.user_timeout
+                        .map(|u| format!(" user_timeout={}", secs(u)))
+                        .unwrap_or_default()
+                ),
+                Duration::ZERO,
+            )
+        }
+    };
+    let latest = window.latest + APP_WAKEUP;
+    lines.insert(
+        0,
+        format!(
+            "model ({model_name}; {inputs}): death at {} (accepted {}..{}: timer lateness from the model, +{} application wake-up)",
+            secs(predicted),
+            secs(window.earliest),
+            secs(latest),
+            secs(APP_WAKEUP)
+        ),
+    );
+    let Some(err) = first_error(ev, source, anchor) else {
+        lines.push(format!(
+            "measured: {source} reported no error after the fault"
+        ));
+        return Death {
+            check: Check {
+                name: String::new(),
+                ok: false,
+                evidence: lines,
+            },
+            predicted: Some((predicted + offset).as_secs_f64()),
+            measured: None,
+        };
+    };
+    let measured = at(reference, err.ts_ns);
+    let ok = anchored && window.earliest <= measured && measured <= latest;
+    if !anchored {
+        lines.push(
+            "the death is not accepted: the first retransmission it is predicted from is off the model"
+                .into(),
+        );
+    }
+    lines.push(format!(
+        "measured: {} on {} at {} ({:.6}s into the run)",
+        err.errno.clone().unwrap_or_default(),
+        err.op.clone().unwrap_or_default(),
+        secs(measured),
+        ev.rel_secs(err.ts_ns)
+    ));
+    Death {
+        check: Check {
+            name: String::new(),
+            ok,
+            evidence: lines,
+        },
+        predicted: Some((predicted + offset).as_secs_f64()),
+        measured: Some((measured + offset).as_secs_f64()),
+    }
+}
+
+fn fail(line: String) -> Check {
+    Check {
+        name: String::new(),
+        ok: false,
+        evidence: vec![line],
+    }
+}
+
+/// Evaluates `schedule = "retransmission" | "keepalive"`: each captured
+/// retransmission (or probe) at its predicted time, and as many as predicted.
+pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
+    let model_name = e
+        .schedule
+        .as_ref()
+        .map(|d| d.get_ref().as_str())
+        .unwrap_or("");
+    let host = e
+        .host
+        .as_ref()
+        .map(|h| h.get_ref().as_str())
+        .unwrap_or("client");
+    let server_port = sc.server_port();
+    // (predicted times with their lateness, measured times), from the reference.
+    let (reference, predicted, measured, header): (
+        u64,
+        Vec<(Duration, Duration)>,
+        Vec<Duration>,
+        String,
+    ) = match model_name {
+        "retransmission" => {
+            let Some(seen) = dead_path_seen(ev, host, server_port, anchor) else {
+                return fail(format!(
+                    "no retransmission from {host} on {} after the fault",
+                    port_of_host(host)
+                ));
+            };
+            let first_ns = seen
+                .retransmissions
+                .first()
+                .map(|p| p.ts_ns)
+                .unwrap_or(u64::MAX);
+            // The RTO in force when the timer fired: the last sample before the
+            // first retransmission (ACKs after the last sample before the fault
+            // may still have changed it; nothing changes it after the fault).
+            let k = retrans_knobs(sc, ev, host, first_ns);
+            let Some(c) = chain(&k, &seen, last_ack_before(ev, host, server_port, first_ns)) else {
+                return fail("no RTO retransmission captured".into());
+            };
+            let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
+            let header = format!(
+                "model: {} RTO retransmissions of seq {} (retries2={}, rto={}), each RTO double the one before; \
+                 #1 at {} after the original send (accepted {}..{}) {}; the rest from #1",
+                c.model.retransmissions.len(),
+                seen.original.seq,
+                k.retries2,
+                secs(k.rto),
+                secs(c.first),
+                secs(c.first_window.0),
+                secs(c.first_window.1),
+                if first_ok { "ok" } else { "OUT OF WINDOW" }
+            );
+            if !first_ok {
+                return Check {
+                    name: String::new(),
+                    ok: false,
+                    evidence: vec![header],
+                };
+            }
+            (first_ns, c.later, c.later_seen, header)
+        }
+        _ => {
+            let Some(seen) = keepalive_seen(ev, host, server_port, anchor) else {
+                return fail(format!("no segment received by {host} before the probes"));
+            };
+            let k = keepalive_knobs(sc, host);
+            let m = model::keepalive(&k);
+            let predicted = m
+                .probes
+                .iter()
+                .scan(Duration::ZERO, |late, t| {
+                    *late += model::timer_slack(if *late == Duration::ZERO {
+                        k.idle
+                    } else {
+                        k.intvl
+                    });
+                    Some((*t, *late))
+                })
+                .collect();
+            (
+                seen.last_received.ts_ns,
+                predicted,
+                seen.probes.iter().map(|p| at(seen.last_received.ts_ns, p.ts_ns)).collect(),
+                format!(
+                    "model: {} keepalive probes (seq = snd_una - 1, idle={} intvl={} cnt={}), times from the last segment received at {:.6}s",
+                    m.probes.len(),
+                    secs(k.idle),
+                    secs(k.intvl),
+                    k.cnt,
+                    ev.rel_secs(seen.last_received.ts_ns)
+                ),
+            )
+        }
+    };
+    let _ = reference;
+    // Retransmission #1 is checked in the header; the list starts at #2.
+    let number_from = if model_name == "retransmission" { 2 } else { 1 };
+    let mut lines = vec![header];
+    let mut ok = predicted.len() == measured.len();
+    if !ok {
+        lines.push(format!(
+            "count: predicted {}, captured {}",
+            predicted.len(),
+            measured.len()
+        ));
+    }
+    for i in 0..predicted.len().max(measured.len()) {
+        let p = predicted.get(i);
+        let m = measured.get(i);
+        let line = match (p, m) {
+            (Some((t, late)), Some(got)) => {
+                let fits = *got + model::EARLY_SLACK >= *t && *got <= *t + *late + WIRE_LAG;
+                ok &= fits;
+                format!(
+                    "#{}: predicted {} (accepted {}..{}), captured {} {}",
+                    i + number_from,
+                    secs(*t),
+                    secs(t.saturating_sub(model::EARLY_SLACK)),
+                    secs(*t + *late + WIRE_LAG),
+                    secs(*got),
+                    if fits { "ok" } else { "OUT OF WINDOW" }
+                )
+            }
+            (Some((t, _)), None) => {
+                format!("#{}: predicted {}, not captured", i + number_from, secs(*t))
+            }
+            (None, Some(got)) => format!(
+                "#{}: captured {} but not predicted",
+                i + number_from,
+                secs(*got)
+            ),
+            (None, None) => continue,
+        };
+        lines.push(line);
+    }
+    Check {
+        name: String::new(),
+        ok,
+        evidence: lines,
+    }
+}
+
+/// How long the model says the waited-on connection can live (`model_timeout`):
+/// the death of the connection of the wait's `source` (or `host`'s), with its lateness.
+/// `rto`: the RTO sock_diag measured on the connection so far, if any (a SYN
+/// retransmitted at connect leaves it near 1 s for a while, and the death
+/// scales with it); the veth's usual ~208 ms otherwise.
+pub fn model_life(
+    sc: &Scenario,
+    w: &crate::scenario::Wait,
+    model_name: &str,
+    rto: Option<Duration>,
+) -> Duration {
+    let host = w
+        .source
+        .as_ref()
+        .and_then(|s| sc.endpoints.get(s.get_ref()))
+        .map(|e| e.host.get_ref().clone())
+        .or_else(|| w.host.as_ref().map(|h| h.get_ref().clone()))
+        .unwrap_or_else(|| "client".into());
+    if model_name == "keepalive" {
+        let m = model::keepalive(&keepalive_knobs(sc, &host));
+        m.death + m.late_by_at_most
+    } else {
+        let mut k = retrans_knobs(sc, &Evidence::default(), &host, u64::MAX);
+        if let Some(r) = rto {
+            k.rto = r;
+        }
+        let m = model::dead_path(&k);
+        m.death + m.late_by_at_most
+    }
+}
+
+/// About how long a scenario runs: its `duration` waits and the model's
+/// lifetimes for its `model_timeout` waits, plus setup and a little per step.
+/// Used for progress (predicted remaining time) and to balance shards.
+pub fn predicted_run(sc: &Scenario) -> Duration {
+    let mut total = Duration::from_millis(500);
+    for step in &sc.steps {
+        total += Duration::from_millis(20);
+        if let Some(w) = &step.wait {
+            let w = w.get_ref();
+            if let Some(d) = w.duration {
+                total += d.0;
+            } else if let Some(m) = &w.model_timeout {
+                total += model_life(sc, w, m.get_ref(), None);
+            }
+        }
+    }
+    total
+}
+
+/// How much later than its timer a vanished socket shows in the samples: one
+/// sampler period plus a loaded machine's wake-up delay (like [`APP_WAKEUP`]).
+pub const SAMPLE_LAG: Duration =
+    Duration::from_millis(crate::evidence::SAMPLE_PERIOD.as_millis() as u64 + 50);
+
+/// Evaluates `gone = "orphan_fin" | "fin_wait2"`: when `host`'s socket of the
+/// connection vanishes from the sock_diag samples, against the model.
+/// - `orphan_fin`: from the original send of the host's FIN (after the
+///   anchor); the model is [`model::orphan_fin`] with `tcp_orphan_retries`.
+/// - `fin_wait2`: from the first segment acknowledging that FIN (the socket
+///   enters FIN_WAIT2); the model is [`model::fin_wait2_lifetime`] with
+///   `tcp_fin_timeout` and the RTO sampled before.
+///
+/// Measured: the first sample round on the host, after the reference, in
+/// which the connection has no socket. Accepted: the model's time, minus
+/// [`model::EARLY_SLACK`], plus the timers' lateness and [`SAMPLE_LAG`].
+pub fn gone(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
+    let model_name = e.gone.as_ref().map(|g| g.get_ref().as_str()).unwrap_or("");
+    let host = e
+        .host
+        .as_ref()
+        .map(|h| h.get_ref().as_str())
+        .unwrap_or("client");
+    let side = host_side(host);
+    let server_port = sc.server_port();
+    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    let Some(fin) = pkts
+        .iter()
+        .copied()
+        .find(|p| ev.sender(p) == Some(side) && p.flags.has(TcpFlags::FIN) && p.ts_ns >= anchor)
+    else {
+        return fail(format!(
+            "no FIN from {host} on {} after the step",
+            port_of_host(host)
+        ));
+    };
+    let (reference, predicted, late, inputs) = if model_name == "orphan_fin" {
+        let k = retrans_knobs(sc, ev, host, fin.ts_ns);
+        let n = sysctl(sc, host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
+        let m = model::orphan_fin(&k, n);
+        (
+            fin.ts_ns,
+            m.death,
+            m.late_by_at_most,
+            format!(
+                "orphan_fin; tcp_orphan_retries={n} (retries {}), rto={}, {} retransmissions; from the FIN's original send at {:.6}s",
+                model::orphan_retries(n, true),
+                secs(k.rto),
+                m.retransmissions.len(),
+                ev.rel_secs(fin.ts_ns)
+            ),
+        )
+    } else {
+        let fin_end = fin.seq.wrapping_add(fin.len).wrapping_add(1);
+        let Some(ack) = pkts.iter().copied().find(|p| {
+            ev.sender(p).is_some()
+                && ev.sender(p) != Some(side)
+                && p.ts_ns > fin.ts_ns
+                && p.flags.has(TcpFlags::ACK)
+                && !seq_before(p.ack, fin_end)
+        }) else {
+            return fail(format!(
+                "{host}'s FIN was never acknowledged on {}",
+                port_of_host(host)
+            ));
+        };
+        let fin_timeout = sysctl(sc, host, "net.ipv4.tcp_fin_timeout").unwrap_or(60);
+        // The RTO as it last was: an orphan in FIN_WAIT2 takes no more RTT samples,
+        // and the ACK of its FIN may come before any round saw the full socket.
+        let rto = measured_rto(ev, host, server_port, u64::MAX).unwrap_or(model::VETH_RTO);
+        let Some(life) = model::fin_wait2_lifetime(Duration::from_secs(fin_timeout), 0, rto) else {
+            return fail("no FIN_WAIT2 lifetime".into());
+        };
+        (
+            ack.ts_ns,
+            life,
+            model::timer_slack(life),
+            format!(
+                "fin_wait2; tcp_fin_timeout={fin_timeout}s rto={}: max(fin_timeout, 3.5*RTO); from the ACK of the FIN at {:.6}s",
+                secs(rto),
+                ev.rel_secs(ack.ts_ns)
+            ),
+        )
+    };
+    let earliest = predicted.saturating_sub(model::EARLY_SLACK);
+    let latest = predicted + late + SAMPLE_LAG;
+    let mut lines = vec![format!(
+        "model ({inputs}): gone at {} (accepted {}..{}: timer lateness from the model, +{} sampling)",
+        secs(predicted),
+        secs(earliest),
+        secs(latest),
+        secs(SAMPLE_LAG)
+    )];
+    // Rounds on the host after the reference: ts -> whether the connection has a socket.
+    let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
+    for s in ev
+        .sockets
+        .iter()
+        .filter(|s| s.host == host && s.ts_ns > reference)
+    {
+        let conn = s.state != "LISTEN"
+            && (s.local.ends_with(&format!(":{server_port}"))
+                || s.remote.ends_with(&format!(":{server_port}")));
+        *rounds.entry(s.ts_ns).or_insert(false) |= conn;
+    }
+    let Some((&gone_ns, _)) = rounds.iter().find(|(_, present)| !**present) else {
+        lines.push(format!(
+            "measured: {host}'s socket was still there in the last of {} sample rounds",
+            rounds.len()
+        ));
+        return Check {
+            name: String::new(),
+            ok: false,
+            evidence: lines,
+        };
+    };
+    let measured = at(reference, gone_ns);
+    let ok = earliest <= measured && measured <= latest;
+    lines.push(format!(
+        "measured: {host}'s socket gone in the round at {} ({:.6}s into the run) {}",
+        secs(measured),
+        ev.rel_secs(gone_ns),
+        if ok { "ok" } else { "OUT OF WINDOW" }
+    ));
+    Check {
+        name: String::new(),
+        ok,
+        evidence: lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{Packet, StepRecord};
+    use crate::scenario::Profile;
+    use std::net::{IpAddr, SocketAddr};
+
+    const BASE: u64 = 1_000_000_000_000;
+
+    fn scenario(extra: &str) -> Scenario {
+        let text = format!(
+            "name = \"t\"\nconclusion = \"C3\"\nsummary = \"s\"\n{extra}\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[endpoints.client]\nhost = \"client\"\nprogram = \"client\"\noptions = {{ keepalive = true }}\n[[step]]\nname = \"cut\"\ndo = \"cut\"\n[[expect]]\ndies = \"keepalive\"\nsource = \"client\"\nafter = \"cut\"\n"
+        );
+        Scenario::parse("t.toml", &text, Profile::Fast).unwrap()
+    }
+
+    fn pkt(t: f64, from_client: bool, flags: &str, seq: u32, ack: u32, len: u32) -> Packet {
+        let c: IpAddr = "198.18.0.1".parse().unwrap();
+        let s: IpAddr = "198.18.0.2".parse().unwrap();
+        let (src, dst) = if from_client {
+            (SocketAddr::new(c, 40000), SocketAddr::new(s, 8080))
+        } else {
+            (SocketAddr::new(s, 8080), SocketAddr::new(c, 40000))
+        };
+        Packet {
+            ts_ns: BASE + (t * 1e9) as u64,
+            port: "client-port".into(),
+            src,
+            dst,
+            flags: crate::evidence::TcpFlags::parse_tcpdump(flags).unwrap(),
+            seq,
+            ack,
+            len,
+            win: 100,
+        }
+    }
+
+    fn evidence(packets: Vec<Packet>, error_at: f64) -> Evidence {
+        Evidence {
+            client_ips: vec!["198.18.0.1".parse().unwrap()],
+            server_ips: vec!["198.18.0.2".parse().unwrap()],
+            packets,
+            events: vec![Event {
+                ts_ns: BASE + (error_at * 1e9) as u64,
+                source: "client".into(),
+                kind: "error".into(),
+                op: Some("read".into()),
+                errno: Some("ETIMEDOUT".into()),
+                ..Default::default()
+            }],
+            steps: vec![StepRecord {
+                index: 0,
+                name: Some("cut".into()),
+                action: "cut".into(),
+                started_ns: BASE + 50_000_000,
+                acted_ns: BASE + 50_000_000,
+            }],
+            start_ns: BASE,
+            end_ns: BASE + 20_000_000_000,
+            ..Default::default()
+        }
+    }
+
+    fn keepalive_run(probe_times: &[f64], rst_at: f64) -> Vec<Packet> {
+        let mut v = vec![
+            pkt(0.0, false, "S.", 5000, 1001, 0),
+            pkt(0.0001, true, ".", 1001, 5001, 0),
+        ];
+        for t in probe_times {
+            v.push(pkt(*t, true, ".", 1000, 5001, 0));
+        }
+        v.push(pkt(rst_at, true, "R.", 1001, 5001, 0));
+        v
+    }
+
+    const FAST_KEEPALIVE: &str = "[hosts.client.sysctl]\n\"net.ipv4.tcp_keepalive_time\" = 2\n\"net.ipv4.tcp_keepalive_intvl\" = 1\n\"net.ipv4.tcp_keepalive_probes\" = 3\n";
+
+    #[test]
+    fn keepalive_death_and_probes_at_the_model_times_pass() {
+        let sc = scenario(FAST_KEEPALIVE);
+        let ev = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 5.005);
+        let e = &sc.expects[0];
+        let d = dies(&sc, &ev, e, ev.steps[0].acted_ns);
+        assert!(d.check.ok, "{:?}", d.check.evidence);
+        assert_eq!(d.predicted, Some(5.0));
+        let mut sched = e.clone();
+        sched.dies = None;
+        sched.schedule = Some(toml::Spanned::new(0..0, "keepalive".to_string()));
+        sched.host = Some(toml::Spanned::new(0..0, "client".to_string()));
+        let c = schedule(&sc, &ev, &sched, ev.steps[0].acted_ns);
+        assert!(c.ok, "{:?}", c.evidence);
+    }
+
+    #[test]
+    fn keepalive_death_too_late_or_a_missing_probe_fails() {
+        let sc = scenario(FAST_KEEPALIVE);
+        let e = &sc.expects[0];
+        let late = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 6.5);
+        assert!(!dies(&sc, &late, e, late.steps[0].acted_ns).check.ok);
+        let missing = evidence(keepalive_run(&[2.001, 4.003], 5.004), 5.005);
+        let mut sched = e.clone();
+        sched.dies = None;
+        sched.schedule = Some(toml::Spanned::new(0..0, "keepalive".to_string()));
+        sched.host = Some(toml::Spanned::new(0..0, "client".to_string()));
+        let c = schedule(&sc, &missing, &sched, missing.steps[0].acted_ns);
+        assert!(!c.ok, "{:?}", c.evidence);
+        assert!(
+            c.evidence
+                .iter()
+                .any(|l| l.contains("count: predicted 3, captured 2")),
+            "{:?}",
+            c.evidence
+        );
+    }
+
+    fn dead_path_run(offsets: &[f64]) -> Vec<Packet> {
+        // Data sent at 0.0, last ACK received at 0.0 acks up to 1001 (snd_una).
+        let mut v = vec![
+            pkt(0.0, true, "P.", 1001, 5001, 1448),
+            pkt(0.00001, false, ".", 5001, 1001, 0),
+        ];
+        for t in offsets {
+            v.push(pkt(*t, true, ".", 1001, 5001, 1448));
+        }
+        v
+    }
+
+    #[test]
+    fn retransmissions_and_death_from_the_first_retransmission() {
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 5\n");
+        let k = retrans_knobs(&sc, &Evidence::default(), "client", u64::MAX);
+        let m = model::dead_path(&Retrans { tlp: false, ..k });
+        let times: Vec<f64> = m
+            .retransmissions
+            .iter()
+            .map(|t| t.as_secs_f64() + 0.002)
+            .collect();
+        let ev = evidence(dead_path_run(&times), m.death.as_secs_f64() + 0.01);
+        let mut e = sc.expects[0].clone();
+        e.dies = Some(toml::Spanned::new(0..0, "retransmission".to_string()));
+        let d = dies(&sc, &ev, &e, ev.steps[0].acted_ns);
+        assert!(d.check.ok, "{:?}", d.check.evidence);
+        let mut s = e.clone();
+        s.dies = None;
+        s.schedule = Some(toml::Spanned::new(0..0, "retransmission".to_string()));
+        s.host = Some(toml::Spanned::new(0..0, "client".to_string()));
+        let c = schedule(&sc, &ev, &s, ev.steps[0].acted_ns);
+        assert!(c.ok, "{:?}", c.evidence);
+
+        // One retransmission a second late breaks the doubling.
+        let mut shifted = times.clone();
+        shifted[2] += 1.0;
+        let bad = evidence(dead_path_run(&shifted), m.death.as_secs_f64() + 0.01);
+        let c = schedule(&sc, &bad, &s, bad.steps[0].acted_ns);
+        assert!(!c.ok, "{:?}", c.evidence);
+        assert!(c.evidence.iter().any(|l| l.contains("OUT OF WINDOW")));
+        // Death long after the model's time fails too.
+        let late = evidence(dead_path_run(&times), m.death.as_secs_f64() + 3.0);
+        assert!(!dies(&sc, &late, &e, late.steps[0].acted_ns).check.ok);
+        // A first retransmission off the model fails the death, whose clock it starts,
+        // even when the death keeps the model's distance from it.
+        let off: Vec<f64> = times.iter().map(|t| t + 0.5).collect();
+        let unanchored = evidence(dead_path_run(&off), m.death.as_secs_f64() + 0.51);
+        let d = dies(&sc, &unanchored, &e, unanchored.steps[0].acted_ns);
+        assert!(!d.check.ok, "{:?}", d.check.evidence);
+        assert!(d.check.evidence.iter().any(|l| l.contains("off the model")));
+    }
+
+    fn rto_sample(t: f64, rto_ms: u32, backoff: u8) -> crate::evidence::SockSample {
+        crate::evidence::SockSample {
+            ts_ns: BASE + (t * 1e9) as u64,
+            host: "client".into(),
+            local: "198.18.0.1:40000".into(),
+            remote: "198.18.0.2:8080".into(),
+            state: "ESTABLISHED".into(),
+            tcp: Some(crate::evidence::TcpInfoLite {
+                rto_us: rto_ms * 1000,
+                backoff,
+                retransmits: backoff,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_model_takes_the_rto_from_before_any_backoff() {
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 5\n");
+        let mut ev = Evidence {
+            sockets: vec![
+                rto_sample(0.10, 204, 0),
+                rto_sample(0.20, 204, 0),
+                // Stamped before the retransmission at 0.21 s, read after its expiry doubled the RTO.
+                rto_sample(0.205, 408, 1),
+            ],
+            ..Default::default()
+        };
+        let k = retrans_knobs(&sc, &ev, "client", BASE + 210_000_000);
+        assert_eq!(k.rto, Duration::from_millis(204));
+        // With no sample before the backoff, the model's default stands.
+        ev.sockets = vec![rto_sample(0.205, 408, 1)];
+        let k = retrans_knobs(&sc, &ev, "client", BASE + 210_000_000);
+        assert_eq!(k.rto, Retrans::default().rto);
+    }
+
+    #[test]
+    fn the_rto_comes_from_any_synchronized_state_not_the_handshake() {
+        // A SYN retransmitted once: the handshake's 1 s timer while SYN_SENT, then
+        // a 3 s RTO, seen only in FIN_WAIT1 (closed right after connecting).
+        let sample = |t: f64, state: &str, rto_ms: u32| crate::evidence::SockSample {
+            state: state.into(),
+            ..rto_sample(t, rto_ms, 0)
+        };
+        let ev = Evidence {
+            sockets: vec![
+                sample(0.5, "SYN_SENT", 1000),
+                sample(1.05, "FIN_WAIT1", 3088),
+                crate::evidence::SockSample {
+                    tcp: None,
+                    ..sample(1.06, "FIN_WAIT2", 0)
+                },
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            measured_rto(&ev, "client", 8080, BASE + 2_000_000_000),
+            Some(Duration::from_millis(3088))
+        );
+        assert_eq!(
+            measured_rto(&ev, "client", 8080, BASE + 1_000_000_000),
+            None,
+            "SYN_SENT's timer is not the connection's RTO"
+        );
+    }
+
+    #[test]
+    fn predicted_run_counts_waits_and_model_lifetimes() {
+        let short = scenario("");
+        assert!(predicted_run(&short) < Duration::from_secs(2));
+        let text = "name = \"t\"\nconclusion = \"C5\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[[step]]\nwait = { duration = \"15s\" }\n";
+        let sc = Scenario::parse("t.toml", text, crate::scenario::Profile::Fast).unwrap();
+        assert!(predicted_run(&sc) >= Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,1024 @@
+//! The built-in endpoint: a real process holding one TCP connection, driven
+//! by commands on stdin and reporting what the application sees on stdout.
+//!
+//! `teardown endpoint --config JSON` (hidden subcommand). The runner starts it
+//! inside a host's network namespace, so a SIGKILL kills the process while
+//! that host's kernel (and its sockets' fate) lives on.
+//!
+//! Contract:
+//! - Configuration: [`EndpointConfig`] as JSON. With `netns` set, the process
+//!   enters that namespace (setns CLONE_NEWNET) as its very first action,
+//!   while still single-threaded, before creating any socket.
+//! - Server: socket, options (SO_REUSEADDR on unless `reuseaddr = false`),
+//!   bind, listen -> `listening`; accepts ONE connection -> `accepted`
+//!   (detail = peer address), options again on the accepted socket, then
+//!   closes the listener. Client: socket, options, connect (blocking, gives
+//!   up after 10 s) -> `connected` (detail = local address), or `error`
+//!   op=connect errno=NAME and exit status 1. After connecting, an `options`
+//!   event reports the options read back from the connected socket (getsockopt).
+//! - Events: one [`Event`] JSON object per line on stdout, flushed at once.
+//!   Kinds: listening, accepted, connected, options, sent, received, eof,
+//!   error (op = read|write|connect|accept|bind|listen|close|shutdown|setsockopt),
+//!   closed, shutdown (detail = wr|rd|rdwr). `sent`/`received` carry the
+//!   cumulative byte count and are coalesced (at most one per 10 ms, plus a
+//!   final one before eof/error/close).
+//! - Commands, one per line on stdin: `send N`, `stream`, `close`,
+//!   `shutdown wr|rd|rdwr`. Commands that arrive before the connection exists
+//!   wait for it. Writes run on a writer thread, so `close` is never stuck
+//!   behind a blocked write. Stdin EOF: exit 0 (the kernel closes whatever is
+//!   open). SIGTERM: the default action (the process ends, the kernel closes).
+//!   SIGPIPE is ignored, so writes return EPIPE.
+//! - `close` closes the socket at once: the reader and writer wait in poll()
+//!   on the socket plus a stop eventfd, are stopped and joined first (a
+//!   close(fd) while another thread is blocked in read(fd) would not release
+//!   the socket, and no FIN would go out). Then `closed`; the process stays
+//!   (idle) until stdin EOF or a signal, so the runner decides when it ends.
+//! - autoread = true: a reader thread reads everything (`received`, then
+//!   `eof` or `error` op=read). autoread = false: nothing is ever read, data
+//!   stays in the receive queue (so close() sends RST); errors show on writes.
+//! - on_eof = close: after EOF wait `on_eof_delay_ms` (none by default, no
+//!   sleep at all then: the three-segment close needs the FIN within the
+//!   delayed-ACK window) and close.
+//! - Exit status: 0 on stdin EOF, 1 when connect/accept fails, 3 when a socket
+//!   option cannot be set (after `error` op=setsockopt) or the socket cannot
+//!   be created/bound.
+
+use crate::sys::now_ns;
+use anyhow::{anyhow, Context, Result};
+use serde::{Deserialize, Serialize, Serializer};
+use socket2::{Domain, SockAddr, Socket, TcpKeepalive, Type};
+use std::io::{self, BufRead, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use teardown_core::evidence::Event;
+use teardown_core::scenario::{OnEof, SocketOptions};
+
+#[derive(clap::Args, Debug)]
+pub struct EndpointArgs {
+    /// JSON endpoint configuration
+    #[arg(long)]
+    pub config: String,
+}
+
+/// Client or server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Client,
+    Server,
+}
+
+/// What a built-in endpoint process does (JSON on its command line).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointConfig {
+    /// Event source name (`client`, `server`).
+    pub name: String,
+    pub role: Role,
+    /// Server: the address to bind. Client: the server's address to connect
+    /// to. Also accepted as `listen` or `connect`.
+    #[serde(alias = "listen", alias = "connect")]
+    pub addr: SocketAddr,
+    #[serde(default, serialize_with = "ser_options")]
+    pub options: SocketOptions,
+    #[serde(default = "yes")]
+    pub autoread: bool,
+    #[serde(default)]
+    pub on_eof: OnEof,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_eof_delay_ms: Option<u64>,
+    /// A namespace file (`/run/netns/NAME`) to enter first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub netns: Option<PathBuf>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl EndpointConfig {
+    /// The JSON for `--config`.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("an endpoint config always serializes")
+    }
+}
+
+/// Writes [`SocketOptions`] so that its own `Deserialize` reads it back:
+/// durations as strings with a unit (`scenario::Dur` reads only those).
+fn ser_options<S: Serializer>(o: &SocketOptions, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    fn dur(d: &teardown_core::scenario::Dur) -> String {
+        let ns = d.0.as_nanos();
+        if ns.is_multiple_of(1_000_000) {
+            format!("{}ms", ns / 1_000_000)
+        } else {
+            format!("{}us", d.0.as_micros())
+        }
+    }
+    let mut m = s.serialize_map(None)?;
+    if let Some(v) = o.keepalive {
+        m.serialize_entry("keepalive", &v)?;
+    }
+    if let Some(v) = &o.keepidle {
+        m.serialize_entry("keepidle", &dur(v))?;
+    }
+    if let Some(v) = &o.keepintvl {
+        m.serialize_entry("keepintvl", &dur(v))?;
+    }
+    if let Some(v) = o.keepcnt {
+        m.serialize_entry("keepcnt", &v)?;
+    }
+    if let Some(v) = &o.user_timeout {
+        m.serialize_entry("user_timeout", &dur(v))?;
+    }
+    if let Some(v) = &o.linger {
+        m.serialize_entry("linger", &dur(v))?;
+    }
+    if let Some(v) = o.nodelay {
+        m.serialize_entry("nodelay", &v)?;
+    }
+    if let Some(v) = o.reuseaddr {
+        m.serialize_entry("reuseaddr", &v)?;
+    }
+    if let Some(v) = &o.rto_max {
+        m.serialize_entry("rto_max", &dur(v))?;
+    }
+    m.end()
+}
+
+/// How long a client waits for connect().
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Minimum spacing of coalesced `sent` / `received` events.
+pub const COALESCE: Duration = Duration::from_millis(10);
+/// Size of one `stream` write.
+pub const STREAM_CHUNK: usize = 16 * 1024;
+/// `TCP_RTO_MAX_MS` from include/uapi/linux/tcp.h (kernel 6.15+; the
+/// installed headers may predate it): IPPROTO_TCP level, value in ms.
+pub const TCP_RTO_MAX_MS: libc::c_int = 44;
+
+// ---------------------------------------------------------------- events
+
+/// Writes events, one JSON line each, flushed at once.
+#[derive(Clone)]
+struct Emitter {
+    source: Arc<str>,
+    out: Arc<Mutex<io::Stdout>>,
+}
+
+impl Emitter {
+    fn event(&self, kind: &str) -> Event {
+        Event {
+            ts_ns: now_ns(),
+            source: self.source.to_string(),
+            kind: kind.to_string(),
+            ..Event::default()
+        }
+    }
+
+    fn emit(&self, ev: Event) {
+        let line = serde_json::to_string(&ev).unwrap_or_default();
+        let out = self.out.lock().unwrap_or_else(|p| p.into_inner());
+        let mut lock = out.lock();
+        let _ = writeln!(lock, "{line}");
+        let _ = lock.flush();
+    }
+
+    fn simple(&self, kind: &str, detail: Option<String>) {
+        let mut ev = self.event(kind);
+        ev.detail = detail;
+        self.emit(ev);
+    }
+
+    fn error(&self, op: &str, errno: String, detail: Option<String>) {
+        let mut ev = self.event("error");
+        ev.op = Some(op.to_string());
+        ev.errno = Some(errno);
+        ev.detail = detail;
+        self.emit(ev);
+    }
+
+    fn bytes(&self, kind: &str, total: u64) {
+        let mut ev = self.event(kind);
+        ev.bytes = Some(total);
+        self.emit(ev);
+    }
+}
+
+/// The errno name of an I/O error; a timeout without an OS errno (socket2's
+/// connect_timeout) is ETIMEDOUT.
+fn errno_name(e: &io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => teardown_core::errno::name(n),
+        None if e.kind() == io::ErrorKind::TimedOut => "ETIMEDOUT".into(),
+        None => crate::sys::errno_of_io(e),
+    }
+}
+
+/// A cumulative byte counter whose events are spaced at least [`COALESCE`] apart.
+struct Counter {
+    kind: &'static str,
+    total: u64,
+    reported: u64,
+    last: Option<Instant>,
+}
+
+impl Counter {
+    fn new(kind: &'static str) -> Counter {
+        Counter {
+            kind,
+            total: 0,
+            reported: 0,
+            last: None,
+        }
+    }
+    fn add(&mut self, n: usize, em: &Emitter) {
+        self.total += n as u64;
+        if self.last.is_none_or(|t| t.elapsed() >= COALESCE) {
+            self.flush(em);
+        }
+    }
+    /// Reports the total if it changed since the last report.
+    fn flush(&mut self, em: &Emitter) {
+        if self.total != self.reported {
+            em.bytes(self.kind, self.total);
+            self.reported = self.total;
+            self.last = Some(Instant::now());
+        }
+    }
+    fn pending(&self) -> bool {
+        self.total != self.reported
+    }
+}
+
+// ---------------------------------------------------------------- syscalls
+
+/// An eventfd that wakes the reader and writer threads when the socket is to be closed.
+struct StopFd(OwnedFd);
+
+impl StopFd {
+    fn new() -> io::Result<StopFd> {
+        // SAFETY: eventfd takes no pointers; a non-negative result is a new fd we own.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fd is a fresh, valid descriptor owned by nobody else.
+        Ok(StopFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+    }
+    fn signal(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
+        unsafe {
+            libc::write(
+                self.0.as_raw_fd(),
+                &one as *const u64 as *const libc::c_void,
+                8,
+            )
+        };
+    }
+}
+
+/// What poll() found: the socket is ready (or in error), the stop fd fired, or nothing.
+enum Ready {
+    Socket,
+    Stop,
+    Timeout,
+}
+
+/// poll() on the socket (for `events`) and the stop fd; EINTR is retried.
+fn wait(sock: RawFd, events: i16, stop: &StopFd, timeout_ms: i32) -> io::Result<Ready> {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: sock,
+                events,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: stop.0.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: fds is a live array of two pollfd for the duration of the call.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        if fds[1].revents != 0 {
+            return Ok(Ready::Stop);
+        }
+        if n == 0 {
+            return Ok(Ready::Timeout);
+        }
+        return Ok(Ready::Socket);
+    }
+}
+
+/// recv() that never blocks (MSG_DONTWAIT), whatever the fd's mode.
+fn recv_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for writes of buf.len() bytes.
+    let n = unsafe {
+        libc::recv(
+            fd,
+            buf.as_mut_ptr() as *mut libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// send() that never blocks and never raises SIGPIPE.
+fn send_nb(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
+    // SAFETY: buf is valid for reads of buf.len() bytes.
+    let n = unsafe {
+        libc::send(
+            fd,
+            buf.as_ptr() as *const libc::c_void,
+            buf.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    if n < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(n as usize)
+    }
+}
+
+/// setsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS, ms): caps the retransmission
+/// timeout of this socket (kernel 6.15+, 1000..=120000 ms; ENOPROTOOPT on
+/// older kernels).
+pub fn set_rto_max_ms(fd: RawFd, ms: u32) -> io::Result<()> {
+    let v = ms as libc::c_int;
+    // SAFETY: passes a pointer to a live c_int and its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            TCP_RTO_MAX_MS,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// getsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS): the cap in ms.
+pub fn rto_max_ms(fd: RawFd) -> io::Result<u32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: v and len are live and len holds v's size.
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            TCP_RTO_MAX_MS,
+            &mut v as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(v as u32)
+    }
+}
+
+/// Sets SIGPIPE to SIG_IGN, so a write to a closed connection returns EPIPE.
+/// Endpoints run at nice -10: a real host's process reacts within a
+/// millisecond, and C1's three-segment close depends on the application closing
+/// inside the peer's 40 ms delayed-ACK window even while other scenarios (or a
+/// build) load the machine. Best effort: without CAP_SYS_NICE it stays at 0.
+fn raise_priority() {
+    // SAFETY: setpriority(2) on this process; no memory involved.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, -10);
+    }
+}
+
+fn ignore_sigpipe() {
+    // SAFETY: installing SIG_IGN has no handler code to be unsafe about.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+}
+
+/// close(2) on a socket the caller owns, reporting its error.
+fn close_fd(fd: RawFd) -> io::Result<()> {
+    // SAFETY: the caller gives up ownership of fd; nobody uses it afterwards.
+    if unsafe { libc::close(fd) } < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------- options
+
+/// Applies the options to a socket; on failure names the option.
+///
+/// Keepalive: `keepidle`/`keepintvl`/`keepcnt` set TCP_KEEPIDLE/INTVL/CNT;
+/// SO_KEEPALIVE follows `keepalive`, and when that is absent it is turned on
+/// if any of the three is given (as Go's SetKeepAlivePeriod does).
+/// SO_REUSEADDR is on for a listener unless `reuseaddr = false`.
+pub fn apply_options(
+    sock: &Socket,
+    o: &SocketOptions,
+    listener: bool,
+) -> Result<(), (&'static str, io::Error)> {
+    let reuse = if listener {
+        Some(o.reuseaddr.unwrap_or(true))
+    } else {
+        o.reuseaddr
+    };
+    if let Some(r) = reuse {
+        sock.set_reuse_address(r).map_err(|e| ("reuseaddr", e))?;
+    }
+    // One call per option, so a failure names the option that failed.
+    // (socket2's set_tcp_keepalive also turns SO_KEEPALIVE on.)
+    if let Some(d) = o.keepidle {
+        sock.set_tcp_keepalive(&TcpKeepalive::new().with_time(d.0))
+            .map_err(|e| ("keepidle", e))?;
+    }
+    if let Some(d) = o.keepintvl {
+        sock.set_tcp_keepalive(&TcpKeepalive::new().with_interval(d.0))
+            .map_err(|e| ("keepintvl", e))?;
+    }
+    if let Some(n) = o.keepcnt {
+        sock.set_tcp_keepalive(&TcpKeepalive::new().with_retries(n))
+            .map_err(|e| ("keepcnt", e))?;
+    }
+    if let Some(on) = o.keepalive {
+        sock.set_keepalive(on).map_err(|e| ("keepalive", e))?;
+    }
+    if let Some(d) = o.user_timeout {
+        sock.set_tcp_user_timeout(Some(d.0))
+            .map_err(|e| ("user_timeout", e))?;
+    }
+    if let Some(d) = o.linger {
+        sock.set_linger(Some(d.0)).map_err(|e| ("linger", e))?;
+    }
+    if let Some(n) = o.nodelay {
+        sock.set_tcp_nodelay(n).map_err(|e| ("nodelay", e))?;
+    }
+    if let Some(d) = o.rto_max {
+        let ms = d.0.as_millis().min(u32::MAX as u128) as u32;
+        set_rto_max_ms(sock.as_raw_fd(), ms).map_err(|e| ("rto_max", e))?;
+    }
+    Ok(())
+}
+
+/// The options as the kernel reports them, `key=value` separated by spaces.
+pub fn read_options(sock: &Socket) -> String {
+    fn show<T: std::fmt::Display>(r: io::Result<T>) -> String {
+        match r {
+            Ok(v) => v.to_string(),
+            Err(e) => errno_name(&e),
+        }
+    }
+    let linger = match sock.linger() {
+        Ok(Some(d)) => d.as_secs().to_string(),
+        Ok(None) => "off".into(),
+        Err(e) => errno_name(&e),
+    };
+    let uto = match sock.tcp_user_timeout() {
+        Ok(Some(d)) => d.as_millis().to_string(),
+        Ok(None) => "0".into(),
+        Err(e) => errno_name(&e),
+    };
+    format!(
+        "keepalive={} keepidle={} keepintvl={} keepcnt={} user_timeout_ms={} linger={} nodelay={} reuseaddr={} rto_max_ms={}",
+        show(sock.keepalive()),
+        show(sock.tcp_keepalive_time().map(|d| d.as_secs())),
+        show(sock.tcp_keepalive_interval().map(|d| d.as_secs())),
+        show(sock.tcp_keepalive_retries()),
+        uto,
+        linger,
+        show(sock.tcp_nodelay()),
+        show(sock.reuse_address()),
+        show(rto_max_ms(sock.as_raw_fd())),
+    )
+}
+
+// ---------------------------------------------------------------- threads
+
+/// Messages to the controller (the main thread).
+enum Msg {
+    Line(String),
+    /// The reader saw EOF.
+    PeerEof,
+}
+
+/// Work for the writer thread.
+enum Job {
+    Send(u64),
+    /// Stream until the connection fails, at most this many bytes per second if given.
+    Stream(Option<u64>),
+}
+
+/// The reader: reads everything until EOF, an error or stop.
+fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, fin_on_eof: bool) {
+    let fd = sock.as_raw_fd();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = Counter::new("received");
+    loop {
+        let timeout = if got.pending() {
+            COALESCE.as_millis() as i32
+        } else {
+            -1
+        };
+        match wait(fd, libc::POLLIN, &stop, timeout) {
+            Ok(Ready::Stop) => {
+                got.flush(&em);
+                return;
+            }
+            Ok(Ready::Timeout) => {
+                got.flush(&em);
+                continue;
+            }
+            Ok(Ready::Socket) => {}
+            Err(e) => {
+                got.flush(&em);
+                em.error("read", errno_name(&e), Some("poll".into()));
+                return;
+            }
+        }
+        match recv_nb(fd, &mut buf) {
+            Ok(0) => {
+                if fin_on_eof {
+                    // SAFETY: shutdown(2) on the socket this thread reads; no memory involved.
+                    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+                }
+                got.flush(&em);
+                em.simple("eof", None);
+                let _ = ctl.send(Msg::PeerEof);
+                return;
+            }
+            Ok(n) => got.add(n, &em),
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock
+                    || e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                got.flush(&em);
+                em.error("read", errno_name(&e), None);
+                return;
+            }
+        }
+    }
+}
+
+/// Writes `n` bytes (or forever when `n` is None) until done, an error, or
+/// stop. Returns false when stopped.
+fn write_bytes(
+    fd: RawFd,
+    n: Option<u64>,
+    rate: Option<u64>,
+    stop: &StopFd,
+    em: &Emitter,
+    sent: &mut Counter,
+) -> bool {
+    let chunk = vec![b'x'; STREAM_CHUNK];
+    let mut left = n;
+    // Pacing: chunks of a hundredth of a second's worth, each sent once the
+    // clock allows it (the wait stays interruptible by `close`).
+    let started = Instant::now();
+    let mut paced: u64 = 0;
+    let step = rate.map(|r| (r / 100).clamp(1, STREAM_CHUNK as u64) as usize);
+    loop {
+        if left == Some(0) {
+            sent.flush(em);
+            return true;
+        }
+        if let Some(r) = rate.filter(|r| *r > 0) {
+            let due = Duration::from_secs_f64(paced as f64 / r as f64);
+            let elapsed = started.elapsed();
+            if due > elapsed {
+                let ms = (due - elapsed).as_millis().max(1) as i32;
+                if let Ok(Ready::Stop) = wait(fd, 0, stop, ms) {
+                    sent.flush(em);
+                    return false;
+                }
+                if sent.pending() {
+                    sent.flush(em);
+                }
+                continue;
+            }
+        }
+        let len = left.map_or(STREAM_CHUNK, |l| l.min(STREAM_CHUNK as u64) as usize);
+        let len = step.map_or(len, |st| st.min(len));
+        match send_nb(fd, &chunk[..len]) {
+            Ok(k) => {
+                if let Some(l) = left.as_mut() {
+                    *l -= k as u64;
+                }
+                paced += k as u64;
+                sent.add(k, em);
+                // A fast reader may keep the socket writable for ever: look for
+                // `close` between writes too, not only when a write would block.
+                if let Ok(Ready::Stop) = wait(fd, 0, stop, 0) {
+                    sent.flush(em);
+                    return false;
+                }
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => {
+                sent.flush(em);
+                em.error("write", errno_name(&e), None);
+                return true;
+            }
+        }
+        let timeout = if sent.pending() {
+            COALESCE.as_millis() as i32
+        } else {
+            -1
+        };
+        match wait(fd, libc::POLLOUT, stop, timeout) {
+            Ok(Ready::Stop) => {
+                sent.flush(em);
+                return false;
+            }
+            Ok(Ready::Timeout) => sent.flush(em),
+            Ok(Ready::Socket) => {}
+            Err(e) => {
+                sent.flush(em);
+                em.error("write", errno_name(&e), Some("poll".into()));
+                return true;
+            }
+        }
+    }
+}
+
+/// The writer: runs `send N` and `stream` jobs in order.
+fn writer(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, jobs: Receiver<Job>) {
+    // The writer may stream at full speed: it runs at normal priority so it
+    // never starves the machine (the controller and reader stay at nice -10).
+    // SAFETY: setpriority(2) on this thread (a tid is a valid PRIO_PROCESS who).
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 0);
+    }
+    let fd = sock.as_raw_fd();
+    let mut sent = Counter::new("sent");
+    while let Ok(job) = jobs.recv() {
+        let go_on = match job {
+            Job::Send(n) => {
+                let ok = write_bytes(fd, Some(n), None, &stop, &em, &mut sent);
+                // `send N` always reports its completion.
+                if ok && sent.reported != sent.total {
+                    sent.flush(&em);
+                }
+                ok
+            }
+            Job::Stream(rate) => write_bytes(fd, None, rate, &stop, &em, &mut sent),
+        };
+        if !go_on {
+            return;
+        }
+    }
+}
+
+/// The open connection and its helper threads.
+struct Conn {
+    sock: Arc<Socket>,
+    stop: Arc<StopFd>,
+    reader: Option<JoinHandle<()>>,
+    writer: Option<JoinHandle<()>>,
+    jobs: Option<Sender<Job>>,
+}
+
+impl Conn {
+    fn start(
+        sock: Socket,
+        autoread: bool,
+        fin_on_eof: bool,
+        em: &Emitter,
+        ctl: &Sender<Msg>,
+    ) -> Result<Conn> {
+        let sock = Arc::new(sock);
+        let stop = Arc::new(StopFd::new().context("eventfd")?);
+        let reader = if autoread {
+            let (s, st, e, c) = (sock.clone(), stop.clone(), em.clone(), ctl.clone());
+            Some(
+                std::thread::Builder::new()
+                    .name("reader".into())
+                    .spawn(move || reader(s, st, e, c, fin_on_eof))?,
+            )
+        } else {
+            None
+        };
+        let (jobs, rx) = mpsc::channel();
+        let (s, st, e) = (sock.clone(), stop.clone(), em.clone());
+        let writer = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || writer(s, st, e, rx))?;
+        Ok(Conn {
+            sock,
+            stop,
+            reader,
+            writer: Some(writer),
+            jobs: Some(jobs),
+        })
+    }
+
+    /// Stops and joins the threads, then closes the socket.
+    fn close(mut self, em: &Emitter) {
+        self.stop.signal();
+        self.jobs.take();
+        if let Some(h) = self.reader.take() {
+            let _ = h.join();
+        }
+        if let Some(h) = self.writer.take() {
+            let _ = h.join();
+        }
+        match Arc::try_unwrap(self.sock) {
+            Ok(sock) => match close_fd(sock.into_raw_fd()) {
+                Ok(()) => em.simple("closed", None),
+                Err(e) => em.error("close", errno_name(&e), None),
+            },
+            Err(_) => em.error("close", "EBUSY".into(), Some("socket still shared".into())),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- main
+
+/// Enters the namespace file with setns(CLONE_NEWNET) on the calling thread.
+fn enter_netns(path: &PathBuf) -> Result<()> {
+    let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    nix::sched::setns(f.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+        anyhow!(
+            "setns {}: {}",
+            path.display(),
+            teardown_core::errno::name(e as i32)
+        )
+    })
+}
+
+/// `teardown endpoint --config JSON`.
+pub fn endpoint_main(args: EndpointArgs) -> Result<i32> {
+    let cfg: EndpointConfig = serde_json::from_str(&args.config)
+        .map_err(|e| crate::bad_input(format!("endpoint config: {e}")))?;
+    // First, while single-threaded: the namespace.
+    if let Some(ns) = &cfg.netns {
+        enter_netns(ns).map_err(|e| crate::unable(format!("{e:#}")))?;
+    }
+    ignore_sigpipe();
+    raise_priority();
+    run(cfg)
+}
+
+fn run(cfg: EndpointConfig) -> Result<i32> {
+    let em = Emitter {
+        source: cfg.name.as_str().into(),
+        out: Arc::new(Mutex::new(io::stdout())),
+    };
+    let (ctl, inbox) = mpsc::channel::<Msg>();
+    {
+        let ctl = ctl.clone();
+        std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                for line in io::stdin().lock().lines() {
+                    let Ok(line) = line else { break };
+                    if ctl.send(Msg::Line(line)).is_err() {
+                        break;
+                    }
+                }
+                // Stdin EOF ends the process; the kernel closes what is open.
+                std::process::exit(0);
+            })?;
+    }
+
+    let domain = Domain::for_address(cfg.addr);
+    let sock = match Socket::new(domain, Type::STREAM, None) {
+        Ok(s) => s,
+        Err(e) => {
+            em.error("socket", errno_name(&e), None);
+            return Ok(3);
+        }
+    };
+    let listener = cfg.role == Role::Server;
+    if let Err((opt, e)) = apply_options(&sock, &cfg.options, listener) {
+        em.error("setsockopt", errno_name(&e), Some(opt.into()));
+        return Ok(3);
+    }
+    let conn_sock = match cfg.role {
+        Role::Server => {
+            if let Err(e) = sock.bind(&SockAddr::from(cfg.addr)) {
+                em.error("bind", errno_name(&e), Some(cfg.addr.to_string()));
+                return Ok(3);
+            }
+            if let Err(e) = sock.listen(16) {
+                em.error("listen", errno_name(&e), None);
+                return Ok(3);
+            }
+            em.simple("listening", Some(cfg.addr.to_string()));
+            let (c, peer) = match sock.accept() {
+                Ok(x) => x,
+                Err(e) => {
+                    em.error("accept", errno_name(&e), None);
+                    return Ok(1);
+                }
+            };
+            drop(sock);
+            let peer = peer.as_socket().map(|a| a.to_string()).unwrap_or_default();
+            em.simple("accepted", Some(peer));
+            if let Err((opt, e)) = apply_options(&c, &cfg.options, false) {
+                em.error("setsockopt", errno_name(&e), Some(opt.into()));
+                return Ok(3);
+            }
+            c
+        }
+        Role::Client => {
+            if let Err(e) = sock.connect_timeout(&SockAddr::from(cfg.addr), CONNECT_TIMEOUT) {
+                em.error("connect", errno_name(&e), Some(cfg.addr.to_string()));
+                return Ok(1);
+            }
+            let local = sock
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            em.simple("connected", Some(local));
+            sock
+        }
+    };
+    em.simple("options", Some(read_options(&conn_sock)));
+
+    // on_eof = close with no delay: the reader sends our FIN the moment it reads
+    // EOF (shutdown(SHUT_WR), the same segment close() sends), without a hop
+    // through the controller thread: the ACK can only ride on that FIN if it
+    // leaves within the peer's delayed-ACK window (40 ms).
+    let fin_on_eof = cfg.on_eof == OnEof::Close && cfg.on_eof_delay_ms.unwrap_or(0) == 0;
+    let mut conn = Some(Conn::start(conn_sock, cfg.autoread, fin_on_eof, &em, &ctl)?);
+    let mut close_at: Option<Instant> = None;
+    loop {
+        let msg = match close_at {
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                match inbox.recv_timeout(left) {
+                    Ok(m) => Some(m),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                }
+            }
+            None => match inbox.recv() {
+                Ok(m) => Some(m),
+                Err(_) => return Ok(0),
+            },
+        };
+        let Some(msg) = msg else {
+            // on_eof's delay has passed.
+            close_at = None;
+            if let Some(c) = conn.take() {
+                c.close(&em);
+            }
+            continue;
+        };
+        match msg {
+            Msg::PeerEof => {
+                if cfg.on_eof == OnEof::Close {
+                    match cfg.on_eof_delay_ms.unwrap_or(0) {
+                        0 => {
+                            if let Some(c) = conn.take() {
+                                c.close(&em);
+                            }
+                        }
+                        ms => close_at = Some(Instant::now() + Duration::from_millis(ms)),
+                    }
+                }
+            }
+            Msg::Line(line) => command(&line, &mut conn, &em),
+        }
+    }
+}
+
+/// Runs one stdin command.
+fn command(line: &str, conn: &mut Option<Conn>, em: &Emitter) {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let Some(&verb) = words.first() else { return };
+    let not_open = |op: &str| em.error(op, "EBADF".into(), Some("no open connection".into()));
+    match (verb, words.get(1)) {
+        ("send", Some(n)) => match n.parse::<u64>() {
+            Ok(n) => match conn.as_ref().and_then(|c| c.jobs.as_ref()) {
+                Some(j) => {
+                    let _ = j.send(Job::Send(n));
+                }
+                None => not_open("write"),
+            },
+            Err(_) => em.simple("bad_command", Some(line.to_string())),
+        },
+        ("stream", rate) => {
+            let rate = match rate.map(|r| r.parse::<u64>()) {
+                None => None,
+                Some(Ok(r)) if r > 0 => Some(r),
+                Some(_) => {
+                    em.simple("bad_command", Some(line.to_string()));
+                    return;
+                }
+            };
+            match conn.as_ref().and_then(|c| c.jobs.as_ref()) {
+                Some(j) => {
+                    let _ = j.send(Job::Stream(rate));
+                }
+                None => not_open("write"),
+            }
+        }
+        ("close", None) => match conn.take() {
+            Some(c) => c.close(em),
+            None => not_open("close"),
+        },
+        ("shutdown", Some(how)) => {
+            let h = match *how {
+                "wr" => Shutdown::Write,
+                "rd" => Shutdown::Read,
+                "rdwr" => Shutdown::Both,
+                _ => {
+                    em.simple("bad_command", Some(line.to_string()));
+                    return;
+                }
+            };
+            match conn.as_ref() {
+                Some(c) => match c.sock.shutdown(h) {
+                    Ok(()) => em.simple("shutdown", Some(how.to_string())),
+                    Err(e) => em.error("shutdown", errno_name(&e), Some(how.to_string())),
+                },
+                None => not_open("shutdown"),
+            }
+        }
+        _ => em.simple("bad_command", Some(line.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use teardown_core::scenario::Dur;
+
+    #[test]
+    fn config_round_trips_through_json() {
+        let cfg = EndpointConfig {
+            name: "client".into(),
+            role: Role::Client,
+            addr: "[fd00:7d::2]:8080".parse().unwrap(),
+            options: SocketOptions {
+                keepalive: Some(true),
+                keepidle: Some(Dur(Duration::from_secs(2))),
+                user_timeout: Some(Dur(Duration::from_millis(1500))),
+                linger: Some(Dur(Duration::ZERO)),
+                rto_max: Some(Dur(Duration::from_micros(1_000_500))),
+                ..SocketOptions::default()
+            },
+            autoread: false,
+            on_eof: OnEof::Close,
+            on_eof_delay_ms: Some(300),
+            netns: Some("/run/netns/td-x".into()),
+        };
+        let json = cfg.to_json();
+        let back: EndpointConfig = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, cfg, "{json}");
+    }
+
+    #[test]
+    fn config_defaults() {
+        let cfg: EndpointConfig =
+            serde_json::from_str(r#"{"name":"s","role":"server","addr":"198.18.0.2:8080"}"#)
+                .unwrap();
+        assert!(cfg.autoread);
+        assert_eq!(cfg.on_eof, OnEof::None);
+        assert_eq!(cfg.options, SocketOptions::default());
+        assert!(serde_json::from_str::<EndpointConfig>(
+            r#"{"name":"s","role":"server","addr":"198.18.0.2:8080","bogus":1}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn timeout_without_errno_is_etimedout() {
+        let e: io::Error = io::ErrorKind::TimedOut.into();
+        assert_eq!(errno_name(&e), "ETIMEDOUT");
+        assert_eq!(
+            errno_name(&io::Error::from_raw_os_error(libc::ECONNREFUSED)),
+            "ECONNREFUSED"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! Faults: cut / restore, link down / up, power off / on. (Crash, freeze and
+//! restart are signals to endpoint processes: see the runner.)
+//!
+//! Contract: faults act in the wire, never on a host's own interface (drops
+//! there are reported back to TCP and change its behaviour), except `link
+//! down` in the direct topology, where the host's cable end is all there is.
+//! - cut (switched): both bridge ports of the wire go to STP state
+//!   `disabled`: the bridge forwards nothing either way, while both hosts keep
+//!   link and carrier and the captures on the ports still see what each host
+//!   sent into the cut.
+//! - drop (selective): a tiny cls_bpf program on the ingress where the wire
+//!   receives the sender's frames (see [`crate::bpf`]); the capture on that
+//!   port still shows what was sent, the other port what got through.
+//! - power off: the host's port is cut first, so not one packet escapes; then
+//!   its processes are killed, its sockets destroyed and its namespace
+//!   deleted. Power on: a fresh empty namespace with the same name, addresses
+//!   and MAC, plugged back into the wire.
+
+use crate::bpf::DropRule;
+use crate::netns::NetNs;
+use crate::rtnl::Rtnl;
+use crate::topology::{link_index, set_link_up, set_port_forwarding, Host, Lab};
+use anyhow::{anyhow, Result};
+use std::sync::atomic::Ordering;
+
+/// Cuts (`true`) or restores (`false`) the wire in both directions.
+/// Switched: bridge ports disabled. Direct: a drop-all cls_bpf filter on each
+/// end's ingress (restore removes every filter there, selective drops too).
+pub fn set_cut(lab: &Lab, cut: bool) -> Result<()> {
+    tracing::info!(lab = %lab.id, "{}", if cut { "cut" } else { "restore" });
+    if lab.wire.is_some() {
+        lab.set_wire_forwarding(!cut)?;
+    } else if cut {
+        for from in [Host::Client, Host::Server] {
+            drop_from(lab, from, &DropRule::All)?;
+        }
+    } else {
+        undrop(lab)?;
+    }
+    lab.cut.store(cut, Ordering::SeqCst);
+    Ok(())
+}
+
+/// Where the wire sees `from`'s frames arrive: (namespace, interface). Switched:
+/// the host's bridge port (its ingress carries what the host sent). Direct:
+/// the other host's end of the cable.
+fn ingress_of(lab: &Lab, from: Host) -> (&NetNs, &'static str) {
+    match &lab.wire {
+        Some(w) => (w, from.port()),
+        None => (lab.host(from.other()), "eth0"),
+    }
+}
+
+/// The wire drops what `from` sends that matches `rule` (cls_bpf on ingress).
+pub fn drop_from(lab: &Lab, from: Host, rule: &DropRule) -> Result<()> {
+    drop_first(lab, from, rule, None).map(|_| ())
+}
+
+/// Like [`drop_from`]; with `count`, only the first `count` matching frames are
+/// dropped, the later ones pass with no harness action (the returned budget
+/// tells how many were dropped and passed).
+pub fn drop_first(
+    lab: &Lab,
+    from: Host,
+    rule: &DropRule,
+    count: Option<u64>,
+) -> Result<Option<crate::bpf::Budget>> {
+    rule.validate()?;
+    let budget = count.map(crate::bpf::Budget::new).transpose()?;
+    let (ns, ifname) = ingress_of(lab, from);
+    ns.run(|| -> Result<()> {
+        let idx = crate::tc::ifindex(ifname)?;
+        crate::tc::attach_counted_drop_at(idx, crate::tc::Hook::Ingress, rule, budget.as_ref())
+    })??;
+    Ok(budget)
+}
+
+/// Removes every drop filter the harness added, in both directions.
+pub fn undrop(lab: &Lab) -> Result<()> {
+    for from in [Host::Client, Host::Server] {
+        let (ns, ifname) = ingress_of(lab, from);
+        ns.run(|| -> Result<()> {
+            let idx = crate::tc::ifindex(ifname)?;
+            crate::tc::detach_all(idx)
+        })??;
+    }
+    Ok(())
+}
+
+/// The drop rule a step's `flags` / `probability` describe.
+pub fn rule_for(flags: Option<&str>, probability: Option<f64>) -> DropRule {
+    use teardown_core::evidence::TcpFlags;
+    if let Some(p) = probability {
+        return DropRule::Probability(p);
+    }
+    match flags {
+        None => DropRule::All,
+        Some(".") => DropRule::PureAck,
+        Some(f) => {
+            let mut any_of = 0u8;
+            for c in f.chars() {
+                any_of |= match c {
+                    'F' => TcpFlags::FIN,
+                    'R' => TcpFlags::RST,
+                    'S' => TcpFlags::SYN,
+                    _ => 0,
+                };
+            }
+            DropRule::TcpFlags { any_of }
+        }
+    }
+}
+
+/// Takes the host's wire port down (the host loses carrier) or up again.
+pub fn set_link(lab: &Lab, host: Host, up: bool) -> Result<()> {
+    let loc = lab.port(host);
+    let ifname = loc.ifname;
+    loc.ns.run(|| -> Result<()> {
+        let mut rt = Rtnl::open()?;
+        let idx = link_index(&mut rt, ifname)?;
+        set_link_up(
+            &mut rt,
+            idx,
+            up,
+            &format!("setting {ifname} {}", if up { "up" } else { "down" }),
+        )
+    })?
+}
+
+/// Cuts only this host's port (switched).
+fn isolate(lab: &Lab, host: Host) -> Result<()> {
+    let wire = lab
+        .wire
+        .as_ref()
+        .ok_or_else(|| anyhow!("power off needs the switched topology"))?;
+    wire.run(|| -> Result<()> {
+        let mut rt = Rtnl::open()?;
+        let idx = link_index(&mut rt, host.port())?;
+        set_port_forwarding(&mut rt, idx, false, host.port())
+    })?
+}
+
+/// The host's state vanishes without a packet leaving it.
+pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
+    tracing::info!(lab = %lab.id, host = host.name(), "power off");
+    // Not one frame leaves: the host's own interface drops everything it would
+    // send (a dying host's TCP may notice; it has no future), and its wire
+    // port forwards nothing either.
+    lab.host(host).run(|| -> Result<()> {
+        let idx = crate::tc::ifindex("eth0")?;
+        crate::tc::attach_drop_at(idx, crate::tc::Hook::Egress, &DropRule::All)
+    })??;
+    if lab.wire.is_some() {
+        isolate(lab, host)?;
+    } else {
+        // Direct: the host's end of the cable goes dark, so the survivor loses
+        // carrier (the namespace itself may outlive the power-off while the
+        // capture holds it).
+        lab.host(host).run(|| -> Result<()> {
+            let mut rt = Rtnl::open()?;
+            let idx = link_index(&mut rt, "eth0")?;
+            set_link_up(&mut rt, idx, false, "setting eth0 down")
+        })??;
+    }
+    let ns: &NetNs = lab.host(host);
+    crate::cleanup::kill_all(ns);
+    ns.run(crate::sockdiag::destroy_all_tcp)??;
+    ns.delete()
+}
+
+/// The host comes back empty: same namespace name, addresses and MAC.
+pub fn power_on(lab: &Lab, host: Host) -> Result<()> {
+    let ns = lab.host(host);
+    let fresh = NetNs::create(ns.name())?;
+    debug_assert_eq!(fresh.path(), ns.path());
+    lab.replug(host)?;
+    if lab.cut.load(Ordering::SeqCst) {
+        lab.set_wire_forwarding(false)?;
+    }
+    Ok(())
+}
+
+/// Where a netem qdisc delays `from`'s frames: the egress of the port toward
+/// the other host (switched topology only: in the direct topology that would
+/// be a host's own interface, which TCP notices).
+fn egress_toward(lab: &Lab, from: Host) -> Result<(&NetNs, &'static str)> {
+    match &lab.wire {
+        Some(w) => Ok((w, from.other().port())),
+        None => Err(anyhow!(
+            "impair needs the switched topology (netem on a host's own interface changes its TCP)"
+        )),
+    }
+}
+
+/// netem delay / jitter / loss on what `from` sends (needs sch_netem).
+pub fn impair(
+    lab: &Lab,
+    from: Host,
+    delay: std::time::Duration,
+    jitter: std::time::Duration,
+    loss: f64,
+) -> Result<()> {
+    let (ns, ifname) = egress_toward(lab, from)?;
+    ns.run(|| -> Result<()> {
+        let idx = crate::tc::ifindex(ifname)?;
+        crate::tc::add_netem_impairment(idx, delay, jitter, loss)
+    })?
+}
+
+/// Removes every netem impairment.
+pub fn unimpair(lab: &Lab) -> Result<()> {
+    for from in [Host::Client, Host::Server] {
+        let (ns, ifname) = egress_toward(lab, from)?;
+        ns.run(|| -> Result<()> {
+            let idx = crate::tc::ifindex(ifname)?;
+            crate::tc::remove_root_qdisc(idx)
+        })??;
+    }
+    Ok(())
+}

@@ -1,0 +1,157 @@
+//! `teardown lab`: a lab to poke around in by hand, like the article's two computers.
+//!
+//! Contract: the manual lab has fixed names (`td-lab-client`, `td-lab-server`,
+//! `td-lab-wire`), the same topology as a scenario's, and lives until
+//! `teardown lab down`; `teardown clean` leaves it alone. `netns-setup.sh`
+//! builds the same thing with iproute2.
+
+use crate::netns::NetNs;
+use crate::topology::{ns_name, Lab};
+use anyhow::{anyhow, Result};
+use teardown_core::scenario::Topology;
+
+/// The manual lab's id: its namespaces are `td-lab-*`.
+pub const LAB_ID: &str = "lab";
+
+#[derive(clap::Args, Debug)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    pub command: LabCommand,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum LabCommand {
+    /// Build the lab (td-lab-client, td-lab-wire, td-lab-server)
+    Up {
+        /// switched (hosts behind a bridge) or direct (one crossover veth)
+        #[arg(long, default_value = "switched")]
+        topology: String,
+    },
+    /// Remove the lab
+    Down,
+    /// Show the lab's namespaces, links and TCP sockets
+    Status,
+    /// Run a command on a host: teardown lab exec client -- nc -v 198.18.0.2 8080
+    Exec {
+        /// client, server or wire
+        host: String,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+fn lab_namespaces() -> Vec<String> {
+    ["client", "server", "wire"]
+        .iter()
+        .map(|r| ns_name(LAB_ID, r))
+        .collect()
+}
+
+pub fn lab_main(args: LabArgs) -> Result<i32> {
+    crate::sys::require_root()?;
+    match args.command {
+        LabCommand::Up { topology } => {
+            let topology = match topology.as_str() {
+                "switched" => Topology::Switched,
+                "direct" => Topology::Direct,
+                other => {
+                    return Err(crate::bad_input(format!(
+                        "unknown topology `{other}` (switched, direct)"
+                    )))
+                }
+            };
+            if lab_namespaces().iter().any(|n| NetNs::open(n).is_ok()) {
+                return Err(crate::bad_input(
+                    "the lab is already up (teardown lab down removes it)",
+                ));
+            }
+            let lab = Lab::up(LAB_ID, topology)?;
+            print!("{}", how_to(&lab));
+            Ok(0)
+        }
+        LabCommand::Down => {
+            let existing: Vec<NetNs> = lab_namespaces()
+                .iter()
+                .filter_map(|n| NetNs::open(n).ok())
+                .collect();
+            if existing.is_empty() {
+                println!("the lab is not up");
+                return Ok(0);
+            }
+            crate::cleanup::teardown_namespaces(&existing)?;
+            println!(
+                "removed {}",
+                existing
+                    .iter()
+                    .map(|n| n.name())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(0)
+        }
+        LabCommand::Status => {
+            let mut any = false;
+            for name in lab_namespaces() {
+                let Ok(ns) = NetNs::open(&name) else { continue };
+                any = true;
+                println!("{name}");
+                let (links, sockets) = ns.run(|| -> Result<_> {
+                    let mut rt = crate::rtnl::Rtnl::open()?;
+                    let links = crate::topology::links(&mut rt)?;
+                    let sockets = crate::sockdiag::dump_tcp().unwrap_or_default();
+                    Ok((links, sockets))
+                })??;
+                for (idx, l, up) in links {
+                    println!("  link {idx}: {l} {}", if up { "UP" } else { "DOWN" });
+                }
+                for s in sockets {
+                    println!("  tcp {:<12} {} -> {}", s.state, s.local, s.remote);
+                }
+            }
+            if !any {
+                println!("the lab is not up (teardown lab up builds it)");
+            }
+            Ok(0)
+        }
+        LabCommand::Exec { host, command } => {
+            if !["client", "server", "wire"].contains(&host.as_str()) {
+                return Err(crate::bad_input(format!(
+                    "unknown host `{host}` (client, server, wire)"
+                )));
+            }
+            let ns = NetNs::open(&ns_name(LAB_ID, &host))
+                .map_err(|_| anyhow!("the lab is not up (teardown lab up)"))?;
+            crate::netns::ns_exec_main(crate::netns::NsExecArgs {
+                netns: ns.path().to_path_buf(),
+                command,
+            })
+        }
+    }
+}
+
+fn how_to(lab: &Lab) -> String {
+    let port = if lab.wire.is_some() {
+        "teardown lab exec wire -- tcpdump -nn -S -i c-port tcp"
+    } else {
+        "teardown lab exec client -- tcpdump -nn -S -i eth0 tcp"
+    };
+    format!(
+        "lab up: {names}
+  client 198.18.0.1 fd00:7d::1   server 198.18.0.2 fd00:7d::2
+
+Reproduce the article by hand (one terminal each):
+  teardown lab exec server -- nc -l 198.18.0.2 8080        # or: python3 -m http.server 8080
+  teardown lab exec client -- nc -v 198.18.0.2 8080
+  {port}
+  teardown lab exec client -- ss -tino                      # socket state, timers, retransmits
+  teardown lab exec wire -- ip link set c-port down         # pull the cable (switched topology)
+Remove it with: teardown lab down
+",
+        names = lab
+            .namespaces()
+            .iter()
+            .map(|n| n.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}

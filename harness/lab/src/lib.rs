@@ -1,0 +1,44 @@
+//! The privileged shell of tcp-teardown-lab: everything that touches the kernel.
+//!
+//! Contract: Linux, root (or CAP_NET_ADMIN). Each module wraps one kernel
+//! interface and stays thin; decisions (what a scenario means, whether a
+//! check passed) belong to `teardown_core`. Every namespace, link and process
+//! created here carries the `td-` prefix and is removed on every path.
+//!
+//! - [`netns`]: network namespaces (create, enter on a throw-away thread, delete).
+//! - [`rtnl`], [`tc`], [`bpf`]: rtnetlink, traffic control, eBPF programs.
+//! - [`topology`], [`lab`]: the lab's namespaces, links and addresses; `teardown lab`.
+//! - [`capture`], [`sockdiag`], [`record`]: the evidence: packets, socket samples, the recorder.
+//! - [`fault`], [`endpoint`]: faults on the wire; the processes under test.
+//! - [`runner`]: a scenario's timeline, its artifacts, many scenarios at once.
+//! - [`cleanup`], [`doctor`], [`sys`], [`files`]: leftovers, kernel features, the process's environment, input files.
+
+pub mod bpf;
+pub mod capture;
+pub mod cleanup;
+pub mod doctor;
+pub mod endpoint;
+pub mod fault;
+pub mod files;
+pub mod lab;
+pub mod netns;
+pub mod record;
+pub mod rtnl;
+pub mod runner;
+pub mod sockdiag;
+pub mod sys;
+pub mod tc;
+pub mod topology;
+
+#[doc(hidden)]
+pub use sys::privileged;
+
+/// Bad input or usage (exit 2), as an `anyhow` error.
+pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
+    teardown_core::bad_input(msg).into()
+}
+
+/// The environment can't run it (exit 3), as an `anyhow` error.
+pub fn unable(msg: impl Into<String>) -> anyhow::Error {
+    teardown_core::unable(msg).into()
+}

@@ -1,0 +1,951 @@
+//! Socket state through sock_diag (NETLINK_SOCK_DIAG, INET_DIAG), like `ss -tino`,
+//! and SOCK_DESTROY, like `ss -K`.
+//!
+//! Contract:
+//! - [`dump_tcp`] and [`destroy_all_tcp`] act on the network namespace of the
+//!   CALLING THREAD: the netlink socket is opened there (run them inside
+//!   [`NetNs::run`] / [`NetNs::spawn`]). Every TCP socket, IPv4 and IPv6, in
+//!   every state, with TCP_INFO (`tcp`) where the kernel gives it (not for
+//!   TIME_WAIT or SYN_RECV request sockets).
+//! - Requests are built with netlink-packet-sock-diag; replies are parsed by
+//!   the small raw parsers here ([`parse_replies`], [`parse_inet_diag_msg`],
+//!   [`parse_tcp_info`]), because the crate drops `idiag_retrans` and
+//!   `idiag_expires` for some timers and does not decode tcp_info without an
+//!   extra feature. These parsers never panic on any input: short or
+//!   malformed bytes give `None` or are skipped.
+//! - [`Sampler`] dumps one namespace every period on a thread inside it and
+//!   hands each round to a sink, an empty Vec included. While it runs, its
+//!   netlink socket holds a reference on the namespace: stop it before a
+//!   host is powered off, or the namespace (and its sockets) lives on.
+//! - [`transitions`] is pure: the state changes per connection over rounds,
+//!   with `gone` for a socket missing from a later round of its host. A flat
+//!   sample list cannot show an empty round: record one with [`empty_round`].
+
+use crate::netns::NetNs;
+use crate::sys::now_ns;
+use anyhow::{anyhow, Context, Result};
+use netlink_packet_core::{
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, ParseableParametrized,
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_sock_diag::{
+    constants::{AF_INET, AF_INET6, IPPROTO_TCP},
+    inet::{ExtensionFlags, InetRequest, SocketId, StateFlags},
+    SockDiagDestroy, SockDiagMessage,
+};
+use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr as NlAddr};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use teardown_core::evidence::{SockSample, TcpInfoLite};
+
+/// The sampling period when none is asked for.
+pub const DEFAULT_PERIOD: Duration = teardown_core::evidence::SAMPLE_PERIOD;
+/// `state` of an [`empty_round`] marker.
+pub const EMPTY_ROUND_STATE: &str = "NONE";
+/// The `to` of a [`Transition`] when the socket disappeared.
+pub const GONE: &str = "gone";
+
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const SOCK_DIAG_BY_FAMILY: u16 = 20;
+const INET_DIAG_INFO: u16 = 2;
+/// Size of `struct inet_diag_msg`.
+const INET_DIAG_MSG_LEN: usize = 72;
+/// Bytes of `struct tcp_info` up to and including `tcpi_bytes_received`.
+const TCP_INFO_MIN_LEN: usize = 136;
+
+/// The kernel's name of a TCP state (include/net/tcp_states.h).
+pub fn state_name(state: u8) -> &'static str {
+    match state {
+        1 => "ESTABLISHED",
+        2 => "SYN_SENT",
+        3 => "SYN_RECV",
+        4 => "FIN_WAIT1",
+        5 => "FIN_WAIT2",
+        6 => "TIME_WAIT",
+        7 => "CLOSE",
+        8 => "CLOSE_WAIT",
+        9 => "LAST_ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        12 => "NEW_SYN_RECV",
+        _ => "UNKNOWN",
+    }
+}
+
+/// `ss -o`'s name of an `idiag_timer` value; `None` for no timer.
+pub fn timer_name(timer: u8) -> Option<&'static str> {
+    match timer {
+        0 => None,
+        1 => Some("on"),
+        2 => Some("keepalive"),
+        3 => Some("timewait"),
+        4 => Some("persist"),
+        _ => Some("unknown"),
+    }
+}
+
+/// One socket as the kernel described it (what a destroy request needs too).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DiagSock {
+    pub family: u8,
+    pub state: u8,
+    pub timer: u8,
+    pub retrans: u8,
+    pub expires_ms: u32,
+    pub id: SocketId,
+    pub tcp: Option<TcpInfoLite>,
+}
+
+impl DiagSock {
+    pub fn local(&self) -> SocketAddr {
+        SocketAddr::new(self.id.source_address, self.id.source_port)
+    }
+    pub fn remote(&self) -> SocketAddr {
+        SocketAddr::new(self.id.destination_address, self.id.destination_port)
+    }
+
+    /// As a sample of host `host` taken at `ts_ns`.
+    pub fn sample(&self, ts_ns: u64, host: &str) -> SockSample {
+        let timer = timer_name(self.timer);
+        SockSample {
+            ts_ns,
+            host: host.to_string(),
+            local: self.local().to_string(),
+            remote: self.remote().to_string(),
+            state: state_name(self.state).to_string(),
+            timer: timer.map(String::from),
+            expires_ms: timer.map(|_| self.expires_ms as u64),
+            retrans: self.retrans as u32,
+            tcp: self.tcp.clone(),
+        }
+    }
+}
+
+fn u32_at(b: &[u8], off: usize) -> Option<u32> {
+    Some(u32::from_ne_bytes(b.get(off..off + 4)?.try_into().ok()?))
+}
+fn u64_at(b: &[u8], off: usize) -> Option<u64> {
+    Some(u64::from_ne_bytes(b.get(off..off + 8)?.try_into().ok()?))
+}
+fn u16_at(b: &[u8], off: usize) -> Option<u16> {
+    Some(u16::from_ne_bytes(b.get(off..off + 2)?.try_into().ok()?))
+}
+
+/// The `struct tcp_info` fields the checks use (include/uapi/linux/tcp.h
+/// offsets: retransmits 2, probes 3, backoff 4, rto 8, unacked 24,
+/// total_retrans 100, bytes_acked 120, bytes_received 128). `None` when the
+/// attribute is shorter than that.
+pub fn parse_tcp_info(b: &[u8]) -> Option<TcpInfoLite> {
+    if b.len() < TCP_INFO_MIN_LEN {
+        return None;
+    }
+    Some(TcpInfoLite {
+        retransmits: b[2],
+        probes: b[3],
+        backoff: b[4],
+        rto_us: u32_at(b, 8)?,
+        unacked: u32_at(b, 24)?,
+        total_retrans: u32_at(b, 100)?,
+        bytes_acked: u64_at(b, 120)?,
+        bytes_received: u64_at(b, 128)?,
+    })
+}
+
+/// A `struct inet_diag_msg` and its attributes (the payload of one
+/// SOCK_DIAG_BY_FAMILY reply). `None` when short or of an unknown family.
+pub fn parse_inet_diag_msg(b: &[u8]) -> Option<DiagSock> {
+    if b.len() < INET_DIAG_MSG_LEN {
+        return None;
+    }
+    let family = b[0];
+    if family != AF_INET && family != AF_INET6 {
+        return None;
+    }
+    let id = SocketId::parse_with_param(&b[4..52], family).ok()?;
+    let mut sock = DiagSock {
+        family,
+        state: b[1],
+        timer: b[2],
+        retrans: b[3],
+        expires_ms: u32_at(b, 52)?,
+        id,
+        tcp: None,
+    };
+    // rtattrs: u16 len (header included), u16 type, value, padded to 4.
+    let mut off = INET_DIAG_MSG_LEN;
+    while let (Some(len), Some(kind)) = (u16_at(b, off), u16_at(b, off + 2)) {
+        let len = len as usize;
+        if len < 4 || off + len > b.len() {
+            break;
+        }
+        if kind & 0x3fff == INET_DIAG_INFO {
+            sock.tcp = parse_tcp_info(&b[off + 4..off + len]);
+        }
+        off += (len + 3) & !3;
+    }
+    Some(sock)
+}
+
+/// One netlink message of a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reply {
+    Sock(DiagSock),
+    /// End of a dump.
+    Done,
+    /// NLMSG_ERROR: 0 is an ACK, otherwise a positive errno. With the sequence number.
+    Error(i32, u32),
+    /// Anything else (or a socket message that did not parse).
+    Other,
+}
+
+/// Splits a datagram into netlink messages and parses each one.
+pub fn parse_replies(buf: &[u8]) -> Vec<Reply> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while let (Some(len), Some(kind), Some(seq)) =
+        (u32_at(buf, off), u16_at(buf, off + 4), u32_at(buf, off + 8))
+    {
+        let len = len as usize;
+        if len < 16 || off + len > buf.len() {
+            break;
+        }
+        let payload = &buf[off + 16..off + len];
+        out.push(match kind {
+            NLMSG_DONE => Reply::Done,
+            NLMSG_ERROR => match u32_at(payload, 0) {
+                Some(e) => Reply::Error((e as i32).saturating_neg(), seq),
+                None => Reply::Other,
+            },
+            SOCK_DIAG_BY_FAMILY => parse_inet_diag_msg(payload)
+                .map(Reply::Sock)
+                .unwrap_or(Reply::Other),
+            _ => Reply::Other,
+        });
+        off += (len + 3) & !3;
+    }
+    out
+}
+
+/// A NETLINK_SOCK_DIAG socket in the namespace of the thread that opened it.
+pub struct Diag {
+    sock: NlSocket,
+    seq: u32,
+}
+
+impl Diag {
+    /// Opens the socket in the calling thread's network namespace.
+    pub fn open() -> Result<Diag> {
+        let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)
+            .map_err(|e| anyhow!("netlink sock_diag socket: {}", crate::sys::errno_of_io(&e)))?;
+        sock.bind_auto()
+            .map_err(|e| anyhow!("binding sock_diag socket: {}", crate::sys::errno_of_io(&e)))?;
+        sock.connect(&NlAddr::new(0, 0)).map_err(|e| {
+            anyhow!(
+                "connecting sock_diag socket: {}",
+                crate::sys::errno_of_io(&e)
+            )
+        })?;
+        Ok(Diag { sock, seq: 0 })
+    }
+
+    fn send<T: NetlinkSerializable>(&mut self, flags: u16, payload: T) -> Result<u32>
+    where
+        NetlinkPayload<T>: From<T>,
+    {
+        self.seq = self.seq.wrapping_add(1);
+        let mut hdr = NetlinkHeader::default();
+        hdr.flags = flags;
+        hdr.sequence_number = self.seq;
+        let mut msg = NetlinkMessage::new(hdr, NetlinkPayload::from(payload));
+        msg.finalize();
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.serialize(&mut buf);
+        self.sock
+            .send(&buf, 0)
+            .map_err(|e| anyhow!("sock_diag send: {}", crate::sys::errno_of_io(&e)))?;
+        Ok(self.seq)
+    }
+
+    fn recv(&self) -> Result<Vec<Reply>> {
+        let (buf, _) = self
+            .sock
+            .recv_from_full()
+            .map_err(|e| anyhow!("sock_diag recv: {}", crate::sys::errno_of_io(&e)))?;
+        Ok(parse_replies(&buf))
+    }
+
+    /// Every TCP socket of one family.
+    fn dump_family(&mut self, family: u8) -> Result<Vec<DiagSock>> {
+        let req = InetRequest {
+            family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::INFO,
+            states: StateFlags::all(),
+            socket_id: if family == AF_INET {
+                SocketId::new_v4()
+            } else {
+                SocketId::new_v6()
+            },
+        };
+        let seq = self.send(
+            NLM_F_REQUEST | NLM_F_DUMP,
+            SockDiagMessage::InetRequest(req),
+        )?;
+        let mut socks = Vec::new();
+        loop {
+            for r in self.recv()? {
+                match r {
+                    Reply::Sock(s) => socks.push(s),
+                    Reply::Done => return Ok(socks),
+                    Reply::Error(0, _) => {}
+                    Reply::Error(e, s) if s == seq => {
+                        return Err(anyhow!("sock_diag dump: {}", teardown_core::errno::name(e)))
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Every TCP socket, IPv4 then IPv6.
+    pub fn dump(&mut self) -> Result<Vec<DiagSock>> {
+        let mut all = self.dump_family(AF_INET)?;
+        all.extend(self.dump_family(AF_INET6)?);
+        Ok(all)
+    }
+
+    /// SOCK_DESTROY of one socket; `Err(errno)` when the kernel refuses.
+    pub fn destroy(&mut self, s: &DiagSock) -> Result<std::result::Result<(), i32>> {
+        let req = InetRequest {
+            family: s.family,
+            protocol: IPPROTO_TCP,
+            extensions: ExtensionFlags::empty(),
+            states: StateFlags::all(),
+            socket_id: s.id.clone(),
+        };
+        let seq = self.send(
+            NLM_F_REQUEST | NLM_F_ACK,
+            SockDiagDestroy::new(SockDiagMessage::InetRequest(req)),
+        )?;
+        loop {
+            for r in self.recv()? {
+                if let Reply::Error(e, s) = r {
+                    if s == seq {
+                        return Ok(if e == 0 { Ok(()) } else { Err(e) });
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every TCP socket in the calling thread's namespace, as samples taken now
+/// with an empty host name.
+pub fn dump_tcp() -> Result<Vec<SockSample>> {
+    let ts = now_ns();
+    Ok(Diag::open()?
+        .dump()?
+        .iter()
+        .map(|s| s.sample(ts, ""))
+        .collect())
+}
+
+/// What [`destroy_all_tcp_report`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DestroyReport {
+    pub destroyed: usize,
+    /// Gone before its turn (ENOENT), e.g. reset by the destruction of its peer.
+    pub already_gone: usize,
+    /// `STATE local remote: ERRNO` for each socket the kernel would not destroy.
+    pub failed: Vec<String>,
+}
+
+/// SOCK_DESTROY for every TCP socket in the calling thread's namespace, like
+/// `ss -K`. Observed on 6.18: a destroyed ESTABLISHED socket sends RST to its
+/// peer (tcp_abort), and its own application gets ECONNABORTED.
+pub fn destroy_all_tcp_report() -> Result<DestroyReport> {
+    let mut diag = Diag::open()?;
+    let mut report = DestroyReport::default();
+    for s in diag.dump()? {
+        match diag.destroy(&s)? {
+            Ok(()) => report.destroyed += 1,
+            Err(libc::ENOENT) => report.already_gone += 1,
+            Err(e) => report.failed.push(format!(
+                "{} {} {}: {}",
+                state_name(s.state),
+                s.local(),
+                s.remote(),
+                teardown_core::errno::name(e)
+            )),
+        }
+    }
+    Ok(report)
+}
+
+/// [`destroy_all_tcp_report`], returning how many sockets were destroyed;
+/// those the kernel refused are listed on stderr.
+pub fn destroy_all_tcp() -> Result<usize> {
+    let r = destroy_all_tcp_report()?;
+    for f in &r.failed {
+        eprintln!("sock_diag destroy refused: {f}");
+    }
+    Ok(r.destroyed)
+}
+
+/// A marker sample for a round that found no socket, so a flat list of
+/// samples still shows that sockets are gone.
+pub fn empty_round(ts_ns: u64, host: &str) -> SockSample {
+    SockSample {
+        ts_ns,
+        host: host.to_string(),
+        state: EMPTY_ROUND_STATE.to_string(),
+        ..SockSample::default()
+    }
+}
+
+/// Dumps one namespace's TCP sockets periodically on a thread inside it.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    handle: Option<JoinHandle<Result<Result<()>>>>,
+}
+
+impl Sampler {
+    /// Starts sampling `ns` every `period`; each round (ts_ns = time of the
+    /// dump, host = `host`) goes to `sink`, also when it is empty. A round
+    /// that fails is skipped; [`Sampler::stop`] reports the first failure.
+    /// `sink` runs right after each dump, so for an empty round `now_ns()`
+    /// there is its time within microseconds; [`Sampler::start_timed`] passes
+    /// the exact time.
+    pub fn start(
+        ns: &NetNs,
+        host: &str,
+        period: Duration,
+        mut sink: impl FnMut(Vec<SockSample>) + Send + 'static,
+    ) -> Result<Sampler> {
+        Sampler::start_timed(ns, host, period, move |_, round| sink(round))
+    }
+
+    /// Like [`Sampler::start`], with each round's dump time given to `sink`
+    /// (for an empty round, record [`empty_round`] with it).
+    pub fn start_timed(
+        ns: &NetNs,
+        host: &str,
+        period: Duration,
+        mut sink: impl FnMut(u64, Vec<SockSample>) + Send + 'static,
+    ) -> Result<Sampler> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let host = host.to_string();
+        let period = period.max(Duration::from_millis(1));
+        let handle = ns.spawn(&format!("td-sample-{host}"), move || -> Result<()> {
+            let mut diag = Diag::open().context("sampler")?;
+            let mut first_err: Option<(anyhow::Error, usize)> = None;
+            let mut next = Instant::now();
+            while !flag.load(Ordering::Relaxed) {
+                let ts = now_ns();
+                match diag.dump() {
+                    Ok(socks) => sink(ts, socks.iter().map(|s| s.sample(ts, &host)).collect()),
+                    Err(e) => match first_err.as_mut() {
+                        Some((_, n)) => *n += 1,
+                        None => first_err = Some((e, 1)),
+                    },
+                }
+                next += period;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                } else {
+                    next = now;
+                }
+            }
+            // One last round at stop, so the run's end state is fresh even if
+            // this thread was starved for a while.
+            let ts = now_ns();
+            if let Ok(socks) = diag.dump() {
+                sink(ts, socks.iter().map(|s| s.sample(ts, &host)).collect());
+            }
+            match first_err {
+                Some((e, n)) => Err(e.context(format!("{n} sampling round(s) failed"))),
+                None => Ok(()),
+            }
+        })?;
+        Ok(Sampler {
+            stop,
+            handle: Some(handle),
+        })
+    }
+
+    /// Stops the thread and waits for it.
+    pub fn stop(mut self) -> Result<()> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<()> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.handle.take() {
+            Some(h) => h
+                .join()
+                .map_err(|_| anyhow!("the sampler thread panicked"))??,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Sampler {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+/// A change of one connection's state between two rounds of its host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Transition {
+    /// The round that first showed the new state.
+    pub ts_ns: u64,
+    pub host: String,
+    pub local: String,
+    pub remote: String,
+    /// `None` when the connection first appears.
+    pub from: Option<String>,
+    /// A state name, or [`GONE`].
+    pub to: String,
+}
+
+/// Per connection (host, local, remote), the state changes over rounds
+/// (a round = the samples of one host with one ts_ns), in time order,
+/// including `gone` when a socket is missing from a later round of its host
+/// (and its reappearance, if any). Samples may come in any order.
+pub fn transitions(samples: &[SockSample]) -> Vec<Transition> {
+    /// (local, remote) -> state, for one round of one host.
+    type Round<'a> = BTreeMap<(&'a str, &'a str), &'a str>;
+    // host -> ts -> round
+    let mut rounds: BTreeMap<&str, BTreeMap<u64, Round>> = BTreeMap::new();
+    for s in samples {
+        let round = rounds
+            .entry(&s.host)
+            .or_default()
+            .entry(s.ts_ns)
+            .or_default();
+        if s.state != EMPTY_ROUND_STATE {
+            round.insert((s.local.as_str(), s.remote.as_str()), s.state.as_str());
+        }
+    }
+    let mut out = Vec::new();
+    for (host, by_ts) in rounds {
+        let mut last: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+        for (ts, round) in by_ts {
+            for (key, state) in &round {
+                let before = last.get(key).copied();
+                if before != Some(*state) {
+                    out.push(Transition {
+                        ts_ns: ts,
+                        host: host.to_string(),
+                        local: key.0.to_string(),
+                        remote: key.1.to_string(),
+                        from: before.map(String::from),
+                        to: state.to_string(),
+                    });
+                    last.insert(*key, state);
+                }
+            }
+            for (key, state) in last.iter_mut() {
+                if *state != GONE && !round.contains_key(key) {
+                    out.push(Transition {
+                        ts_ns: ts,
+                        host: host.to_string(),
+                        local: key.0.to_string(),
+                        remote: key.1.to_string(),
+                        from: Some(state.to_string()),
+                        to: GONE.to_string(),
+                    });
+                    *state = GONE;
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| (a.ts_ns, &a.host).cmp(&(b.ts_ns, &b.host)));
+    out
+}
+
+/// The states one connection went through: `["ESTABLISHED", "FIN_WAIT1", ..., "gone"]`.
+pub fn state_path(
+    transitions: &[Transition],
+    host: &str,
+    local: &str,
+    remote: &str,
+) -> Vec<String> {
+    transitions
+        .iter()
+        .filter(|t| t.host == host && t.local == local && t.remote == remote)
+        .map(|t| t.to.clone())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(ts: u64, host: &str, local: &str, remote: &str, state: &str) -> SockSample {
+        SockSample {
+            ts_ns: ts,
+            host: host.into(),
+            local: local.into(),
+            remote: remote.into(),
+            state: state.into(),
+            ..SockSample::default()
+        }
+    }
+
+    const C: &str = "198.18.0.1:40000";
+    const S: &str = "198.18.0.2:8080";
+
+    #[test]
+    fn transitions_follow_a_close_to_gone() {
+        let samples = vec![
+            s(1, "client", C, S, "ESTABLISHED"),
+            s(1, "server", S, C, "ESTABLISHED"),
+            s(2, "client", C, S, "ESTABLISHED"),
+            s(3, "client", C, S, "FIN_WAIT1"),
+            s(2, "server", S, C, "CLOSE_WAIT"),
+            s(4, "client", C, S, "FIN_WAIT2"),
+            s(3, "server", "0.0.0.0:8080", "0.0.0.0:0", "LISTEN"),
+            s(5, "client", C, S, "TIME_WAIT"),
+            empty_round(6, "client"),
+        ];
+        let t = transitions(&samples);
+        assert_eq!(
+            state_path(&t, "client", C, S),
+            ["ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "gone"]
+        );
+        assert_eq!(
+            state_path(&t, "server", S, C),
+            ["ESTABLISHED", "CLOSE_WAIT", "gone"]
+        );
+        let gone = t
+            .iter()
+            .find(|x| x.host == "client" && x.to == GONE)
+            .unwrap();
+        assert_eq!(gone.ts_ns, 6);
+        assert_eq!(gone.from.as_deref(), Some("TIME_WAIT"));
+        assert!(t.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
+        assert_eq!(t[0].from, None);
+    }
+
+    #[test]
+    fn transitions_see_a_reappearance_and_ignore_other_hosts_rounds() {
+        let samples = vec![
+            s(1, "client", C, S, "ESTABLISHED"),
+            empty_round(2, "client"),
+            s(3, "client", C, S, "SYN_SENT"),
+            // A server round in between says nothing about the client's sockets.
+            empty_round(4, "server"),
+            s(5, "client", C, S, "SYN_SENT"),
+        ];
+        let t = transitions(&samples);
+        assert_eq!(
+            state_path(&t, "client", C, S),
+            ["ESTABLISHED", "gone", "SYN_SENT"]
+        );
+        assert!(t.iter().all(|x| x.host == "client"));
+        assert!(transitions(&[]).is_empty());
+    }
+
+    #[test]
+    fn parsers_never_panic_on_short_or_garbage_input() {
+        for n in 0..200 {
+            let junk: Vec<u8> = (0..n).map(|i| (i * 37 + n) as u8).collect();
+            let _ = parse_replies(&junk);
+            let _ = parse_inet_diag_msg(&junk);
+            let _ = parse_tcp_info(&junk);
+        }
+        // A header claiming more than the buffer holds.
+        let mut b = vec![0u8; 20];
+        b[0..4].copy_from_slice(&1000u32.to_ne_bytes());
+        assert!(parse_replies(&b).is_empty());
+    }
+
+    /// Builds a SOCK_DIAG_BY_FAMILY reply by hand.
+    fn fake_reply(tcp_info_len: usize) -> Vec<u8> {
+        let mut msg = vec![0u8; INET_DIAG_MSG_LEN];
+        msg[0] = AF_INET;
+        msg[1] = 4; // FIN_WAIT1
+        msg[2] = 1; // retransmit timer
+        msg[3] = 3;
+        msg[4..6].copy_from_slice(&40000u16.to_be_bytes());
+        msg[6..8].copy_from_slice(&8080u16.to_be_bytes());
+        msg[8..12].copy_from_slice(&[198, 18, 0, 1]);
+        msg[24..28].copy_from_slice(&[198, 18, 0, 2]);
+        msg[52..56].copy_from_slice(&1234u32.to_ne_bytes());
+        let mut info = vec![0u8; tcp_info_len];
+        if tcp_info_len >= TCP_INFO_MIN_LEN {
+            info[2] = 3;
+            info[8..12].copy_from_slice(&1_600_000u32.to_ne_bytes());
+            info[128..136].copy_from_slice(&77u64.to_ne_bytes());
+        }
+        let alen = 4 + info.len();
+        msg.extend_from_slice(&(alen as u16).to_ne_bytes());
+        msg.extend_from_slice(&INET_DIAG_INFO.to_ne_bytes());
+        msg.extend_from_slice(&info);
+        while !msg.len().is_multiple_of(4) {
+            msg.push(0);
+        }
+        let mut out = Vec::new();
+        out.extend_from_slice(&((16 + msg.len()) as u32).to_ne_bytes());
+        out.extend_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
+        out.extend_from_slice(&[0u8; 10]);
+        out.extend_from_slice(&msg);
+        // then NLMSG_DONE
+        out.extend_from_slice(&20u32.to_ne_bytes());
+        out.extend_from_slice(&NLMSG_DONE.to_ne_bytes());
+        out.extend_from_slice(&[0u8; 14]);
+        out
+    }
+
+    #[test]
+    fn parses_a_crafted_reply() {
+        let r = parse_replies(&fake_reply(232));
+        assert_eq!(r.len(), 2);
+        assert_eq!(r[1], Reply::Done);
+        let Reply::Sock(sock) = &r[0] else {
+            panic!("{r:?}")
+        };
+        let smp = sock.sample(9, "client");
+        assert_eq!(smp.local, "198.18.0.1:40000");
+        assert_eq!(smp.remote, "198.18.0.2:8080");
+        assert_eq!(smp.state, "FIN_WAIT1");
+        assert_eq!(smp.timer.as_deref(), Some("on"));
+        assert_eq!(smp.expires_ms, Some(1234));
+        assert_eq!(smp.retrans, 3);
+        let tcp = smp.tcp.unwrap();
+        assert_eq!(tcp.rto_us, 1_600_000);
+        assert_eq!(tcp.retransmits, 3);
+        assert_eq!(tcp.bytes_received, 77);
+        // A tcp_info too short to hold the fields: no `tcp`, the rest intact.
+        let Reply::Sock(short) = &parse_replies(&fake_reply(40))[0] else {
+            panic!()
+        };
+        assert_eq!(short.tcp, None);
+        assert_eq!(short.state, 4);
+    }
+
+    // ------------------------------------------------------------ privileged
+
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+
+    /// A namespace with `lo` up, deleted on drop (also when a test fails).
+    struct TestNs(NetNs);
+
+    impl TestNs {
+        fn new(tag: &str) -> TestNs {
+            let ns = NetNs::create(&format!("td-ut-{tag}-{}", std::process::id())).unwrap();
+            let guard = TestNs(ns);
+            let ok = std::process::Command::new("ip")
+                .args(["-n", guard.0.name(), "link", "set", "lo", "up"])
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "ip link set lo up");
+            guard
+        }
+    }
+
+    impl Drop for TestNs {
+        fn drop(&mut self) {
+            let _ = self.0.run(destroy_all_tcp);
+            let _ = self.0.delete();
+        }
+    }
+
+    /// A connected pair over loopback: (client, server, listener).
+    fn pair(ip: &str) -> (TcpStream, TcpStream, TcpListener) {
+        let l = TcpListener::bind(format!("{ip}:0")).unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().unwrap();
+        (c, s, l)
+    }
+
+    fn find(v: &[SockSample], local: SocketAddr, remote: SocketAddr) -> Option<&SockSample> {
+        v.iter()
+            .find(|x| x.local == local.to_string() && x.remote == remote.to_string())
+    }
+
+    /// Polls `dump_tcp` (on the calling thread) until `ok` holds or 3 s pass.
+    fn dump_until(ok: impl Fn(&[SockSample]) -> bool) -> Vec<SockSample> {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            let v = dump_tcp().unwrap();
+            if ok(&v) || Instant::now() > deadline {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn sees_both_ends_established_then_the_closers_states() {
+        if !crate::privileged() {
+            return;
+        }
+        let ns = TestNs::new("sd-est");
+        ns.0.run(|| {
+            for ip in ["127.0.0.1", "[::1]"] {
+                let (c, s, l) = pair(ip);
+                let (ca, sa) = (c.local_addr().unwrap(), s.local_addr().unwrap());
+                let v = dump_tcp().unwrap();
+                let cs = find(&v, ca, sa).unwrap_or_else(|| panic!("client socket in {v:?}"));
+                let ss = find(&v, sa, ca).unwrap_or_else(|| panic!("server socket in {v:?}"));
+                for x in [cs, ss] {
+                    assert_eq!(x.state, "ESTABLISHED");
+                    let tcp = x.tcp.as_ref().expect("tcp_info");
+                    assert!(tcp.rto_us > 0, "{x:?}");
+                }
+                assert!(
+                    v.iter()
+                        .any(|x| x.state == "LISTEN"
+                            && x.local == l.local_addr().unwrap().to_string()),
+                    "{v:?}"
+                );
+                // The client closes first: FIN_WAIT2 while the server holds on.
+                drop(c);
+                let v = dump_until(|v| find(v, ca, sa).is_some_and(|x| x.state == "FIN_WAIT2"));
+                assert_eq!(find(&v, ca, sa).unwrap().state, "FIN_WAIT2", "{v:?}");
+                assert_eq!(find(&v, sa, ca).unwrap().state, "CLOSE_WAIT", "{v:?}");
+                // The server closes: the closer ends in TIME_WAIT, the server's socket goes.
+                drop(s);
+                let v = dump_until(|v| {
+                    find(v, ca, sa).is_some_and(|x| x.state == "TIME_WAIT")
+                        && find(v, sa, ca).is_none()
+                });
+                let tw = find(&v, ca, sa).unwrap();
+                assert_eq!(tw.state, "TIME_WAIT", "{v:?}");
+                assert_eq!(tw.timer.as_deref(), Some("timewait"));
+                assert!(tw.expires_ms.unwrap() <= 60_000);
+                assert_eq!(tw.tcp, None, "no tcp_info for TIME_WAIT");
+                assert!(find(&v, sa, ca).is_none(), "{v:?}");
+            }
+        })
+        .unwrap();
+    }
+
+    /// What `ss -K` does to a connection whose two ends are both destroyed:
+    /// the first end destroyed (tcp_abort) sends a RST, so the other end is
+    /// reset before its own turn (ENOENT: counted as already gone); the
+    /// first end's application gets ECONNABORTED, the other's ECONNRESET.
+    #[test]
+    fn destroy_all_removes_an_established_pair() {
+        if !crate::privileged() {
+            return;
+        }
+        let ns = TestNs::new("sd-kill");
+        ns.0.run(|| {
+            let (mut c, mut s, l) = pair("127.0.0.1");
+            let report = destroy_all_tcp_report().unwrap();
+            assert!(report.failed.is_empty(), "{report:?}");
+            // listener + first end destroyed; the second end was reset by the RST.
+            assert_eq!(report.destroyed + report.already_gone, 3, "{report:?}");
+            assert!(report.destroyed >= 2, "{report:?}");
+            let v = dump_tcp().unwrap();
+            assert!(v.is_empty(), "sockets left: {v:?}");
+            let mut errs: Vec<String> = [&mut c, &mut s]
+                .into_iter()
+                .map(|x| {
+                    let mut b = [0u8; 8];
+                    match x.read(&mut b) {
+                        Ok(n) => format!("read {n}"),
+                        Err(e) => crate::sys::errno_of_io(&e),
+                    }
+                })
+                .collect();
+            errs.sort();
+            assert_eq!(errs, ["ECONNABORTED", "ECONNRESET"]);
+            drop(l);
+        })
+        .unwrap();
+    }
+
+    /// TIME_WAIT sockets: 6.18 destroys them; a kernel that refuses must show
+    /// up in `failed`, never fail the whole call.
+    #[test]
+    fn destroy_all_removes_time_wait() {
+        if !crate::privileged() {
+            return;
+        }
+        let ns = TestNs::new("sd-tw");
+        ns.0.run(|| {
+            let (c, s, l) = pair("127.0.0.1");
+            drop(l);
+            drop(c);
+            std::thread::sleep(Duration::from_millis(20));
+            drop(s);
+            let v = dump_until(|v| v.len() == 1 && v[0].state == "TIME_WAIT");
+            assert_eq!(v.len(), 1, "{v:?}");
+            assert_eq!(v[0].state, "TIME_WAIT");
+            let report = destroy_all_tcp_report().unwrap();
+            match (report.destroyed, report.failed.len()) {
+                (1, 0) => assert!(dump_tcp().unwrap().is_empty()),
+                (0, 1) => assert!(report.failed[0].starts_with("TIME_WAIT"), "{report:?}"),
+                _ => panic!("{report:?}"),
+            }
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn sampler_reports_rounds_and_the_socket_going() {
+        if !crate::privileged() {
+            return;
+        }
+        let ns = TestNs::new("sd-samp");
+        let (tx, rx) = std::sync::mpsc::channel::<(u64, Vec<SockSample>)>();
+        let sampler = Sampler::start_timed(&ns.0, "h", DEFAULT_PERIOD, move |ts, round| {
+            let _ = tx.send((ts, round));
+        })
+        .unwrap();
+        // Empty rounds come through while there is no socket.
+        let (_, first) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
+        assert!(first.is_empty(), "{first:?}");
+        let (c, s, l) = ns.0.run(|| pair("127.0.0.1")).unwrap();
+        let (ca, sa) = (c.local_addr().unwrap(), s.local_addr().unwrap());
+        std::thread::sleep(Duration::from_millis(60));
+        // SO_LINGER 0 on the client: close sends RST, both ends vanish at once.
+        socket2::SockRef::from(&c)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+        drop(c);
+        std::thread::sleep(Duration::from_millis(60));
+        drop((s, l));
+        std::thread::sleep(Duration::from_millis(30));
+        sampler.stop().unwrap();
+        let mut flat = Vec::new();
+        let mut rounds = 0;
+        while let Ok((ts, round)) = rx.try_recv() {
+            rounds += 1;
+            assert!(round.iter().all(|x| x.host == "h"));
+            assert!(round.windows(2).all(|w| w[0].ts_ns == w[1].ts_ns));
+            flat.extend(round.iter().cloned());
+            if round.is_empty() {
+                flat.push(empty_round(ts, "h"));
+            }
+        }
+        assert!(rounds >= 10, "only {rounds} rounds in ~150 ms");
+        let t = transitions(&flat);
+        let (cl, sl) = (ca.to_string(), sa.to_string());
+        assert_eq!(
+            state_path(&t, "h", &cl, &sl),
+            ["ESTABLISHED", "gone"],
+            "{t:?}"
+        );
+        assert_eq!(
+            state_path(&t, "h", &sl, &cl),
+            ["ESTABLISHED", "gone"],
+            "{t:?}"
+        );
+    }
+}
