@@ -127,20 +127,18 @@ fn corpus() -> Vec<Case> {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn drop_all_drops_every_frame() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     for (name, frame, _) in corpus() {
         assert_eq!(verdict(&DropRule::All, &frame), TC_ACT_SHOT, "{name}");
     }
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn tcp_flags_drop_exactly_the_segments_carrying_them() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     for any_of in [
         TcpFlags::FIN,
         TcpFlags::RST,
@@ -163,10 +161,9 @@ fn tcp_flags_drop_exactly_the_segments_carrying_them() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn pure_ack_drops_only_payloadless_acks() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let fd = bpf::load(&DropRule::PureAck).unwrap();
     for (name, frame, tcp) in corpus() {
         let want = match tcp {
@@ -182,10 +179,9 @@ fn pure_ack_drops_only_payloadless_acks() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn truncated_frames_pass() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let fd = bpf::load(&DropRule::TcpFlags {
         any_of: TcpFlags::SYN,
     })
@@ -200,10 +196,9 @@ fn truncated_frames_pass() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn probability_extremes_and_half() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let frames: Vec<Vec<u8>> = corpus().into_iter().map(|c| c.1).collect();
     let never = bpf::load(&DropRule::Probability(0.0)).unwrap();
     let always = bpf::load(&DropRule::Probability(1.0)).unwrap();
@@ -227,10 +222,9 @@ fn probability_extremes_and_half() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn a_rejected_program_reports_the_verifier() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     // Reads r2 before it is written: the verifier refuses.
     let bad = [bpf::Insn::mov_reg(bpf::R0, 2), bpf::Insn::exit()];
     let e = bpf::load_insns("td_bad", &bad).unwrap_err().to_string();
@@ -240,10 +234,9 @@ fn a_rejected_program_reports_the_verifier() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn a_counted_drop_drops_the_first_matches_only() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let fin = tcp_frame(false, Kind::FinAck);
     let fin6 = tcp_frame(true, Kind::FinAck);
     let data = tcp_frame(false, Kind::Data);

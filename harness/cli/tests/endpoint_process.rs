@@ -165,10 +165,9 @@ fn pair(ns: &TestNs, ip: &str) -> (EndpointConfig, EndpointConfig) {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn send_receive_and_close_gives_peer_eof() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     for (tag, ip) in [("v4", "127.0.0.1"), ("v6", "[::1]")] {
         let ns = TestNs::new(&format!("srv{tag}"));
         let (scfg, ccfg) = pair(&ns, ip);
@@ -205,10 +204,9 @@ fn send_receive_and_close_gives_peer_eof() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn server_on_eof_close_gives_client_eof() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("oneof");
     let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
     scfg.on_eof = OnEof::Close;
@@ -230,10 +228,9 @@ fn server_on_eof_close_gives_client_eof() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn on_eof_delay_waits_before_closing() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("delay");
     let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
     scfg.on_eof = OnEof::Close;
@@ -251,10 +248,9 @@ fn on_eof_delay_waits_before_closing() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn linger_zero_close_resets_the_peer() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("linger");
     let (scfg, mut ccfg) = pair(&ns, "127.0.0.1");
     ccfg.options.linger = Some(Dur(Duration::ZERO));
@@ -268,10 +264,9 @@ fn linger_zero_close_resets_the_peer() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn close_with_unread_data_resets_the_peer() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("unread");
     let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
     scfg.autoread = false;
@@ -292,10 +287,9 @@ fn close_with_unread_data_resets_the_peer() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn sigkill_of_the_client_gives_the_server_eof() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("kill");
     let (scfg, ccfg) = pair(&ns, "127.0.0.1");
     let (mut s, mut c) = connect(&ns, scfg, ccfg);
@@ -306,10 +300,9 @@ fn sigkill_of_the_client_gives_the_server_eof() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn socket_options_are_set_on_both_sockets() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("opts");
     let (mut scfg, mut ccfg) = pair(&ns, "127.0.0.1");
     let opts = SocketOptions {
@@ -340,10 +333,9 @@ fn socket_options_are_set_on_both_sockets() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn a_bad_option_is_reported_and_exits_3() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("badopt");
     let (_, mut ccfg) = pair(&ns, "127.0.0.1");
     ccfg.options.keepcnt = Some(0); // TCP_KEEPCNT must be 1..127
@@ -356,10 +348,9 @@ fn a_bad_option_is_reported_and_exits_3() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn connect_to_nothing_is_refused() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("refused");
     let (_, ccfg) = pair(&ns, "127.0.0.1");
     let mut c = Proc::start(&ccfg);
@@ -372,10 +363,9 @@ fn connect_to_nothing_is_refused() {
 /// A stream floods neither stdout nor the close: events are coalesced, and
 /// close interrupts the writer at once.
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn stream_is_coalesced_and_close_stops_it_at_once() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("stream");
     let (scfg, ccfg) = pair(&ns, "127.0.0.1");
     let (mut s, mut c) = connect(&ns, scfg, ccfg);
@@ -408,13 +398,12 @@ fn stream_is_coalesced_and_close_stops_it_at_once() {
 /// The sampler watches the endpoints' connection end: the client closes
 /// first and ends in TIME_WAIT, the server (on_eof = close) goes away.
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn sampler_sees_the_endpoints_close() {
     use teardown_lab::sockdiag::{empty_round, state_path, transitions, Sampler, DEFAULT_PERIOD};
     // Through `start` (the brief's plain sink): an empty round is stamped in
     // the sink, right after its dump.
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let ns = TestNs::new("samp");
     let (tx, rx) = mpsc::channel();
     let sampler = Sampler::start(&ns.0, "lo", DEFAULT_PERIOD, move |round| {

@@ -46,26 +46,23 @@ fn cut_and_restore(topology: Topology, tag: &str) {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn cut_and_restore_switched() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     cut_and_restore(Topology::Switched, "s");
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn cut_and_restore_direct() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     cut_and_restore(Topology::Direct, "d");
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn selective_drop_and_undrop() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let g = up("x", Topology::Switched);
     let lab = g.0.as_ref().unwrap();
     // Dropping the client's SYNs stops new connections; undrop lets them through.
@@ -76,10 +73,9 @@ fn selective_drop_and_undrop() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn a_counted_drop_loses_only_the_first_matching_frames() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let g = up("n", Topology::Switched);
     let lab = g.0.as_ref().unwrap();
     let rule = fault::rule_for(Some("S"), None);
@@ -117,10 +113,9 @@ fn a_counted_drop_loses_only_the_first_matching_frames() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn link_down_and_up() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let g = up("l", Topology::Switched);
     let lab = g.0.as_ref().unwrap();
     fault::set_link(lab, Host::Client, false).unwrap();
@@ -130,10 +125,9 @@ fn link_down_and_up() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn power_off_and_on() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let g = up("p", Topology::Switched);
     let lab = g.0.as_ref().unwrap();
     let old_inode = lab.server.inode().unwrap();

@@ -138,18 +138,16 @@ fn check_topology(topology: Topology, tag: &str) {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn switched_lab_carries_tcp_v4_and_v6() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     check_topology(Topology::Switched, "s");
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn direct_lab_carries_tcp_v4_and_v6() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     check_topology(Topology::Direct, "d");
 }
 

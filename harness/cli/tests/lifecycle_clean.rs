@@ -11,10 +11,9 @@ use std::process::Command;
 use std::time::Duration;
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn clean_removes_a_killed_run_and_spares_a_live_one() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let dir = temp_dir("clean");
     let file = long_wait_scenario(&dir, "lifecycle-clean", 30);
 

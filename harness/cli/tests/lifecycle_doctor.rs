@@ -44,10 +44,9 @@ fn netem_by_iproute2() -> bool {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn doctor_reports_features_and_leaves_nothing() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let child = Command::new(BIN)
         .arg("doctor")
         .stdout(std::process::Stdio::piped())
@@ -127,10 +126,9 @@ fn doctor_reports_features_and_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn doctor_without_root_exits_3_before_probing() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     // A copy of the binary that an unprivileged user may run.
     let dir = temp_dir("doctor");
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();

@@ -27,10 +27,9 @@ fn inside(ns: &std::fs::File) -> (usize, Option<u64>) {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn down_destroys_orphans_before_deleting() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let id = format!("o{}", std::process::id() % 100000);
     let lab = Lab::up(&id, Topology::Switched).expect("lab up");
     let held: Vec<std::fs::File> = lab.namespaces().iter().map(|n| n.file().unwrap()).collect();

@@ -100,10 +100,9 @@ fn exchange(lab: &Lab, i: u16) {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn eight_labs_at_once_keep_to_themselves_and_leave_nothing() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let base = format!("p{:x}", std::process::id() % 0x10000);
     let ids: Vec<String> = (0..LABS).map(|i| format!("{base}{i}")).collect();
     // Registered like a run's, so a concurrent `teardown clean` leaves them alone.

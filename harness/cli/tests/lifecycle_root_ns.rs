@@ -69,10 +69,9 @@ fn snapshot() -> BTreeMap<String, String> {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn a_full_run_leaves_the_root_namespace_as_it_was() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
     let dir = temp_dir("rootns");
     let before = snapshot();

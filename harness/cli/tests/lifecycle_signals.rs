@@ -90,10 +90,9 @@ fn interrupt(sig: Signal, when: When) {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn sigint_at_every_point_leaves_nothing() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     for when in [
         When::AtStart,
         When::After(Duration::from_millis(15)),
@@ -105,10 +104,9 @@ fn sigint_at_every_point_leaves_nothing() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn sigterm_at_every_point_leaves_nothing() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     for when in [
         When::AtStart,
         When::After(Duration::from_millis(40)),

@@ -126,10 +126,9 @@ fn assert_in(what: &str, t: Duration, w: model::Window) {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn retries2_3_dies_when_the_model_says() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let p = pair("mr");
     let (client, _server, rto) = connected(&p, 3);
     cut(&p);
@@ -144,10 +143,9 @@ fn retries2_3_dies_when_the_model_says() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn user_timeout_dies_at_first_retransmission_plus_uto() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let p = pair("mu");
     let (client, _server, rto) = connected(&p, 15);
     setsockopt(&client, sockopt::TcpUserTimeout, &1500).unwrap();
@@ -163,10 +161,9 @@ fn user_timeout_dies_at_first_retransmission_plus_uto() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn keepalive_dies_at_idle_plus_cnt_intervals() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let p = pair("mk");
     let (client, _server, _) = connected(&p, 15);
     // The last segment the client received is the "pong": time zero.

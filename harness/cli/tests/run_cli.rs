@@ -108,11 +108,10 @@ fn list_needs_no_root_and_names_conclusions() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn shards_partition_and_merge_equals_a_single_run() {
     let _serial = serial();
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let dir = tmp("shards");
     let filter = "c[127]-*";
     let run = |extra: &[&str], out: &Path| {
@@ -182,11 +181,10 @@ fn shards_partition_and_merge_equals_a_single_run() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn repeat_reports_pass_counts() {
     let _serial = serial();
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let dir = tmp("repeat");
     let o = teardown()
         .args([
@@ -212,11 +210,10 @@ fn repeat_reports_pass_counts() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn netem_scenario_is_an_error_naming_the_missing_qdisc_or_passes() {
     let _serial = serial();
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let dir = tmp("netem");
     let before = our_namespaces();
     let o = teardown()
@@ -249,11 +246,10 @@ fn netem_scenario_is_an_error_naming_the_missing_qdisc_or_passes() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn a_command_to_an_endpoint_that_already_exited_is_an_error_not_a_crash() {
     let _serial = serial();
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let dir = tmp("epipe");
     let file = dir.join("epipe.toml");
     std::fs::write(

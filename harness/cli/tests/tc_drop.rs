@@ -69,10 +69,9 @@ fn vb_index(p: &Pair) -> u32 {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn drop_all_cuts_and_detach_restores() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let p = pair("tca");
     let listener = listen(&p);
     let vb = vb_index(&p);
@@ -118,10 +117,9 @@ fn drop_all_cuts_and_detach_restores() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn fin_drop_keeps_the_peer_waiting_for_eof() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let p = pair("tcf");
     let listener = listen(&p);
     let vb = vb_index(&p);
@@ -164,10 +162,9 @@ fn fin_drop_keeps_the_peer_waiting_for_eof() {
 }
 
 #[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn probes_leave_nothing_behind() {
-    if !teardown_lab::privileged() {
-        return;
-    }
+    teardown_lab::require_privileged();
     let before: Vec<String> = teardown_lab::netns::list()
         .into_iter()
         .filter(|n| n.starts_with("td-probe-"))

@@ -31,7 +31,7 @@ pub mod tc;
 pub mod topology;
 
 #[doc(hidden)]
-pub use sys::privileged;
+pub use sys::require_privileged;
 
 /// Bad input or usage (exit 2), as an `anyhow` error.
 pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {

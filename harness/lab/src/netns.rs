@@ -329,10 +329,9 @@ mod tests {
     use super::*;
 
     #[test]
+    #[ignore = "privileged: needs root (make test runs it)"]
     fn thread_namespace_differs_and_caller_stays() {
-        if !crate::privileged() {
-            return;
-        }
+        crate::require_privileged();
         let before = fs::read_link("/proc/thread-self/ns/net").unwrap();
         let name = format!("td-unit-{}", std::process::id());
         let ns = NetNs::create(&name).unwrap();

@@ -789,10 +789,9 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "privileged: needs root (make test runs it)"]
     fn sees_both_ends_established_then_the_closers_states() {
-        if !crate::privileged() {
-            return;
-        }
+        crate::require_privileged();
         let ns = TestNs::new("sd-est");
         ns.0.run(|| {
             for ip in ["127.0.0.1", "[::1]"] {
@@ -839,10 +838,9 @@ mod tests {
     /// reset before its own turn (ENOENT: counted as already gone); the
     /// first end's application gets ECONNABORTED, the other's ECONNRESET.
     #[test]
+    #[ignore = "privileged: needs root (make test runs it)"]
     fn destroy_all_removes_an_established_pair() {
-        if !crate::privileged() {
-            return;
-        }
+        crate::require_privileged();
         let ns = TestNs::new("sd-kill");
         ns.0.run(|| {
             let (mut c, mut s, l) = pair("127.0.0.1");
@@ -873,10 +871,9 @@ mod tests {
     /// TIME_WAIT sockets: 6.18 destroys them; a kernel that refuses must show
     /// up in `failed`, never fail the whole call.
     #[test]
+    #[ignore = "privileged: needs root (make test runs it)"]
     fn destroy_all_removes_time_wait() {
-        if !crate::privileged() {
-            return;
-        }
+        crate::require_privileged();
         let ns = TestNs::new("sd-tw");
         ns.0.run(|| {
             let (c, s, l) = pair("127.0.0.1");
@@ -898,10 +895,9 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "privileged: needs root (make test runs it)"]
     fn sampler_reports_rounds_and_the_socket_going() {
-        if !crate::privileged() {
-            return;
-        }
+        crate::require_privileged();
         let ns = TestNs::new("sd-samp");
         let (tx, rx) = std::sync::mpsc::channel::<(u64, Vec<SockSample>)>();
         let sampler = Sampler::start_timed(&ns.0, "h", DEFAULT_PERIOD, move |ts, round| {
