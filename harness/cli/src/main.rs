@@ -1,8 +1,11 @@
 //! `teardown`: the command line (see DESIGN.md, "Command line").
 
 mod diagram;
+mod merge;
 mod model;
+mod progress;
 mod replay;
+mod run;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
@@ -38,11 +41,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run scenarios, each in its own lab, and check them against their conclusions
-    Run(lab::runner::RunArgs),
+    Run(run::RunArgs),
     /// List scenarios with their conclusion IDs
-    List(lab::runner::ListArgs),
+    List(run::ListArgs),
     /// Combine the outputs of several runs (e.g. CI shards) into one summary, JUnit file and index
-    Merge(lab::runner::MergeArgs),
+    Merge(merge::MergeArgs),
     /// Show how each connection in a capture ended (no root)
     Replay(replay::ReplayArgs),
     /// Draw a ladder diagram of a capture as SVG (no root)
@@ -122,9 +125,9 @@ fn main() -> ExitCode {
             .render(&mut std::io::stdout())
             .map(|_| 0)
             .map_err(anyhow::Error::from),
-        Command::Run(a) => lab::runner::run_main(a),
-        Command::List(a) => lab::runner::list_main(a),
-        Command::Merge(a) => lab::runner::merge_main(a),
+        Command::Run(a) => run::run(a),
+        Command::List(a) => run::list(a),
+        Command::Merge(a) => merge::main(a),
         Command::Replay(a) => replay::main(a),
         Command::Diagram(a) => diagram::main(a),
         Command::Model(a) => model::main(a),

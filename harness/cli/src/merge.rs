@@ -1,0 +1,48 @@
+//! `teardown merge DIR... --out DIR`: one summary of several runs (CI shards).
+
+use anyhow::Context;
+use std::path::PathBuf;
+use teardown_core::report::Summary;
+use teardown_lab::runner::artifacts;
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// Output directories of runs (e.g. one per CI shard)
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Where the merged summary.json, junit.xml, index.html and scenario directories go
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `teardown merge DIR... --out DIR`: one summary, JUnit file and index for
+/// several runs (shards); each scenario's directory is copied along.
+pub fn main(args: MergeArgs) -> anyhow::Result<i32> {
+    let mut parts = Vec::new();
+    for d in &args.dirs {
+        let path = d.join("summary.json");
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| teardown_core::bad_input(format!("{}: {e}", path.display())))?;
+        let summary: Summary = serde_json::from_str(&text).map_err(|e| {
+            teardown_core::bad_input(format!("{}: not a run summary: {e}", path.display()))
+        })?;
+        parts.push((d.clone(), summary));
+    }
+    let merged = artifacts::merge(&parts)?;
+    std::fs::create_dir_all(&args.out)?;
+    for (dir, s) in &parts {
+        for r in &s.scenarios {
+            let from = dir.join(&r.name);
+            let to = args.out.join(&r.name);
+            if from.is_dir() && std::fs::canonicalize(&from).ok() != std::fs::canonicalize(&to).ok()
+            {
+                artifacts::copy_dir(&from, &to)
+                    .with_context(|| format!("copying {}", from.display()))?;
+            }
+        }
+    }
+    artifacts::write_run_outputs(&args.out, &merged)?;
+    crate::run::print_table(&merged);
+    println!("output: {}", args.out.display());
+    Ok(crate::run::exit_code(&merged))
+}

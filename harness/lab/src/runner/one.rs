@@ -1,0 +1,329 @@
+//! One scenario, start to end: register the run, build its lab, execute the
+//! timeline, take the lab down (on every path: a drop guard), evaluate.
+
+use super::timeline::Run;
+use crate::capture::Capture;
+
+use crate::cleanup::RunRecord;
+
+use crate::record::{Recorder, Records};
+
+use crate::sys::now_ns;
+
+use crate::topology::{Host, Lab};
+
+use anyhow::{anyhow, Context, Result};
+
+use std::collections::BTreeMap;
+
+use std::io::Write;
+
+use std::net::IpAddr;
+
+use std::path::Path;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use std::sync::Arc;
+
+use std::time::Instant;
+
+use teardown_core::evidence::{Event, Evidence};
+
+use teardown_core::report::{ScenarioResult, Verdict};
+
+use teardown_core::scenario::{Family, Scenario, Topology};
+
+/// A fresh lab id: short (interface-name budget), unique per process and call.
+pub fn new_run_id() -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let mix =
+        ((std::process::id() as u64) << 20) ^ ((now_ns() / 1000) & 0xfffff) ^ ((n as u64) << 40);
+    format!("{:x}", mix % 0xffff_ffff)
+}
+
+/// Runs one scenario; a panic inside becomes an `error` verdict (the lab's drop guard has run).
+pub fn run_scenario_guarded(sc: &Scenario, out: &Path) -> ScenarioResult {
+    let started = Instant::now();
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(sc, out))) {
+        Ok(r) => r,
+        Err(p) => {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "panic".into());
+            let mut r = empty_result(sc);
+            r.verdict = Verdict::Error;
+            r.reason = Some(format!("harness panicked: {msg}"));
+            r.wall_seconds = started.elapsed().as_secs_f64();
+            r
+        }
+    }
+}
+
+pub(super) fn empty_result(sc: &Scenario) -> ScenarioResult {
+    ScenarioResult {
+        name: sc.name.clone(),
+        file: sc.file.clone(),
+        conclusion: sc.conclusion.clone(),
+        summary: sc.summary.clone(),
+        family: match sc.ip {
+            Family::V4 => "v4".into(),
+            Family::V6 => "v6".into(),
+        },
+        topology: match sc.topology {
+            Topology::Switched => "switched".into(),
+            Topology::Direct => "direct".into(),
+        },
+        profile: sc.profile.name().into(),
+        verdict: Verdict::Error,
+        reason: None,
+        wall_seconds: 0.0,
+        predicted_seconds: None,
+        measured_seconds: None,
+        checks: vec![],
+        artifacts: BTreeMap::new(),
+    }
+}
+
+/// Tears the lab down and forgets the run, whatever happens (drop guard).
+struct LabGuard {
+    lab: Option<Lab>,
+    record: RunRecord,
+}
+
+impl Drop for LabGuard {
+    fn drop(&mut self) {
+        if let Some(lab) = self.lab.take() {
+            if let Err(e) = lab.down() {
+                eprintln!("teardown: removing lab {}: {e:#}", lab.id);
+            }
+        }
+        self.record.unregister();
+    }
+}
+
+pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = empty_result(sc);
+    let dir = out.join(&sc.name);
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        result.reason = Some(format!("creating {}: {e}", dir.display()));
+        return result;
+    }
+    let id = new_run_id();
+    let names: Vec<String> = ["client", "server", "wire"]
+        .iter()
+        .map(|r| crate::topology::ns_name(&id, r))
+        .collect();
+    let record = match RunRecord::register(&id, names) {
+        Ok(r) => r,
+        Err(e) => {
+            result.reason = Some(format!("registering the run: {e:#}"));
+            return result;
+        }
+    };
+    tracing::info!(scenario = %sc.name, lab = %id, "building the lab");
+    let mut guard = LabGuard { lab: None, record };
+    match Lab::up(&id, sc.topology) {
+        Ok(l) => guard.lab = Some(l),
+        Err(e) => {
+            result.reason = Some(format!("building the lab: {e:#}"));
+            result.wall_seconds = started.elapsed().as_secs_f64();
+            return result;
+        }
+    }
+    let lab = guard.lab.as_ref().expect("lab was just built");
+    let outcome = execute(sc, lab, &dir);
+    // Everything is recorded; the lab goes now (before writing reports).
+    drop(guard);
+    match outcome {
+        Ok((evidence, problems)) => finish(sc, &dir, evidence, problems, &mut result),
+        Err(e) => result.reason = Some(format!("{e:#}")),
+    }
+    result.wall_seconds = started.elapsed().as_secs_f64();
+    result
+}
+
+/// Sets sysctls, starts capture, samplers and endpoints, runs the timeline,
+/// stops recording. Returns the evidence and the harness problems met.
+pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String>)> {
+    for (host, map) in &sc.sysctls {
+        let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
+        for (k, v) in map {
+            lab.set_sysctl(h, k, v)
+                .with_context(|| format!("on host {host}"))?;
+        }
+    }
+    let recorder = Arc::new(Recorder::new());
+    for host in &sc.static_neighbours {
+        let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
+        lab.pin_neighbour(h)?;
+    }
+    let capture = Capture::start(crate::capture::port_specs(lab), recorder.clone())?;
+    let start_ns = now_ns();
+    let mut run = Run {
+        sc,
+        lab,
+        recorder: recorder.clone(),
+        dir: dir.to_path_buf(),
+        endpoints: BTreeMap::new(),
+        samplers: BTreeMap::new(),
+        problems: Vec::new(),
+        last_acted_ns: start_ns,
+        capture_bound: capture.bound(),
+        generation: 0,
+        budgets: Vec::new(),
+    };
+    let mut steps = Vec::new();
+    let timeline = run.timeline(&mut steps);
+    if let Err(e) = &timeline {
+        run.problems.push(format!("{e:#}"));
+    }
+    // Let the wire go quiet (what was already sent reaches the capture), then stop recording.
+    run.settle();
+    run.report_budgets();
+    for (host, s) in std::mem::take(&mut run.samplers) {
+        if let Err(e) = s.stop() {
+            run.problems
+                .push(format!("socket sampler on {host}: {e:#}"));
+        }
+    }
+    let end_ns = now_ns();
+    let mut problems = std::mem::take(&mut run.problems);
+    // Stop capturing before the endpoints go (their exit would close sockets on the record).
+    let cap = capture.stop();
+    drop(run);
+    for (port, d) in cap.ports.iter().zip(&cap.drops) {
+        if *d > 0 {
+            problems.push(format!("capture on {port} dropped {d} frames"));
+        }
+    }
+    problems.extend(cap.errors.iter().map(|e| format!("capture: {e}")));
+    let records: Records = recorder.take();
+    // Endpoints that died on their own make the evidence incomplete; a built-in
+    // client whose connect() failed exits 1 by contract (the `error` op=connect
+    // event is the evidence), which is no crash.
+    let connect_failed = |src: &str| {
+        records
+            .events
+            .iter()
+            .any(|x| x.source == src && x.kind == "error" && x.op.as_deref() == Some("connect"))
+    };
+    for e in &records.events {
+        let detail = e.detail.as_deref().unwrap_or("");
+        if e.kind == "exited"
+            && detail.starts_with("crashed")
+            && !(detail.starts_with("crashed: exit 1 ") && connect_failed(&e.source))
+        {
+            problems.push(format!(
+                "endpoint {} {}",
+                e.source,
+                e.detail.clone().unwrap_or_default()
+            ));
+        }
+    }
+    let mut annotations: Vec<(u64, String)> = records
+        .events
+        .iter()
+        .filter(|e| e.source == "harness")
+        .map(|e| {
+            (
+                e.ts_ns,
+                format!("{} {}", e.kind, e.detail.clone().unwrap_or_default()),
+            )
+        })
+        .collect();
+    annotations.sort();
+    crate::capture::write_pcapng(&dir.join("capture.pcapng"), &cap, &annotations)?;
+    let evidence = Evidence {
+        client_ips: vec![IpAddr::V4(Host::Client.v4()), IpAddr::V6(Host::Client.v6())],
+        server_ips: vec![IpAddr::V4(Host::Server.v4()), IpAddr::V6(Host::Server.v6())],
+        packets: records.packets,
+        events: records.events,
+        sockets: records.sockets,
+        steps,
+        start_ns,
+        end_ns,
+    };
+    Ok((evidence, problems))
+}
+
+pub(super) fn finish(
+    sc: &Scenario,
+    dir: &Path,
+    ev: Evidence,
+    problems: Vec<String>,
+    result: &mut ScenarioResult,
+) {
+    let write_jsonl = |name: &str, lines: Vec<String>| -> Result<()> {
+        let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
+        for l in lines {
+            writeln!(f, "{l}")?;
+        }
+        Ok(())
+    };
+    let mut events: Vec<&Event> = ev.events.iter().collect();
+    events.sort_by_key(|e| e.ts_ns);
+    let ev_lines = events
+        .iter()
+        .filter_map(|e| serde_json::to_string(e).ok())
+        .collect();
+    let sock_lines = ev
+        .sockets
+        .iter()
+        .filter_map(|s| serde_json::to_string(s).ok())
+        .collect();
+    let mut problems = problems;
+    if let Err(e) =
+        write_jsonl("events.jsonl", ev_lines).and_then(|_| write_jsonl("sockets.jsonl", sock_lines))
+    {
+        problems.push(format!("writing artifacts: {e:#}"));
+    }
+    let title = format!("{} ({})", sc.name, sc.conclusion);
+    if std::fs::write(
+        dir.join("ladder.svg"),
+        teardown_core::report::ladder::render(&ev, &title),
+    )
+    .is_ok()
+    {
+        result
+            .artifacts
+            .insert("ladder".into(), format!("{}/ladder.svg", sc.name));
+    }
+    for (k, f) in [
+        ("pcap", "capture.pcapng"),
+        ("events", "events.jsonl"),
+        ("sockets", "sockets.jsonl"),
+        ("report", "report.json"),
+    ] {
+        result
+            .artifacts
+            .insert(k.into(), format!("{}/{f}", sc.name));
+    }
+    result.checks = teardown_core::expect::evaluate(sc, &ev);
+    // The key time the report shows next to the model's: the first `dies` expectation's.
+    if let Some(e) = sc.expects.iter().find(|e| e.dies.is_some()) {
+        let anchor = e
+            .after
+            .as_ref()
+            .and_then(|a| ev.step_time(a.get_ref()))
+            .unwrap_or(ev.start_ns);
+        let d = teardown_core::timing::dies(sc, &ev, e, anchor);
+        result.predicted_seconds = d.predicted;
+        result.measured_seconds = d.measured;
+    }
+    if !problems.is_empty() {
+        result.verdict = Verdict::Error;
+        result.reason = Some(problems.join("; "));
+    } else if result.checks.iter().all(|c| c.ok) {
+        result.verdict = Verdict::Pass;
+    } else {
+        result.verdict = Verdict::Fail;
+    }
+    if let Ok(j) = serde_json::to_string_pretty(&result) {
+        let _ = std::fs::write(dir.join("report.json"), j);
+    }
+}
