@@ -25,11 +25,11 @@ fn connects(lab: &Lab, port: u16) -> bool {
     let addr: SocketAddr = format!("198.18.0.2:{port}").parse().unwrap();
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let ok = lab
         .client
-        .run(move || TcpStream::connect_timeout(&addr, Duration::from_millis(700)).is_ok())
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_millis(700)).is_ok()))
         .unwrap();
     drop(listener);
     ok
@@ -85,12 +85,12 @@ fn a_counted_drop_loses_only_the_first_matching_frames() {
     let addr: SocketAddr = "198.18.0.2:9130".parse().unwrap();
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let connect = move || {
         let t = std::time::Instant::now();
         let ok = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok();
-        (ok, t.elapsed())
+        Ok((ok, t.elapsed()))
     };
     // The first SYN is lost; its retransmission, one initial RTO (1 s, a timer
     // that fires late, never more than a tick early) later, passes with no undrop.

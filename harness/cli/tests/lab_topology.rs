@@ -18,7 +18,7 @@ fn unique(tag: &str) -> String {
 fn exchange(lab: &Lab, addr: SocketAddr) {
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
@@ -28,7 +28,7 @@ fn exchange(lab: &Lab, addr: SocketAddr) {
     });
     let mut c = lab
         .client
-        .run(move || TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap())
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
         .unwrap();
     c.write_all(b"hello").unwrap();
     let mut back = [0u8; 5];
@@ -72,7 +72,6 @@ fn check_topology(topology: Topology, tag: &str) {
     for (ns, dev) in ends {
         let in_order = ns
             .run(|| teardown_lab::topology::frames_kept_in_order(dev))
-            .unwrap()
             .unwrap();
         assert!(in_order, "{dev} in {} may reorder frames", ns.name());
     }
