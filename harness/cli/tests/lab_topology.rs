@@ -150,6 +150,59 @@ fn direct_lab_carries_tcp_v4_and_v6() {
     check_topology(Topology::Direct, "d");
 }
 
+fn gone(names: &[String]) -> bool {
+    names
+        .iter()
+        .all(|n| !std::path::Path::new("/run/netns").join(n).exists())
+}
+
+/// A lab takes itself down when dropped, with a process still running in
+/// it; `down` is done once (a second call, and the drop after, do nothing);
+/// `leave_up` keeps it.
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn a_dropped_lab_takes_itself_down() {
+    teardown_lab::require_privileged();
+    let names = |lab: &Lab| -> Vec<String> {
+        lab.namespaces()
+            .iter()
+            .map(|n| n.name().to_string())
+            .collect()
+    };
+    let lab = Lab::up(&unique("x"), Topology::Switched).expect("lab up");
+    let x = names(&lab);
+    let inode = lab.server.inode().unwrap();
+    let mut sleeper = lab
+        .server
+        .run(|| Ok(std::process::Command::new("sleep").arg("60").spawn()?))
+        .unwrap();
+    assert!(teardown_lab::netns::pids_in_netns(inode).contains(&(sleeper.id() as i32)));
+    drop(lab);
+    assert!(gone(&x), "a dropped lab leaves {x:?}");
+    assert!(
+        teardown_lab::netns::pids_in_netns(inode).is_empty(),
+        "the drop killed the sleeper"
+    );
+    let _ = sleeper.wait(); // reaped already, or reaped now
+
+    let lab = Lab::up(&unique("y"), Topology::Direct).expect("lab up");
+    let y = names(&lab);
+    lab.down().expect("lab down");
+    lab.down().expect("a second down does nothing");
+    drop(lab);
+    assert!(gone(&y));
+
+    let lab = Lab::up(&unique("z"), Topology::Direct).expect("lab up");
+    let (z, kept): (Vec<String>, Vec<teardown_lab::netns::NetNs>) =
+        (names(&lab), lab.namespaces().into_iter().cloned().collect());
+    lab.leave_up();
+    assert!(z
+        .iter()
+        .all(|n| std::path::Path::new("/run/netns").join(n).exists()));
+    teardown_lab::cleanup::teardown_namespaces(&kept).unwrap();
+    assert!(gone(&z));
+}
+
 /// Reads the pcapng back with the project's own reader.
 fn read_back(path: &std::path::Path) -> Vec<teardown_core::evidence::Packet> {
     teardown_lab::files::read_capture_file(path)

@@ -20,6 +20,7 @@
 //! - [`load`] and [`test_run`] are the only syscalls (unsafe, small, errors
 //!   named by errno; a rejected program carries the verifier's log).
 
+use crate::sys::refused_io;
 use anyhow::{anyhow, Result};
 use serde::{Deserialize, Serialize};
 use std::ffi::CString;
@@ -487,6 +488,17 @@ unsafe fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c
     }
 }
 
+/// bpf(2) for a command that returns a new file descriptor (PROG_LOAD,
+/// MAP_CREATE), which the caller then owns. Safety: as for [`sys_bpf`].
+unsafe fn sys_bpf_fd<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<OwnedFd> {
+    // SAFETY: the caller's guarantee is sys_bpf's.
+    let fd = unsafe { sys_bpf(cmd, attr)? };
+    let fd = std::os::fd::RawFd::try_from(fd)
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EBADF))?;
+    // SAFETY: on success these commands return a new descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 /// Loads instructions as a SCHED_CLS program named `name` (license GPL).
 /// On rejection the error holds the errno name and the verifier's log.
 pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
@@ -514,10 +526,8 @@ pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
             attr.log_buf = buf.as_mut_ptr() as u64;
         }
         // SAFETY: attr is a PROG_LOAD attribute; insns, license and the log
-        // buffer outlive the call. On success the kernel returns a new fd we own.
-        let fd = unsafe { sys_bpf(BPF_PROG_LOAD, &mut attr)? };
-        // SAFETY: `fd` is the new descriptor PROG_LOAD returned; nothing else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        // buffer outlive the call.
+        unsafe { sys_bpf_fd(BPF_PROG_LOAD, &mut attr) }
     };
     match attempt(None) {
         Ok(fd) => Ok(fd),
@@ -529,12 +539,12 @@ pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
             let text = String::from_utf8_lossy(&log[..end]);
             let tail: Vec<&str> = text.lines().rev().take(12).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Err(anyhow!(
+            Err(crate::unable(format!(
                 "loading bpf program {name}: {}{}{}",
                 crate::sys::errno_of_io(&e),
                 if tail.is_empty() { "" } else { "; verifier: " },
                 tail.join(" | ")
-            ))
+            )))
         }
     }
 }
@@ -576,14 +586,10 @@ impl Budget {
             ..Default::default()
         };
         attr.map_name[..9].copy_from_slice(b"td_budget");
-        // SAFETY: attr is a MAP_CREATE attribute; on success the kernel returns a new fd we own.
-        let fd = unsafe { sys_bpf(BPF_MAP_CREATE, &mut attr) }
-            .map_err(|e| anyhow!("creating a bpf array map: {}", crate::sys::errno_of_io(&e)))?;
-        let budget = Budget {
-            // SAFETY: `fd` is the new descriptor MAP_CREATE returned; nothing else owns it.
-            map: unsafe { OwnedFd::from_raw_fd(fd as i32) },
-            count,
-        };
+        // SAFETY: attr is a MAP_CREATE attribute (no pointers in it).
+        let map = unsafe { sys_bpf_fd(BPF_MAP_CREATE, &mut attr) }
+            .map_err(|e| refused_io("creating a bpf array map", &e))?;
+        let budget = Budget { map, count };
         let key = 0u32;
         let value = count as i64;
         let mut attr = MapElemAttr {
@@ -594,7 +600,7 @@ impl Budget {
         };
         // SAFETY: attr is a MAP_UPDATE_ELEM attribute; key and value outlive the call.
         unsafe { sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr) }
-            .map_err(|e| anyhow!("setting a drop budget: {}", crate::sys::errno_of_io(&e)))?;
+            .map_err(|e| refused_io("setting a drop budget", &e))?;
         Ok(budget)
     }
 
@@ -615,7 +621,7 @@ impl Budget {
         };
         // SAFETY: attr is a MAP_LOOKUP_ELEM attribute; key and value outlive the call.
         unsafe { sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) }
-            .map_err(|e| anyhow!("reading a drop budget: {}", crate::sys::errno_of_io(&e)))?;
+            .map_err(|e| refused_io("reading a drop budget", &e))?;
         Ok(budget_used(self.count, value))
     }
 }
@@ -642,7 +648,7 @@ pub fn test_run(prog: BorrowedFd<'_>, frame: &[u8]) -> Result<u32> {
     };
     // SAFETY: attr is a TEST_RUN attribute; frame and out outlive the call.
     unsafe { sys_bpf(BPF_PROG_TEST_RUN, &mut attr) }
-        .map_err(|e| anyhow!("BPF_PROG_TEST_RUN: {}", crate::sys::errno_of_io(&e)))?;
+        .map_err(|e| refused_io("BPF_PROG_TEST_RUN", &e))?;
     Ok(attr.retval)
 }
 

@@ -503,9 +503,11 @@ pub fn write_pcapng(
     use pcap_file::pcapng::PcapNgWriter;
     use pcap_file::DataLink;
 
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut writer =
-        PcapNgWriter::new(file).map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| crate::sys::refused_io(format_args!("creating {}", path.display()), &e))?;
+    let failed =
+        |e: pcap_file::PcapError| crate::unable(format!("writing {}: {e}", path.display()));
+    let mut writer = PcapNgWriter::new(std::io::BufWriter::new(file)).map_err(failed)?;
     for name in &result.ports {
         let idb = InterfaceDescriptionBlock {
             linktype: DataLink::ETHERNET,
@@ -515,9 +517,7 @@ pub fn write_pcapng(
                 InterfaceDescriptionOption::IfTsResol(9),
             ],
         };
-        writer
-            .write_pcapng_block(idb)
-            .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+        writer.write_pcapng_block(idb).map_err(failed)?;
     }
     let mut notes: Vec<(u64, String)> = annotations.to_vec();
     notes.sort_by_key(|n| n.0);
@@ -539,9 +539,7 @@ pub fn write_pcapng(
             data: Cow::Borrowed(&f.data),
             options,
         };
-        writer
-            .write_pcapng_block(epb)
-            .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+        writer.write_pcapng_block(epb).map_err(failed)?;
     }
     Ok(())
 }

@@ -17,7 +17,7 @@ use crate::netlink::{NlError, NlSocket};
 use crate::netns::NetNs;
 use crate::rtnl::Rtnl;
 use crate::sys::refused_io;
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use std::os::fd::AsFd;
 
 /// One feature's verdict.
@@ -246,7 +246,8 @@ fn probe_sock_destroy(ns: &NetNs) -> Result<String> {
         let mut rt = Rtnl::open()?;
         let lo = rt.link_index("lo")?;
         rt.set_link_up(lo, true, "setting lo up")?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").context("a loopback listener")?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .map_err(|e| refused_io("a loopback listener", &e))?;
         let addr = listener.local_addr()?;
         let mut diag = crate::sockdiag::Diag::open()?;
         let find = |diag: &mut crate::sockdiag::Diag| -> Result<Option<crate::sockdiag::DiagSock>> {
@@ -271,7 +272,7 @@ fn probe_rto_max(ns: &NetNs) -> Result<String> {
     ns.run(|| -> Result<String> {
         let sysctl = sysctl_value("net.ipv4.tcp_rto_max_ms")?;
         let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .context("a TCP socket")?;
+            .map_err(|e| refused_io("a TCP socket", &e))?;
         crate::sys::set_tcp_rto_max_ms(sock.as_fd(), 5000)
             .map_err(|e| refused_io("setsockopt TCP_RTO_MAX_MS", &e))?;
         let back = crate::sys::tcp_rto_max_ms(sock.as_fd())

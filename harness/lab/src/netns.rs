@@ -357,6 +357,14 @@ mod tests {
                 .unwrap();
             assert_eq!(entries.trim(), CHILD_EHASH_ENTRIES);
         }
+        // One Result: the closure's own error, and a panic on the thread as an error.
+        let err = ns
+            .run(|| -> Result<()> { Err(anyhow!("from inside")) })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "from inside");
+        let err = ns.run(|| -> Result<()> { panic!("boom") }).unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err:#}");
+        assert_eq!(fs::read_link("/proc/thread-self/ns/net").unwrap(), before);
         assert!(
             NetNs::create(&name).is_err(),
             "a second create of the same name must fail"
