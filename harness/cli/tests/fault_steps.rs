@@ -6,18 +6,10 @@ use teardown_core::scenario::Topology;
 use teardown_lab::fault;
 use teardown_lab::topology::{Host, Lab};
 
-struct Guard(Option<Lab>);
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if let Some(l) = self.0.take() {
-            let _ = l.down();
-        }
-    }
-}
-
-fn up(tag: &str, topology: Topology) -> Guard {
+/// A lab for one test; it takes itself down when dropped, also when the test fails.
+fn up(tag: &str, topology: Topology) -> Lab {
     let id = format!("f{tag}{}", std::process::id() % 100000);
-    Guard(Some(Lab::up(&id, topology).expect("lab up")))
+    Lab::up(&id, topology).expect("lab up")
 }
 
 /// A fresh listener on the server and a connect attempt from the client.
@@ -25,19 +17,18 @@ fn connects(lab: &Lab, port: u16) -> bool {
     let addr: SocketAddr = format!("198.18.0.2:{port}").parse().unwrap();
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let ok = lab
         .client
-        .run(move || TcpStream::connect_timeout(&addr, Duration::from_millis(700)).is_ok())
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_millis(700)).is_ok()))
         .unwrap();
     drop(listener);
     ok
 }
 
 fn cut_and_restore(topology: Topology, tag: &str) {
-    let g = up(tag, topology);
-    let lab = g.0.as_ref().unwrap();
+    let lab = &up(tag, topology);
     assert!(connects(lab, 9100), "the lab carries TCP");
     fault::set_cut(lab, true).unwrap();
     assert!(!connects(lab, 9101), "a cut wire carries nothing");
@@ -63,8 +54,7 @@ fn cut_and_restore_direct() {
 #[ignore = "privileged: needs root (make test runs it)"]
 fn selective_drop_and_undrop() {
     teardown_lab::require_privileged();
-    let g = up("x", Topology::Switched);
-    let lab = g.0.as_ref().unwrap();
+    let lab = &up("x", Topology::Switched);
     // Dropping the client's SYNs stops new connections; undrop lets them through.
     fault::drop_from(lab, Host::Client, &fault::rule_for(Some("S"), None)).unwrap();
     assert!(!connects(lab, 9110));
@@ -76,8 +66,7 @@ fn selective_drop_and_undrop() {
 #[ignore = "privileged: needs root (make test runs it)"]
 fn a_counted_drop_loses_only_the_first_matching_frames() {
     teardown_lab::require_privileged();
-    let g = up("n", Topology::Switched);
-    let lab = g.0.as_ref().unwrap();
+    let lab = &up("n", Topology::Switched);
     let rule = fault::rule_for(Some("S"), None);
     let budget = fault::drop_first(lab, Host::Client, &rule, Some(1))
         .unwrap()
@@ -85,12 +74,12 @@ fn a_counted_drop_loses_only_the_first_matching_frames() {
     let addr: SocketAddr = "198.18.0.2:9130".parse().unwrap();
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let connect = move || {
         let t = std::time::Instant::now();
         let ok = TcpStream::connect_timeout(&addr, Duration::from_secs(3)).is_ok();
-        (ok, t.elapsed())
+        Ok((ok, t.elapsed()))
     };
     // The first SYN is lost; its retransmission, one initial RTO (1 s, a timer
     // that fires late, never more than a tick early) later, passes with no undrop.
@@ -116,8 +105,7 @@ fn a_counted_drop_loses_only_the_first_matching_frames() {
 #[ignore = "privileged: needs root (make test runs it)"]
 fn link_down_and_up() {
     teardown_lab::require_privileged();
-    let g = up("l", Topology::Switched);
-    let lab = g.0.as_ref().unwrap();
+    let lab = &up("l", Topology::Switched);
     fault::set_link(lab, Host::Client, false).unwrap();
     assert!(!connects(lab, 9120), "the client's port is down");
     fault::set_link(lab, Host::Client, true).unwrap();
@@ -128,8 +116,7 @@ fn link_down_and_up() {
 #[ignore = "privileged: needs root (make test runs it)"]
 fn power_off_and_on() {
     teardown_lab::require_privileged();
-    let g = up("p", Topology::Switched);
-    let lab = g.0.as_ref().unwrap();
+    let lab = &up("p", Topology::Switched);
     let old_inode = lab.server.inode().unwrap();
     // A process in the server host, to be killed by the power-off.
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_teardown"))

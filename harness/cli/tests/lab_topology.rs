@@ -18,7 +18,7 @@ fn unique(tag: &str) -> String {
 fn exchange(lab: &Lab, addr: SocketAddr) {
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let server = std::thread::spawn(move || {
         let (mut s, _) = listener.accept().unwrap();
@@ -28,7 +28,7 @@ fn exchange(lab: &Lab, addr: SocketAddr) {
     });
     let mut c = lab
         .client
-        .run(move || TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap())
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
         .unwrap();
     c.write_all(b"hello").unwrap();
     let mut back = [0u8; 5];
@@ -72,7 +72,6 @@ fn check_topology(topology: Topology, tag: &str) {
     for (ns, dev) in ends {
         let in_order = ns
             .run(|| teardown_lab::topology::frames_kept_in_order(dev))
-            .unwrap()
             .unwrap();
         assert!(in_order, "{dev} in {} may reorder frames", ns.name());
     }
@@ -149,6 +148,59 @@ fn switched_lab_carries_tcp_v4_and_v6() {
 fn direct_lab_carries_tcp_v4_and_v6() {
     teardown_lab::require_privileged();
     check_topology(Topology::Direct, "d");
+}
+
+fn gone(names: &[String]) -> bool {
+    names
+        .iter()
+        .all(|n| !std::path::Path::new("/run/netns").join(n).exists())
+}
+
+/// A lab takes itself down when dropped, with a process still running in
+/// it; `down` is done once (a second call, and the drop after, do nothing);
+/// `leave_up` keeps it.
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn a_dropped_lab_takes_itself_down() {
+    teardown_lab::require_privileged();
+    let names = |lab: &Lab| -> Vec<String> {
+        lab.namespaces()
+            .iter()
+            .map(|n| n.name().to_string())
+            .collect()
+    };
+    let lab = Lab::up(&unique("x"), Topology::Switched).expect("lab up");
+    let x = names(&lab);
+    let inode = lab.server.inode().unwrap();
+    let mut sleeper = lab
+        .server
+        .run(|| Ok(std::process::Command::new("sleep").arg("60").spawn()?))
+        .unwrap();
+    assert!(teardown_lab::netns::pids_in_netns(inode).contains(&(sleeper.id() as i32)));
+    drop(lab);
+    assert!(gone(&x), "a dropped lab leaves {x:?}");
+    assert!(
+        teardown_lab::netns::pids_in_netns(inode).is_empty(),
+        "the drop killed the sleeper"
+    );
+    let _ = sleeper.wait(); // reaped already, or reaped now
+
+    let lab = Lab::up(&unique("y"), Topology::Direct).expect("lab up");
+    let y = names(&lab);
+    lab.down().expect("lab down");
+    lab.down().expect("a second down does nothing");
+    drop(lab);
+    assert!(gone(&y));
+
+    let lab = Lab::up(&unique("z"), Topology::Direct).expect("lab up");
+    let (z, kept): (Vec<String>, Vec<teardown_lab::netns::NetNs>) =
+        (names(&lab), lab.namespaces().into_iter().cloned().collect());
+    lab.leave_up();
+    assert!(z
+        .iter()
+        .all(|n| std::path::Path::new("/run/netns").join(n).exists()));
+    teardown_lab::cleanup::teardown_namespaces(&kept).unwrap();
+    assert!(gone(&z));
 }
 
 /// Reads the pcapng back with the project's own reader.

@@ -94,10 +94,10 @@ fn doctor_reports_features_and_leaves_nothing() {
         teardown_lab::netns::NetNs::create(&format!("td-dtest2-{}", std::process::id())).unwrap();
     let (min_us, max_ms) = ns
         .run(|| {
-            (
+            Ok((
                 std::path::Path::new("/proc/sys/net/ipv4/tcp_rto_min_us").exists(),
                 std::path::Path::new("/proc/sys/net/ipv4/tcp_rto_max_ms").exists(),
-            )
+            ))
         })
         .unwrap();
     ns.delete().unwrap();

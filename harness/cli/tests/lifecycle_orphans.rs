@@ -36,11 +36,11 @@ fn down_destroys_orphans_before_deleting() {
     let addr: SocketAddr = "198.18.0.2:9300".parse().unwrap();
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let client = lab
         .client
-        .run(move || TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap())
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
         .unwrap();
     let (accepted, _) = listener.accept().unwrap();
     teardown_lab::fault::set_cut(&lab, true).unwrap();

@@ -27,7 +27,7 @@ fn exchange(lab: &Lab, i: u16) {
     let marker = format!("lab-{i}-marker-{}", lab.id);
     let listener = lab
         .server
-        .run(move || TcpListener::bind(addr).unwrap())
+        .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
     let want = marker.clone();
     let server = std::thread::spawn(move || {
@@ -48,7 +48,7 @@ fn exchange(lab: &Lab, i: u16) {
     });
     let mut c = lab
         .client
-        .run(move || TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap())
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
         .unwrap();
     c.write_all(marker.as_bytes()).unwrap();
     let mut back = vec![0u8; marker.len() + 3];
@@ -56,11 +56,7 @@ fn exchange(lab: &Lab, i: u16) {
     assert_eq!(String::from_utf8_lossy(&back), format!("{marker}/ok"));
 
     // While connected: this lab's sockets are its own connection only.
-    let client_socks = lab
-        .client
-        .run(teardown_lab::sockdiag::dump_tcp)
-        .unwrap()
-        .unwrap();
+    let client_socks = lab.client.run(teardown_lab::sockdiag::dump_tcp).unwrap();
     assert_eq!(
         client_socks.len(),
         1,
@@ -69,11 +65,7 @@ fn exchange(lab: &Lab, i: u16) {
     assert!(client_socks[0]
         .remote
         .ends_with(&format!(":{}", port_of(i))));
-    let server_socks = lab
-        .server
-        .run(teardown_lab::sockdiag::dump_tcp)
-        .unwrap()
-        .unwrap();
+    let server_socks = lab.server.run(teardown_lab::sockdiag::dump_tcp).unwrap();
     assert_eq!(
         server_socks.len(),
         2,
@@ -89,7 +81,7 @@ fn exchange(lab: &Lab, i: u16) {
         .unwrap();
     let refused = lab
         .client
-        .run(move || TcpStream::connect_timeout(&other, Duration::from_secs(5)))
+        .run(move || Ok(TcpStream::connect_timeout(&other, Duration::from_secs(5))))
         .unwrap();
     match refused {
         Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionRefused, "lab {i}: {e}"),

@@ -60,13 +60,13 @@ fn pair(tag: &str) -> Pair {
 /// Connects a -> b, returns (client, server, client-side tcpi_rto).
 fn connected(p: &Pair, retries2: u32) -> (TcpStream, TcpStream, Duration) {
     let listener =
-        p.b.run(|| TcpListener::bind("198.18.201.2:7001").unwrap())
+        p.b.run(|| Ok(TcpListener::bind("198.18.201.2:7001")?))
             .unwrap();
     let client =
         p.a.run(move || {
             std::fs::write("/proc/sys/net/ipv4/tcp_retries2", retries2.to_string()).unwrap();
             let addr: SocketAddr = "198.18.201.2:7001".parse().unwrap();
-            TcpStream::connect_timeout(&addr, Duration::from_secs(2)).unwrap()
+            Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(2))?)
         })
         .unwrap();
     let (mut server, _) = listener.accept().unwrap();
@@ -100,10 +100,8 @@ fn tcpi_rto(s: &TcpStream) -> Duration {
 }
 
 fn cut(p: &Pair) {
-    let vb = p.b.run(|| tc::ifindex("td-vb")).unwrap().unwrap();
-    p.b.run(|| tc::attach_drop(vb, &DropRule::All))
-        .unwrap()
-        .unwrap();
+    let vb = p.b.run(|| tc::ifindex("td-vb")).unwrap();
+    p.b.run(|| tc::attach_drop(vb, &DropRule::All)).unwrap();
 }
 
 /// Sends into the cut and returns how long until the blocked read fails.

@@ -55,17 +55,17 @@ fn pair(tag: &str) -> Pair {
 const SERVER: &str = "198.18.200.2:7000";
 
 fn listen(p: &Pair) -> TcpListener {
-    p.b.run(|| TcpListener::bind(SERVER).unwrap()).unwrap()
+    p.b.run(|| Ok(TcpListener::bind(SERVER)?)).unwrap()
 }
 
 fn connect(p: &Pair, timeout: Duration) -> std::io::Result<TcpStream> {
     let addr: SocketAddr = SERVER.parse().unwrap();
-    p.a.run(move || TcpStream::connect_timeout(&addr, timeout))
+    p.a.run(move || Ok(TcpStream::connect_timeout(&addr, timeout)))
         .unwrap()
 }
 
 fn vb_index(p: &Pair) -> u32 {
-    p.b.run(|| tc::ifindex("td-vb")).unwrap().unwrap()
+    p.b.run(|| tc::ifindex("td-vb")).unwrap()
 }
 
 #[test]
@@ -76,18 +76,14 @@ fn drop_all_cuts_and_detach_restores() {
     let listener = listen(&p);
     let vb = vb_index(&p);
     // Detaching where nothing is attached is fine.
-    p.b.run(|| tc::detach_all(vb)).unwrap().unwrap();
+    p.b.run(|| tc::detach_all(vb)).unwrap();
 
     connect(&p, Duration::from_secs(2)).expect("baseline connect");
     listener.accept().unwrap();
 
-    p.b.run(|| tc::attach_drop(vb, &DropRule::All))
-        .unwrap()
-        .unwrap();
+    p.b.run(|| tc::attach_drop(vb, &DropRule::All)).unwrap();
     // Attaching twice stacks a second filter on the same clsact.
-    p.b.run(|| tc::attach_drop(vb, &DropRule::All))
-        .unwrap()
-        .unwrap();
+    p.b.run(|| tc::attach_drop(vb, &DropRule::All)).unwrap();
     if let Ok(out) = Command::new("tc")
         .args([
             "-n",
@@ -112,7 +108,7 @@ fn drop_all_cuts_and_detach_restores() {
     let e = connect(&p, Duration::from_millis(700)).expect_err("connect through a cut");
     assert_eq!(e.kind(), ErrorKind::TimedOut, "{e}");
 
-    p.b.run(|| tc::detach_all(vb)).unwrap().unwrap();
+    p.b.run(|| tc::detach_all(vb)).unwrap();
     connect(&p, Duration::from_secs(2)).expect("connect after detach");
 }
 
@@ -137,7 +133,6 @@ fn fin_drop_keeps_the_peer_waiting_for_eof() {
             },
         )
     })
-    .unwrap()
     .unwrap();
     // Data still flows through a FIN-only drop.
     client.write_all(b"hi").unwrap();
@@ -152,7 +147,7 @@ fn fin_drop_keeps_the_peer_waiting_for_eof() {
     );
 
     // Detach: the FIN's next retransmission (RTO backoff, under ~2 s) gets through.
-    p.b.run(|| tc::detach_all(vb)).unwrap().unwrap();
+    p.b.run(|| tc::detach_all(vb)).unwrap();
     server
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();

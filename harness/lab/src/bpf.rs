@@ -17,9 +17,10 @@
 //!   At tc ingress cls_bpf pushes the MAC header back, and BPF_PROG_TEST_RUN
 //!   hands the program the whole frame, so offset 0 is the Ethernet header
 //!   in both.
-//! - [`load`] and [`test_run`] are the only syscalls (unsafe, small, errors
+//! - [`load`], [`Budget`] and [`test_run`] are the only syscalls (unsafe, small, errors
 //!   named by errno; a rejected program carries the verifier's log).
 
+use crate::sys::refused_io;
 use anyhow::{anyhow, Result};
 use serde::{Deserialize, Serialize};
 use std::ffi::CString;
@@ -354,12 +355,7 @@ pub fn program_counted(rule: &DropRule, budget_map: Option<i32>) -> Vec<Insn> {
         }
         DropRule::PureAck => {
             tcp_prologue(&mut a);
-            a.push(Insn::alu_imm(BPF_AND, R0, SYN_FIN_RST_ACK));
-            a.jmp_imm(BPF_JMP, BPF_JNE, R0, ACK, Label::Pass);
-            a.push(Insn::ld_ind_b(R7, 12)); // data offset << 4
-            a.push(Insn::alu_imm(BPF_RSH, R0, 4));
-            a.push(Insn::alu_imm(BPF_LSH, R0, 2)); // TCP header length
-            a.jmp_reg(BPF_JEQ, R8, R0, Label::Drop); // no payload
+            pure_ack_match(&mut a);
         }
     }
     if !matches_all {
@@ -368,19 +364,7 @@ pub fn program_counted(rule: &DropRule, budget_map: Option<i32>) -> Vec<Insn> {
     }
     a.label(Label::Drop);
     if let Some(fd) = budget_map {
-        // r0 = &budget[0] (key 0 on the stack), or pass if the lookup fails.
-        a.push(Insn::st_w(R10, -4, 0));
-        a.push(Insn::mov_reg(R2, R10));
-        a.push(Insn::alu_imm(BPF_ADD, R2, -4));
-        for i in Insn::ld_map_fd(R1, fd) {
-            a.push(i);
-        }
-        a.push(Insn::call(FUNC_MAP_LOOKUP_ELEM));
-        a.jmp_imm(BPF_JMP, BPF_JEQ, R0, 0, Label::Spent);
-        // r1 = budget before this frame; budget -= 1. Drop only if it was > 0.
-        a.push(Insn::mov_imm(R1, -1));
-        a.push(Insn::atomic_fetch_add_dw(R0, R1, 0));
-        a.jmp_imm(BPF_JMP, BPF_JSLE, R1, 0, Label::Spent);
+        budget_check(&mut a, fd);
     }
     a.ret(TC_ACT_SHOT);
     if budget_map.is_some() {
@@ -388,6 +372,35 @@ pub fn program_counted(rule: &DropRule, budget_map: Option<i32>) -> Vec<Insn> {
         a.ret(TC_ACT_OK);
     }
     a.finish()
+}
+
+/// After [`tcp_prologue`]: to `Label::Drop` when the segment has ACK and none
+/// of SYN/FIN/RST and no payload, else to `Label::Pass`.
+fn pure_ack_match(a: &mut Asm) {
+    a.push(Insn::alu_imm(BPF_AND, R0, SYN_FIN_RST_ACK));
+    a.jmp_imm(BPF_JMP, BPF_JNE, R0, ACK, Label::Pass);
+    a.push(Insn::ld_ind_b(R7, 12)); // data offset << 4
+    a.push(Insn::alu_imm(BPF_RSH, R0, 4));
+    a.push(Insn::alu_imm(BPF_LSH, R0, 2)); // TCP header length
+    a.jmp_reg(BPF_JEQ, R8, R0, Label::Drop); // no payload
+}
+
+/// At `Label::Drop` of a counted program: on to the drop while the budget in
+/// map `fd` was above zero (decrementing it), else to `Label::Spent`.
+fn budget_check(a: &mut Asm, fd: i32) {
+    // r0 = &budget[0] (key 0 on the stack), or pass if the lookup fails.
+    a.push(Insn::st_w(R10, -4, 0));
+    a.push(Insn::mov_reg(R2, R10));
+    a.push(Insn::alu_imm(BPF_ADD, R2, -4));
+    for i in Insn::ld_map_fd(R1, fd) {
+        a.push(i);
+    }
+    a.push(Insn::call(FUNC_MAP_LOOKUP_ELEM));
+    a.jmp_imm(BPF_JMP, BPF_JEQ, R0, 0, Label::Spent);
+    // r1 = budget before this frame; budget -= 1. Drop only if it was > 0.
+    a.push(Insn::mov_imm(R1, -1));
+    a.push(Insn::atomic_fetch_add_dw(R0, R1, 0));
+    a.jmp_imm(BPF_JMP, BPF_JSLE, R1, 0, Label::Spent);
 }
 
 const BPF_MAP_CREATE: libc::c_long = 0;
@@ -487,6 +500,17 @@ unsafe fn sys_bpf<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<libc::c
     }
 }
 
+/// bpf(2) for a command that returns a new file descriptor (PROG_LOAD,
+/// MAP_CREATE), which the caller then owns. Safety: as for [`sys_bpf`].
+unsafe fn sys_bpf_fd<T>(cmd: libc::c_long, attr: &mut T) -> std::io::Result<OwnedFd> {
+    // SAFETY: the caller's guarantee is sys_bpf's; on success these commands
+    // return a new descriptor (a small int), which nothing else owns.
+    unsafe {
+        let fd = sys_bpf(cmd, attr)?;
+        Ok(OwnedFd::from_raw_fd(fd as std::os::fd::RawFd))
+    }
+}
+
 /// Loads instructions as a SCHED_CLS program named `name` (license GPL).
 /// On rejection the error holds the errno name and the verifier's log.
 pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
@@ -514,10 +538,8 @@ pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
             attr.log_buf = buf.as_mut_ptr() as u64;
         }
         // SAFETY: attr is a PROG_LOAD attribute; insns, license and the log
-        // buffer outlive the call. On success the kernel returns a new fd we own.
-        let fd = unsafe { sys_bpf(BPF_PROG_LOAD, &mut attr)? };
-        // SAFETY: `fd` is the new descriptor PROG_LOAD returned; nothing else owns it.
-        Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        // buffer outlive the call.
+        unsafe { sys_bpf_fd(BPF_PROG_LOAD, &mut attr) }
     };
     match attempt(None) {
         Ok(fd) => Ok(fd),
@@ -529,12 +551,12 @@ pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
             let text = String::from_utf8_lossy(&log[..end]);
             let tail: Vec<&str> = text.lines().rev().take(12).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Err(anyhow!(
+            Err(crate::unable(format!(
                 "loading bpf program {name}: {}{}{}",
                 crate::sys::errno_of_io(&e),
                 if tail.is_empty() { "" } else { "; verifier: " },
                 tail.join(" | ")
-            ))
+            )))
         }
     }
 }
@@ -576,14 +598,10 @@ impl Budget {
             ..Default::default()
         };
         attr.map_name[..9].copy_from_slice(b"td_budget");
-        // SAFETY: attr is a MAP_CREATE attribute; on success the kernel returns a new fd we own.
-        let fd = unsafe { sys_bpf(BPF_MAP_CREATE, &mut attr) }
-            .map_err(|e| anyhow!("creating a bpf array map: {}", crate::sys::errno_of_io(&e)))?;
-        let budget = Budget {
-            // SAFETY: `fd` is the new descriptor MAP_CREATE returned; nothing else owns it.
-            map: unsafe { OwnedFd::from_raw_fd(fd as i32) },
-            count,
-        };
+        // SAFETY: attr is a MAP_CREATE attribute (no pointers in it).
+        let map = unsafe { sys_bpf_fd(BPF_MAP_CREATE, &mut attr) }
+            .map_err(|e| refused_io("creating a bpf array map", &e))?;
+        let budget = Budget { map, count };
         let key = 0u32;
         let value = count as i64;
         let mut attr = MapElemAttr {
@@ -594,7 +612,7 @@ impl Budget {
         };
         // SAFETY: attr is a MAP_UPDATE_ELEM attribute; key and value outlive the call.
         unsafe { sys_bpf(BPF_MAP_UPDATE_ELEM, &mut attr) }
-            .map_err(|e| anyhow!("setting a drop budget: {}", crate::sys::errno_of_io(&e)))?;
+            .map_err(|e| refused_io("setting a drop budget", &e))?;
         Ok(budget)
     }
 
@@ -615,7 +633,7 @@ impl Budget {
         };
         // SAFETY: attr is a MAP_LOOKUP_ELEM attribute; key and value outlive the call.
         unsafe { sys_bpf(BPF_MAP_LOOKUP_ELEM, &mut attr) }
-            .map_err(|e| anyhow!("reading a drop budget: {}", crate::sys::errno_of_io(&e)))?;
+            .map_err(|e| refused_io("reading a drop budget", &e))?;
         Ok(budget_used(self.count, value))
     }
 }
@@ -642,7 +660,7 @@ pub fn test_run(prog: BorrowedFd<'_>, frame: &[u8]) -> Result<u32> {
     };
     // SAFETY: attr is a TEST_RUN attribute; frame and out outlive the call.
     unsafe { sys_bpf(BPF_PROG_TEST_RUN, &mut attr) }
-        .map_err(|e| anyhow!("BPF_PROG_TEST_RUN: {}", crate::sys::errno_of_io(&e)))?;
+        .map_err(|e| refused_io("BPF_PROG_TEST_RUN", &e))?;
     Ok(attr.retval)
 }
 

@@ -16,9 +16,10 @@
 
 use crate::netns::NetNs;
 use crate::record::Recorder;
+use crate::rtnl::Rtnl;
 use anyhow::{anyhow, Result};
 use std::borrow::Cow;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -51,17 +52,13 @@ pub struct CaptureResult {
     pub errors: Vec<String>,
 }
 
-struct PortThread {
-    handle: JoinHandle<PortOutput>,
-}
-
 /// A running capture.
 pub struct Capture {
     stop: Arc<AtomicBool>,
     /// Per port, the ifindex its socket is bound to now (0: none, the port is gone).
     bound: Arc<Vec<AtomicU32>>,
     ports: Vec<String>,
-    threads: Vec<PortThread>,
+    threads: Vec<JoinHandle<PortOutput>>,
 }
 
 /// Where to capture: (capture name, namespace, interface name).
@@ -97,37 +94,34 @@ impl Capture {
         let mut threads = Vec::new();
         let names: Vec<String> = ports.iter().map(|p| p.name.clone()).collect();
         for (index, spec) in ports.into_iter().enumerate() {
-            let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
+            let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
             let thread_stop = stop.clone();
             let thread_bound = bound.clone();
             let recorder = recorder.clone();
             let name = spec.name.clone();
             let ifname = spec.ifname.clone();
             let handle = spec.ns.spawn(&format!("cap-{name}"), move || {
-                port_loop(
+                let port = Port {
                     index,
-                    &name,
-                    &ifname,
-                    &thread_stop,
-                    &thread_bound[index],
-                    &recorder,
-                    ready_tx,
-                )
+                    name: &name,
+                    ifname: &ifname,
+                    bound_index: &thread_bound[index],
+                    recorder: &recorder,
+                };
+                port.run(&thread_stop, ready_tx)
             })?;
             match ready_rx.recv_timeout(Duration::from_secs(5)) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => {
                     stop.store(true, Ordering::SeqCst);
-                    return Err(anyhow!("capture on {}: {e}", spec.name));
+                    return Err(e.context(format!("capture on {}", spec.name)));
                 }
                 Err(_) => {
                     stop.store(true, Ordering::SeqCst);
                     return Err(anyhow!("capture on {} did not start", spec.name));
                 }
             }
-            threads.push(PortThread {
-                handle: handle_flatten(handle),
-            });
+            threads.push(handle);
         }
         Ok(Capture {
             stop,
@@ -150,7 +144,7 @@ impl Capture {
             ..Default::default()
         };
         for (i, t) in self.threads.into_iter().enumerate() {
-            match t.handle.join() {
+            match t.join() {
                 Ok(Ok((frames, drops, errors))) => {
                     result.frames.extend(frames);
                     result.drops.push(drops);
@@ -175,112 +169,165 @@ impl Capture {
 
 type PortOutput = Result<(Vec<Frame>, u64, Vec<String>)>;
 
-fn handle_flatten(h: JoinHandle<Result<PortOutput>>) -> JoinHandle<PortOutput> {
-    std::thread::spawn(move || match h.join() {
-        Ok(r) => r.and_then(|x| x),
-        Err(_) => Err(anyhow!("capture thread panicked")),
-    })
+/// One port's capture thread: what it reads and where it reports.
+struct Port<'a> {
+    index: usize,
+    name: &'a str,
+    ifname: &'a str,
+    /// The ifindex the socket is bound to now (0: none).
+    bound_index: &'a AtomicU32,
+    recorder: &'a Recorder,
 }
 
-fn port_loop(
-    index: usize,
-    name: &str,
-    ifname: &str,
-    stop: &AtomicBool,
-    bound_index: &AtomicU32,
-    recorder: &Recorder,
-    ready: std::sync::mpsc::Sender<Result<(), String>>,
-) -> PortOutput {
-    let mut frames = Vec::new();
-    let mut drops = 0u64;
-    let mut errors = Vec::new();
-    let mut rt = crate::rtnl::Rtnl::open()?;
-    let mut bound: Option<(OwnedFd, u32)> = match open_port(&mut rt, ifname) {
-        Ok(b) => {
-            bound_index.store(b.1, Ordering::SeqCst);
-            let _ = ready.send(Ok(()));
-            Some(b)
-        }
-        Err(e) => {
-            let _ = ready.send(Err(format!("{e:#}")));
-            return Err(e);
-        }
-    };
-    let mut buf = vec![0u8; SNAPLEN];
-    let mut idle_rounds = 0u32;
-    loop {
-        let stopping = stop.load(Ordering::SeqCst);
-        let Some((fd, ifindex)) = &bound else {
-            // The port is gone (powered-off host): rebind once it is back.
-            if stopping {
-                break;
+/// What a port thread holds while it runs.
+struct PortState {
+    rt: Rtnl,
+    /// The socket and the ifindex it is bound to; `None` while the port is gone.
+    bound: Option<(OwnedFd, u32)>,
+    frames: Vec<Frame>,
+    drops: u64,
+    errors: Vec<String>,
+    buf: Vec<u8>,
+    idle_rounds: u32,
+}
+
+impl Port<'_> {
+    /// Binds the port (telling `ready` whether that worked), then reads
+    /// frames until `stop`, following the port through downs and re-creations.
+    fn run(&self, stop: &AtomicBool, ready: std::sync::mpsc::Sender<Result<()>>) -> PortOutput {
+        let mut rt = match Rtnl::open() {
+            Ok(rt) => rt,
+            Err(e) => {
+                let _ = ready.send(Err(e.into()));
+                return Err(anyhow!("{}: no capture", self.name));
             }
-            std::thread::sleep(Duration::from_millis(2));
-            if let Ok(b) = open_port(&mut rt, ifname) {
-                bound_index.store(b.1, Ordering::SeqCst);
-                bound = Some(b);
-                // Whoever waits for the capture to follow a re-created port.
-                recorder.notify();
-            }
-            continue;
         };
-        // After stop is asked, drain what the socket holds, then finish.
-        let timeout_ms = if stopping { 0 } else { 20 };
-        match poll_readable(fd.as_raw_fd(), timeout_ms) {
-            Ok(true) => match recv_frame(fd.as_raw_fd(), &mut buf) {
-                Ok((ts_ns, orig_len, caplen)) => {
-                    let data = buf[..caplen].to_vec();
-                    if let Some(p) = teardown_core::analysis::decode_ethernet(ts_ns, name, &data) {
-                        recorder.push_packet(fix_len(p, &data, orig_len));
-                    }
-                    frames.push(Frame {
-                        ts_ns,
-                        port: index,
-                        orig_len,
-                        data,
-                    });
-                }
-                Err(libc::ENETDOWN) | Err(libc::ENODEV) | Err(libc::ENXIO) => {
-                    drops += port_drops(fd.as_raw_fd());
-                    // Still the same device? Then it only went down; keep the socket.
-                    if link_index_of(&mut rt, ifname) != Some(*ifindex) {
-                        bound_index.store(0, Ordering::SeqCst);
-                        bound = None;
-                    }
-                }
-                Err(libc::EAGAIN) | Err(libc::EINTR) => {}
-                Err(e) => {
-                    errors.push(format!(
-                        "{name}: recvmsg: {}",
-                        teardown_core::errno::name(e)
-                    ));
-                    bound = None;
-                }
-            },
-            Ok(false) => {
+        let bound = match open_port(&mut rt, self.ifname) {
+            Ok(b) => b,
+            Err(e) => {
+                let _ = ready.send(Err(e));
+                return Err(anyhow!("{}: no capture", self.name));
+            }
+        };
+        self.bound_index.store(bound.1, Ordering::SeqCst);
+        let _ = ready.send(Ok(()));
+        let mut st = PortState {
+            rt,
+            bound: Some(bound),
+            frames: Vec::new(),
+            drops: 0,
+            errors: Vec::new(),
+            buf: vec![0u8; SNAPLEN],
+            idle_rounds: 0,
+        };
+        loop {
+            let stopping = stop.load(Ordering::SeqCst);
+            if st.bound.is_none() {
+                // The port is gone (powered-off host): rebind once it is back.
                 if stopping {
                     break;
                 }
-                idle_rounds += 1;
-                // Every ~200 ms of silence, check the device is still the one we bound.
-                if idle_rounds.is_multiple_of(10)
-                    && link_index_of(&mut rt, ifname) != Some(*ifindex)
-                {
-                    drops += port_drops(fd.as_raw_fd());
-                    bound_index.store(0, Ordering::SeqCst);
-                    bound = None;
-                }
+                self.rebind(&mut st);
+                continue;
             }
-            Err(e) => {
-                errors.push(format!("{name}: poll: {}", teardown_core::errno::name(e)));
+            if !self.read_round(&mut st, stopping) {
                 break;
             }
         }
+        if let Some((fd, _)) = &st.bound {
+            st.drops += port_drops(fd.as_fd());
+        }
+        Ok((st.frames, st.drops, st.errors))
     }
-    if let Some((fd, _)) = &bound {
-        drops += port_drops(fd.as_raw_fd());
+
+    /// Waits a little, then binds again if a port of that name exists.
+    fn rebind(&self, st: &mut PortState) {
+        std::thread::sleep(Duration::from_millis(2));
+        if let Ok(b) = open_port(&mut st.rt, self.ifname) {
+            self.bound_index.store(b.1, Ordering::SeqCst);
+            st.bound = Some(b);
+            // Whoever waits for the capture to follow a re-created port.
+            self.recorder.notify();
+        }
     }
-    Ok((frames, drops, errors))
+
+    /// Forgets the socket: the port is gone (its drops counted first).
+    fn unbind(&self, st: &mut PortState) {
+        if let Some((fd, _)) = st.bound.take() {
+            st.drops += port_drops(fd.as_fd());
+        }
+        self.bound_index.store(0, Ordering::SeqCst);
+    }
+
+    /// One poll (and read) of the bound socket; false when the thread is done.
+    fn read_round(&self, st: &mut PortState, stopping: bool) -> bool {
+        let Some((fd, ifindex)) = &st.bound else {
+            return true;
+        };
+        let ifindex = *ifindex;
+        // After stop is asked, drain what the socket holds, then finish.
+        let timeout_ms = if stopping { 0 } else { 20 };
+        match poll_readable(fd.as_fd(), timeout_ms) {
+            Ok(true) => self.read_frame(st, ifindex),
+            Ok(false) => {
+                if stopping {
+                    return false;
+                }
+                st.idle_rounds += 1;
+                // Every ~200 ms of silence, check the device is still the one we bound.
+                if st.idle_rounds.is_multiple_of(10)
+                    && link_index_of(&mut st.rt, self.ifname) != Some(ifindex)
+                {
+                    self.unbind(st);
+                }
+            }
+            Err(e) => {
+                st.errors.push(format!(
+                    "{}: poll: {}",
+                    self.name,
+                    teardown_core::errno::name(e as i32)
+                ));
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads the frame waiting on the socket bound to `ifindex`.
+    fn read_frame(&self, st: &mut PortState, ifindex: u32) {
+        let Some((fd, _)) = &st.bound else { return };
+        match recv_frame(fd.as_fd(), &mut st.buf) {
+            Ok((ts_ns, orig_len, caplen)) => {
+                let data = st.buf[..caplen].to_vec();
+                if let Some(p) = teardown_core::analysis::decode_ethernet(ts_ns, self.name, &data) {
+                    self.recorder.push_packet(fix_len(p, &data, orig_len));
+                }
+                st.frames.push(Frame {
+                    ts_ns,
+                    port: self.index,
+                    orig_len,
+                    data,
+                });
+            }
+            Err(nix::Error::ENETDOWN) | Err(nix::Error::ENODEV) | Err(nix::Error::ENXIO) => {
+                st.drops += port_drops(fd.as_fd());
+                // Still the same device? Then it only went down; keep the socket.
+                if link_index_of(&mut st.rt, self.ifname) != Some(ifindex) {
+                    self.bound_index.store(0, Ordering::SeqCst);
+                    st.bound = None;
+                }
+            }
+            Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => {}
+            Err(e) => {
+                st.errors.push(format!(
+                    "{}: recvmsg: {}",
+                    self.name,
+                    teardown_core::errno::name(e as i32)
+                ));
+                st.bound = None;
+            }
+        }
+    }
 }
 
 /// The decoder sees at most SNAPLEN bytes; a segment's real payload length
@@ -321,18 +368,14 @@ pub fn tcp_payload_len(frame: &[u8]) -> Option<u32> {
     Some(ip_payload.checked_sub(doff)? as u32)
 }
 
-fn link_index_of(rt: &mut crate::rtnl::Rtnl, ifname: &str) -> Option<u32> {
-    crate::topology::link_index(rt, ifname).ok()
+fn link_index_of(rt: &mut Rtnl, ifname: &str) -> Option<u32> {
+    rt.link_index(ifname).ok()
 }
 
-fn open_port(rt: &mut crate::rtnl::Rtnl, ifname: &str) -> Result<(OwnedFd, u32)> {
-    let ifindex = crate::topology::link_index(rt, ifname)?;
-    let fd = packet_socket(ifindex).map_err(|e| {
-        anyhow!(
-            "AF_PACKET socket on {ifname}: {}",
-            teardown_core::errno::name(e)
-        )
-    })?;
+fn open_port(rt: &mut Rtnl, ifname: &str) -> Result<(OwnedFd, u32)> {
+    let ifindex = rt.link_index(ifname)?;
+    let fd = packet_socket(ifindex)
+        .map_err(|e| crate::sys::refused(format_args!("AF_PACKET socket on {ifname}"), e))?;
     Ok((fd, ifindex))
 }
 
@@ -340,134 +383,98 @@ fn open_port(rt: &mut crate::rtnl::Rtnl, ifname: &str) -> Result<(OwnedFd, u32)>
 /// nanosecond kernel timestamps and a large receive buffer. The socket is
 /// created with protocol 0 (receives nothing) and only starts receiving at
 /// bind, so no frame of another interface slips in.
-fn packet_socket(ifindex: u32) -> Result<OwnedFd, i32> {
-    let errno = || {
-        std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO)
-    };
-    // SAFETY: plain syscalls on an fd we own; every pointer refers to a live
-    // local of the size passed.
-    unsafe {
-        let raw = libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0);
-        if raw < 0 {
-            return Err(errno());
-        }
-        let fd = OwnedFd::from_raw_fd(raw);
-        let one: libc::c_int = 1;
-        if libc::setsockopt(
-            raw,
-            libc::SOL_SOCKET,
-            libc::SO_TIMESTAMPNS,
-            &one as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as u32,
-        ) < 0
-        {
-            return Err(errno());
-        }
-        let rcvbuf: libc::c_int = 64 << 20;
-        // FORCE needs CAP_NET_ADMIN (we have it); fall back to the capped size if refused.
-        if libc::setsockopt(
-            raw,
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUFFORCE,
-            &rcvbuf as *const _ as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as u32,
-        ) < 0
-        {
-            libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_RCVBUF,
-                &rcvbuf as *const _ as *const libc::c_void,
-                std::mem::size_of::<libc::c_int>() as u32,
-            );
-        }
-        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
-        sll.sll_family = libc::AF_PACKET as u16;
-        sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
-        sll.sll_ifindex = ifindex as i32;
-        if libc::bind(
-            raw,
-            &sll as *const _ as *const libc::sockaddr,
-            std::mem::size_of::<libc::sockaddr_ll>() as u32,
-        ) < 0
-        {
-            return Err(errno());
-        }
-        Ok(fd)
+fn packet_socket(ifindex: u32) -> Result<OwnedFd, nix::Error> {
+    use nix::sys::socket::{setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType};
+    let fd = socket(
+        AddressFamily::Packet,
+        SockType::Raw,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
+    setsockopt(&fd, sockopt::ReceiveTimestampns, &true)?;
+    let rcvbuf: usize = 64 << 20;
+    // FORCE needs CAP_NET_ADMIN (we have it); fall back to the capped size if refused.
+    if setsockopt(&fd, sockopt::RcvBufForce, &rcvbuf).is_err() {
+        let _ = setsockopt(&fd, sockopt::RcvBuf, &rcvbuf);
     }
+    bind_packet(fd.as_fd(), ifindex)?;
+    Ok(fd)
 }
 
-/// poll(2) for readability; `Ok(false)` on timeout.
-fn poll_readable(fd: i32, timeout_ms: i32) -> Result<bool, i32> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLIN,
-        revents: 0,
+/// bind(2) of an AF_PACKET socket to one interface, every protocol (ETH_P_ALL).
+/// (nix and socket2 build no `sockaddr_ll` safely, so this one call stays raw.)
+fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32) -> Result<(), nix::Error> {
+    let sll = libc::sockaddr_ll {
+        sll_family: libc::AF_PACKET as u16,
+        sll_protocol: (libc::ETH_P_ALL as u16).to_be(),
+        sll_ifindex: ifindex as i32,
+        sll_hatype: 0,
+        sll_pkttype: 0,
+        sll_halen: 0,
+        sll_addr: [0; 8],
     };
-    // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, timeout_ms) };
-    if n < 0 {
-        let e = std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO);
-        return if e == libc::EINTR { Ok(false) } else { Err(e) };
+    // SAFETY: `fd` is an open socket for the call; the address points at a
+    // live `sockaddr_ll` of the size passed.
+    let r = unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            &sll as *const libc::sockaddr_ll as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    nix::errno::Errno::result(r).map(drop)
+}
+
+/// poll(2) for readability; `Ok(false)` on timeout (or a signal).
+fn poll_readable(fd: BorrowedFd<'_>, timeout_ms: u16) -> Result<bool, nix::Error> {
+    use nix::poll::{poll, PollFd, PollFlags};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+    match poll(&mut fds, timeout_ms) {
+        Ok(n) => Ok(n > 0),
+        Err(nix::Error::EINTR) => Ok(false),
+        Err(e) => Err(e),
     }
-    Ok(n > 0)
 }
 
 /// Receives one frame into `buf` (truncated to its size) with MSG_TRUNC, so
 /// the frame's real length comes back too. Returns (ts_ns, orig_len, caplen).
-fn recv_frame(fd: i32, buf: &mut [u8]) -> Result<(u64, u32, usize), i32> {
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr() as *mut libc::c_void,
-        iov_len: buf.len(),
-    };
-    let mut control = [0u64; 16];
-    // SAFETY: msghdr points at live locals (iov, control) of the sizes given;
-    // cmsg walking uses the libc macros within msg_controllen.
-    unsafe {
-        let mut msg: libc::msghdr = std::mem::zeroed();
-        msg.msg_iov = &mut iov;
-        msg.msg_iovlen = 1;
-        msg.msg_control = control.as_mut_ptr() as *mut libc::c_void;
-        msg.msg_controllen = std::mem::size_of_val(&control);
-        let n = libc::recvmsg(fd, &mut msg, libc::MSG_TRUNC | libc::MSG_DONTWAIT);
-        if n < 0 {
-            return Err(std::io::Error::last_os_error()
-                .raw_os_error()
-                .unwrap_or(libc::EIO));
+fn recv_frame(fd: BorrowedFd<'_>, buf: &mut [u8]) -> Result<(u64, u32, usize), nix::Error> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut control = nix::cmsg_space!(nix::sys::time::TimeSpec);
+    let room = buf.len();
+    let mut iov = [std::io::IoSliceMut::new(buf)];
+    let msg = recvmsg::<()>(
+        fd.as_raw_fd(),
+        &mut iov,
+        Some(&mut control),
+        MsgFlags::MSG_TRUNC | MsgFlags::MSG_DONTWAIT,
+    )?;
+    let mut ts_ns = 0u64;
+    for c in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmTimestampns(ts) = c {
+            ts_ns = ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64;
         }
-        let mut ts_ns = 0u64;
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_TIMESTAMPNS
-            {
-                let ts = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg) as *const libc::timespec);
-                ts_ns = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-        if ts_ns == 0 {
-            ts_ns = crate::sys::now_ns();
-        }
-        let orig = n as usize;
-        Ok((ts_ns, orig as u32, orig.min(buf.len())))
     }
+    if ts_ns == 0 {
+        ts_ns = crate::sys::now_ns();
+    }
+    let orig = msg.bytes;
+    let caplen = orig.min(room);
+    Ok((ts_ns, orig as u32, caplen))
 }
 
 /// Frames the kernel dropped on this socket since the last call (PACKET_STATISTICS resets on read).
-fn port_drops(fd: i32) -> u64 {
+fn port_drops(fd: BorrowedFd<'_>) -> u64 {
     let mut stats = libc::tpacket_stats {
         tp_packets: 0,
         tp_drops: 0,
     };
     let mut len = std::mem::size_of::<libc::tpacket_stats>() as libc::socklen_t;
-    // SAFETY: stats and len are live locals of the sizes given.
+    // SAFETY: `fd` is open for the call; stats and len are live locals of the
+    // sizes given. (nix has no PACKET_STATISTICS option.)
     let r = unsafe {
         libc::getsockopt(
-            fd,
+            fd.as_raw_fd(),
             libc::SOL_PACKET,
             libc::PACKET_STATISTICS,
             &mut stats as *mut _ as *mut libc::c_void,
@@ -496,9 +503,11 @@ pub fn write_pcapng(
     use pcap_file::pcapng::PcapNgWriter;
     use pcap_file::DataLink;
 
-    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
-    let mut writer =
-        PcapNgWriter::new(file).map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+    let file = std::fs::File::create(path)
+        .map_err(|e| crate::sys::refused_io(format_args!("creating {}", path.display()), &e))?;
+    let failed =
+        |e: pcap_file::PcapError| crate::unable(format!("writing {}: {e}", path.display()));
+    let mut writer = PcapNgWriter::new(std::io::BufWriter::new(file)).map_err(failed)?;
     for name in &result.ports {
         let idb = InterfaceDescriptionBlock {
             linktype: DataLink::ETHERNET,
@@ -508,9 +517,7 @@ pub fn write_pcapng(
                 InterfaceDescriptionOption::IfTsResol(9),
             ],
         };
-        writer
-            .write_pcapng_block(idb)
-            .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+        writer.write_pcapng_block(idb).map_err(failed)?;
     }
     let mut notes: Vec<(u64, String)> = annotations.to_vec();
     notes.sort_by_key(|n| n.0);
@@ -532,9 +539,7 @@ pub fn write_pcapng(
             data: Cow::Borrowed(&f.data),
             options,
         };
-        writer
-            .write_pcapng_block(epb)
-            .map_err(|e| anyhow!("writing {}: {e}", path.display()))?;
+        writer.write_pcapng_block(epb).map_err(failed)?;
     }
     Ok(())
 }

@@ -19,7 +19,7 @@
 use crate::bpf::DropRule;
 use crate::netns::NetNs;
 use crate::rtnl::Rtnl;
-use crate::topology::{link_index, set_link_up, set_port_forwarding, Host, Lab};
+use crate::topology::{Host, Lab};
 use anyhow::{anyhow, Result};
 use std::sync::atomic::Ordering;
 
@@ -71,7 +71,7 @@ pub fn drop_first(
     ns.run(|| -> Result<()> {
         let idx = crate::tc::ifindex(ifname)?;
         crate::tc::attach_counted_drop_at(idx, crate::tc::Hook::Ingress, rule, budget.as_ref())
-    })??;
+    })?;
     Ok(budget)
 }
 
@@ -82,7 +82,7 @@ pub fn undrop(lab: &Lab) -> Result<()> {
         ns.run(|| -> Result<()> {
             let idx = crate::tc::ifindex(ifname)?;
             crate::tc::detach_all(idx)
-        })??;
+        })?;
     }
     Ok(())
 }
@@ -117,14 +117,13 @@ pub fn set_link(lab: &Lab, host: Host, up: bool) -> Result<()> {
     let ifname = loc.ifname;
     loc.ns.run(|| -> Result<()> {
         let mut rt = Rtnl::open()?;
-        let idx = link_index(&mut rt, ifname)?;
-        set_link_up(
-            &mut rt,
+        let idx = rt.link_index(ifname)?;
+        Ok(rt.set_link_up(
             idx,
             up,
             &format!("setting {ifname} {}", if up { "up" } else { "down" }),
-        )
-    })?
+        )?)
+    })
 }
 
 /// Cuts only this host's port (switched).
@@ -135,9 +134,9 @@ fn isolate(lab: &Lab, host: Host) -> Result<()> {
         .ok_or_else(|| anyhow!("power off needs the switched topology"))?;
     wire.run(|| -> Result<()> {
         let mut rt = Rtnl::open()?;
-        let idx = link_index(&mut rt, host.port())?;
-        set_port_forwarding(&mut rt, idx, false, host.port())
-    })?
+        let idx = rt.link_index(host.port())?;
+        Ok(rt.set_port_forwarding(idx, false, host.port())?)
+    })
 }
 
 /// The host's state vanishes without a packet leaving it.
@@ -149,7 +148,7 @@ pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
     lab.host(host).run(|| -> Result<()> {
         let idx = crate::tc::ifindex("eth0")?;
         crate::tc::attach_drop_at(idx, crate::tc::Hook::Egress, &DropRule::All)
-    })??;
+    })?;
     if lab.wire.is_some() {
         isolate(lab, host)?;
     } else {
@@ -158,13 +157,13 @@ pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
         // capture holds it).
         lab.host(host).run(|| -> Result<()> {
             let mut rt = Rtnl::open()?;
-            let idx = link_index(&mut rt, "eth0")?;
-            set_link_up(&mut rt, idx, false, "setting eth0 down")
-        })??;
+            let idx = rt.link_index("eth0")?;
+            Ok(rt.set_link_up(idx, false, "setting eth0 down")?)
+        })?;
     }
     let ns: &NetNs = lab.host(host);
     crate::cleanup::kill_all(ns);
-    ns.run(crate::sockdiag::destroy_all_tcp)??;
+    ns.run(crate::sockdiag::destroy_all_tcp)?;
     ns.delete()
 }
 
@@ -204,7 +203,7 @@ pub fn impair(
     ns.run(|| -> Result<()> {
         let idx = crate::tc::ifindex(ifname)?;
         crate::tc::add_netem_impairment(idx, delay, jitter, loss)
-    })?
+    })
 }
 
 /// Removes every netem impairment.
@@ -214,7 +213,7 @@ pub fn unimpair(lab: &Lab) -> Result<()> {
         ns.run(|| -> Result<()> {
             let idx = crate::tc::ifindex(ifname)?;
             crate::tc::remove_root_qdisc(idx)
-        })??;
+        })?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 
 use crate::netns::NetNs;
 use crate::topology::{ns_name, Lab};
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use teardown_core::scenario::Topology;
 
 /// The manual lab's id: its namespaces are `td-lab-*`.
@@ -50,83 +50,97 @@ fn lab_namespaces() -> Vec<String> {
 pub fn lab_main(args: LabArgs) -> Result<i32> {
     crate::sys::require_root()?;
     match args.command {
-        LabCommand::Up { topology } => {
-            let topology = match topology.as_str() {
-                "switched" => Topology::Switched,
-                "direct" => Topology::Direct,
-                other => {
-                    return Err(crate::bad_input(format!(
-                        "unknown topology `{other}` (switched, direct)"
-                    )))
-                }
-            };
-            if lab_namespaces().iter().any(|n| NetNs::open(n).is_ok()) {
-                return Err(crate::bad_input(
-                    "the lab is already up (teardown lab down removes it)",
-                ));
-            }
-            let lab = Lab::up(LAB_ID, topology)?;
-            print!("{}", how_to(&lab));
-            Ok(0)
+        LabCommand::Up { topology } => lab_up(&topology),
+        LabCommand::Down => lab_down(),
+        LabCommand::Status => lab_status(),
+        LabCommand::Exec { host, command } => lab_exec(&host, command),
+    }
+}
+
+/// `teardown lab up`: builds the lab and leaves it up.
+fn lab_up(topology: &str) -> Result<i32> {
+    let topology = match topology {
+        "switched" => Topology::Switched,
+        "direct" => Topology::Direct,
+        other => {
+            return Err(crate::bad_input(format!(
+                "unknown topology `{other}` (switched, direct)"
+            )))
         }
-        LabCommand::Down => {
-            let existing: Vec<NetNs> = lab_namespaces()
-                .iter()
-                .filter_map(|n| NetNs::open(n).ok())
-                .collect();
-            if existing.is_empty() {
-                println!("the lab is not up");
-                return Ok(0);
-            }
-            crate::cleanup::teardown_namespaces(&existing)?;
-            println!(
-                "removed {}",
-                existing
-                    .iter()
-                    .map(|n| n.name())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            Ok(0)
+    };
+    if lab_namespaces().iter().any(|n| NetNs::open(n).is_ok()) {
+        return Err(crate::bad_input(
+            "the lab is already up (teardown lab down removes it)",
+        ));
+    }
+    let lab = Lab::up(LAB_ID, topology)?;
+    print!("{}", how_to(&lab));
+    // It outlives this command: `teardown lab down` removes it.
+    lab.leave_up();
+    Ok(0)
+}
+
+/// `teardown lab down`.
+fn lab_down() -> Result<i32> {
+    let existing: Vec<NetNs> = lab_namespaces()
+        .iter()
+        .filter_map(|n| NetNs::open(n).ok())
+        .collect();
+    if existing.is_empty() {
+        println!("the lab is not up");
+        return Ok(0);
+    }
+    crate::cleanup::teardown_namespaces(&existing)?;
+    println!(
+        "removed {}",
+        existing
+            .iter()
+            .map(|n| n.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    Ok(0)
+}
+
+/// `teardown lab status`: each namespace's links and TCP sockets.
+fn lab_status() -> Result<i32> {
+    let mut any = false;
+    for name in lab_namespaces() {
+        let Ok(ns) = NetNs::open(&name) else { continue };
+        any = true;
+        println!("{name}");
+        let (links, sockets) = ns.run(|| -> Result<_> {
+            let mut rt = crate::rtnl::Rtnl::open()?;
+            let links = rt.links()?;
+            let sockets = crate::sockdiag::dump_tcp().unwrap_or_default();
+            Ok((links, sockets))
+        })?;
+        for (idx, l, up) in links {
+            println!("  link {idx}: {l} {}", if up { "UP" } else { "DOWN" });
         }
-        LabCommand::Status => {
-            let mut any = false;
-            for name in lab_namespaces() {
-                let Ok(ns) = NetNs::open(&name) else { continue };
-                any = true;
-                println!("{name}");
-                let (links, sockets) = ns.run(|| -> Result<_> {
-                    let mut rt = crate::rtnl::Rtnl::open()?;
-                    let links = crate::topology::links(&mut rt)?;
-                    let sockets = crate::sockdiag::dump_tcp().unwrap_or_default();
-                    Ok((links, sockets))
-                })??;
-                for (idx, l, up) in links {
-                    println!("  link {idx}: {l} {}", if up { "UP" } else { "DOWN" });
-                }
-                for s in sockets {
-                    println!("  tcp {:<12} {} -> {}", s.state, s.local, s.remote);
-                }
-            }
-            if !any {
-                println!("the lab is not up (teardown lab up builds it)");
-            }
-            Ok(0)
-        }
-        LabCommand::Exec { host, command } => {
-            if !["client", "server", "wire"].contains(&host.as_str()) {
-                return Err(crate::bad_input(format!(
-                    "unknown host `{host}` (client, server, wire)"
-                )));
-            }
-            let ns = NetNs::open(&ns_name(LAB_ID, &host))
-                .map_err(|_| anyhow!("the lab is not up (teardown lab up)"))?;
-            crate::netns::ns_exec_main(crate::netns::NsExecArgs {
-                netns: ns.path().to_path_buf(),
-                command,
-            })
+        for s in sockets {
+            println!("  tcp {:<12} {} -> {}", s.state, s.local, s.remote);
         }
     }
+    if !any {
+        println!("the lab is not up (teardown lab up builds it)");
+    }
+    Ok(0)
+}
+
+/// `teardown lab exec HOST -- CMD...`.
+fn lab_exec(host: &str, command: Vec<String>) -> Result<i32> {
+    if !["client", "server", "wire"].contains(&host) {
+        return Err(crate::bad_input(format!(
+            "unknown host `{host}` (client, server, wire)"
+        )));
+    }
+    let ns = NetNs::open(&ns_name(LAB_ID, host))
+        .map_err(|_| crate::unable("the lab is not up (teardown lab up)"))?;
+    crate::netns::ns_exec_main(crate::netns::NsExecArgs {
+        netns: ns.path().to_path_buf(),
+        command,
+    })
 }
 
 fn how_to(lab: &Lab) -> String {

@@ -6,7 +6,8 @@
 //! created here carries the `td-` prefix and is removed on every path.
 //!
 //! - [`netns`]: network namespaces (create, enter on a throw-away thread, delete).
-//! - [`rtnl`], [`tc`], [`bpf`]: rtnetlink, traffic control, eBPF programs.
+//! - [`netlink`], [`rtnl`], [`tc`], [`bpf`]: the netlink request loop, rtnetlink
+//!   (links, addresses, neighbours), traffic control, eBPF programs.
 //! - [`topology`], [`lab`]: the lab's namespaces, links and addresses; `teardown lab`.
 //! - [`capture`], [`sockdiag`], [`record`]: the evidence: packets, socket samples, the recorder.
 //! - [`fault`], [`endpoint`]: faults on the wire; the processes under test.
@@ -21,6 +22,7 @@ pub mod endpoint;
 pub mod fault;
 pub mod files;
 pub mod lab;
+pub mod netlink;
 pub mod netns;
 pub mod record;
 pub mod rtnl;

@@ -10,7 +10,8 @@
 //! - Creating never touches the root network namespace. Errors carry the step
 //!   and the errno name.
 
-use anyhow::{anyhow, Context, Result};
+use crate::sys::{refused, refused_io};
+use anyhow::{anyhow, Result};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
 use std::fs::{self, File, OpenOptions};
@@ -29,14 +30,11 @@ pub struct NetNs {
     path: PathBuf,
 }
 
-fn errno_of(e: nix::Error) -> String {
-    teardown_core::errno::name(e as i32)
-}
-
 /// Makes `/run/netns` exist and be a shared mount point, exactly as
 /// `ip netns add` does, so mounts under it behave the same for both tools.
 fn ensure_run_dir() -> Result<()> {
-    fs::create_dir_all(NETNS_RUN_DIR).with_context(|| format!("creating {NETNS_RUN_DIR}"))?;
+    fs::create_dir_all(NETNS_RUN_DIR)
+        .map_err(|e| refused_io(format_args!("creating {NETNS_RUN_DIR}"), &e))?;
     let flags = MsFlags::MS_SHARED | MsFlags::MS_REC;
     match mount(
         None::<&str>,
@@ -54,7 +52,7 @@ fn ensure_run_dir() -> Result<()> {
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None::<&str>,
             )
-            .map_err(|e| anyhow!("bind-mounting {NETNS_RUN_DIR} onto itself: {}", errno_of(e)))?;
+            .map_err(|e| refused(format_args!("bind-mounting {NETNS_RUN_DIR} onto itself"), e))?;
             mount(
                 None::<&str>,
                 NETNS_RUN_DIR,
@@ -62,9 +60,9 @@ fn ensure_run_dir() -> Result<()> {
                 flags,
                 None::<&str>,
             )
-            .map_err(|e| anyhow!("making {NETNS_RUN_DIR} shared: {}", errno_of(e)))
+            .map_err(|e| refused(format_args!("making {NETNS_RUN_DIR} shared"), e))
         }
-        Err(e) => Err(anyhow!("making {NETNS_RUN_DIR} shared: {}", errno_of(e))),
+        Err(e) => Err(refused(format_args!("making {NETNS_RUN_DIR} shared"), e)),
     }
 }
 
@@ -115,7 +113,12 @@ impl NetNs {
             .create_new(true)
             .mode(0o444)
             .open(&path)
-            .with_context(|| format!("creating namespace file {}", path.display()))?;
+            .map_err(|e| {
+                refused_io(
+                    format_args!("creating namespace file {}", path.display()),
+                    &e,
+                )
+            })?;
         let target = path.clone();
         // A throw-away thread: it moves itself into a new namespace, pins the
         // namespace with a bind mount and exits, so no thread of ours is left in it.
@@ -127,7 +130,7 @@ impl NetNs {
                     let _ = setns(n.as_fd(), CloneFlags::CLONE_NEWNET);
                 }
                 unshare(CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| anyhow!("unshare(CLONE_NEWNET): {}", errno_of(e)))?;
+                    .map_err(|e| refused("unshare(CLONE_NEWNET)", e))?;
                 mount(
                     Some("/proc/thread-self/ns/net"),
                     &target,
@@ -136,14 +139,13 @@ impl NetNs {
                     None::<&str>,
                 )
                 .map_err(|e| {
-                    anyhow!(
-                        "bind-mounting the namespace on {}: {}",
-                        target.display(),
-                        errno_of(e)
+                    refused(
+                        format_args!("bind-mounting the namespace on {}", target.display()),
+                        e,
                     )
                 })
             })
-            .context("spawning the namespace thread")?
+            .map_err(|e| refused_io("spawning the namespace thread", &e))?
             .join()
             .map_err(|_| anyhow!("the namespace thread panicked"))?;
         if let Err(e) = made {
@@ -160,7 +162,7 @@ impl NetNs {
     pub fn open(name: &str) -> Result<NetNs> {
         let path = Path::new(NETNS_RUN_DIR).join(name);
         if !path.exists() {
-            return Err(anyhow!("no namespace named {name}"));
+            return Err(crate::unable(format!("no namespace named {name}")));
         }
         Ok(NetNs {
             name: name.to_string(),
@@ -178,36 +180,42 @@ impl NetNs {
 
     /// The namespace file, opened (for setns or IFLA_NET_NS_FD).
     pub fn file(&self) -> Result<File> {
-        File::open(&self.path).with_context(|| format!("opening {}", self.path.display()))
+        File::open(&self.path)
+            .map_err(|e| refused_io(format_args!("opening {}", self.path.display()), &e))
     }
 
     /// The namespace's inode number (what /proc/PID/ns/net links to).
     pub fn inode(&self) -> Result<u64> {
-        Ok(fs::metadata(&self.path)?.ino())
+        Ok(fs::metadata(&self.path)
+            .map_err(|e| refused_io(format_args!("reading {}", self.path.display()), &e))?
+            .ino())
     }
 
-    /// Runs `f` on a fresh thread inside the namespace and returns its result.
-    pub fn run<R: Send>(&self, f: impl FnOnce() -> R + Send) -> Result<R> {
+    /// Runs `f` on a fresh thread inside the namespace and returns its result:
+    /// `f`'s own error, or why it could not run there (setns refused, no
+    /// thread), or that the thread panicked. The caller's thread never moves.
+    pub fn run<R: Send>(&self, f: impl FnOnce() -> Result<R> + Send) -> Result<R> {
         let file = self.file()?;
         std::thread::scope(|s| {
             std::thread::Builder::new()
                 .name(format!("ns-{}", self.name))
                 .spawn_scoped(s, move || -> Result<R> {
                     setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
-                        .map_err(|e| anyhow!("setns into {}: {}", self.name, errno_of(e)))?;
-                    Ok(f())
+                        .map_err(|e| refused(format_args!("setns into {}", self.name), e))?;
+                    f()
                 })
-                .context("spawning a namespace thread")?
+                .map_err(|e| refused_io("spawning a namespace thread", &e))?
                 .join()
                 .map_err(|_| anyhow!("a thread in namespace {} panicked", self.name))?
         })
     }
 
-    /// Spawns a long-lived thread inside the namespace.
+    /// Spawns a long-lived thread inside the namespace; joining it gives
+    /// `f`'s result, or why it could not enter the namespace.
     pub fn spawn<R: Send + 'static>(
         &self,
         thread_name: &str,
-        f: impl FnOnce() -> R + Send + 'static,
+        f: impl FnOnce() -> Result<R> + Send + 'static,
     ) -> Result<JoinHandle<Result<R>>> {
         let file = self.file()?;
         let name = self.name.clone();
@@ -215,11 +223,11 @@ impl NetNs {
             .name(thread_name.to_string())
             .spawn(move || -> Result<R> {
                 setns(file.as_fd(), CloneFlags::CLONE_NEWNET)
-                    .map_err(|e| anyhow!("setns into {name}: {}", errno_of(e)))?;
+                    .map_err(|e| refused(format_args!("setns into {name}"), e))?;
                 drop(file);
-                Ok(f())
+                f()
             })
-            .context("spawning a namespace thread")
+            .map_err(|e| refused_io("spawning a namespace thread", &e))
     }
 
     /// Pids of every process whose network namespace this is.
@@ -234,20 +242,18 @@ impl NetNs {
         match umount2(&self.path, MntFlags::MNT_DETACH) {
             Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
             Err(e) => {
-                return Err(anyhow!(
-                    "unmounting {}: {}",
-                    self.path.display(),
-                    errno_of(e)
+                return Err(refused(
+                    format_args!("unmounting {}", self.path.display()),
+                    e,
                 ))
             }
         }
         match fs::remove_file(&self.path) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(anyhow!(
-                "removing {}: {}",
-                self.path.display(),
-                crate::sys::errno_of_io(&e)
+            Err(e) => Err(refused_io(
+                format_args!("removing {}", self.path.display()),
+                &e,
             )),
         }
     }
@@ -310,9 +316,9 @@ pub struct NsExecArgs {
 /// main thread covers the whole program that replaces it.
 pub fn ns_exec_main(args: NsExecArgs) -> Result<i32> {
     use std::os::unix::process::CommandExt;
-    let file =
-        File::open(&args.netns).with_context(|| format!("opening {}", args.netns.display()))?;
-    setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| anyhow!("setns: {}", errno_of(e)))?;
+    let file = File::open(&args.netns)
+        .map_err(|e| refused_io(format_args!("opening {}", args.netns.display()), &e))?;
+    setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| refused("setns", e))?;
     drop(file);
     let err = std::process::Command::new(&args.command[0])
         .args(&args.command[1..])
@@ -336,7 +342,7 @@ mod tests {
         let name = format!("td-unit-{}", std::process::id());
         let ns = NetNs::create(&name).unwrap();
         let inside = ns
-            .run(|| fs::read_link("/proc/thread-self/ns/net").unwrap())
+            .run(|| Ok(fs::read_link("/proc/thread-self/ns/net")?))
             .unwrap();
         assert_ne!(inside, before);
         assert_eq!(
@@ -347,10 +353,18 @@ mod tests {
         // A private TCP hash where the kernel has tcp_child_ehash_entries (5.19+).
         if Path::new("/proc/sys/net/ipv4/tcp_child_ehash_entries").exists() {
             let entries = ns
-                .run(|| fs::read_to_string("/proc/sys/net/ipv4/tcp_ehash_entries").unwrap())
+                .run(|| Ok(fs::read_to_string("/proc/sys/net/ipv4/tcp_ehash_entries")?))
                 .unwrap();
             assert_eq!(entries.trim(), CHILD_EHASH_ENTRIES);
         }
+        // One Result: the closure's own error, and a panic on the thread as an error.
+        let err = ns
+            .run(|| -> Result<()> { Err(anyhow!("from inside")) })
+            .unwrap_err();
+        assert_eq!(err.to_string(), "from inside");
+        let err = ns.run(|| -> Result<()> { panic!("boom") }).unwrap_err();
+        assert!(err.to_string().contains("panicked"), "{err:#}");
+        assert_eq!(fs::read_link("/proc/thread-self/ns/net").unwrap(), before);
         assert!(
             NetNs::create(&name).is_err(),
             "a second create of the same name must fail"

@@ -21,19 +21,17 @@
 //!   with `gone` for a socket missing from a later round of its host. A flat
 //!   sample list cannot show an empty round: record one with [`empty_round`].
 
+use crate::netlink::{NlError, NlSocket, NLMSG_DONE, NLMSG_ERROR};
 use crate::netns::NetNs;
 use crate::sys::now_ns;
 use anyhow::{anyhow, Context, Result};
-use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NetlinkSerializable, ParseableParametrized,
-    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
-};
+use netlink_packet_core::ParseableParametrized;
 use netlink_packet_sock_diag::{
     constants::{AF_INET, AF_INET6, IPPROTO_TCP},
     inet::{ExtensionFlags, InetRequest, SocketId, StateFlags},
     SockDiagDestroy, SockDiagMessage,
 };
-use netlink_sys::{protocols::NETLINK_SOCK_DIAG, Socket as NlSocket, SocketAddr as NlAddr};
+use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -50,8 +48,6 @@ pub const EMPTY_ROUND_STATE: &str = "NONE";
 /// The `to` of a [`Transition`] when the socket disappeared.
 pub const GONE: &str = "gone";
 
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const INET_DIAG_INFO: u16 = 2;
 /// Size of `struct inet_diag_msg`.
@@ -206,82 +202,36 @@ pub enum Reply {
 
 /// Splits a datagram into netlink messages and parses each one.
 pub fn parse_replies(buf: &[u8]) -> Vec<Reply> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while let (Some(len), Some(kind), Some(seq)) =
-        (u32_at(buf, off), u16_at(buf, off + 4), u32_at(buf, off + 8))
-    {
-        let len = len as usize;
-        if len < 16 || off + len > buf.len() {
-            break;
-        }
-        let payload = &buf[off + 16..off + len];
-        out.push(match kind {
+    crate::netlink::messages(buf)
+        .map(|m| match m.kind {
             NLMSG_DONE => Reply::Done,
-            NLMSG_ERROR => match u32_at(payload, 0) {
-                Some(e) => Reply::Error((e as i32).saturating_neg(), seq),
+            NLMSG_ERROR => match m.error_code() {
+                Some(e) => Reply::Error(e, m.seq),
                 None => Reply::Other,
             },
-            SOCK_DIAG_BY_FAMILY => parse_inet_diag_msg(payload)
+            SOCK_DIAG_BY_FAMILY => parse_inet_diag_msg(m.payload())
                 .map(Reply::Sock)
                 .unwrap_or(Reply::Other),
             _ => Reply::Other,
-        });
-        off += (len + 3) & !3;
-    }
-    out
+        })
+        .collect()
 }
 
 /// A NETLINK_SOCK_DIAG socket in the namespace of the thread that opened it.
 pub struct Diag {
-    sock: NlSocket,
-    seq: u32,
+    nl: NlSocket,
 }
 
 impl Diag {
     /// Opens the socket in the calling thread's network namespace.
-    pub fn open() -> Result<Diag> {
-        let mut sock = NlSocket::new(NETLINK_SOCK_DIAG)
-            .map_err(|e| anyhow!("netlink sock_diag socket: {}", crate::sys::errno_of_io(&e)))?;
-        sock.bind_auto()
-            .map_err(|e| anyhow!("binding sock_diag socket: {}", crate::sys::errno_of_io(&e)))?;
-        sock.connect(&NlAddr::new(0, 0)).map_err(|e| {
-            anyhow!(
-                "connecting sock_diag socket: {}",
-                crate::sys::errno_of_io(&e)
-            )
-        })?;
-        Ok(Diag { sock, seq: 0 })
-    }
-
-    fn send<T: NetlinkSerializable>(&mut self, flags: u16, payload: T) -> Result<u32>
-    where
-        NetlinkPayload<T>: From<T>,
-    {
-        self.seq = self.seq.wrapping_add(1);
-        let mut hdr = NetlinkHeader::default();
-        hdr.flags = flags;
-        hdr.sequence_number = self.seq;
-        let mut msg = NetlinkMessage::new(hdr, NetlinkPayload::from(payload));
-        msg.finalize();
-        let mut buf = vec![0u8; msg.buffer_len()];
-        msg.serialize(&mut buf);
-        self.sock
-            .send(&buf, 0)
-            .map_err(|e| anyhow!("sock_diag send: {}", crate::sys::errno_of_io(&e)))?;
-        Ok(self.seq)
-    }
-
-    fn recv(&self) -> Result<Vec<Reply>> {
-        let (buf, _) = self
-            .sock
-            .recv_from_full()
-            .map_err(|e| anyhow!("sock_diag recv: {}", crate::sys::errno_of_io(&e)))?;
-        Ok(parse_replies(&buf))
+    pub fn open() -> Result<Diag, NlError> {
+        Ok(Diag {
+            nl: NlSocket::open(NETLINK_SOCK_DIAG, "sock_diag")?,
+        })
     }
 
     /// Every TCP socket of one family.
-    fn dump_family(&mut self, family: u8) -> Result<Vec<DiagSock>> {
+    fn dump_family(&mut self, family: u8) -> Result<Vec<DiagSock>, NlError> {
         let req = InetRequest {
             family,
             protocol: IPPROTO_TCP,
@@ -293,35 +243,27 @@ impl Diag {
                 SocketId::new_v6()
             },
         };
-        let seq = self.send(
-            NLM_F_REQUEST | NLM_F_DUMP,
-            SockDiagMessage::InetRequest(req),
-        )?;
         let mut socks = Vec::new();
-        loop {
-            for r in self.recv()? {
-                match r {
-                    Reply::Sock(s) => socks.push(s),
-                    Reply::Done => return Ok(socks),
-                    Reply::Error(0, _) => {}
-                    Reply::Error(e, s) if s == seq => {
-                        return Err(anyhow!("sock_diag dump: {}", teardown_core::errno::name(e)))
-                    }
-                    _ => {}
+        self.nl
+            .dump(SockDiagMessage::InetRequest(req), "sock_diag dump", |m| {
+                if m.kind == SOCK_DIAG_BY_FAMILY {
+                    socks.extend(parse_inet_diag_msg(m.payload()));
                 }
-            }
-        }
+                Ok(())
+            })?;
+        Ok(socks)
     }
 
     /// Every TCP socket, IPv4 then IPv6.
-    pub fn dump(&mut self) -> Result<Vec<DiagSock>> {
+    pub fn dump(&mut self) -> Result<Vec<DiagSock>, NlError> {
         let mut all = self.dump_family(AF_INET)?;
         all.extend(self.dump_family(AF_INET6)?);
         Ok(all)
     }
 
-    /// SOCK_DESTROY of one socket; `Err(errno)` when the kernel refuses.
-    pub fn destroy(&mut self, s: &DiagSock) -> Result<std::result::Result<(), i32>> {
+    /// SOCK_DESTROY of one socket. The kernel's refusal is an error with
+    /// [`NlError::nack`] set (ENOENT: the socket is already gone).
+    pub fn destroy(&mut self, s: &DiagSock) -> Result<(), NlError> {
         let req = InetRequest {
             family: s.family,
             protocol: IPPROTO_TCP,
@@ -329,19 +271,12 @@ impl Diag {
             states: StateFlags::all(),
             socket_id: s.id.clone(),
         };
-        let seq = self.send(
-            NLM_F_REQUEST | NLM_F_ACK,
+        self.nl.request(
             SockDiagDestroy::new(SockDiagMessage::InetRequest(req)),
-        )?;
-        loop {
-            for r in self.recv()? {
-                if let Reply::Error(e, s) = r {
-                    if s == seq {
-                        return Ok(if e == 0 { Ok(()) } else { Err(e) });
-                    }
-                }
-            }
-        }
+            0,
+            "SOCK_DESTROY",
+            |_| Ok(()),
+        )
     }
 }
 
@@ -373,16 +308,17 @@ pub fn destroy_all_tcp_report() -> Result<DestroyReport> {
     let mut diag = Diag::open()?;
     let mut report = DestroyReport::default();
     for s in diag.dump()? {
-        match diag.destroy(&s)? {
+        match diag.destroy(&s) {
             Ok(()) => report.destroyed += 1,
-            Err(libc::ENOENT) => report.already_gone += 1,
-            Err(e) => report.failed.push(format!(
+            Err(e) if e.nack && e.errno == libc::ENOENT => report.already_gone += 1,
+            Err(e) if e.nack => report.failed.push(format!(
                 "{} {} {}: {}",
                 state_name(s.state),
                 s.local(),
                 s.remote(),
-                teardown_core::errno::name(e)
+                teardown_core::errno::name(e.errno)
             )),
+            Err(e) => return Err(e.into()),
         }
     }
     Ok(report)
@@ -412,7 +348,7 @@ pub fn empty_round(ts_ns: u64, host: &str) -> SockSample {
 /// Dumps one namespace's TCP sockets periodically on a thread inside it.
 pub struct Sampler {
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Result<Result<()>>>>,
+    handle: Option<JoinHandle<Result<()>>>,
 }
 
 impl Sampler {
@@ -444,7 +380,9 @@ impl Sampler {
         let host = host.to_string();
         let period = period.max(Duration::from_millis(1));
         let handle = ns.spawn(&format!("td-sample-{host}"), move || -> Result<()> {
-            let mut diag = Diag::open().context("sampler")?;
+            let mut diag = Diag::open()
+                .map_err(anyhow::Error::from)
+                .context("sampler")?;
             let mut first_err: Option<(anyhow::Error, usize)> = None;
             let mut next = Instant::now();
             while !flag.load(Ordering::Relaxed) {
@@ -453,7 +391,7 @@ impl Sampler {
                     Ok(socks) => sink(ts, socks.iter().map(|s| s.sample(ts, &host)).collect()),
                     Err(e) => match first_err.as_mut() {
                         Some((_, n)) => *n += 1,
-                        None => first_err = Some((e, 1)),
+                        None => first_err = Some((e.into(), 1)),
                     },
                 }
                 next += period;
@@ -491,7 +429,7 @@ impl Sampler {
         match self.handle.take() {
             Some(h) => h
                 .join()
-                .map_err(|_| anyhow!("the sampler thread panicked"))??,
+                .map_err(|_| anyhow!("the sampler thread panicked"))?,
             None => Ok(()),
         }
     }
@@ -829,6 +767,7 @@ mod tests {
                 assert_eq!(tw.tcp, None, "no tcp_info for TIME_WAIT");
                 assert!(find(&v, sa, ca).is_none(), "{v:?}");
             }
+            Ok(())
         })
         .unwrap();
     }
@@ -864,6 +803,7 @@ mod tests {
             errs.sort();
             assert_eq!(errs, ["ECONNABORTED", "ECONNRESET"]);
             drop(l);
+            Ok(())
         })
         .unwrap();
     }
@@ -890,6 +830,7 @@ mod tests {
                 (0, 1) => assert!(report.failed[0].starts_with("TIME_WAIT"), "{report:?}"),
                 _ => panic!("{report:?}"),
             }
+            Ok(())
         })
         .unwrap();
     }
@@ -907,7 +848,7 @@ mod tests {
         // Empty rounds come through while there is no socket.
         let (_, first) = rx.recv_timeout(Duration::from_secs(2)).unwrap();
         assert!(first.is_empty(), "{first:?}");
-        let (c, s, l) = ns.0.run(|| pair("127.0.0.1")).unwrap();
+        let (c, s, l) = ns.0.run(|| Ok(pair("127.0.0.1"))).unwrap();
         let (ca, sa) = (c.local_addr().unwrap(), s.local_addr().unwrap());
         std::thread::sleep(Duration::from_millis(60));
         // SO_LINGER 0 on the client: close sends RST, both ends vanish at once.

@@ -4,6 +4,7 @@
 //! root check every privileged command makes before it creates anything.
 
 use anyhow::Result;
+use std::os::fd::{AsRawFd, BorrowedFd};
 
 /// Exit 3 with a clear message unless we may administer network namespaces.
 pub fn require_root() -> Result<()> {
@@ -50,6 +51,61 @@ pub fn errno_of_io(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => teardown_core::errno::name(n),
         None => format!("{:?}", e.kind()),
+    }
+}
+
+/// The machine refused `step` with this I/O error: an environment error
+/// (exit 3) naming the step and the errno, e.g. `reading /proc/x: ENOENT`.
+pub fn refused_io(step: impl std::fmt::Display, e: &std::io::Error) -> anyhow::Error {
+    crate::unable(format!("{step}: {}", errno_of_io(e)))
+}
+
+/// The kernel refused `step` with this errno: an environment error (exit 3).
+pub fn refused(step: impl std::fmt::Display, e: nix::Error) -> anyhow::Error {
+    crate::unable(format!("{step}: {}", teardown_core::errno::name(e as i32)))
+}
+
+/// TCP_RTO_MAX_MS (include/uapi/linux/tcp.h, 6.15+): a socket's cap on its RTO, in ms.
+const TCP_RTO_MAX_MS: libc::c_int = 44;
+
+/// setsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS) on a TCP socket.
+pub fn set_tcp_rto_max_ms(sock: BorrowedFd<'_>, ms: u32) -> std::io::Result<()> {
+    let v = ms as libc::c_int;
+    // SAFETY: `sock` is open for the call; passes a pointer to a live c_int and its exact size.
+    let r = unsafe {
+        libc::setsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            TCP_RTO_MAX_MS,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// getsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS): the cap in ms.
+pub fn tcp_rto_max_ms(sock: BorrowedFd<'_>) -> std::io::Result<u32> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `sock` is open for the call; v and len are live and len holds v's size.
+    let r = unsafe {
+        libc::getsockopt(
+            sock.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            TCP_RTO_MAX_MS,
+            &mut v as *mut libc::c_int as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(v as u32)
     }
 }
 

@@ -19,17 +19,15 @@
 //!   `adding cls_bpf filter on ifindex 7: EINVAL`.
 
 use crate::bpf::{self, DropRule};
-use anyhow::{anyhow, Context, Result};
-use netlink_packet_core::{
-    DefaultNla, NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
-    NLM_F_REQUEST,
-};
+use crate::netlink::NlError;
+use crate::rtnl::Rtnl;
+use anyhow::{Context, Result};
+use netlink_packet_core::{DefaultNla, NLM_F_CREATE, NLM_F_EXCL};
 use netlink_packet_route::tc::{
     TcAttribute, TcBpfFlags, TcFilterBpfOption, TcHandle, TcHeader, TcMessage, TcOption,
 };
 use netlink_packet_route::RouteNetlinkMessage;
-use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The clsact qdisc's parent (TC_H_CLSACT, the same value as TC_H_INGRESS).
@@ -52,74 +50,11 @@ pub enum Hook {
     Egress,
 }
 
-/// A netlink error: the step and the errno value.
-#[derive(Debug)]
-pub struct NetlinkError {
-    pub step: String,
-    pub errno: i32,
-}
-
-impl std::fmt::Display for NetlinkError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: {}",
-            self.step,
-            teardown_core::errno::name(self.errno)
-        )
-    }
-}
-
-impl std::error::Error for NetlinkError {}
-
-static SEQ: AtomicU32 = AtomicU32::new(1);
-
 /// Sends one rtnetlink request with NLM_F_ACK on a fresh socket (in the
 /// calling thread's namespace) and waits for the kernel's answer. Returns
-/// the errno the kernel reports (`Err(NetlinkError)`), or Ok on an ACK.
-fn request(msg: RouteNetlinkMessage, flags: u16, step: &str) -> Result<(), NetlinkError> {
-    let fail = |errno: i32| NetlinkError {
-        step: step.to_string(),
-        errno,
-    };
-    let io_errno = |e: std::io::Error| fail(e.raw_os_error().unwrap_or(libc::EIO));
-    let mut sock = Socket::new(NETLINK_ROUTE).map_err(io_errno)?;
-    sock.bind_auto().map_err(io_errno)?;
-    sock.connect(&SocketAddr::new(0, 0)).map_err(io_errno)?;
-    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
-    let mut header = NetlinkHeader::default();
-    header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
-    header.sequence_number = seq;
-    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(msg));
-    nl.finalize();
-    let mut buf = vec![0u8; nl.buffer_len()];
-    nl.serialize(&mut buf);
-    sock.send(&buf, 0).map_err(io_errno)?;
-    loop {
-        let (data, _) = sock.recv_from_full().map_err(io_errno)?;
-        let mut offset = 0;
-        while offset < data.len() {
-            let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&data[offset..])
-                .map_err(|_| fail(libc::EPROTO))?;
-            let len = reply.header.length as usize;
-            if reply.header.sequence_number == seq {
-                match reply.payload {
-                    NetlinkPayload::Error(e) => {
-                        return match e.code {
-                            None => Ok(()),
-                            Some(code) => Err(fail(-code.get())),
-                        }
-                    }
-                    NetlinkPayload::Done(_) => return Ok(()),
-                    _ => {}
-                }
-            }
-            if len == 0 {
-                break;
-            }
-            offset += (len + 3) & !3;
-        }
-    }
+/// the errno the kernel reports (`Err(NlError)`), or Ok on an ACK.
+fn request(msg: RouteNetlinkMessage, flags: u16, step: &str) -> Result<(), NlError> {
+    Rtnl::open()?.request(msg, flags, step)
 }
 
 fn tc_message(ifindex: u32, parent: u32, handle: u32, info: u32) -> TcMessage {
@@ -152,7 +87,7 @@ pub fn ensure_clsact(ifindex: u32) -> Result<()> {
 /// Adds a cls_bpf direct-action filter running the already loaded program
 /// `prog_fd` (named `name`) on `hook`, for every protocol, at a priority the
 /// kernel picks. The filter keeps its own reference to the program.
-pub fn add_bpf_filter(ifindex: u32, hook: Hook, prog_fd: i32, name: &str) -> Result<()> {
+pub fn add_bpf_filter(ifindex: u32, hook: Hook, prog: BorrowedFd<'_>, name: &str) -> Result<()> {
     let parent = match hook {
         Hook::Ingress => INGRESS_PARENT,
         Hook::Egress => EGRESS_PARENT,
@@ -162,7 +97,7 @@ pub fn add_bpf_filter(ifindex: u32, hook: Hook, prog_fd: i32, name: &str) -> Res
     let mut m = tc_message(ifindex, parent, 0, info);
     m.attributes.push(TcAttribute::Kind("bpf".into()));
     m.attributes.push(TcAttribute::Options(vec![
-        TcOption::Bpf(TcFilterBpfOption::ProgFd(prog_fd as u32)),
+        TcOption::Bpf(TcFilterBpfOption::ProgFd(prog.as_raw_fd() as u32)),
         TcOption::Bpf(TcFilterBpfOption::ProgName(name.to_string())),
         TcOption::Bpf(TcFilterBpfOption::Flags(TcBpfFlags::DirectAction)),
     ]));
@@ -194,7 +129,7 @@ pub fn attach_counted_drop_at(
 ) -> Result<()> {
     let prog = bpf::load_counted(rule, budget)?;
     ensure_clsact(ifindex)?;
-    add_bpf_filter(ifindex, hook, prog.as_raw_fd(), &rule.name())
+    add_bpf_filter(ifindex, hook, prog.as_fd(), &rule.name())
     // `prog` closes here; the filter holds the program (and the program its budget).
 }
 
@@ -215,23 +150,11 @@ pub fn detach_all(ifindex: u32) -> Result<()> {
 }
 
 /// The index of interface `name` in the calling thread's namespace.
-pub fn ifindex(name: &str) -> Result<u32> {
-    let c = std::ffi::CString::new(name).map_err(|_| anyhow!("bad interface name {name:?}"))?;
-    // SAFETY: c is a valid NUL-terminated string for the call.
-    let i = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if i == 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(anyhow!(
-            "no interface {name}: {}",
-            crate::sys::errno_of_io(&e)
-        ));
-    }
-    Ok(i)
-}
+pub use crate::rtnl::ifindex;
 
 /// RTM_NEWQDISC netem as root qdisc of `ifindex`, with a minimal
 /// `struct tc_netem_qopt` (limit 1000, no impairment).
-fn add_netem(ifindex: u32) -> Result<(), NetlinkError> {
+fn add_netem(ifindex: u32) -> Result<(), NlError> {
     let mut qopt = Vec::with_capacity(24);
     for v in [0u32, 1000, 0, 0, 0, 0] {
         // latency, limit, loss, gap, duplicate, jitter
@@ -281,7 +204,9 @@ pub fn add_netem_impairment(
         &format!("adding netem qdisc on ifindex {ifindex}"),
     ) {
         Ok(()) => Ok(()),
-        Err(e) if e.errno == libc::ENOENT => Err(anyhow!("this kernel lacks sch_netem ({e})")),
+        Err(e) if e.errno == libc::ENOENT => {
+            Err(crate::unable(format!("this kernel lacks sch_netem ({e})")))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -304,16 +229,16 @@ static PROBE: AtomicU32 = AtomicU32::new(0);
 
 /// Runs `f` with the loopback's ifindex in a throw-away namespace, deleted
 /// afterwards whatever happens.
-fn in_probe_namespace<R: Send>(what: &str, f: impl FnOnce(u32) -> R + Send) -> Result<R> {
+fn in_probe_namespace<R: Send>(what: &str, f: impl FnOnce(u32) -> Result<R> + Send) -> Result<R> {
     let name = format!(
         "td-probe-{what}-{}-{}",
         std::process::id(),
         PROBE.fetch_add(1, Ordering::Relaxed)
     );
     let ns = crate::netns::NetNs::create(&name).context("creating a probe namespace")?;
-    let out = ns.run(|| -> Result<R> { Ok(f(ifindex("lo")?)) });
+    let out = ns.run(|| f(ifindex("lo")?));
     let deleted = ns.delete();
-    let out = out??;
+    let out = out?;
     deleted?;
     Ok(out)
 }
@@ -326,7 +251,7 @@ pub fn has_netem() -> bool {
 
 /// Why netem does not work here (ENOENT: the kernel has no sch_netem), or Ok.
 pub fn check_netem() -> Result<()> {
-    in_probe_namespace("netem", |lo| add_netem(lo).map_err(anyhow::Error::from))?
+    in_probe_namespace("netem", |lo| Ok(add_netem(lo)?))
 }
 
 /// Whether the kernel has clsact and cls_bpf direct-action and loads our
@@ -334,7 +259,7 @@ pub fn check_netem() -> Result<()> {
 /// throw-away namespace.
 pub fn has_clsact_bpf() -> bool {
     in_probe_namespace("clsact", |lo| {
-        attach_drop(lo, &DropRule::All).is_ok() && detach_all(lo).is_ok()
+        Ok(attach_drop(lo, &DropRule::All).is_ok() && detach_all(lo).is_ok())
     })
     .unwrap_or(false)
 }
@@ -344,7 +269,7 @@ pub fn check_clsact_bpf() -> Result<()> {
     in_probe_namespace("clsact", |lo| -> Result<()> {
         attach_drop(lo, &DropRule::All)?;
         detach_all(lo)
-    })?
+    })
 }
 
 #[cfg(test)]
@@ -361,14 +286,5 @@ mod tests {
         if cfg!(target_endian = "little") {
             assert_eq!(ETH_P_ALL.to_be(), 0x0300);
         }
-    }
-
-    #[test]
-    fn netlink_error_names_step_and_errno() {
-        let e = NetlinkError {
-            step: "adding cls_bpf filter on ifindex 7".into(),
-            errno: libc::EINVAL,
-        };
-        assert_eq!(e.to_string(), "adding cls_bpf filter on ifindex 7: EINVAL");
     }
 }

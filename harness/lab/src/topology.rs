@@ -11,20 +11,18 @@
 //!   MACs, loopback up, and no default route.
 //! - [`Lab::up`] either returns a complete lab or removes everything it
 //!   created and names the step and errno that failed.
+//! - A [`Lab`] takes itself down when dropped (panics included); [`Lab::down`]
+//!   does it explicitly and reports the first error; either is done once.
+//!   [`Lab::leave_up`] keeps a lab for good (`teardown lab up`).
 
 use crate::netns::NetNs;
 use crate::rtnl::Rtnl;
-use anyhow::{anyhow, Context, Result};
-use netlink_packet_core::DefaultNla;
-use netlink_packet_core::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
-use netlink_packet_route::address::{AddressAttribute, AddressHeaderFlags, AddressMessage};
-use netlink_packet_route::link::{
-    InfoBridge, InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
-    LinkProtoInfoBridge,
-};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use crate::sys::refused_io;
+use anyhow::{anyhow, Result};
 use std::net::IpAddr;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 use teardown_core::evidence::addr;
 use teardown_core::scenario::Topology;
 
@@ -98,7 +96,7 @@ pub fn ns_name(id: &str, role: &str) -> String {
     format!("td-{id}-{role}")
 }
 
-/// A built lab.
+/// A built lab. Dropping it takes it down (see [`Lab::down`]).
 #[derive(Debug)]
 pub struct Lab {
     pub id: String,
@@ -108,7 +106,9 @@ pub struct Lab {
     /// The wire namespace (switched topology only).
     pub wire: Option<NetNs>,
     /// Whether the wire is cut now (a powered-on host's new port starts cut too).
-    pub cut: std::sync::atomic::AtomicBool,
+    pub cut: AtomicBool,
+    /// Set once the lab was taken down (or is to be left up): nothing more to do.
+    done: AtomicBool,
 }
 
 /// Where a capture port lives: its namespace and interface name.
@@ -117,98 +117,117 @@ pub struct PortLocation<'a> {
     pub ifname: &'static str,
 }
 
+/// No IPv6 autoconfiguration noise from links we create, and loopback up
+/// (in the calling thread's namespace: a host's or the wire's).
+fn prepare_namespace() -> Result<()> {
+    write_sysctl("net.ipv6.conf.default.accept_dad", "0")?;
+    write_sysctl("net.ipv6.conf.default.router_solicitations", "0")?;
+    let mut rt = Rtnl::open()?;
+    let lo = rt.link_index("lo")?;
+    Ok(rt.set_link_up(lo, true, "setting lo up")?)
+}
+
+/// Plugs `host` into the bridge: its port (`c-port`, `s-port`) in the
+/// socket's namespace (the wire), its `eth0` directly in `host_ns`.
+fn plug_port(rt: &mut Rtnl, host: Host, host_ns: &std::fs::File, bridge: u32) -> Result<()> {
+    let port = host.port();
+    rt.add_veth(port, None, "eth0", host_ns.as_fd(), host.mac())?;
+    let idx = rt.link_index(port)?;
+    rt.set_master(idx, bridge, port)?;
+    Ok(rt.set_link_up(idx, true, &format!("setting {port} up"))?)
+}
+
+/// A host's addresses on its eth0, and eth0 up (in the host's namespace).
+fn address_host(host: Host) -> Result<()> {
+    let mut rt = Rtnl::open()?;
+    let idx = rt.link_index("eth0")?;
+    rt.add_address(idx, IpAddr::V4(host.v4()), addr::PREFIX_V4)?;
+    rt.add_address(idx, IpAddr::V6(host.v6()), addr::PREFIX_V6)?;
+    Ok(rt.set_link_up(idx, true, "setting eth0 up")?)
+}
+
 impl Lab {
     /// Builds the lab. On any failure, removes what it created.
     pub fn up(id: &str, topology: Topology) -> Result<Lab> {
-        let mut created: Vec<NetNs> = Vec::new();
-        let result = Self::build(id, topology, &mut created);
-        if result.is_err() {
-            for ns in created.iter().rev() {
-                let _ = ns.delete();
-            }
+        let lab = Self::create_namespaces(id, topology)?;
+        // From here on an error drops `lab`, which takes it down.
+        for ns in lab.namespaces() {
+            ns.run(prepare_namespace)?;
         }
-        result
+        match &lab.wire {
+            Some(wire) => lab.build_wire(wire)?,
+            None => lab.build_cable()?,
+        }
+        for host in [Host::Client, Host::Server] {
+            lab.host(host).run(|| address_host(host))?;
+        }
+        lab.wait_until_up()?;
+        Ok(lab)
     }
 
-    fn build(id: &str, topology: Topology, created: &mut Vec<NetNs>) -> Result<Lab> {
-        let mut make = |role: &str| -> Result<NetNs> {
-            let ns = NetNs::create(&ns_name(id, role))?;
-            created.push(ns.clone());
-            Ok(ns)
+    /// The lab's empty namespaces; on a failure, deletes those it made.
+    fn create_namespaces(id: &str, topology: Topology) -> Result<Lab> {
+        let mut roles = vec!["client", "server"];
+        if topology == Topology::Switched {
+            roles.push("wire");
+        }
+        let mut created: Vec<NetNs> = Vec::new();
+        for role in roles {
+            match NetNs::create(&ns_name(id, role)) {
+                Ok(ns) => created.push(ns),
+                Err(e) => {
+                    for ns in created.iter().rev() {
+                        let _ = ns.delete();
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let mut made = created.into_iter();
+        let (Some(client), Some(server), wire) = (made.next(), made.next(), made.next()) else {
+            unreachable!("two or three namespaces were just created");
         };
-        let client = make("client")?;
-        let server = make("server")?;
-        let wire = match topology {
-            Topology::Switched => Some(make("wire")?),
-            Topology::Direct => None,
-        };
-        let lab = Lab {
+        Ok(Lab {
             id: id.to_string(),
             topology,
             client,
             server,
             wire,
-            cut: std::sync::atomic::AtomicBool::new(false),
-        };
-        for ns in lab.namespaces() {
-            ns.run(|| -> Result<()> {
-                // No IPv6 autoconfiguration noise from links we create, and loopback up.
-                write_sysctl("net.ipv6.conf.default.accept_dad", "0")?;
-                write_sysctl("net.ipv6.conf.default.router_solicitations", "0")?;
-                let mut rt = Rtnl::open()?;
-                let lo = link_index(&mut rt, "lo")?;
-                set_link_up(&mut rt, lo, true, "setting lo up")
-            })??;
-        }
-        match &lab.wire {
-            Some(wire) => {
-                let client_fd = lab.client.file()?;
-                let server_fd = lab.server.file()?;
-                wire.run(|| -> Result<()> {
-                    // The wire carries frames, it has no addresses of its own.
-                    write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
-                    write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
-                    let mut rt = Rtnl::open()?;
-                    add_bridge(&mut rt, "br0")?;
-                    let br = link_index(&mut rt, "br0")?;
-                    for (port, fd, host) in [
-                        ("c-port", client_fd.as_raw_fd(), Host::Client),
-                        ("s-port", server_fd.as_raw_fd(), Host::Server),
-                    ] {
-                        add_veth(&mut rt, port, None, "eth0", fd, host.mac())?;
-                        let idx = link_index(&mut rt, port)?;
-                        set_master(&mut rt, idx, br, port)?;
-                        set_link_up(&mut rt, idx, true, &format!("setting {port} up"))?;
-                    }
-                    set_link_up(&mut rt, br, true, "setting br0 up")
-                })??;
-            }
-            None => {
-                let server_fd = lab.server.file()?;
-                lab.client.run(|| -> Result<()> {
-                    let mut rt = Rtnl::open()?;
-                    add_veth(
-                        &mut rt,
-                        "eth0",
-                        Some(Host::Client.mac()),
-                        "eth0",
-                        server_fd.as_raw_fd(),
-                        Host::Server.mac(),
-                    )
-                })??;
-            }
-        }
-        for host in [Host::Client, Host::Server] {
-            lab.host(host).run(|| -> Result<()> {
-                let mut rt = Rtnl::open()?;
-                let idx = link_index(&mut rt, "eth0")?;
-                add_address(&mut rt, idx, IpAddr::V4(host.v4()), addr::PREFIX_V4)?;
-                add_address(&mut rt, idx, IpAddr::V6(host.v6()), addr::PREFIX_V6)?;
-                set_link_up(&mut rt, idx, true, "setting eth0 up")
-            })??;
-        }
-        lab.wait_until_up()?;
-        Ok(lab)
+            cut: AtomicBool::new(false),
+            done: AtomicBool::new(false),
+        })
+    }
+
+    /// Switched: the bridge br0 in the wire, and both hosts plugged into it.
+    fn build_wire(&self, wire: &NetNs) -> Result<()> {
+        let client_fd = self.client.file()?;
+        let server_fd = self.server.file()?;
+        wire.run(|| -> Result<()> {
+            // The wire carries frames, it has no addresses of its own.
+            write_sysctl("net.ipv6.conf.all.disable_ipv6", "1")?;
+            write_sysctl("net.ipv6.conf.default.disable_ipv6", "1")?;
+            let mut rt = Rtnl::open()?;
+            rt.add_bridge("br0")?;
+            let br = rt.link_index("br0")?;
+            plug_port(&mut rt, Host::Client, &client_fd, br)?;
+            plug_port(&mut rt, Host::Server, &server_fd, br)?;
+            Ok(rt.set_link_up(br, true, "setting br0 up")?)
+        })
+    }
+
+    /// Direct: one veth pair from the client's eth0 to the server's.
+    fn build_cable(&self) -> Result<()> {
+        let server_fd = self.server.file()?;
+        self.client.run(|| -> Result<()> {
+            let mut rt = Rtnl::open()?;
+            Ok(rt.add_veth(
+                "eth0",
+                Some(Host::Client.mac()),
+                "eth0",
+                server_fd.as_fd(),
+                Host::Server.mac(),
+            )?)
+        })
     }
 
     /// Every veth end in order (see [`keep_frames_in_order`]), then every host's
@@ -218,9 +237,9 @@ impl Lab {
             self.host(host).run(|| -> Result<()> {
                 keep_frames_in_order_or_warn("eth0");
                 let mut rt = Rtnl::open()?;
-                wait_oper_up(&mut rt, &["eth0"])?;
+                rt.wait_oper_up(&["eth0"])?;
                 wait_solicited_node_joined("eth0", host.v6())
-            })??;
+            })?;
         }
         if let Some(w) = &self.wire {
             w.run(|| -> Result<()> {
@@ -229,8 +248,8 @@ impl Lab {
                 let mut rt = Rtnl::open()?;
                 // The ports (their carrier makes them forward); the bridge's own
                 // operstate follows later and gates nothing.
-                wait_oper_up(&mut rt, &["c-port", "s-port"])
-            })??;
+                rt.wait_oper_up(&["c-port", "s-port"])
+            })?;
         }
         Ok(())
     }
@@ -267,7 +286,7 @@ impl Lab {
 
     /// Writes a sysctl in a host's namespace.
     pub fn set_sysctl(&self, host: Host, key: &str, value: &str) -> Result<()> {
-        self.host(host).run(|| write_sysctl(key, value))?
+        self.host(host).run(|| write_sysctl(key, value))
     }
 
     /// Plugs a freshly created (powered-on) host back in: same MAC and addresses.
@@ -277,258 +296,46 @@ impl Lab {
             .wire
             .as_ref()
             .ok_or_else(|| anyhow!("power on in the direct topology is not supported"))?;
-        self.host(host).run(|| -> Result<()> {
-            write_sysctl("net.ipv6.conf.default.accept_dad", "0")?;
-            write_sysctl("net.ipv6.conf.default.router_solicitations", "0")?;
-            let mut rt = Rtnl::open()?;
-            let lo = link_index(&mut rt, "lo")?;
-            set_link_up(&mut rt, lo, true, "setting lo up")
-        })??;
+        self.host(host).run(prepare_namespace)?;
         wire.run(|| -> Result<()> {
             let mut rt = Rtnl::open()?;
             let port = host.port();
             // The old port vanishes with the old namespace; wait for its name to be free.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-            while link_index(&mut rt, port).is_ok() {
-                if std::time::Instant::now() > deadline {
-                    return Err(anyhow!(
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while rt.link_index(port).is_ok() {
+                if Instant::now() > deadline {
+                    return Err(crate::unable(format!(
                         "{port} of the powered-off host still exists after 5 s"
-                    ));
+                    )));
                 }
-                std::thread::sleep(std::time::Duration::from_millis(5));
+                std::thread::sleep(Duration::from_millis(5));
             }
-            add_veth(&mut rt, port, None, "eth0", fd.as_raw_fd(), host.mac())?;
-            let idx = link_index(&mut rt, port)?;
-            let br = link_index(&mut rt, "br0")?;
-            set_master(&mut rt, idx, br, port)?;
-            set_link_up(&mut rt, idx, true, &format!("setting {port} up"))
-        })??;
-        self.host(host).run(|| -> Result<()> {
-            let mut rt = Rtnl::open()?;
-            let idx = link_index(&mut rt, "eth0")?;
-            add_address(&mut rt, idx, IpAddr::V4(host.v4()), addr::PREFIX_V4)?;
-            add_address(&mut rt, idx, IpAddr::V6(host.v6()), addr::PREFIX_V6)?;
-            set_link_up(&mut rt, idx, true, "setting eth0 up")
-        })??;
+            let br = rt.link_index("br0")?;
+            plug_port(&mut rt, host, &fd, br)
+        })?;
+        self.host(host).run(|| address_host(host))?;
         self.wait_until_up()
     }
-}
 
-/// Writes `/proc/sys/<key with dots as slashes>` in the calling thread's namespace.
-pub fn write_sysctl(key: &str, value: &str) -> Result<()> {
-    if key.contains("..") || key.contains('/') {
-        return Err(anyhow!("bad sysctl name {key}"));
-    }
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    std::fs::write(&path, value).map_err(|e| {
-        anyhow!(
-            "writing sysctl {key} = {value}: {}",
-            crate::sys::errno_of_io(&e)
-        )
-    })
-}
-
-/// Reads a sysctl in the calling thread's namespace.
-pub fn read_sysctl(key: &str) -> Result<String> {
-    let path = format!("/proc/sys/{}", key.replace('.', "/"));
-    Ok(std::fs::read_to_string(&path)
-        .with_context(|| format!("reading sysctl {key}"))?
-        .trim()
-        .to_string())
-}
-
-/// One dump of the links in the socket's namespace.
-pub struct LinkState {
-    pub index: u32,
-    pub name: String,
-    /// Administratively up (IFF_UP).
-    pub up: bool,
-    /// Operationally up (carrier and all: IF_OPER_UP).
-    pub oper_up: bool,
-}
-
-/// Every link in the socket's namespace, with its state.
-pub fn link_states(rt: &mut Rtnl) -> Result<Vec<LinkState>> {
-    use netlink_packet_route::link::State;
-    let mut out = Vec::new();
-    for msg in rt.dump(
-        RouteNetlinkMessage::GetLink(LinkMessage::default()),
-        "listing links",
-    )? {
-        if let RouteNetlinkMessage::NewLink(link) = msg {
-            let name = link
-                .attributes
-                .iter()
-                .find_map(|a| match a {
-                    LinkAttribute::IfName(n) => Some(n.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            out.push(LinkState {
-                index: link.header.index,
-                name,
-                up: link.header.flags.contains(LinkFlags::Up),
-                oper_up: link
-                    .attributes
-                    .iter()
-                    .any(|a| matches!(a, LinkAttribute::OperState(State::Up))),
-            });
-        }
-    }
-    Ok(out)
-}
-
-/// The index of a link by name, in the socket's namespace.
-pub fn link_index(rt: &mut Rtnl, name: &str) -> Result<u32> {
-    link_states(rt)?
-        .into_iter()
-        .find(|l| l.name == name)
-        .map(|l| l.index)
-        .ok_or_else(|| anyhow!("no link named {name}"))
-}
-
-/// Names and flags of every link, in the socket's namespace.
-pub fn links(rt: &mut Rtnl) -> Result<Vec<(u32, String, bool)>> {
-    Ok(link_states(rt)?
-        .into_iter()
-        .map(|l| (l.index, l.name, l.up))
-        .collect())
-}
-
-pub fn set_link_up(rt: &mut Rtnl, index: u32, up: bool, step: &str) -> Result<()> {
-    let mut msg = LinkMessage::default();
-    msg.header.index = index;
-    msg.header.flags = if up {
-        LinkFlags::Up
-    } else {
-        LinkFlags::empty()
-    };
-    msg.header.change_mask = LinkFlags::Up;
-    rt.request(RouteNetlinkMessage::NewLink(msg), 0, step)
-}
-
-pub(crate) fn add_bridge(rt: &mut Rtnl, name: &str) -> Result<()> {
-    let mut msg = LinkMessage::default();
-    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
-    msg.attributes.push(LinkAttribute::LinkInfo(vec![
-        LinkInfo::Kind(InfoKind::Bridge),
-        LinkInfo::Data(InfoData::Bridge(vec![
-            // No STP (ports forward at once) and no multicast snooping: a plain switch.
-            InfoBridge::StpState(netlink_packet_route::link::BridgeStpState::Disabled),
-            InfoBridge::ForwardDelay(0),
-            InfoBridge::MulticastSnooping(false),
-        ])),
-    ]));
-    rt.request(
-        RouteNetlinkMessage::NewLink(msg),
-        NLM_F_CREATE | NLM_F_EXCL,
-        &format!("adding bridge {name}"),
-    )
-}
-
-/// Creates a veth pair: `name` in the socket's namespace (MAC `mac` if given),
-/// `peer_name` directly in the namespace `peer_ns_fd`, with MAC `peer_mac`.
-pub(crate) fn add_veth(
-    rt: &mut Rtnl,
-    name: &str,
-    mac: Option<[u8; 6]>,
-    peer_name: &str,
-    peer_ns_fd: i32,
-    peer_mac: [u8; 6],
-) -> Result<()> {
-    let mut peer = LinkMessage::default();
-    peer.attributes
-        .push(LinkAttribute::IfName(peer_name.to_string()));
-    peer.attributes.push(LinkAttribute::NetNsFd(peer_ns_fd));
-    peer.attributes
-        .push(LinkAttribute::Address(peer_mac.to_vec()));
-    let mut msg = LinkMessage::default();
-    msg.attributes.push(LinkAttribute::IfName(name.to_string()));
-    if let Some(m) = mac {
-        msg.attributes.push(LinkAttribute::Address(m.to_vec()));
-    }
-    msg.attributes.push(LinkAttribute::LinkInfo(vec![
-        LinkInfo::Kind(InfoKind::Veth),
-        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer))),
-    ]));
-    rt.request(
-        RouteNetlinkMessage::NewLink(msg),
-        NLM_F_CREATE | NLM_F_EXCL,
-        &format!("adding veth {name} (peer {peer_name})"),
-    )
-}
-
-fn set_master(rt: &mut Rtnl, index: u32, master: u32, name: &str) -> Result<()> {
-    let mut msg = LinkMessage::default();
-    msg.header.index = index;
-    msg.attributes.push(LinkAttribute::Controller(master));
-    rt.request(
-        RouteNetlinkMessage::NewLink(msg),
-        0,
-        &format!("plugging {name} into br0"),
-    )
-}
-
-/// Sets a bridge port's state, like `bridge link set dev PORT state 0|3`:
-/// `disabled` drops every frame through the port (both directions) while both
-/// veth ends keep link and carrier; `forwarding` passes. (RTM_SETLINK with
-/// family AF_BRIDGE and IFLA_PROTINFO/IFLA_BRPORT_STATE; the same attribute
-/// sent as bridge-slave link info is ignored by the kernel when STP is off.)
-pub fn set_port_forwarding(rt: &mut Rtnl, index: u32, forwarding: bool, name: &str) -> Result<()> {
-    const IFLA_BRPORT_STATE: u16 = 1;
-    const BR_STATE_DISABLED: u8 = 0;
-    const BR_STATE_FORWARDING: u8 = 3;
-    let state = if forwarding {
-        BR_STATE_FORWARDING
-    } else {
-        BR_STATE_DISABLED
-    };
-    let mut msg = LinkMessage::default();
-    msg.header.interface_family = AddressFamily::Bridge;
-    msg.header.index = index;
-    msg.attributes.push(LinkAttribute::ProtoInfoBridge(vec![
-        LinkProtoInfoBridge::Other(DefaultNla::new(IFLA_BRPORT_STATE, vec![state])),
-    ]));
-    rt.request(
-        RouteNetlinkMessage::SetLink(msg),
-        0,
-        &format!(
-            "setting bridge port {name} {}",
-            if forwarding { "forwarding" } else { "disabled" }
-        ),
-    )
-}
-
-fn add_address(rt: &mut Rtnl, index: u32, ip: IpAddr, prefix: u8) -> Result<()> {
-    let mut msg = AddressMessage::default();
-    msg.header.index = index;
-    msg.header.prefix_len = prefix;
-    msg.header.family = match ip {
-        IpAddr::V4(_) => AddressFamily::Inet,
-        IpAddr::V6(_) => AddressFamily::Inet6,
-    };
-    if ip.is_ipv6() {
-        msg.header.flags = AddressHeaderFlags::Nodad;
-    }
-    msg.attributes.push(AddressAttribute::Local(ip));
-    msg.attributes.push(AddressAttribute::Address(ip));
-    rt.request(
-        RouteNetlinkMessage::NewAddress(msg),
-        NLM_F_CREATE | NLM_F_REPLACE,
-        &format!("adding address {ip}/{prefix}"),
-    )
-}
-
-impl Lab {
     /// Takes the lab down, in the order that leaks nothing: cut the wire
     /// (so nothing more leaves), kill every process in the lab's namespaces
     /// (by pid, found through /proc/PID/ns/net), destroy the sockets left
     /// (orphans would keep a deleted namespace alive for ~100 s), then delete
-    /// the namespaces. Goes on past errors and reports the first one.
+    /// the namespaces. Goes on past errors and reports the first one. Only
+    /// the first call (or the drop) does it; later ones return Ok.
     pub fn down(&self) -> Result<()> {
+        if self.done.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
         crate::cleanup::teardown_namespaces(
             &self.namespaces().into_iter().cloned().collect::<Vec<_>>(),
         )
+    }
+
+    /// Leaves the lab up after this value is gone (the manual lab of
+    /// `teardown lab up`, removed by `teardown lab down`).
+    pub fn leave_up(self) {
+        self.done.store(true, Ordering::SeqCst);
     }
 
     /// Cuts or restores both wire ports (switched topology).
@@ -540,53 +347,63 @@ impl Lab {
         wire.run(|| -> Result<()> {
             let mut rt = Rtnl::open()?;
             for port in ["c-port", "s-port"] {
-                if let Ok(idx) = link_index(&mut rt, port) {
-                    set_port_forwarding(&mut rt, idx, forwarding, port)?;
+                if let Ok(idx) = rt.link_index(port) {
+                    rt.set_port_forwarding(idx, forwarding, port)?;
                 }
             }
             Ok(())
-        })?
+        })
     }
-}
 
-impl Lab {
     /// Pins `host`'s neighbour entries for its peer (IPv4 and IPv6) as
     /// permanent, like static ARP: address resolution then never fails in a
     /// cut, and what TCP sends keeps reaching the wire. Without it, a cut of
     /// more than ~30 s (base_reachable_time) also fails the neighbour entry,
     /// and later segments die in the neighbour queue instead of the wire.
     pub fn pin_neighbour(&self, host: Host) -> Result<()> {
-        use netlink_packet_route::neighbour::{
-            NeighbourAddress, NeighbourAttribute, NeighbourMessage, NeighbourState,
-        };
         let peer = host.other();
         self.host(host).run(|| -> Result<()> {
             let mut rt = Rtnl::open()?;
-            let idx = link_index(&mut rt, "eth0")?;
-            for (family, dst) in [
-                (AddressFamily::Inet, NeighbourAddress::Inet(peer.v4())),
-                (AddressFamily::Inet6, NeighbourAddress::Inet6(peer.v6())),
-            ] {
-                let mut msg = NeighbourMessage::default();
-                msg.header.family = family;
-                msg.header.ifindex = idx;
-                msg.header.state = NeighbourState::Permanent;
-                msg.attributes.push(NeighbourAttribute::Destination(dst));
-                msg.attributes
-                    .push(NeighbourAttribute::LinkLayerAddress(peer.mac().to_vec()));
-                rt.request(
-                    RouteNetlinkMessage::NewNeighbour(msg),
-                    NLM_F_CREATE | NLM_F_REPLACE,
-                    &format!(
-                        "pinning {}'s neighbour entry for {}",
-                        host.name(),
-                        peer.name()
-                    ),
-                )?;
+            let idx = rt.link_index("eth0")?;
+            let step = format!(
+                "pinning {}'s neighbour entry for {}",
+                host.name(),
+                peer.name()
+            );
+            for ip in [IpAddr::V4(peer.v4()), IpAddr::V6(peer.v6())] {
+                rt.add_permanent_neighbour(idx, ip, peer.mac(), &step)?;
             }
             Ok(())
-        })?
+        })
     }
+}
+
+impl Drop for Lab {
+    /// Takes the lab down unless that was done (or it is to be left up).
+    fn drop(&mut self) {
+        if let Err(e) = self.down() {
+            tracing::warn!(lab = %self.id, "removing lab {}: {e:#}", self.id);
+        }
+    }
+}
+
+/// Writes `/proc/sys/<key with dots as slashes>` in the calling thread's namespace.
+pub fn write_sysctl(key: &str, value: &str) -> Result<()> {
+    if key.contains("..") || key.contains('/') {
+        return Err(anyhow!("bad sysctl name {key}"));
+    }
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    std::fs::write(&path, value)
+        .map_err(|e| refused_io(format_args!("writing sysctl {key} = {value}"), &e))
+}
+
+/// Reads a sysctl in the calling thread's namespace.
+pub fn read_sysctl(key: &str) -> Result<String> {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    Ok(std::fs::read_to_string(&path)
+        .map_err(|e| refused_io(format_args!("reading sysctl {key}"), &e))?
+        .trim()
+        .to_string())
 }
 
 /// Makes a veth end deliver what its peer sends in the order it was sent, like
@@ -604,23 +421,16 @@ impl Lab {
 /// (the kernel only bypasses the ring for TSO super-frames, hence TSO off:
 /// the stack segments in software before the veth), so frames leave in order.
 pub fn keep_frames_in_order(ifname: &str) -> Result<()> {
-    ethtool_value(ifname, ETHTOOL_STSO, 0)?;
-    ethtool_value(ifname, ETHTOOL_SGRO, 1).map(|_| ())
+    ethtool::value(ifname, ethtool::STSO, 0)?;
+    ethtool::value(ifname, ethtool::SGRO, 1).map(|_| ())
 }
 
 /// True when `ifname` (in the calling thread's namespace) has TSO off and GRO
 /// on, as [`keep_frames_in_order`] leaves it.
 pub fn frames_kept_in_order(ifname: &str) -> Result<bool> {
-    Ok(
-        ethtool_value(ifname, ETHTOOL_GTSO, 0)? == 0
-            && ethtool_value(ifname, ETHTOOL_GGRO, 0)? == 1,
-    )
+    Ok(ethtool::value(ifname, ethtool::GTSO, 0)? == 0
+        && ethtool::value(ifname, ethtool::GGRO, 0)? == 1)
 }
-
-const ETHTOOL_GTSO: u32 = 0x1e;
-const ETHTOOL_STSO: u32 = 0x1f;
-const ETHTOOL_GGRO: u32 = 0x2b;
-const ETHTOOL_SGRO: u32 = 0x2c;
 
 /// [`keep_frames_in_order`], with a warning instead of an error: a lab whose
 /// veths may reorder still runs (`teardown doctor` names the missing feature).
@@ -632,52 +442,59 @@ fn keep_frames_in_order_or_warn(ifname: &str) {
     }
 }
 
-/// One legacy ethtool command with a `struct ethtool_value` on `ifname`: a
-/// "set" sends `data`; a "get" returns the value read.
-fn ethtool_value(ifname: &str, cmd: u32, data: u32) -> Result<u32> {
+/// The legacy ethtool ioctl (SIOCETHTOOL with a `struct ethtool_value`).
+mod ethtool {
+    use anyhow::{anyhow, Result};
+    use std::os::fd::AsRawFd;
+
+    pub const GTSO: u32 = 0x1e;
+    pub const STSO: u32 = 0x1f;
+    pub const GGRO: u32 = 0x2b;
+    pub const SGRO: u32 = 0x2c;
+
     #[repr(C)]
-    struct EthtoolValue {
+    pub struct EthtoolValue {
         cmd: u32,
         data: u32,
     }
+
+    /// `struct ifreq` whose `ifr_data` points at an ethtool command (40 bytes).
     #[repr(C)]
-    struct IfReq {
+    pub struct IfReq {
         name: [u8; libc::IFNAMSIZ],
         data: *mut EthtoolValue,
         _pad: [u8; 16],
     }
-    if ifname.len() >= libc::IFNAMSIZ {
-        return Err(anyhow!("interface name {ifname} is too long"));
-    }
-    let mut value = EthtoolValue { cmd, data };
-    let mut req = IfReq {
-        name: [0; libc::IFNAMSIZ],
-        data: &mut value,
-        _pad: [0; 16],
-    };
-    req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
-    let sock = nix::sys::socket::socket(
-        nix::sys::socket::AddressFamily::Inet,
-        nix::sys::socket::SockType::Datagram,
-        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-        None,
-    )
-    .map_err(|e| {
-        anyhow!(
-            "socket for ethtool: {}",
-            teardown_core::errno::name(e as i32)
+
+    nix::ioctl_readwrite_bad!(siocethtool, libc::SIOCETHTOOL, IfReq);
+
+    /// One legacy ethtool command with a `struct ethtool_value` on `ifname`: a
+    /// "set" sends `data`; a "get" returns the value read.
+    pub fn value(ifname: &str, cmd: u32, data: u32) -> Result<u32> {
+        if ifname.len() >= libc::IFNAMSIZ {
+            return Err(anyhow!("interface name {ifname} is too long"));
+        }
+        let mut value = EthtoolValue { cmd, data };
+        let mut req = IfReq {
+            name: [0; libc::IFNAMSIZ],
+            data: &mut value,
+            _pad: [0; 16],
+        };
+        req.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
+        let sock = nix::sys::socket::socket(
+            nix::sys::socket::AddressFamily::Inet,
+            nix::sys::socket::SockType::Datagram,
+            nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+            None,
         )
-    })?;
-    // SAFETY: req is a valid ifreq whose data points at `value`, both alive for the call.
-    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCETHTOOL as _, &mut req) };
-    let e = std::io::Error::last_os_error();
-    if r < 0 {
-        return Err(anyhow!(
-            "ethtool command {cmd:#x} on {ifname}: {}",
-            crate::sys::errno_of_io(&e)
-        ));
+        .map_err(|e| crate::sys::refused("socket for ethtool", e))?;
+        // SAFETY: `sock` is an open socket we own for the whole call; `req` is a
+        // valid ifreq whose data points at `value`, both alive for the call.
+        unsafe { siocethtool(sock.as_raw_fd(), &mut req) }.map_err(|e| {
+            crate::sys::refused(format_args!("ethtool command {cmd:#x} on {ifname}"), e)
+        })?;
+        Ok(value.data)
     }
-    Ok(value.data)
 }
 
 /// The solicited-node multicast group of an IPv6 address (RFC 4291 2.7.1:
@@ -714,53 +531,21 @@ pub fn igmp6_has(igmp6: &str, ifname: &str, group_hex: &str) -> bool {
 /// /proc/thread-self/net/igmp6: the thread's own namespace.
 pub fn wait_solicited_node_joined(ifname: &str, ip: std::net::Ipv6Addr) -> Result<()> {
     let group = solicited_node_hex(ip);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(10);
     // Polled: joins have no rtnetlink notification before 6.12 (RTNLGRP_IPV6_MCADDR),
     // and the join comes within milliseconds.
     loop {
-        let text = std::fs::read_to_string("/proc/thread-self/net/igmp6").map_err(|e| {
-            anyhow!(
-                "reading /proc/thread-self/net/igmp6: {}",
-                crate::sys::errno_of_io(&e)
-            )
-        })?;
+        let text = std::fs::read_to_string("/proc/thread-self/net/igmp6")
+            .map_err(|e| refused_io("reading /proc/thread-self/net/igmp6", &e))?;
         if igmp6_has(&text, ifname, &group) {
             return Ok(());
         }
-        if std::time::Instant::now() > deadline {
-            return Err(anyhow!(
+        if Instant::now() > deadline {
+            return Err(crate::unable(format!(
                 "{ifname} has not joined {ip}'s solicited-node group after 10 s"
-            ));
+            )));
         }
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-}
-
-/// Waits (bounded, 10 s: only a bound on a hang) until every named link in the socket's namespace is
-/// operationally up. Carrier changes reach the stack through linkwatch, which
-/// may lag by up to a second under load; until then a fresh bridge port is not
-/// forwarding and a host's first ARP or neighbour solicitation is lost (and a
-/// SYN waits a second and inflates the RTO). So a lab is handed over only once
-/// its links are really up.
-pub fn wait_oper_up(rt: &mut Rtnl, names: &[&str]) -> Result<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let states = link_states(rt)?;
-        let pending: Vec<&str> = names
-            .iter()
-            .copied()
-            .filter(|n| !states.iter().any(|l| l.oper_up && l.name == *n))
-            .collect();
-        if pending.is_empty() {
-            return Ok(());
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(anyhow!(
-                "links still not up after 10 s: {}",
-                pending.join(", ")
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 

@@ -597,7 +597,7 @@ impl Run<'_> {
                 // The capture must be on the new port before anything is sent through it.
                 let loc = self.lab.port(h);
                 let ifname = loc.ifname;
-                let idx = loc.ns.run(|| crate::tc::ifindex(ifname))??;
+                let idx = loc.ns.run(|| crate::tc::ifindex(ifname))?;
                 let slot = if h == Host::Client { 0 } else { 1 };
                 let bound = self.capture_bound.clone();
                 let following = self
