@@ -1,6 +1,7 @@
 //! `teardown`: the command line (see DESIGN.md, "Command line").
 
 mod diagram;
+mod lab_args;
 mod merge;
 mod model;
 mod progress;
@@ -53,7 +54,7 @@ enum Command {
     /// Predict the kernel's teardown timings for given knobs (no root)
     Model(model::ModelArgs),
     /// A lab to poke around in by hand: up, down, status, exec
-    Lab(lab::lab::LabArgs),
+    Lab(lab_args::LabArgs),
     /// Which kernel features are present and what a missing one disables
     Doctor,
     /// Remove leftovers of interrupted runs (never touches a live run)
@@ -68,7 +69,7 @@ enum Command {
     Endpoint(lab::endpoint::EndpointArgs),
     /// (internal) run a command inside a network namespace
     #[command(hide = true, name = "ns-exec")]
-    NsExec(lab::netns::NsExecArgs),
+    NsExec(lab_args::NsExecArgs),
 }
 
 fn init_logging(verbose: u8) {
@@ -131,11 +132,11 @@ fn main() -> ExitCode {
         Command::Replay(a) => replay::main(a),
         Command::Diagram(a) => diagram::main(a),
         Command::Model(a) => model::main(a),
-        Command::Lab(a) => lab::lab::lab_main(a),
+        Command::Lab(a) => lab::lab::lab_main(a.command.into()),
         Command::Doctor => lab::doctor::doctor_main(),
         Command::Clean => lab::cleanup::clean_main(),
         Command::Endpoint(a) => lab::endpoint::endpoint_main(a),
-        Command::NsExec(a) => lab::netns::ns_exec_main(a),
+        Command::NsExec(a) => lab::netns::ns_exec(&a.netns, &a.command),
     };
     match result {
         Ok(code) => ExitCode::from(code as u8),

@@ -13,31 +13,17 @@ use teardown_core::scenario::Topology;
 /// The manual lab's id: its namespaces are `td-lab-*`.
 pub const LAB_ID: &str = "lab";
 
-#[derive(clap::Args, Debug)]
-pub struct LabArgs {
-    #[command(subcommand)]
-    pub command: LabCommand,
-}
-
-#[derive(clap::Subcommand, Debug)]
+/// What `teardown lab` is asked to do.
+#[derive(Debug)]
 pub enum LabCommand {
-    /// Build the lab (td-lab-client, td-lab-wire, td-lab-server)
-    Up {
-        /// switched (hosts behind a bridge) or direct (one crossover veth)
-        #[arg(long, default_value = "switched")]
-        topology: String,
-    },
-    /// Remove the lab
+    /// Build the lab (`switched` or `direct`) and leave it up.
+    Up { topology: String },
+    /// Remove the lab.
     Down,
-    /// Show the lab's namespaces, links and TCP sockets
+    /// Show the lab's namespaces, links and TCP sockets.
     Status,
-    /// Run a command on a host: teardown lab exec client -- nc -v 198.18.0.2 8080
-    Exec {
-        /// client, server or wire
-        host: String,
-        #[arg(last = true, required = true)]
-        command: Vec<String>,
-    },
+    /// Run a command on a host (`client`, `server` or `wire`).
+    Exec { host: String, command: Vec<String> },
 }
 
 fn lab_namespaces() -> Vec<String> {
@@ -47,9 +33,9 @@ fn lab_namespaces() -> Vec<String> {
         .collect()
 }
 
-pub fn lab_main(args: LabArgs) -> Result<i32> {
+pub fn lab_main(command: LabCommand) -> Result<i32> {
     crate::sys::require_root()?;
-    match args.command {
+    match command {
         LabCommand::Up { topology } => lab_up(&topology),
         LabCommand::Down => lab_down(),
         LabCommand::Status => lab_status(),
@@ -137,10 +123,7 @@ fn lab_exec(host: &str, command: Vec<String>) -> Result<i32> {
     }
     let ns = NetNs::open(&ns_name(LAB_ID, host))
         .map_err(|_| crate::unable("the lab is not up (teardown lab up)"))?;
-    crate::netns::ns_exec_main(crate::netns::NsExecArgs {
-        netns: ns.path().to_path_buf(),
-        command,
-    })
+    crate::netns::ns_exec(ns.path(), &command)
 }
 
 fn how_to(lab: &Lab) -> String {

@@ -5,7 +5,7 @@
 //!   `/run/netns/NAME`), so `ip netns exec NAME ...` works on it too.
 //! - `setns` is per thread. This module only ever calls it on threads it spawns
 //!   itself ([`NetNs::run`], [`NetNs::spawn`]) or in a freshly exec'd
-//!   single-threaded process ([`ns_exec_main`]); the caller's thread never changes
+//!   single-threaded process ([`ns_exec`]); the caller's thread never changes
 //!   namespace. Sockets opened on such a thread stay in that namespace for good.
 //! - Creating never touches the root network namespace. Errors carry the step
 //!   and the errno name.
@@ -302,30 +302,21 @@ pub fn list() -> Vec<String> {
     names
 }
 
-#[derive(clap::Args, Debug)]
-pub struct NsExecArgs {
-    /// The namespace file (/run/netns/NAME)
-    #[arg(long)]
-    pub netns: PathBuf,
-    #[arg(last = true, required = true)]
-    pub command: Vec<String>,
-}
-
 /// `teardown ns-exec --netns FILE -- CMD...`: enter the namespace and exec
 /// the command. Runs in a fresh single-threaded process, so the setns on the
 /// main thread covers the whole program that replaces it.
-pub fn ns_exec_main(args: NsExecArgs) -> Result<i32> {
+pub fn ns_exec(netns: &Path, command: &[String]) -> Result<i32> {
     use std::os::unix::process::CommandExt;
-    let file = File::open(&args.netns)
-        .map_err(|e| refused_io(format_args!("opening {}", args.netns.display()), &e))?;
+    let file = File::open(netns)
+        .map_err(|e| refused_io(format_args!("opening {}", netns.display()), &e))?;
     setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| refused("setns", e))?;
     drop(file);
-    let err = std::process::Command::new(&args.command[0])
-        .args(&args.command[1..])
+    let err = std::process::Command::new(&command[0])
+        .args(&command[1..])
         .exec();
     Err(crate::unable(format!(
         "exec {}: {}",
-        args.command[0],
+        command[0],
         crate::sys::errno_of_io(&err)
     )))
 }
