@@ -464,11 +464,7 @@ impl<R: Read> CaptureReader<R> {
             iface_name: &self.ifaces[iface].name,
             data: &self.buf[data_start..data_start + incl],
             orig_len: orig,
-            comment: if has_comment {
-                Some(self.comment.as_str())
-            } else {
-                None
-            },
+            comment: has_comment.then_some(self.comment.as_str()),
             offset: at,
         })
     }
