@@ -18,8 +18,10 @@ fn tmp(tag: &str) -> PathBuf {
     d
 }
 
-/// The tests here compare the namespaces before and after a run, so they run
-/// one at a time (cargo runs the tests of one binary in parallel).
+/// The tests here compare the namespaces before and after a run, and one
+/// copies the binary to run it unprivileged (a process forked meanwhile would
+/// hold the copy open: ETXTBSY), so they run one at a time (cargo runs the
+/// tests of one binary in parallel).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -323,6 +325,10 @@ fn assert_bad_input(args: &[&str], reason: &str) {
 
 #[test]
 fn bad_input_and_usage_exit_2_without_blaming_the_machine() {
+    // Serial like every test here that starts processes: a process forked
+    // while another test writes its copy of the binary would make that
+    // copy's exec fail with ETXTBSY.
+    let _serial = serial();
     let dir = tmp("exit2");
     let d = dir.display().to_string();
     // Usage (clap).
@@ -356,6 +362,7 @@ fn bad_input_and_usage_exit_2_without_blaming_the_machine() {
 
 #[test]
 fn help_and_man_page_document_every_exit_code() {
+    let _serial = serial();
     let (code, help, _) = exit_of(&["--help"]);
     assert_eq!(code, Some(0));
     let (code, man, _) = exit_of(&["man"]);
