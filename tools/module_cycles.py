@@ -2,6 +2,7 @@
 """Cycles among the modules of each crate (the layout rule of issue 11).
 
 Usage: tools/module_cycles.py [CRATE_SRC_DIR...]   (default: harness/*/src)
+       cargo modules dependencies ... | tools/module_cycles.py --dot NAME
 
 For each crate, builds the graph "module A uses module B" from the non-test
 code of every module file: paths starting with `crate::`, `super::` or
@@ -15,9 +16,12 @@ Not counted: test code (files under `tests`, `*_tests.rs`, and what a
 `#[cfg(test)]` line marks), comments and string literals, and declaring a
 child (`mod x;`): a parent owning a child is not a use.
 
-`cargo modules dependencies --acyclic` does this from rust-analyzer's name
-resolution; this script is the dependency-free fallback used by `make
-lint-structure` (see the Makefile for which one runs).
+With `--dot NAME`, reads instead the graph `cargo modules dependencies`
+prints (rust-analyzer's resolution of `use` items; modules only, uses edges:
+see the Makefile) and reports its cycles the same way. `cargo modules
+dependencies --acyclic` itself does not fit: in cargo-modules 0.27 it checks
+the graph of items before its filters apply (a type and its own method are a
+"cycle") and stops at the first cycle.
 """
 
 import glob
@@ -209,7 +213,34 @@ def name(crate, m):
     return "::".join((crate,) + m)
 
 
+DOT_EDGE = re.compile(r'^\s*"([^"]+)" -> "([^"]+)" \[label="uses"')
+
+
+def main_dot(crate):
+    """Cycles in a `cargo modules dependencies` graph read from stdin."""
+    es = {}
+    for line in sys.stdin:
+        m = DOT_EDGE.match(line)
+        if m and m.group(1) != m.group(2):
+            a, b = (tuple(x.split("::")[1:]) for x in m.groups())
+            es[(a, b)] = "use"
+    nodes = {n for e in es for n in e}
+    comps = sccs(nodes, es.keys())
+    if not comps:
+        print(f"{crate}: no module cycles (cargo-modules: {len(es)} uses)")
+        return 0
+    for comp in comps:
+        members = set(comp)
+        print(f"{crate}: cycle among {', '.join(sorted(name(crate, m) for m in comp))} (cargo-modules)")
+        for a, b in sorted(es):
+            if a in members and b in members:
+                print(f"    {name(crate, a)} -> {name(crate, b)}")
+    return 1
+
+
 def main():
+    if sys.argv[1:2] == ["--dot"]:
+        return main_dot(sys.argv[2])
     srcs = sys.argv[1:] or sorted(glob.glob("harness/*/src"))
     bad = 0
     for src in srcs:
