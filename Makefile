@@ -9,7 +9,7 @@ TEARDOWN := target/release/teardown
 OUT ?=
 RUN_FLAGS ?=
 
-.PHONY: all build programs scenarios scenarios-faithful test unit lint bench lab-up lab-down clean deps install
+.PHONY: all build programs scenarios scenarios-faithful test unit lint lint-structure bench lab-up lab-down clean deps install
 
 all: build
 
@@ -43,6 +43,36 @@ test:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+# LEAD: to enforce the layout rules, make the next line read `	$(MAKE) lint-structure`
+	@echo "lint: the layout rules (make lint-structure) are not enforced yet"
+
+# The layout rules (issue 11), each reporting every violation and failing the
+# target if there is one: (a) the pure core depends on no Linux-only crate;
+# (b) no module cycles inside a crate (tools/module_cycles.py; also
+# cargo-modules' graph when it is installed); (c) no function over 100 lines
+# outside tests (tools/long_functions.py).
+CORE_FORBIDDEN := ^(nix|libc|netlink-[a-z-]+|socket2|rtnetlink)$$
+CRATES := teardown-core teardown-lab teardown-cli
+MODULES_ONLY := --no-fns --no-types --no-traits --no-owns --no-externs --no-sysroot
+lint-structure:
+	@set -o pipefail; status=0; \
+	echo "== (a) teardown-core depends on no Linux-only crate"; \
+	tree=$$($(CARGO) tree -p teardown-core -e normal --prefix none --locked) || exit 1; \
+	leak=$$(echo "$$tree" | awk '{print $$1}' | grep -E '$(CORE_FORBIDDEN)' | sort -u); \
+	if [ -n "$$leak" ]; then echo "teardown-core depends on:" $$leak; status=1; else echo "ok"; fi; \
+	echo "== (b) no module cycles (uses and paths: tools/module_cycles.py)"; \
+	python3 tools/module_cycles.py || status=1; \
+	if $(CARGO) modules --version >/dev/null 2>&1; then \
+	  echo "== (b') no module cycles among use items, as rust-analyzer resolves them (cargo-modules)"; \
+	  for c in $(CRATES); do \
+	    target=--lib; [ $$c = teardown-cli ] && target="--bin teardown"; \
+	    $(CARGO) modules dependencies -p $$c $$target $(MODULES_ONLY) \
+	      | python3 tools/module_cycles.py --dot $$c || status=1; \
+	  done; \
+	else echo "(cargo-modules not installed: cargo install cargo-modules --version 0.27.0 --locked adds a check)"; fi; \
+	echo "== (c) no function over 100 lines outside tests"; \
+	python3 tools/long_functions.py --max 100 harness || status=1; \
+	exit $$status
 
 bench: build
 	bash bench/run.sh

@@ -23,6 +23,6 @@ pub fn main(args: DiagramArgs) -> anyhow::Result<i32> {
         .unwrap_or_default();
     let svg = ladder::render(&ev, &title);
     std::fs::write(&args.output, svg)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.output.display()))?;
+        .map_err(|e| crate::exit::path_error("writing", &args.output, e))?;
     Ok(0)
 }

@@ -1,7 +1,9 @@
 //! `teardown`: the command line (see DESIGN.md, "Command line").
 
 mod diagram;
+mod exit;
 mod lab_args;
+mod man;
 mod merge;
 mod model;
 mod progress;
@@ -29,7 +31,14 @@ use teardown_lab as lab;
   sudo teardown lab up                       a lab to poke around in by hand
   sudo teardown doctor                       what this kernel offers
 
-Exit codes: 0 all passed, 1 a check failed, 2 bad input or usage, 3 the environment can't run it."
+Exit codes:
+  0    all passed
+  1    a check failed (run, merge, replay --scenario)
+  2    bad input or usage: an option, a scenario file, a file or directory given that can't be used
+  3    the environment can't run it: not root, a missing kernel feature or program, disk full;
+       with run, a scenario that could not be run (verdict error)
+  4    an internal error: a bug in teardown (please report it)
+  130  interrupted by SIGINT or SIGTERM (run removes every lab first)"
 )]
 struct Cli {
     /// More log output on stderr (-v: info, -vv: debug, -vvv: trace); RUST_LOG overrides
@@ -94,25 +103,44 @@ fn init_logging(verbose: u8) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let is_doctor = matches!(cli.command, Command::Doctor);
-    // Only for the commands that just print: the runner writes to its endpoints'
-    // stdin pipes and must see EPIPE there, not die of SIGPIPE.
-    if matches!(
-        cli.command,
-        Command::List(_)
-            | Command::Replay(_)
-            | Command::Diagram(_)
-            | Command::Model(_)
-            | Command::Completions { .. }
-            | Command::Manpage
-    ) {
+    let doctor_hint = !matches!(cli.command, Command::Doctor);
+    if prints_only(&cli.command) {
         // Like any Unix filter: `teardown list | head` ends quietly.
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
         unsafe {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
-    let result = match cli.command {
+    // A panic is a bug like any internal error: exit 4, not Rust's 101. The
+    // default hook has already printed where it happened.
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dispatch(cli.command)));
+    match result {
+        Ok(Ok(code)) => ExitCode::from(code as u8),
+        Ok(Err(e)) => ExitCode::from(exit::report(&e, doctor_hint)),
+        Err(_) => {
+            eprintln!("{}", exit::BUG);
+            ExitCode::from(teardown_core::ErrorKind::Internal.exit_code())
+        }
+    }
+}
+
+/// The commands that just print. Only these die of SIGPIPE: the runner
+/// writes to its endpoints' stdin pipes and must see EPIPE there.
+fn prints_only(c: &Command) -> bool {
+    matches!(
+        c,
+        Command::List(_)
+            | Command::Replay(_)
+            | Command::Diagram(_)
+            | Command::Model(_)
+            | Command::Completions { .. }
+            | Command::Manpage
+    )
+}
+
+/// Runs a command: its exit code, or an error whose kind decides it (see [`exit`]).
+fn dispatch(command: Command) -> anyhow::Result<i32> {
+    match command {
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -122,10 +150,11 @@ fn main() -> ExitCode {
             );
             Ok(0)
         }
-        Command::Manpage => clap_mangen::Man::new(Cli::command())
-            .render(&mut std::io::stdout())
-            .map(|_| 0)
-            .map_err(anyhow::Error::from),
+        Command::Manpage => {
+            man::render(Cli::command(), &mut std::io::stdout().lock())
+                .map_err(exit::stdout_error)?;
+            Ok(0)
+        }
         Command::Run(a) => run::run(a),
         Command::List(a) => run::list(a),
         Command::Merge(a) => merge::main(a),
@@ -137,30 +166,5 @@ fn main() -> ExitCode {
         Command::Clean => lab::cleanup::clean_main(),
         Command::Endpoint(a) => lab::endpoint::endpoint_main(a),
         Command::NsExec(a) => lab::netns::ns_exec(&a.netns, &a.command),
-    };
-    match result {
-        Ok(code) => ExitCode::from(code as u8),
-        Err(e) => {
-            eprintln!("teardown: {e:#}");
-            let code = exit_code(&e);
-            if code == 3 && !is_doctor {
-                eprintln!("hint: `sudo teardown doctor` shows what this machine's kernel offers and what is missing");
-            }
-            ExitCode::from(code as u8)
-        }
     }
-}
-
-/// The exit code an error maps to: its kind's (teardown_core::ErrorKind), 2
-/// for a scenario file's error, 3 for anything else.
-fn exit_code(e: &anyhow::Error) -> i32 {
-    if let Some(err) = e.downcast_ref::<teardown_core::Error>() {
-        return i32::from(err.kind.exit_code());
-    }
-    if e.downcast_ref::<teardown_core::scenario::ScenarioError>()
-        .is_some()
-    {
-        return 2;
-    }
-    3
 }

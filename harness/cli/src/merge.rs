@@ -1,6 +1,6 @@
 //! `teardown merge DIR... --out DIR`: one summary of several runs (CI shards).
 
-use anyhow::Context;
+use crate::exit::{path_error, under_user_dir};
 use std::path::PathBuf;
 use teardown_core::report::Summary;
 use teardown_lab::runner::artifacts;
@@ -21,15 +21,14 @@ pub fn main(args: MergeArgs) -> anyhow::Result<i32> {
     let mut parts = Vec::new();
     for d in &args.dirs {
         let path = d.join("summary.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| teardown_core::bad_input(format!("{}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(&path).map_err(|e| path_error("reading", &path, e))?;
         let summary: Summary = serde_json::from_str(&text).map_err(|e| {
             teardown_core::bad_input(format!("{}: not a run summary: {e}", path.display()))
         })?;
         parts.push((d.clone(), summary));
     }
     let merged = artifacts::merge(&parts)?;
-    std::fs::create_dir_all(&args.out)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| path_error("creating", &args.out, e))?;
     for (dir, s) in &parts {
         for r in &s.scenarios {
             let from = dir.join(&r.name);
@@ -37,12 +36,11 @@ pub fn main(args: MergeArgs) -> anyhow::Result<i32> {
             if from.is_dir() && std::fs::canonicalize(&from).ok() != std::fs::canonicalize(&to).ok()
             {
                 artifacts::copy_dir(&from, &to)
-                    .with_context(|| format!("copying {}", from.display()))?;
+                    .map_err(|e| path_error(&format!("copying {} to", from.display()), &to, e))?;
             }
         }
     }
-    artifacts::write_run_outputs(&args.out, &merged)?;
-    crate::run::print_table(&merged);
-    println!("output: {}", args.out.display());
+    artifacts::write_run_outputs(&args.out, &merged).map_err(|e| under_user_dir(&args.out, e))?;
+    crate::run::print_table(&merged, &args.out)?;
     Ok(crate::run::exit_code(&merged))
 }

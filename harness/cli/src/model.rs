@@ -1,5 +1,6 @@
 //! `teardown model`: the timing model's predictions for the knobs given.
 
+use std::io::Write;
 use teardown_core::model;
 
 /// `teardown model`.
@@ -65,10 +66,14 @@ pub fn main(args: ModelArgs) -> anyhow::Result<i32> {
     let knobs = args.knobs();
     knobs.validate().map_err(teardown_core::bad_input)?;
     let p = model::predict(&knobs);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&p)?);
+    let text = if args.json {
+        // Serializing the model's own prediction cannot fail but by a bug (exit 4).
+        format!("{}\n", serde_json::to_string_pretty(&p)?)
     } else {
-        print!("{}", model::render(&p));
-    }
+        model::render(&p)
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(crate::exit::stdout_error)?;
     Ok(0)
 }

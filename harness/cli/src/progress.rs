@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use teardown_core::report::ScenarioResult;
+use teardown_core::report::{ScenarioResult, Verdict};
 use teardown_core::scenario::Profile;
 
 /// Progress while scenarios run: on a terminal, one live line per running
@@ -150,7 +150,7 @@ impl teardown_lab::runner::Observer for Progress {
                 "[{done}/{total}] {:<44} {:<5} {:<5} {:>7.2}s{}",
                 r.name,
                 r.conclusion,
-                crate::run::verdict_name(r.verdict),
+                verdict_name(r.verdict),
                 r.wall_seconds,
                 r.reason
                     .as_ref()
@@ -170,5 +170,14 @@ fn hms(d: Duration) -> String {
         format!("{}m{:02}s", s / 60, s % 60)
     } else {
         format!("{:.1}s", d.as_secs_f64())
+    }
+}
+
+/// A finished scenario's verdict in its progress line: failures stand out.
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "pass",
+        Verdict::Fail => "FAIL",
+        Verdict::Error => "ERROR",
     }
 }

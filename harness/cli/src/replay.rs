@@ -8,11 +8,14 @@
 //! 1 otherwise. `--summary-only` streams the file with memory bounded by the
 //! connections open at once: summaries are printed as connections finish.
 
+use crate::exit::{path_error, stdout_error};
 use serde::Serialize;
 use std::io::Write;
-use teardown_core::analysis::conn::{Analyzer, ConnSummary};
-use teardown_core::analysis::{analyze_evidence, evidence_from_capture, wire_segments};
-use teardown_core::evidence::{Evidence, Side};
+use teardown_core::analysis::conn::{Analyzer, ConnSummary, SegInfo};
+use teardown_core::analysis::{
+    analyze_evidence, evidence_from_capture, wire_segments, CaptureData, WireSeg,
+};
+use teardown_core::evidence::{Check, Evidence, Side};
 use teardown_lab::files::{load_scenario as read_scenario, read_capture_file};
 
 /// `teardown replay CAPTURE`.
@@ -64,7 +67,7 @@ struct ReplayOut<'a> {
     connections: &'a [ConnSummary],
     comments: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    checks: Option<&'a [teardown_core::evidence::Check]>,
+    checks: Option<&'a [Check]>,
 }
 
 fn dir_text(d: Side) -> &'static str {
@@ -138,10 +141,6 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     let mut ev = evidence_from_capture(&data);
     let (infos, conns) = analyze_evidence(&ev);
     let wire = wire_segments(&ev);
-    let mut lost = vec![false; ev.packets.len()];
-    for w in &wire {
-        lost[w.sent] = w.lost;
-    }
     let checks = match &args.scenario {
         Some(path) => {
             let sc = read_scenario(path, teardown_core::scenario::Profile::Fast)?;
@@ -150,69 +149,119 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
         }
         None => None,
     };
-    let out = std::io::stdout();
-    let mut w = std::io::BufWriter::new(out.lock());
-    let num = |i: usize, rel: u32, abs: u32| {
-        if args.absolute_seq {
+    let r = Replay {
+        args: &args,
+        data: &data,
+        ev: &ev,
+        infos,
+        conns,
+        wire,
+        checks,
+    };
+    let mut w = std::io::BufWriter::new(std::io::stdout().lock());
+    if args.json {
+        r.write_json(&mut w)?;
+    } else {
+        r.write_text(&mut w).map_err(stdout_error)?;
+    }
+    w.flush().map_err(stdout_error)?;
+    Ok(match &r.checks {
+        Some(c) if c.iter().any(|c| !c.ok) => 1,
+        _ => 0,
+    })
+}
+
+/// A capture's analysis, ready to print.
+struct Replay<'a> {
+    args: &'a ReplayArgs,
+    data: &'a CaptureData,
+    ev: &'a Evidence,
+    /// Per packet (indices of `ev.packets`).
+    infos: Vec<SegInfo>,
+    conns: Vec<ConnSummary>,
+    /// Segments on the wire, by the first copy's time.
+    wire: Vec<WireSeg>,
+    /// `--scenario`: its packet expectations, evaluated.
+    checks: Option<Vec<Check>>,
+}
+
+impl Replay<'_> {
+    /// A sequence or ack number: relative unless `--absolute-seq`.
+    fn num(&self, rel: u32, abs: u32) -> u32 {
+        if self.args.absolute_seq {
             abs
         } else {
-            let _ = i;
             rel
         }
-    };
-    if args.json {
+    }
+
+    fn write_json(&self, w: &mut impl Write) -> anyhow::Result<()> {
+        let ev = self.ev;
+        let mut lost = vec![false; ev.packets.len()];
+        for s in &self.wire {
+            lost[s.sent] = s.lost;
+        }
         let packets = ev
             .packets
             .iter()
+            .zip(&self.infos)
             .enumerate()
-            .map(|(i, p)| PacketOut {
+            .map(|(i, (p, info))| PacketOut {
                 n: i + 1,
                 ts_ns: p.ts_ns,
                 t: ev.rel_secs(p.ts_ns),
                 port: &p.port,
-                conn: infos[i].conn,
-                dir: dir_text(infos[i].dir),
+                conn: info.conn,
+                dir: dir_text(info.dir),
                 src: p.src.to_string(),
                 dst: p.dst.to_string(),
                 flags: p.flags.tcpdump(),
-                seq: num(i, infos[i].rel_seq, p.seq),
-                ack: num(i, infos[i].rel_ack, p.ack),
+                seq: self.num(info.rel_seq, p.seq),
+                ack: self.num(info.rel_ack, p.ack),
                 len: p.len,
                 win: p.win,
-                classes: infos[i].classes.names(),
+                classes: info.classes.names(),
                 lost_in_wire: lost[i],
             })
             .collect();
-        let comments = data
+        let comments = self
+            .data
             .comments
             .iter()
             .map(|(ts, t)| serde_json::json!({"ts_ns": ts, "t": ev.rel_secs(*ts), "text": t}))
             .collect();
         let o = ReplayOut {
-            capture: args.capture.display().to_string(),
-            interfaces: &data.interfaces,
+            capture: self.args.capture.display().to_string(),
+            interfaces: &self.data.interfaces,
             start_ns: ev.start_ns,
             packets,
-            connections: &conns,
+            connections: &self.conns,
             comments,
-            checks: checks.as_deref(),
+            checks: self.checks.as_deref(),
         };
-        serde_json::to_writer_pretty(&mut w, &o)?;
-        writeln!(w)?;
-    } else {
+        // Only writing can fail here (our own types serialize): stdout's problem.
+        serde_json::to_writer_pretty(&mut *w, &o)
+            .map_err(|e| stdout_error(std::io::Error::from(e)))?;
+        writeln!(w).map_err(stdout_error)?;
+        Ok(())
+    }
+
+    /// tcpdump-like lines, the connections' endings, the scenario's checks.
+    fn write_text(&self, w: &mut impl Write) -> std::io::Result<()> {
+        let (ev, data) = (self.ev, self.data);
         writeln!(
             w,
             "{}: {} TCP segments ({} frames), {} connection(s), interfaces: {}",
-            args.capture.display(),
+            self.args.capture.display(),
             ev.packets.len(),
             data.frames,
-            conns.len(),
+            self.conns.len(),
             data.interfaces.join(", ")
         )?;
-        for c in &conns {
+        for c in &self.conns {
             writeln!(w, "  #{} client {} server {}", c.id, c.client, c.server)?;
         }
-        let two_ports = wire.iter().any(|s| s.received.is_some() || s.lost);
+        let two_ports = self.wire.iter().any(|s| s.received.is_some() || s.lost);
         if two_ports {
             writeln!(
                 w,
@@ -220,46 +269,21 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
             )?;
         }
         let mut comments = data.comments.iter().peekable();
-        for s in &wire {
-            let i = s.sent;
-            let p = &ev.packets[i];
-            while let Some((ts, text)) = comments.next_if(|(ts, _)| *ts <= p.ts_ns) {
+        for s in &self.wire {
+            let ts_ns = ev.packets[s.sent].ts_ns;
+            while let Some((ts, text)) = comments.next_if(|(ts, _)| *ts <= ts_ns) {
                 writeln!(w, "{:>12.6}     -- {text}", ev.rel_secs(*ts))?;
             }
-            let info = &infos[i];
-            let mut line = format!(
-                "{:>12.6} #{:<3} {} {:<4} seq {} ack {} len {} win {}",
-                ev.rel_secs(p.ts_ns),
-                info.conn,
-                dir_text(info.dir),
-                p.flags.tcpdump(),
-                num(i, info.rel_seq, p.seq),
-                num(i, info.rel_ack, p.ack),
-                p.len,
-                p.win
-            );
-            if !two_ports && data.interfaces.len() > 1 {
-                line.push_str(&format!(" on {}", p.port));
-            }
-            let names = info.classes.names();
-            if !names.is_empty() {
-                line.push_str(&format!(" [{}]", names.join(", ")));
-            }
-            if s.lost {
-                line.push_str(&format!(" LOST IN THE WIRE (seen on {} only)", p.port));
-            } else if two_ports && s.received.is_none() {
-                line.push_str(&format!(" (seen on {} only)", p.port));
-            }
-            writeln!(w, "{line}")?;
+            writeln!(w, "{}", self.segment_line(s, two_ports))?;
         }
         for (ts, text) in comments {
             writeln!(w, "{:>12.6}     -- {text}", ev.rel_secs(*ts))?;
         }
         writeln!(w)?;
-        for c in &conns {
-            write_summary(&mut w, c)?;
+        for c in &self.conns {
+            write_summary(w, c)?;
         }
-        if let Some(checks) = &checks {
+        if let Some(checks) = &self.checks {
             writeln!(w, "scenario checks:")?;
             for c in checks {
                 writeln!(w, "  [{}] {}", if c.ok { "ok" } else { "FAIL" }, c.name)?;
@@ -268,12 +292,39 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
                 }
             }
         }
+        Ok(())
     }
-    w.flush()?;
-    Ok(match checks {
-        Some(c) if c.iter().any(|c| !c.ok) => 1,
-        _ => 0,
-    })
+
+    /// One segment on the wire, timed on the sender's port.
+    fn segment_line(&self, s: &WireSeg, two_ports: bool) -> String {
+        let i = s.sent;
+        let p = &self.ev.packets[i];
+        let info = &self.infos[i];
+        let mut line = format!(
+            "{:>12.6} #{:<3} {} {:<4} seq {} ack {} len {} win {}",
+            self.ev.rel_secs(p.ts_ns),
+            info.conn,
+            dir_text(info.dir),
+            p.flags.tcpdump(),
+            self.num(info.rel_seq, p.seq),
+            self.num(info.rel_ack, p.ack),
+            p.len,
+            p.win
+        );
+        if !two_ports && self.data.interfaces.len() > 1 {
+            line.push_str(&format!(" on {}", p.port));
+        }
+        let names = info.classes.names();
+        if !names.is_empty() {
+            line.push_str(&format!(" [{}]", names.join(", ")));
+        }
+        if s.lost {
+            line.push_str(&format!(" LOST IN THE WIRE (seen on {} only)", p.port));
+        } else if two_ports && s.received.is_none() {
+            line.push_str(&format!(" (seen on {} only)", p.port));
+        }
+        line
+    }
 }
 
 fn write_summary(w: &mut impl Write, c: &ConnSummary) -> std::io::Result<()> {
@@ -307,66 +358,95 @@ pub const LINGER_NS: u64 = 2_000_000_000;
 
 /// `--summary-only`: stream the file, print summaries as connections finish.
 fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
-    let file = std::fs::File::open(&args.capture)
-        .map_err(|e| teardown_core::bad_input(format!("{}: {e}", args.capture.display())))?;
-    let out = std::io::stdout();
-    let mut w = std::io::BufWriter::with_capacity(1 << 16, out.lock());
-    let mut a: Option<Analyzer> = None;
-    let mut ports: Vec<String> = Vec::new();
-    let mut n = 0u64;
-    let mut total = 0usize;
-    let mut io_err: Option<std::io::Error> = None;
-    let emit = |w: &mut std::io::BufWriter<_>, list: Vec<ConnSummary>, total: &mut usize| {
-        *total += list.len();
-        if args.json {
-            for c in list {
-                serde_json::to_writer(&mut *w, &c).map_err(std::io::Error::from)?;
-                writeln!(w)?;
-            }
-            Ok(())
-        } else {
-            list.iter().try_for_each(|c| write_summary(w, c))
-        }
+    let file =
+        std::fs::File::open(&args.capture).map_err(|e| path_error("reading", &args.capture, e))?;
+    let mut s = Streamed {
+        json: args.json,
+        w: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
+        analyzer: None,
+        ports: Vec::new(),
+        segments: 0,
+        connections: 0,
+        io_err: None,
     };
     let frames = teardown_core::analysis::for_each_segment(
         file,
-        |ts, port, seg| {
-            let an = a.get_or_insert_with(|| {
-                let harness = port == "client-port" || port == "server-port";
-                Analyzer::new(if harness {
-                    teardown_core::analysis::harness_ips().0
-                } else {
-                    Vec::new()
-                })
-            });
-            let pi = match ports.iter().position(|p| p == port) {
-                Some(i) => i,
-                None => {
-                    ports.push(port.to_string());
-                    ports.len() - 1
-                }
-            };
-            an.push(ts, pi, seg);
-            n += 1;
-            if n.is_multiple_of(1 << 16) {
-                let list = an.evict(ts, LINGER_NS);
-                if let Err(e) = emit(&mut w, list, &mut total) {
-                    io_err.get_or_insert(e);
-                }
-            }
-        },
+        |ts, port, seg| s.push(ts, port, seg),
         |_, _| {},
     )
     .map_err(|e| teardown_core::bad_input(format!("{}: {e}", args.capture.display())))?;
-    if let Some(e) = io_err {
-        return Err(e.into());
-    }
-    if let Some(an) = a {
-        emit(&mut w, an.finish(), &mut total)?;
-    }
-    if !args.json {
-        writeln!(w, "{frames} frames, {n} TCP segments, {total} connections")?;
-    }
-    w.flush()?;
+    s.finish(frames).map_err(stdout_error)?;
     Ok(0)
+}
+
+/// `--summary-only`'s state: the analyzer (created at the first segment,
+/// when the interface names tell whether it is the harness's capture) and
+/// the output.
+struct Streamed<W: Write> {
+    json: bool,
+    w: W,
+    analyzer: Option<Analyzer>,
+    ports: Vec<String>,
+    segments: u64,
+    connections: usize,
+    /// The first output error: reading goes on, it is reported at the end.
+    io_err: Option<std::io::Error>,
+}
+
+impl<W: Write> Streamed<W> {
+    fn push(&mut self, ts: u64, port: &str, seg: &teardown_core::analysis::wire::Segment) {
+        let an = self.analyzer.get_or_insert_with(|| {
+            let harness = port == "client-port" || port == "server-port";
+            Analyzer::new(if harness {
+                teardown_core::analysis::harness_ips().0
+            } else {
+                Vec::new()
+            })
+        });
+        let pi = match self.ports.iter().position(|p| p == port) {
+            Some(i) => i,
+            None => {
+                self.ports.push(port.to_string());
+                self.ports.len() - 1
+            }
+        };
+        an.push(ts, pi, seg);
+        self.segments += 1;
+        if self.segments.is_multiple_of(1 << 16) {
+            let list = an.evict(ts, LINGER_NS);
+            if let Err(e) = self.emit(list) {
+                self.io_err.get_or_insert(e);
+            }
+        }
+    }
+
+    fn emit(&mut self, list: Vec<ConnSummary>) -> std::io::Result<()> {
+        self.connections += list.len();
+        for c in list {
+            if self.json {
+                serde_json::to_writer(&mut self.w, &c).map_err(std::io::Error::from)?;
+                writeln!(self.w)?;
+            } else {
+                write_summary(&mut self.w, &c)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, frames: u64) -> std::io::Result<()> {
+        if let Some(e) = self.io_err.take() {
+            return Err(e);
+        }
+        if let Some(an) = self.analyzer.take() {
+            self.emit(an.finish())?;
+        }
+        if !self.json {
+            let (n, total) = (self.segments, self.connections);
+            writeln!(
+                self.w,
+                "{frames} frames, {n} TCP segments, {total} connections"
+            )?;
+        }
+        self.w.flush()
+    }
 }

@@ -1,8 +1,10 @@
 //! `teardown run` and `teardown list`: the options, the plan handed to the
 //! lab's runner, the table and the exit code.
 
+use crate::exit::{path_error, stdout_error, under_user_dir};
 use crate::progress::Progress;
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use teardown_core::report::{self, Summary, Verdict};
 use teardown_core::scenario::Profile;
 use teardown_lab::runner::{self, Families};
@@ -86,8 +88,10 @@ pub fn list(args: ListArgs) -> anyhow::Result<i32> {
     let files = runner::scenario_files(&args.paths)?;
     let scenarios = runner::load_all(&files, Profile::Fast)?;
     let width = scenarios.iter().map(|s| s.name.len()).max().unwrap_or(10);
+    let mut w = std::io::stdout().lock();
     for s in &scenarios {
-        println!("{:<width$}  {:<5} {}", s.name, s.conclusion, s.summary);
+        writeln!(w, "{:<width$}  {:<5} {}", s.name, s.conclusion, s.summary)
+            .map_err(stdout_error)?;
     }
     Ok(0)
 }
@@ -111,9 +115,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         return Err(teardown_core::bad_input("no scenario matches").into());
     }
     teardown_lab::sys::require_root()?;
+    // The default out/ is under the current directory: the user's choice too.
     let out = match &args.out {
         Some(o) => o.clone(),
-        None => runner::artifacts::default_out_dir()?,
+        None => {
+            runner::artifacts::default_out_dir().map_err(|e| under_user_dir(Path::new("out"), e))?
+        }
     };
     let plan = runner::Plan {
         scenarios,
@@ -128,35 +135,37 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
         let summary = runner::run_all(plan, &progress);
         progress.finish();
         summary
-    })?;
+    })
+    .map_err(|e| under_user_dir(&out, e))?;
     if let Some(j) = &args.junit {
-        std::fs::write(j, report::junit(&summary))
-            .map_err(|e| anyhow::anyhow!("writing {}: {e}", j.display()))?;
+        std::fs::write(j, report::junit(&summary)).map_err(|e| path_error("writing", j, e))?;
     }
     if args.json {
-        println!("{}", report::summary_json(&summary));
+        writeln!(std::io::stdout(), "{}", report::summary_json(&summary)).map_err(stdout_error)?;
     } else {
-        print_table(&summary);
-        println!("output: {}", out.display());
+        print_table(&summary, &out)?;
     }
     if runner::aborted() {
         eprintln!("teardown: interrupted; every lab was removed");
-        return Ok(130);
+        return Ok(crate::exit::INTERRUPTED);
     }
     Ok(exit_code(&summary))
 }
 
-/// The results table (colour on a terminal unless NO_COLOR).
-pub fn print_table(summary: &Summary) {
+/// The results table (colour on a terminal unless NO_COLOR), then where the output is.
+pub fn print_table(summary: &Summary, out: &Path) -> Result<(), teardown_core::Error> {
     let color = std::env::var_os("NO_COLOR").is_none()
         && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    print!("{}", report::table(summary, color));
+    let mut w = std::io::stdout().lock();
+    let mut text = report::table(summary, color);
     if !summary.repeats.is_empty() {
-        print!("{}", report::repeat_table(&summary.repeats));
+        text.push_str(&report::repeat_table(&summary.repeats));
     }
+    writeln!(w, "{text}output: {}", out.display()).map_err(stdout_error)
 }
 
-/// 0 all passed, 1 a check failed, 3 a scenario could not be run (error).
+/// 0 all passed, 1 a check failed, 3 a scenario could not be run (verdict
+/// `error`: the environment, e.g. a missing kernel feature); a failure wins.
 pub fn exit_code(summary: &Summary) -> i32 {
     let any_fail = summary.scenarios.iter().any(|s| s.verdict == Verdict::Fail);
     let any_error = summary
@@ -169,13 +178,5 @@ pub fn exit_code(summary: &Summary) -> i32 {
         3
     } else {
         0
-    }
-}
-
-pub fn verdict_name(v: Verdict) -> &'static str {
-    match v {
-        Verdict::Pass => "pass",
-        Verdict::Fail => "FAIL",
-        Verdict::Error => "ERROR",
     }
 }

@@ -18,8 +18,10 @@ fn tmp(tag: &str) -> PathBuf {
     d
 }
 
-/// The tests here compare the namespaces before and after a run, so they run
-/// one at a time (cargo runs the tests of one binary in parallel).
+/// The tests here compare the namespaces before and after a run, and one
+/// copies the binary to run it unprivileged (a process forked meanwhile would
+/// hold the copy open: ETXTBSY), so they run one at a time (cargo runs the
+/// tests of one binary in parallel).
 static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn serial() -> std::sync::MutexGuard<'static, ()> {
@@ -298,5 +300,128 @@ bytes = 100
         s["scenarios"][0]
     );
     assert_eq!(our_namespaces(), before);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// (exit code, stdout, stderr) of `teardown ARGS`.
+fn exit_of(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = teardown().args(args).output().unwrap();
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+/// Bad input is the user's to fix: exit 2, the reason, and neither the
+/// doctor hint (the machine is fine) nor a bug report request.
+fn assert_bad_input(args: &[&str], reason: &str) {
+    let (code, _, err) = exit_of(args);
+    assert_eq!(code, Some(2), "teardown {args:?}: {err}");
+    assert!(err.contains(reason), "teardown {args:?}: {err}");
+    assert!(!err.contains("teardown doctor"), "{err}");
+    assert!(!err.contains("bug"), "{err}");
+}
+
+#[test]
+fn bad_input_and_usage_exit_2_without_blaming_the_machine() {
+    // Serial like every test here that starts processes: a process forked
+    // while another test writes its copy of the binary would make that
+    // copy's exec fail with ETXTBSY.
+    let _serial = serial();
+    let dir = tmp("exit2");
+    let d = dir.display().to_string();
+    // Usage (clap).
+    let (code, _, err) = exit_of(&["run", "--jobs", "many"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(exit_of(&["no-such-command"]).0, Some(2));
+    // Files and options the user gave.
+    assert_bad_input(&["run", &format!("{d}/missing.toml")], "missing.toml");
+    assert_bad_input(&["list", &format!("{d}/missing")], "missing");
+    assert_bad_input(
+        &["run", "scenarios/", "--filter", "no-such-*"],
+        "no scenario matches",
+    );
+    assert_bad_input(&["run", "scenarios/", "--shard", "3/2"], "--shard");
+    assert_bad_input(&["replay", &format!("{d}/none.pcap")], "none.pcap");
+    assert_bad_input(
+        &["replay", "--summary-only", &format!("{d}/none.pcap")],
+        "none.pcap",
+    );
+    std::fs::write(dir.join("junk.pcap"), b"not a capture at all").unwrap();
+    assert_bad_input(&["replay", &format!("{d}/junk.pcap")], "junk.pcap");
+    let golden = "tests/golden/close4.pcap";
+    assert_bad_input(
+        &["diagram", golden, "-o", &format!("{d}/no/such/dir/x.svg")],
+        "x.svg",
+    );
+    assert_bad_input(&["merge", &d, "--out", &format!("{d}/m")], "summary.json");
+    assert_bad_input(&["model", "--rto-max-ms", "0"], "--rto-max-ms");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn help_and_man_page_document_every_exit_code() {
+    let _serial = serial();
+    let (code, help, _) = exit_of(&["--help"]);
+    assert_eq!(code, Some(0));
+    let (code, man, _) = exit_of(&["man"]);
+    assert_eq!(code, Some(0));
+    for text in [&help, &man] {
+        for line in [
+            "a check failed",
+            "bad input or usage",
+            "the environment can't run it",
+            "a bug in teardown",
+            "interrupted by SIGINT or SIGTERM",
+        ] {
+            assert!(text.contains(line), "`{line}` missing from:\n{text}");
+        }
+        for code in ["0 ", "1 ", "2 ", "3 ", "4 ", "130 "] {
+            assert!(text.contains(code), "exit code {code}missing");
+        }
+    }
+}
+
+#[test]
+#[ignore = "privileged: needs root to drop it (make test runs it)"]
+fn run_without_root_exits_3_with_the_doctor_hint_and_creates_nothing() {
+    use std::os::unix::fs::PermissionsExt;
+    let _serial = serial();
+    teardown_lab::require_privileged();
+    // A copy of the binary and of a scenario that an unprivileged user may read.
+    let dir = tmp("noroot");
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bin = dir.join("teardown");
+    std::fs::copy(env!("CARGO_BIN_EXE_teardown"), &bin).unwrap();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let sc = dir.join("c7.toml");
+    std::fs::copy(format!("{root}/scenarios/c7-linger-zero.toml"), &sc).unwrap();
+    for f in [&bin, &sc] {
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let before = our_namespaces();
+    let out = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .arg("run")
+        .arg(&sc)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .current_dir(&dir)
+        .output()
+        .expect("setpriv (util-linux)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("needs root or CAP_NET_ADMIN"), "{err}");
+    assert!(err.contains("teardown doctor"), "the hint: {err}");
+    assert!(!err.contains("bug"), "{err}");
+    assert_eq!(our_namespaces(), before);
+    assert!(!dir.join("out").exists(), "nothing written without root");
     std::fs::remove_dir_all(&dir).unwrap();
 }

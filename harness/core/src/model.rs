@@ -631,6 +631,14 @@ fn list(v: &[Duration]) -> String {
 
 /// The prediction as readable text.
 pub fn render(p: &Prediction) -> String {
+    let mut o = render_dead_path(p);
+    o += &render_keepalive(p);
+    o += &render_close_and_connect(p);
+    o
+}
+
+/// C3: a dead path with data in flight.
+fn render_dead_path(p: &Prediction) -> String {
     let mut o = String::new();
     let k = &p.knobs;
     let d = &p.dead_path;
@@ -659,6 +667,12 @@ pub fn render(p: &Prediction) -> String {
         secs(d.death),
         secs(d.late_by_at_most)
     );
+    o
+}
+
+/// C4: keepalive on an idle connection whose peer is gone.
+fn render_keepalive(p: &Prediction) -> String {
+    let mut o = String::new();
     let ka = &p.keepalive_knobs;
     o += &format!(
         "Keepalive {},{},{} (C4); seconds after the last segment received:\n",
@@ -676,6 +690,12 @@ pub fn render(p: &Prediction) -> String {
         secs(p.keepalive.death),
         secs(p.keepalive.late_by_at_most)
     );
+    o
+}
+
+/// Orphaned closes, TIME_WAIT, and an unanswered SYN.
+fn render_close_and_connect(p: &Prediction) -> String {
+    let mut o = String::new();
     o += &format!(
         "Orphan FIN_WAIT1 / LAST_ACK, tcp_orphan_retries={} ({} while alive); seconds after the FIN:\n",
         p.orphan_retries,

@@ -333,6 +333,39 @@ impl Conn {
     fn last_ns(&self) -> u64 {
         self.views().map(|v| v.last_ns).max().unwrap_or(0)
     }
+
+    /// Whether `s` is a SYN that starts a new connection on this 4-tuple: a
+    /// different initial sequence number, or any SYN after a FIN or RST.
+    fn reused_by(&self, s: &Segment) -> bool {
+        if s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) != TcpFlags::SYN {
+            return false;
+        }
+        match self.syn_seq {
+            Some(seq) => seq != s.seq,
+            None => self
+                .views()
+                .any(|v| v.rst.is_some() || v.fin.iter().any(Option::is_some)),
+        }
+    }
+
+    /// `s`'s sequence and ack numbers relative to each side's initial one
+    /// (learnt from the SYNs, else from each side's first segment).
+    fn relative(&mut self, dir: Side, s: &Segment) -> (u32, u32) {
+        let d = idx(dir);
+        if s.flags.has(TcpFlags::SYN) {
+            self.base[d] = Some(s.seq);
+            let syn_only = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
+            if dir == Side::Client && syn_only {
+                self.syn_seq = Some(s.seq);
+            }
+        } else if self.base[d].is_none() {
+            self.base[d] = Some(s.seq);
+        }
+        (
+            s.seq.wrapping_sub(self.base[d].unwrap_or(0)),
+            s.ack.wrapping_sub(self.base[1 - d].unwrap_or(0)),
+        )
+    }
 }
 
 /// The streaming connection analyzer.
@@ -372,19 +405,8 @@ impl Analyzer {
     pub fn push(&mut self, ts_ns: u64, port: usize, s: &Segment) -> SegInfo {
         let start = *self.start_ns.get_or_insert(ts_ns);
         let k = key(s.src, s.dst);
-        let syn_only = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
         // A new SYN on a used 4-tuple starts a new connection (port reuse).
-        let reuse = syn_only
-            && match self.map.get(&k) {
-                Some(c) => match c.syn_seq {
-                    Some(seq) => seq != s.seq,
-                    None => c
-                        .views()
-                        .any(|v| v.rst.is_some() || v.fin.iter().any(Option::is_some)),
-                },
-                _ => false,
-            };
-        if reuse {
+        if self.map.get(&k).is_some_and(|c| c.reused_by(s)) {
             if let Some(old) = self.map.remove(&k) {
                 self.done.push(summarize(&old, start));
             }
@@ -402,19 +424,9 @@ impl Analyzer {
         } else {
             Side::Server
         };
-        let d = idx(dir);
-        if s.flags.has(TcpFlags::SYN) {
-            c.base[d] = Some(s.seq);
-            if dir == Side::Client && syn_only {
-                c.syn_seq = Some(s.seq);
-            }
-        } else if c.base[d].is_none() {
-            c.base[d] = Some(s.seq);
-        }
-        let rel_seq = s.seq.wrapping_sub(c.base[d].unwrap_or(0));
-        let rel_ack = s.ack.wrapping_sub(c.base[1 - d].unwrap_or(0));
+        let (rel_seq, rel_ack) = c.relative(dir, s);
         let v = c.view_mut(port);
-        let classes = analyze(v, d, ts_ns, s);
+        let classes = analyze(v, idx(dir), ts_ns, s);
         track(
             v,
             Mark {
@@ -497,11 +509,6 @@ fn new_conn(client_ips: &[IpAddr], id: u64, s: &Segment) -> Conn {
 /// Wireshark's `tcp_analyze_sequence_number`, for one port's view.
 fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
     let flags = s.flags.0;
-    let (seq, ack, seglen) = (s.seq, s.ack, s.len);
-    let window = s.win as u32;
-    let sfr = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
-    let mut c = 0u16;
-
     // The first RTT (tshark 4.0's `ts_first_rtt`): from the most recent SYN
     // (not SYN-ACK) to the first ACK after it.
     if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::ACK
@@ -513,7 +520,7 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
     if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN {
         v.mru_syn_ns = now;
     }
-
+    let first_rtt_ns = v.first_rtt_ns;
     let (fwd, rev) = if d == 0 {
         let (a, b) = v.flows.split_at_mut(1);
         (&mut a[0], &b[0])
@@ -521,87 +528,110 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
         let (a, b) = v.flows.split_at_mut(1);
         (&mut b[0], &a[0])
     };
-
-    'fwd: {
-        if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
-            c |= Classes::ZERO_WINDOW_PROBE;
-            break 'fwd;
-        }
-        if window == 0 && flags & sfr == 0 {
-            c |= Classes::ZERO_WINDOW;
-        }
-        if fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && flags & TcpFlags::RST == 0 {
-            c |= Classes::LOST_SEGMENT;
-        }
-        if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && flags & sfr == 0 {
-            c |= Classes::KEEP_ALIVE;
-        }
-        let same_pos = seq == fwd.nextseq && ack == fwd.lastack && flags & sfr == 0;
-        if seglen == 0 && window != 0 && window != fwd.window && same_pos {
-            c |= Classes::WINDOW_UPDATE;
-        }
-        if seglen == 0
-            && window != 0
-            && window == fwd.window
-            && same_pos
-            && rev.last_classes & Classes::KEEP_ALIVE != 0
-        {
-            c |= Classes::KEEP_ALIVE_ACK;
-            break 'fwd;
-        }
-        if seglen == 0
-            && window == 0
-            && window == fwd.window
-            && same_pos
-            && rev.last_classes & Classes::ZERO_WINDOW_PROBE != 0
-        {
-            c |= Classes::ZERO_WINDOW_PROBE_ACK;
-            break 'fwd;
-        }
-        if seglen == 0 && window != 0 && window == fwd.window && same_pos {
-            fwd.dupacks += 1;
-            c |= Classes::DUPLICATE_ACK;
-        }
-    }
-    if ack != fwd.lastack {
+    let mut c = window_classes(fwd, rev, s);
+    if s.ack != fwd.lastack {
         fwd.dupacks = 0;
     }
+    c |= retransmission_classes(fwd, rev, s, now, first_rtt_ns, c);
+    advance(fwd, s, now, c);
+    Classes(c & !Classes::ZERO_WINDOW_PROBE_ACK)
+}
 
-    'retrans: {
-        if !((seglen > 0 || flags & (TcpFlags::SYN | TcpFlags::FIN) != 0) && fwd.nextseq != 0) {
-            break 'retrans;
-        }
-        let not_advanced = seq_lt(seq, fwd.nextseq);
-        if c & Classes::KEEP_ALIVE != 0 {
-            break 'retrans;
-        }
-        let t = now.wrapping_sub(rev.lastack_ns);
-        if not_advanced && rev.dupacks >= 2 && rev.lastack == seq && t < 20_000_000 {
-            c |= Classes::FAST_RETRANSMISSION | Classes::RETRANSMISSION;
-            break 'retrans;
-        }
-        let t = now.wrapping_sub(fwd.nextseq_ns);
-        let ooo_thres = if v.first_rtt_ns == 0 {
-            3_000_000
-        } else {
-            v.first_rtt_ns
-        };
-        if not_advanced && t < ooo_thres && fwd.nextseq != seq.wrapping_add(seglen) {
-            c |= Classes::OUT_OF_ORDER;
-            break 'retrans;
-        }
-        if seglen > 0 && rev.lastack != 0 && seq_le(seq.wrapping_add(seglen), rev.lastack) {
-            c |= Classes::SPURIOUS_RETRANSMISSION | Classes::RETRANSMISSION;
-            break 'retrans;
-        }
-        if not_advanced {
-            c |= Classes::RETRANSMISSION;
-        }
+/// Wireshark's first checks: window probes and updates, keep-alives and
+/// their ACKs, duplicate ACKs, lost segments (counts duplicate ACKs in `fwd`).
+fn window_classes(fwd: &mut Flow, rev: &Flow, s: &Segment) -> u16 {
+    let flags = s.flags.0;
+    let (seq, ack, seglen) = (s.seq, s.ack, s.len);
+    let window = s.win as u32;
+    let sfr = TcpFlags::SYN | TcpFlags::FIN | TcpFlags::RST;
+    let mut c = 0u16;
+    if seglen == 1 && seq == fwd.nextseq && rev.window == 0 {
+        return Classes::ZERO_WINDOW_PROBE;
     }
+    if window == 0 && flags & sfr == 0 {
+        c |= Classes::ZERO_WINDOW;
+    }
+    if fwd.nextseq != 0 && seq_gt(seq, fwd.nextseq) && flags & TcpFlags::RST == 0 {
+        c |= Classes::LOST_SEGMENT;
+    }
+    if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && flags & sfr == 0 {
+        c |= Classes::KEEP_ALIVE;
+    }
+    let same_pos = seq == fwd.nextseq && ack == fwd.lastack && flags & sfr == 0;
+    if seglen == 0 && window != 0 && window != fwd.window && same_pos {
+        c |= Classes::WINDOW_UPDATE;
+    }
+    if seglen == 0
+        && window != 0
+        && window == fwd.window
+        && same_pos
+        && rev.last_classes & Classes::KEEP_ALIVE != 0
+    {
+        return c | Classes::KEEP_ALIVE_ACK;
+    }
+    if seglen == 0
+        && window == 0
+        && window == fwd.window
+        && same_pos
+        && rev.last_classes & Classes::ZERO_WINDOW_PROBE != 0
+    {
+        return c | Classes::ZERO_WINDOW_PROBE_ACK;
+    }
+    if seglen == 0 && window != 0 && window == fwd.window && same_pos {
+        fwd.dupacks += 1;
+        c |= Classes::DUPLICATE_ACK;
+    }
+    c
+}
 
-    if seglen > 0 || flags & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
+/// Wireshark's retransmission checks, in its order: fast retransmission,
+/// out of order, spurious retransmission, retransmission (`c`: the classes so far).
+fn retransmission_classes(
+    fwd: &Flow,
+    rev: &Flow,
+    s: &Segment,
+    now: u64,
+    first_rtt_ns: u64,
+    c: u16,
+) -> u16 {
+    let (seq, seglen) = (s.seq, s.len);
+    if !((seglen > 0 || s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0) && fwd.nextseq != 0) {
+        return 0;
+    }
+    let not_advanced = seq_lt(seq, fwd.nextseq);
+    if c & Classes::KEEP_ALIVE != 0 {
+        return 0;
+    }
+    let t = now.wrapping_sub(rev.lastack_ns);
+    if not_advanced && rev.dupacks >= 2 && rev.lastack == seq && t < 20_000_000 {
+        return Classes::FAST_RETRANSMISSION | Classes::RETRANSMISSION;
+    }
+    let t = now.wrapping_sub(fwd.nextseq_ns);
+    let ooo_thres = if first_rtt_ns == 0 {
+        3_000_000
+    } else {
+        first_rtt_ns
+    };
+    if not_advanced && t < ooo_thres && fwd.nextseq != seq.wrapping_add(seglen) {
+        return Classes::OUT_OF_ORDER;
+    }
+    if seglen > 0 && rev.lastack != 0 && seq_le(seq.wrapping_add(seglen), rev.lastack) {
+        return Classes::SPURIOUS_RETRANSMISSION | Classes::RETRANSMISSION;
+    }
+    if not_advanced {
+        Classes::RETRANSMISSION
+    } else {
+        0
+    }
+}
+
+/// The flow's state after the segment: next expected sequence number,
+/// window, last ACK, and its classes (for the other side's next checks).
+fn advance(fwd: &mut Flow, s: &Segment, now: u64, c: u16) {
+    let (seq, seglen) = (s.seq, s.len);
+    if seglen > 0 || s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
         let mut nextseq = seq.wrapping_add(seglen);
-        if flags & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
+        if s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
             nextseq = nextseq.wrapping_add(1);
         }
         if (seq_gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && c & Classes::ZERO_WINDOW_PROBE == 0
@@ -615,11 +645,10 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
     {
         fwd.maxseqtobeacked = fwd.nextseq;
     }
-    fwd.window = window;
-    fwd.lastack = ack;
+    fwd.window = s.win as u32;
+    fwd.lastack = s.ack;
     fwd.lastack_ns = now;
     fwd.last_classes = c;
-    Classes(c & !Classes::ZERO_WINDOW_PROBE_ACK)
 }
 
 /// Teardown bookkeeping for one view.
@@ -741,122 +770,7 @@ fn summarize(c: &Conn, start: u64) -> ConnSummary {
         .max_by_key(|(i, v)| (v.last_ns, v.packets, std::cmp::Reverse(*i)))
         .map(|(i, v)| (i, v.clone()))
         .unwrap_or_default();
-    let mut evidence = Vec::new();
-    let mut by = None;
-    let mut state = None;
-    let secs = |a: u64, b: u64| b.saturating_sub(a) as f64 / 1e9;
-    let (ending, detail) = if let Some((m, st)) = v.rst {
-        by = Some(m.dir);
-        state = Some(st.to_string());
-        for (fm, _) in v.fin.iter().flatten() {
-            if fm.ts < m.ts {
-                evidence.push(describe(fm, start));
-            }
-        }
-        evidence.push(describe(&m, start));
-        let detail = if st == "refused" {
-            "the server refused the connection with RST".to_string()
-        } else {
-            format!("{} sent RST in state {st}", m.dir.name())
-        };
-        (Ending::RstAbort, detail)
-    } else if let (Some((f0, _)), Some((f1, _)), Some(a0), Some(a1)) =
-        (v.fin[0], v.fin[1], v.fin_ack[0], v.fin_ack[1])
-    {
-        // Order the two FINs.
-        let (first, second, first_ack, second_ack) = if f0.ts <= f1.ts {
-            (f0, f1, a0, a1)
-        } else {
-            (f1, f0, a1, a0)
-        };
-        evidence.push(describe(&first, start));
-        let ending = if first_ack.ts < second.ts {
-            evidence.push(describe(&first_ack, start));
-            Ending::FourSegmentClose
-        } else if first_ack.ts == second.ts && first_ack.dir == second.dir {
-            Ending::ThreeSegmentClose
-        } else {
-            Ending::SimultaneousClose
-        };
-        evidence.push(describe(&second, start));
-        if ending == Ending::SimultaneousClose {
-            evidence.push(describe(&first_ack, start));
-        }
-        evidence.push(describe(&second_ack, start));
-        let detail = format!(
-            "{} closed first; {} closed {:.3}s later",
-            first.dir.name(),
-            second.dir.name(),
-            secs(first.ts, second.ts)
-        );
-        (ending, detail)
-    } else if let Some((side, n, first, last)) = v.tail.filter(|t| t.1 >= 2) {
-        by = Some(side);
-        let what = if last.classes.has(Classes::KEEP_ALIVE) {
-            "keep-alive probes"
-        } else if last.classes.has(Classes::ZERO_WINDOW_PROBE) {
-            "zero-window probes"
-        } else {
-            "retransmissions"
-        };
-        if let Some(m) = v.last_from[1 - idx(side)] {
-            evidence.push(format!(
-                "last from {}: {}",
-                other(side).name(),
-                describe(&m, start)
-            ));
-        }
-        evidence.push(describe(&first, start));
-        evidence.push(describe(&last, start));
-        let detail = format!(
-            "{} sent {n} unanswered {what} over {:.3}s, then nothing (the last {:.3}s before the capture ended)",
-            side.name(),
-            secs(first.ts, last.ts),
-            secs(last.ts, v.last_ns.max(last.ts)),
-        );
-        (Ending::SilentDeath, detail)
-    } else if let (Some((f0, _)), Some((f1, _))) = (v.fin[0], v.fin[1]) {
-        evidence.push(describe(&f0, start));
-        evidence.push(describe(&f1, start));
-        let missing: Vec<&str> = [Side::Client, Side::Server]
-            .iter()
-            .filter(|s| v.fin_ack[idx(**s)].is_none())
-            .map(|s| s.name())
-            .collect();
-        (
-            Ending::Closing,
-            format!(
-                "both sent FIN; the FIN of {} was never acknowledged",
-                missing.join(" and ")
-            ),
-        )
-    } else if let Some((m, _)) = v.fin[0].or(v.fin[1]) {
-        by = Some(m.dir);
-        evidence.push(describe(&m, start));
-        if let Some(a) = v.fin_ack[idx(m.dir)] {
-            evidence.push(describe(&a, start));
-        }
-        (
-            Ending::HalfClosed,
-            format!(
-                "{} sent FIN; {} had not closed when the capture ended",
-                m.dir.name(),
-                other(m.dir).name()
-            ),
-        )
-    } else {
-        if let Some((side, n, first, _)) = v.tail {
-            evidence.push(format!(
-                "{n} unanswered probe(s) from {}: {}",
-                side.name(),
-                describe(&first, start)
-            ));
-        }
-        (
-            Ending::StillOpen,
-            "no FIN or RST: the connection was open when the capture ended".to_string(),
-        )
-    };
+    let e = ending_of(&v, start);
     ConnSummary {
         id: c.id,
         client: c.client,
@@ -868,14 +782,179 @@ fn summarize(c: &Conn, start: u64) -> ConnSummary {
         bytes_s2c: v.bytes[1],
         retransmissions: v.retrans,
         keep_alives: v.keep_alives,
-        ending,
+        ending: e.ending,
         closed_first: v.first_close,
-        by,
-        state,
-        detail,
-        evidence,
+        by: e.by,
+        state: e.state,
+        detail: e.detail,
+        evidence: e.evidence,
         port,
     }
+}
+
+/// How a view's connection ended, as [`ConnSummary`] reports it.
+struct EndingOf {
+    ending: Ending,
+    detail: String,
+    evidence: Vec<String>,
+    by: Option<Side>,
+    state: Option<String>,
+}
+
+impl EndingOf {
+    fn new(ending: Ending, detail: String, evidence: Vec<String>) -> EndingOf {
+        EndingOf {
+            ending,
+            detail,
+            evidence,
+            by: None,
+            state: None,
+        }
+    }
+}
+
+/// The first of these that the view shows: an RST, both FINs acknowledged,
+/// a run of unanswered probes, both FINs, one FIN, nothing.
+fn ending_of(v: &View, start: u64) -> EndingOf {
+    if let Some((m, st)) = v.rst {
+        return rst_abort(v, m, st, start);
+    }
+    if let (Some((f0, _)), Some((f1, _)), Some(a0), Some(a1)) =
+        (v.fin[0], v.fin[1], v.fin_ack[0], v.fin_ack[1])
+    {
+        return if f0.ts <= f1.ts {
+            orderly_close(f0, f1, a0, a1, start)
+        } else {
+            orderly_close(f1, f0, a1, a0, start)
+        };
+    }
+    if let Some(tail) = v.tail.filter(|t| t.1 >= 2) {
+        return silent_death(v, tail, start);
+    }
+    if let (Some((f0, _)), Some((f1, _))) = (v.fin[0], v.fin[1]) {
+        let missing: Vec<&str> = [Side::Client, Side::Server]
+            .iter()
+            .filter(|s| v.fin_ack[idx(**s)].is_none())
+            .map(|s| s.name())
+            .collect();
+        let detail = format!(
+            "both sent FIN; the FIN of {} was never acknowledged",
+            missing.join(" and ")
+        );
+        let evidence = vec![describe(&f0, start), describe(&f1, start)];
+        return EndingOf::new(Ending::Closing, detail, evidence);
+    }
+    if let Some((m, _)) = v.fin[0].or(v.fin[1]) {
+        let mut evidence = vec![describe(&m, start)];
+        if let Some(a) = v.fin_ack[idx(m.dir)] {
+            evidence.push(describe(&a, start));
+        }
+        let detail = format!(
+            "{} sent FIN; {} had not closed when the capture ended",
+            m.dir.name(),
+            other(m.dir).name()
+        );
+        let mut e = EndingOf::new(Ending::HalfClosed, detail, evidence);
+        e.by = Some(m.dir);
+        return e;
+    }
+    let mut evidence = Vec::new();
+    if let Some((side, n, first, _)) = v.tail {
+        evidence.push(format!(
+            "{n} unanswered probe(s) from {}: {}",
+            side.name(),
+            describe(&first, start)
+        ));
+    }
+    let detail = "no FIN or RST: the connection was open when the capture ended".to_string();
+    EndingOf::new(Ending::StillOpen, detail, evidence)
+}
+
+/// An RST (`m`, sent in state `st`), after whatever FINs came before it.
+fn rst_abort(v: &View, m: Mark, st: &str, start: u64) -> EndingOf {
+    let mut evidence = Vec::new();
+    for (fm, _) in v.fin.iter().flatten() {
+        if fm.ts < m.ts {
+            evidence.push(describe(fm, start));
+        }
+    }
+    evidence.push(describe(&m, start));
+    let detail = if st == "refused" {
+        "the server refused the connection with RST".to_string()
+    } else {
+        format!("{} sent RST in state {st}", m.dir.name())
+    };
+    let mut e = EndingOf::new(Ending::RstAbort, detail, evidence);
+    e.by = Some(m.dir);
+    e.state = Some(st.to_string());
+    e
+}
+
+/// Both FINs acknowledged, `first` the earlier one: four segments, three
+/// (the second FIN carries the first's ACK) or a simultaneous close.
+fn orderly_close(
+    first: Mark,
+    second: Mark,
+    first_ack: Mark,
+    second_ack: Mark,
+    start: u64,
+) -> EndingOf {
+    let mut evidence = vec![describe(&first, start)];
+    let ending = if first_ack.ts < second.ts {
+        evidence.push(describe(&first_ack, start));
+        Ending::FourSegmentClose
+    } else if first_ack.ts == second.ts && first_ack.dir == second.dir {
+        Ending::ThreeSegmentClose
+    } else {
+        Ending::SimultaneousClose
+    };
+    evidence.push(describe(&second, start));
+    if ending == Ending::SimultaneousClose {
+        evidence.push(describe(&first_ack, start));
+    }
+    evidence.push(describe(&second_ack, start));
+    let detail = format!(
+        "{} closed first; {} closed {:.3}s later",
+        first.dir.name(),
+        second.dir.name(),
+        secs(first.ts, second.ts)
+    );
+    EndingOf::new(ending, detail, evidence)
+}
+
+/// A run of `n` unanswered probes from `side`, then nothing.
+fn silent_death(v: &View, (side, n, first, last): (Side, u64, Mark, Mark), start: u64) -> EndingOf {
+    let what = if last.classes.has(Classes::KEEP_ALIVE) {
+        "keep-alive probes"
+    } else if last.classes.has(Classes::ZERO_WINDOW_PROBE) {
+        "zero-window probes"
+    } else {
+        "retransmissions"
+    };
+    let mut evidence = Vec::new();
+    if let Some(m) = v.last_from[1 - idx(side)] {
+        evidence.push(format!(
+            "last from {}: {}",
+            other(side).name(),
+            describe(&m, start)
+        ));
+    }
+    evidence.push(describe(&first, start));
+    evidence.push(describe(&last, start));
+    let detail = format!(
+        "{} sent {n} unanswered {what} over {:.3}s, then nothing (the last {:.3}s before the capture ended)",
+        side.name(),
+        secs(first.ts, last.ts),
+        secs(last.ts, v.last_ns.max(last.ts)),
+    );
+    let mut e = EndingOf::new(Ending::SilentDeath, detail, evidence);
+    e.by = Some(side);
+    e
+}
+
+/// Seconds from `a` to `b` (0 if `b` is earlier).
+fn secs(a: u64, b: u64) -> f64 {
+    b.saturating_sub(a) as f64 / 1e9
 }
 
 #[cfg(test)]

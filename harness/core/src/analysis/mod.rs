@@ -21,9 +21,9 @@ pub use pcap::{CaptureError, CaptureReader};
 
 use crate::evidence::{Event, Evidence, Packet, Side};
 use conn::{Analyzer, ConnSummary, SegInfo};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Read;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Decodes one Ethernet frame into a TCP segment, or `None` when it is not
 /// TCP over IPv4/IPv6 (ARP, ICMP, truncated, ...).
@@ -262,36 +262,15 @@ pub fn wire_segments(ev: &Evidence) -> Vec<WireSeg> {
     let mut order: Vec<usize> = (0..ev.packets.len()).collect();
     order.sort_by_key(|&i| (ev.packets[i].ts_ns, i));
     if !(has("client-port") && has("server-port")) {
-        return order
-            .into_iter()
-            .map(|i| WireSeg {
-                sent: i,
-                received: None,
-                lost: false,
-            })
-            .collect();
+        return order.into_iter().map(unpaired).collect();
     }
-    type K = (
-        std::net::SocketAddr,
-        std::net::SocketAddr,
-        u32,
-        u32,
-        u8,
-        u32,
-    );
-    let k = |p: &Packet| -> K { (p.src, p.dst, p.seq, p.ack, p.flags.0, p.len) };
-    let ports = |p: &Packet| match ev.sender(p) {
-        Some(Side::Client) => Some(("client-port", "server-port")),
-        Some(Side::Server) => Some(("server-port", "client-port")),
-        None => None,
-    };
     // Receiver-port copies by key, in time order.
-    let mut waiting: HashMap<K, std::collections::VecDeque<usize>> = HashMap::new();
+    let mut waiting: HashMap<CopyKey, VecDeque<usize>> = HashMap::new();
     for &i in &order {
         let p = &ev.packets[i];
-        if let Some((_, rx)) = ports(p) {
+        if let Some((_, rx)) = wire_ports(ev, p) {
             if p.port == rx {
-                waiting.entry(k(p)).or_default().push_back(i);
+                waiting.entry(copy_key(p)).or_default().push_back(i);
             }
         }
     }
@@ -299,32 +278,18 @@ pub fn wire_segments(ev: &Evidence) -> Vec<WireSeg> {
     let mut out = Vec::new();
     for &i in &order {
         let p = &ev.packets[i];
-        let Some((tx, _)) = ports(p) else {
-            out.push(WireSeg {
-                sent: i,
-                received: None,
-                lost: false,
-            });
+        let Some((tx, _)) = wire_ports(ev, p) else {
+            out.push(unpaired(i));
             continue;
         };
         if p.port != tx {
             continue;
         }
-        let mut received = None;
-        if let Some(q) = waiting.get_mut(&k(p)) {
-            while let Some(&j) = q.front() {
-                let t = ev.packets[j].ts_ns;
-                if t + 1_000_000 < p.ts_ns {
-                    q.pop_front(); // an older copy nobody claimed
-                    continue;
-                }
-                if t <= p.ts_ns + 2_000_000_000 {
-                    received = Some(j);
-                    used[j] = true;
-                    q.pop_front();
-                }
-                break;
-            }
+        let received = waiting
+            .get_mut(&copy_key(p))
+            .and_then(|q| claim(q, ev, p.ts_ns));
+        if let Some(j) = received {
+            used[j] = true;
         }
         out.push(WireSeg {
             sent: i,
@@ -335,18 +300,59 @@ pub fn wire_segments(ev: &Evidence) -> Vec<WireSeg> {
     // Receiver-port copies nobody sent (the capture started late, ...).
     for &i in &order {
         let p = &ev.packets[i];
-        if let Some((tx, _)) = ports(p) {
+        if let Some((tx, _)) = wire_ports(ev, p) {
             if p.port != tx && !used[i] {
-                out.push(WireSeg {
-                    sent: i,
-                    received: None,
-                    lost: false,
-                });
+                out.push(unpaired(i));
             }
         }
     }
     out.sort_by_key(|w| (ev.packets[w.sent].ts_ns, w.sent));
     out
+}
+
+/// What two copies of one segment on the two ports share: addresses, seq,
+/// ack, flags, length.
+type CopyKey = (SocketAddr, SocketAddr, u32, u32, u8, u32);
+
+fn copy_key(p: &Packet) -> CopyKey {
+    (p.src, p.dst, p.seq, p.ack, p.flags.0, p.len)
+}
+
+/// (sender's port, receiver's port) of a packet, by who sent it.
+fn wire_ports(ev: &Evidence, p: &Packet) -> Option<(&'static str, &'static str)> {
+    match ev.sender(p) {
+        Some(Side::Client) => Some(("client-port", "server-port")),
+        Some(Side::Server) => Some(("server-port", "client-port")),
+        None => None,
+    }
+}
+
+/// A packet seen once: neither paired nor lost.
+fn unpaired(i: usize) -> WireSeg {
+    WireSeg {
+        sent: i,
+        received: None,
+        lost: false,
+    }
+}
+
+/// Takes the receiver-port copy of a segment sent at `sent_ns` from the
+/// waiting copies of its key: the oldest one not more than 1 ms before it
+/// (older ones nobody claimed are dropped) and at most 2 s after it.
+fn claim(q: &mut VecDeque<usize>, ev: &Evidence, sent_ns: u64) -> Option<usize> {
+    while let Some(&j) = q.front() {
+        let t = ev.packets[j].ts_ns;
+        if t + 1_000_000 < sent_ns {
+            q.pop_front(); // an older copy nobody claimed
+            continue;
+        }
+        if t <= sent_ns + 2_000_000_000 {
+            q.pop_front();
+            return Some(j);
+        }
+        return None;
+    }
+    None
 }
 
 #[cfg(test)]

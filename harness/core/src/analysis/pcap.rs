@@ -193,24 +193,30 @@ impl<R: Read> CaptureReader<R> {
                 ))
             }
         };
-        r.fill(24)
+        r.read_pcap_header(nanos, big)?;
+        Ok(r)
+    }
+
+    /// The rest of a pcap file header, after its magic: version and link type.
+    fn read_pcap_header(&mut self, nanos: bool, big: bool) -> Result<(), CaptureError> {
+        self.fill(24)
             .map_err(|_| err(0, "truncated pcap file header (needs 24 bytes)"))?;
-        let h = &r.buf[r.pos..r.pos + 24];
+        let h = &self.buf[self.pos..self.pos + 24];
         let major = u16_at(h, 4, big);
         let linktype_field = u32_at(h, 20, big);
         if major != 2 {
             return Err(err(4, format!("unsupported pcap version {major}")));
         }
-        r.kind = Kind::Pcap { nanos, big };
-        r.ifaces.push(Interface {
+        self.kind = Kind::Pcap { nanos, big };
+        self.ifaces.push(Interface {
             name: "capture".to_string(),
             // The upper bits of the field carry FCS information (pcap-linktype(7)).
             linktype: (linktype_field & 0xffff) as u16,
             tsresol: TsResol::Pow10(if nanos { 9 } else { 6 }),
             tsoffset_s: 0,
         });
-        r.consume(24);
-        Ok(r)
+        self.consume(24);
+        Ok(())
     }
 
     /// The interfaces of the current section (pcap: one, named `capture`).
@@ -396,92 +402,102 @@ impl<R: Read> CaptureReader<R> {
                     self.ifaces.push(iface);
                     self.consume(len);
                 }
-                EPB | OPB => {
-                    if body_len < 20 {
-                        return Err(err(at, "packet block too short"));
-                    }
-                    let b = &self.buf[body..body + body_len];
-                    let (iface, hi, lo, incl, orig) = if btype == EPB {
-                        (
-                            u32_at(b, 0, big) as usize,
-                            u32_at(b, 4, big),
-                            u32_at(b, 8, big),
-                            u32_at(b, 12, big) as usize,
-                            u32_at(b, 16, big),
-                        )
-                    } else {
-                        (
-                            u16_at(b, 0, big) as usize,
-                            u32_at(b, 4, big),
-                            u32_at(b, 8, big),
-                            u32_at(b, 12, big) as usize,
-                            u32_at(b, 16, big),
-                        )
-                    };
-                    let Some(ifc) = self.ifaces.get(iface) else {
-                        return Err(err(
-                            at,
-                            format!("packet refers to interface {iface}, which was not described"),
-                        ));
-                    };
-                    let padded = incl.checked_add(3).map(|v| v & !3).unwrap_or(usize::MAX);
-                    if padded > body_len - 20 {
-                        return Err(err(
-                            at,
-                            format!(
-                                "packet block claims {incl} captured bytes, block has {}",
-                                body_len - 20
-                            ),
-                        ));
-                    }
-                    let ts_ns = ifc.ts_ns(((hi as u64) << 32) | lo as u64);
-                    let linktype = ifc.linktype;
-                    let opts = body + 20 + padded;
-                    let opts_len = body_len - 20 - padded;
-                    let has_comment = self.read_comment(at, opts, opts_len)?;
-                    let data_start = body + 20;
-                    self.consume(len);
-                    return Ok(Some(Frame {
-                        ts_ns,
-                        iface,
-                        linktype,
-                        iface_name: &self.ifaces[iface].name,
-                        data: &self.buf[data_start..data_start + incl],
-                        orig_len: orig,
-                        comment: if has_comment {
-                            Some(self.comment.as_str())
-                        } else {
-                            None
-                        },
-                        offset: at,
-                    }));
-                }
-                SPB => {
-                    if body_len < 4 {
-                        return Err(err(at, "simple packet block too short"));
-                    }
-                    let Some(ifc) = self.ifaces.first() else {
-                        return Err(err(at, "simple packet block before any interface"));
-                    };
-                    let orig = u32_at(&self.buf[body..], 0, big);
-                    let incl = (orig as usize).min(body_len - 4);
-                    let linktype = ifc.linktype;
-                    let data_start = body + 4;
-                    self.consume(len);
-                    return Ok(Some(Frame {
-                        ts_ns: 0,
-                        iface: 0,
-                        linktype,
-                        iface_name: &self.ifaces[0].name,
-                        data: &self.buf[data_start..data_start + incl],
-                        orig_len: orig,
-                        comment: None,
-                        offset: at,
-                    }));
-                }
+                EPB | OPB => return self.packet_block(at, btype, body, len).map(Some),
+                SPB => return self.simple_packet_block(at, body, len).map(Some),
                 _ => self.consume(len),
             }
         }
+    }
+
+    /// An enhanced (or obsolete) packet block whose body starts at `body`.
+    fn packet_block(
+        &mut self,
+        at: u64,
+        btype: u32,
+        body: usize,
+        len: usize,
+    ) -> Result<Frame<'_>, CaptureError> {
+        let big = self.big();
+        let body_len = len - 12;
+        if body_len < 20 {
+            return Err(err(at, "packet block too short"));
+        }
+        let b = &self.buf[body..body + body_len];
+        let iface = if btype == EPB {
+            u32_at(b, 0, big) as usize
+        } else {
+            u16_at(b, 0, big) as usize
+        };
+        let (hi, lo, incl, orig) = (
+            u32_at(b, 4, big),
+            u32_at(b, 8, big),
+            u32_at(b, 12, big) as usize,
+            u32_at(b, 16, big),
+        );
+        let Some(ifc) = self.ifaces.get(iface) else {
+            return Err(err(
+                at,
+                format!("packet refers to interface {iface}, which was not described"),
+            ));
+        };
+        let padded = incl.checked_add(3).map(|v| v & !3).unwrap_or(usize::MAX);
+        if padded > body_len - 20 {
+            return Err(err(
+                at,
+                format!(
+                    "packet block claims {incl} captured bytes, block has {}",
+                    body_len - 20
+                ),
+            ));
+        }
+        let ts_ns = ifc.ts_ns(((hi as u64) << 32) | lo as u64);
+        let linktype = ifc.linktype;
+        let opts = body + 20 + padded;
+        let opts_len = body_len - 20 - padded;
+        let has_comment = self.read_comment(at, opts, opts_len)?;
+        let data_start = body + 20;
+        self.consume(len);
+        Ok(Frame {
+            ts_ns,
+            iface,
+            linktype,
+            iface_name: &self.ifaces[iface].name,
+            data: &self.buf[data_start..data_start + incl],
+            orig_len: orig,
+            comment: has_comment.then_some(self.comment.as_str()),
+            offset: at,
+        })
+    }
+
+    /// A simple packet block (no interface id, no timestamp): the first interface's.
+    fn simple_packet_block(
+        &mut self,
+        at: u64,
+        body: usize,
+        len: usize,
+    ) -> Result<Frame<'_>, CaptureError> {
+        let body_len = len - 12;
+        if body_len < 4 {
+            return Err(err(at, "simple packet block too short"));
+        }
+        let Some(ifc) = self.ifaces.first() else {
+            return Err(err(at, "simple packet block before any interface"));
+        };
+        let orig = u32_at(&self.buf[body..], 0, self.big());
+        let incl = (orig as usize).min(body_len - 4);
+        let linktype = ifc.linktype;
+        let data_start = body + 4;
+        self.consume(len);
+        Ok(Frame {
+            ts_ns: 0,
+            iface: 0,
+            linktype,
+            iface_name: &self.ifaces[0].name,
+            data: &self.buf[data_start..data_start + incl],
+            orig_len: orig,
+            comment: None,
+            offset: at,
+        })
     }
 
     /// Walks an option list, calling `f(code, value)`; errors on overruns.

@@ -7,7 +7,7 @@
 //! checks and their evidence, its diagram and links to its artifacts
 //! (relative paths, as in `ScenarioResult::artifacts`).
 
-use super::{Summary, Verdict};
+use super::{ScenarioResult, Summary, Verdict};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -95,67 +95,72 @@ pub fn render_index(summary: &Summary, ladders: &BTreeMap<String, String>) -> St
     }
     o.push_str("</table>\n");
     for s in &summary.scenarios {
-        let (text, class) = verdict(s.verdict);
-        let _ = writeln!(
-            o,
-            "<section id=\"{}\"><h2>{} <span class=\"{class}\">{text}</span></h2>\n<p>{} <span class=\"muted\">({}, {}, {}, {})</span></p>",
-            anchor(&s.name),
-            esc(&s.name),
-            esc(&s.summary),
-            esc(&s.conclusion),
-            esc(&s.family),
-            esc(&s.topology),
-            esc(&s.file)
-        );
-        if let Some(r) = &s.reason {
-            let _ = writeln!(o, "<p class=\"error\">{}</p>", esc(r));
-        }
-        let _ = writeln!(
-            o,
-            "<p>measured {} · predicted {}</p>\n<h3>checks</h3><ul>",
-            secs(s.measured_seconds),
-            secs(s.predicted_seconds)
-        );
-        for c in &s.checks {
-            let _ = write!(
-                o,
-                "<li class=\"{}\">{}",
-                if c.ok { "ok" } else { "bad" },
-                esc(&c.name)
-            );
-            if !c.evidence.is_empty() {
-                let _ = write!(o, "<pre>{}</pre>", esc(&c.evidence.join("\n")));
-            }
-            o.push_str("</li>\n");
-        }
-        o.push_str("</ul>\n");
-        match ladders.get(&s.name) {
-            Some(svg) => {
-                let _ = writeln!(o, "<div class=\"ladder\">{}</div>", inline_svg(svg));
-            }
-            None => o.push_str("<p class=\"muted\">no ladder diagram</p>\n"),
-        }
-        if !s.artifacts.is_empty() {
-            o.push_str("<p>artifacts: ");
-            let links: Vec<String> = s
-                .artifacts
-                .iter()
-                .map(|(k, v)| format!("<a href=\"{}\">{}</a>", esc(v), esc(k)))
-                .collect();
-            o.push_str(&links.join(" · "));
-            o.push_str("</p>\n");
-        }
-        o.push_str("</section>\n");
+        section(&mut o, s, ladders.get(&s.name));
     }
     o.push_str("</body></html>\n");
     o
+}
+
+/// One scenario's section: what it shows, its checks with their evidence,
+/// its ladder diagram and links to its artifacts.
+fn section(o: &mut String, s: &ScenarioResult, ladder: Option<&String>) {
+    let (text, class) = verdict(s.verdict);
+    let _ = writeln!(
+        o,
+        "<section id=\"{}\"><h2>{} <span class=\"{class}\">{text}</span></h2>\n<p>{} <span class=\"muted\">({}, {}, {}, {})</span></p>",
+        anchor(&s.name),
+        esc(&s.name),
+        esc(&s.summary),
+        esc(&s.conclusion),
+        esc(&s.family),
+        esc(&s.topology),
+        esc(&s.file)
+    );
+    if let Some(r) = &s.reason {
+        let _ = writeln!(o, "<p class=\"error\">{}</p>", esc(r));
+    }
+    let _ = writeln!(
+        o,
+        "<p>measured {} · predicted {}</p>\n<h3>checks</h3><ul>",
+        secs(s.measured_seconds),
+        secs(s.predicted_seconds)
+    );
+    for c in &s.checks {
+        let _ = write!(
+            o,
+            "<li class=\"{}\">{}",
+            if c.ok { "ok" } else { "bad" },
+            esc(&c.name)
+        );
+        if !c.evidence.is_empty() {
+            let _ = write!(o, "<pre>{}</pre>", esc(&c.evidence.join("\n")));
+        }
+        o.push_str("</li>\n");
+    }
+    o.push_str("</ul>\n");
+    match ladder {
+        Some(svg) => {
+            let _ = writeln!(o, "<div class=\"ladder\">{}</div>", inline_svg(svg));
+        }
+        None => o.push_str("<p class=\"muted\">no ladder diagram</p>\n"),
+    }
+    if !s.artifacts.is_empty() {
+        o.push_str("<p>artifacts: ");
+        let links: Vec<String> = s
+            .artifacts
+            .iter()
+            .map(|(k, v)| format!("<a href=\"{}\">{}</a>", esc(v), esc(k)))
+            .collect();
+        o.push_str(&links.join(" · "));
+        o.push_str("</p>\n");
+    }
+    o.push_str("</section>\n");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::evidence::Check;
-    use crate::report::ScenarioResult;
 
     #[test]
     fn every_scenario_with_checks_and_links() {

@@ -12,8 +12,9 @@
 //! [`COMPRESS_NS`] are drawn at a fixed height with their length written on
 //! the axis (so a 15-retransmission timeout stays readable).
 
-use crate::analysis::{analyze_evidence, wire_segments};
-use crate::evidence::Evidence;
+use crate::analysis::conn::{ConnSummary, SegInfo};
+use crate::analysis::{analyze_evidence, wire_segments, WireSeg};
+use crate::evidence::{Evidence, TcpFlags};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -199,149 +200,183 @@ fn states(ev: &Evidence, hosts: &Hosts) -> Vec<(u64, usize, String)> {
 
 /// The ladder diagram of `ev` as SVG text.
 pub fn render(ev: &Evidence, title: &str) -> String {
-    let hosts = Hosts::new(ev);
-    let (infos, conns) = analyze_evidence(ev);
-    let mut segs = wire_segments(ev);
-    let truncated = segs.len() > MAX_ARROWS;
-    segs.truncate(MAX_ARROWS);
-    let faults = faults(ev);
-    let states = states(ev, &hosts);
-    let start = ev
-        .packets
-        .iter()
-        .map(|p| p.ts_ns)
-        .chain(faults.iter().map(|f| f.0))
-        .min()
-        .unwrap_or(ev.start_ns);
-    let start = if ev.start_ns != 0 {
-        ev.start_ns.min(start)
-    } else {
-        start
-    };
-
-    let mut times: Vec<(u64, bool)> = Vec::new();
-    for s in &segs {
-        times.push((ev.packets[s.sent].ts_ns, true));
-        if let Some(r) = s.received {
-            times.push((ev.packets[r].ts_ns, false));
-        }
-    }
-    for (a, b, _) in &faults {
-        times.push((*a, false));
-        if let Some(b) = b {
-            times.push((*b, false));
-        }
-    }
-    for (t, _, _) in &states {
-        times.push((*t, false));
-    }
-    if times.is_empty() {
-        times.push((start, false));
-    }
-    let axis = Axis::new(times);
-    let bottom = axis.end() + 40.0;
-    let height = bottom + 60.0;
-
+    let l = Ladder::new(ev);
     let mut o = String::new();
-    let _ = write!(
-        o,
-        r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="monospace" font-size="11">
+    l.header(&mut o, title);
+    l.fault_bands(&mut o);
+    l.lifelines(&mut o);
+    l.time_axis(&mut o);
+    l.socket_states(&mut o);
+    let many = l.conns.len() > 1;
+    for s in &l.segs {
+        l.arrow(&mut o, s, many);
+    }
+    l.footer(&mut o);
+    o.push_str("</svg>\n");
+    o
+}
+
+/// What a ladder diagram draws, laid out: lifelines, the time axis, and the
+/// segments, faults and socket states placed on them.
+struct Ladder<'a> {
+    ev: &'a Evidence,
+    hosts: Hosts,
+    infos: Vec<SegInfo>,
+    conns: Vec<ConnSummary>,
+    /// At most [`MAX_ARROWS`] of them.
+    segs: Vec<WireSeg>,
+    truncated: bool,
+    faults: Vec<(u64, Option<u64>, String)>,
+    states: Vec<(u64, usize, String)>,
+    /// The instant of time 0 on the axis labels.
+    start: u64,
+    axis: Axis,
+    /// The lifelines' lower end.
+    bottom: f64,
+}
+
+impl<'a> Ladder<'a> {
+    fn new(ev: &'a Evidence) -> Ladder<'a> {
+        let hosts = Hosts::new(ev);
+        let (infos, conns) = analyze_evidence(ev);
+        let mut segs = wire_segments(ev);
+        let truncated = segs.len() > MAX_ARROWS;
+        segs.truncate(MAX_ARROWS);
+        let faults = faults(ev);
+        let states = states(ev, &hosts);
+        let start = ev
+            .packets
+            .iter()
+            .map(|p| p.ts_ns)
+            .chain(faults.iter().map(|f| f.0))
+            .min()
+            .unwrap_or(ev.start_ns);
+        let start = if ev.start_ns != 0 {
+            ev.start_ns.min(start)
+        } else {
+            start
+        };
+        let axis = Axis::new(instants(ev, &segs, &faults, &states, start));
+        let bottom = axis.end() + 40.0;
+        Ladder {
+            ev,
+            hosts,
+            infos,
+            conns,
+            segs,
+            truncated,
+            faults,
+            states,
+            start,
+            axis,
+            bottom,
+        }
+    }
+
+    fn header(&self, o: &mut String, title: &str) {
+        let height = self.bottom + 60.0;
+        let _ = write!(
+            o,
+            r##"<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{height:.0}" viewBox="0 0 {WIDTH} {height:.0}" font-family="monospace" font-size="11">
 <defs><marker id="ah" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="context-stroke"/></marker></defs>
 <rect x="0" y="0" width="{WIDTH}" height="{height:.0}" fill="white"/>
 <text x="10" y="20" font-size="14" font-weight="bold">{}</text>
 "##,
-        esc(title)
-    );
-    // Fault bands.
-    for (a, b, label) in &faults {
-        let y0 = axis.y(*a);
-        let y1 = b.map(|b| axis.y(b)).unwrap_or(bottom);
-        let _ = writeln!(
-            o,
-            r##"<rect x="150" y="{y0:.1}" width="{:.0}" height="{:.1}" fill="#f4a261" fill-opacity="0.22" stroke="#e76f51" stroke-dasharray="4 3"/><text x="{:.0}" y="{:.1}" fill="#b5461f" font-weight="bold" text-anchor="end">{}</text>"##,
-            WIDTH - 160.0,
-            (y1 - y0).max(2.0),
-            WIDTH - 14.0,
-            y0 + 12.0,
-            esc(label)
+            esc(title)
         );
     }
-    // Lifelines.
-    for (i, name) in hosts.names.iter().enumerate() {
-        let x = hosts.x(i);
-        let ips: Vec<String> = hosts.ips[i].iter().map(|ip| ip.to_string()).collect();
+
+    fn fault_bands(&self, o: &mut String) {
+        for (a, b, label) in &self.faults {
+            let y0 = self.axis.y(*a);
+            let y1 = b.map(|b| self.axis.y(b)).unwrap_or(self.bottom);
+            let _ = writeln!(
+                o,
+                r##"<rect x="150" y="{y0:.1}" width="{:.0}" height="{:.1}" fill="#f4a261" fill-opacity="0.22" stroke="#e76f51" stroke-dasharray="4 3"/><text x="{:.0}" y="{:.1}" fill="#b5461f" font-weight="bold" text-anchor="end">{}</text>"##,
+                WIDTH - 160.0,
+                (y1 - y0).max(2.0),
+                WIDTH - 14.0,
+                y0 + 12.0,
+                esc(label)
+            );
+        }
+    }
+
+    fn lifelines(&self, o: &mut String) {
+        let bottom = self.bottom;
+        for (i, name) in self.hosts.names.iter().enumerate() {
+            let x = self.hosts.x(i);
+            let ips: Vec<String> = self.hosts.ips[i].iter().map(|ip| ip.to_string()).collect();
+            let _ = writeln!(
+                o,
+                r##"<text x="{x:.0}" y="48" text-anchor="middle" font-size="13" font-weight="bold">{}</text><text x="{x:.0}" y="63" text-anchor="middle" fill="#555">{}</text><line x1="{x:.0}" y1="{:.0}" x2="{x:.0}" y2="{bottom:.0}" stroke="#333" stroke-width="2"/>"##,
+                esc(name),
+                esc(&ips.join(" ")),
+                TOP - 14.0
+            );
+        }
+    }
+
+    /// The axis line and a mark on each compressed gap.
+    fn time_axis(&self, o: &mut String) {
+        let bottom = self.bottom;
         let _ = writeln!(
             o,
-            r##"<text x="{x:.0}" y="48" text-anchor="middle" font-size="13" font-weight="bold">{}</text><text x="{x:.0}" y="63" text-anchor="middle" fill="#555">{}</text><line x1="{x:.0}" y1="{:.0}" x2="{x:.0}" y2="{bottom:.0}" stroke="#333" stroke-width="2"/>"##,
-            esc(name),
-            esc(&ips.join(" ")),
-            TOP - 14.0
+            r##"<line x1="80" y1="{:.0}" x2="80" y2="{bottom:.0}" stroke="#999"/><text x="10" y="{:.0}" fill="#555">time (s)</text>"##,
+            TOP - 14.0,
+            TOP - 20.0
         );
+        for (y0, y1, dt) in &self.axis.breaks {
+            let ym = (y0 + y1) / 2.0;
+            let _ = writeln!(
+                o,
+                r##"<path d="M72,{:.1} L88,{:.1} M72,{:.1} L88,{:.1}" stroke="#999"/><text x="92" y="{:.1}" fill="#888" font-style="italic">≈ {:.1} s idle</text>"##,
+                ym - 4.0,
+                ym - 8.0,
+                ym + 4.0,
+                ym,
+                ym + 3.0,
+                *dt as f64 / 1e9
+            );
+        }
     }
-    // Time axis.
-    let _ = writeln!(
-        o,
-        r##"<line x1="80" y1="{:.0}" x2="80" y2="{bottom:.0}" stroke="#999"/><text x="10" y="{:.0}" fill="#555">time (s)</text>"##,
-        TOP - 14.0,
-        TOP - 20.0
-    );
-    for (y0, y1, dt) in &axis.breaks {
-        let ym = (y0 + y1) / 2.0;
-        let _ = writeln!(
-            o,
-            r##"<path d="M72,{:.1} L88,{:.1} M72,{:.1} L88,{:.1}" stroke="#999"/><text x="92" y="{:.1}" fill="#888" font-style="italic">≈ {:.1} s idle</text>"##,
-            ym - 4.0,
-            ym - 8.0,
-            ym + 4.0,
-            ym,
-            ym + 3.0,
-            *dt as f64 / 1e9
-        );
+
+    /// Socket states written along the lifelines.
+    fn socket_states(&self, o: &mut String) {
+        for (t, h, st) in &self.states {
+            let x = self.hosts.x(*h);
+            let right = *h + 1 < self.hosts.names.len() || self.hosts.names.len() == 1;
+            let (tx, anchor) = if right {
+                (x - 6.0, "end")
+            } else {
+                (x + 6.0, "start")
+            };
+            let _ = writeln!(
+                o,
+                r##"<text x="{tx:.0}" y="{:.1}" text-anchor="{anchor}" fill="#1d4ed8" font-size="10">{}</text>"##,
+                self.axis.y(*t) + 10.0,
+                esc(st)
+            );
+        }
     }
-    // Socket states along lifelines.
-    for (t, h, st) in &states {
-        let x = hosts.x(*h);
-        let right = *h + 1 < hosts.names.len() || hosts.names.len() == 1;
-        let (tx, anchor) = if right {
-            (x - 6.0, "end")
-        } else {
-            (x + 6.0, "start")
-        };
-        let _ = writeln!(
-            o,
-            r##"<text x="{tx:.0}" y="{:.1}" text-anchor="{anchor}" fill="#1d4ed8" font-size="10">{}</text>"##,
-            axis.y(*t) + 10.0,
-            esc(st)
-        );
-    }
-    // Arrows.
-    let many = conns.len() > 1;
-    for s in &segs {
+
+    /// One segment: its arrow (a cross half-way if lost), label and time.
+    fn arrow(&self, o: &mut String, s: &WireSeg, many: bool) {
+        let ev = self.ev;
         let p = &ev.packets[s.sent];
-        let (Some(from), Some(to)) = (hosts.of(p.src.ip()), hosts.of(p.dst.ip())) else {
-            continue;
+        let (Some(from), Some(to)) = (self.hosts.of(p.src.ip()), self.hosts.of(p.dst.ip())) else {
+            return;
         };
-        let info = &infos[s.sent];
-        let x0 = hosts.x(from);
-        let x1 = hosts.x(to);
-        let y0 = axis.y(p.ts_ns);
+        let info = &self.infos[s.sent];
+        let x0 = self.hosts.x(from);
+        let x1 = self.hosts.x(to);
+        let y0 = self.axis.y(p.ts_ns);
         let y1 = match s.received {
-            Some(r) => axis.y(ev.packets[r].ts_ns).max(y0 + 4.0),
+            Some(r) => self.axis.y(ev.packets[r].ts_ns).max(y0 + 4.0),
             None => y0 + 8.0,
         };
-        let f = p.flags;
         let classes = info.classes.names();
-        let color = if f.has(crate::evidence::TcpFlags::RST) {
-            "#c1121f"
-        } else if !classes.is_empty() {
-            "#d97706"
-        } else if f.has(crate::evidence::TcpFlags::SYN) {
-            "#2a9d8f"
-        } else if f.has(crate::evidence::TcpFlags::FIN) {
-            "#1d4ed8"
-        } else {
-            "#222"
-        };
+        let color = arrow_color(p.flags, !classes.is_empty());
         let (xe, ye) = if s.lost {
             ((x0 + x1) / 2.0, (y0 + y1) / 2.0)
         } else {
@@ -370,24 +405,7 @@ pub fn render(ev: &Evidence, title: &str) -> String {
                 ye - 6.0
             );
         }
-        let mut label = format!(
-            "{}{} seq {} ack {} len {}",
-            if many {
-                format!("#{} ", info.conn)
-            } else {
-                String::new()
-            },
-            f.tcpdump(),
-            info.rel_seq,
-            info.rel_ack,
-            p.len
-        );
-        if !classes.is_empty() {
-            let _ = write!(label, " [{}]", classes.join(", "));
-        }
-        if s.lost {
-            label.push_str(" LOST");
-        }
+        let label = arrow_label(info, p.flags, p.len, s.lost, many);
         let lx = (x0 + x1) / 2.0;
         let _ = writeln!(
             o,
@@ -399,41 +417,113 @@ pub fn render(ev: &Evidence, title: &str) -> String {
             o,
             r##"<text x="76" y="{:.1}" text-anchor="end" fill="#555" font-size="10">{:.6}</text>"##,
             y0 + 3.0,
-            p.ts_ns.saturating_sub(start) as f64 / 1e9
+            p.ts_ns.saturating_sub(self.start) as f64 / 1e9
         );
     }
-    let mut note = format!(
-        "time axis not to scale: short gaps stretched for legibility, gaps over {} s compressed (≈)",
-        COMPRESS_NS / 1_000_000_000
-    );
-    if truncated {
-        let _ = write!(note, "; only the first {MAX_ARROWS} segments are drawn");
-    }
-    let _ = writeln!(
-        o,
-        r##"<text x="10" y="{:.0}" fill="#555" font-style="italic">{}</text>"##,
-        bottom + 24.0,
-        esc(&note)
-    );
-    for (i, c) in conns.iter().enumerate().take(4) {
+
+    /// The note on the time axis and the first connections' endings.
+    fn footer(&self, o: &mut String) {
+        let bottom = self.bottom;
+        let mut note = format!(
+            "time axis not to scale: short gaps stretched for legibility, gaps over {} s compressed (≈)",
+            COMPRESS_NS / 1_000_000_000
+        );
+        if self.truncated {
+            let _ = write!(note, "; only the first {MAX_ARROWS} segments are drawn");
+        }
         let _ = writeln!(
             o,
-            r##"<text x="10" y="{:.0}" fill="#333">#{} {} → {}: {}</text>"##,
-            bottom + 40.0 + 14.0 * i as f64,
-            c.id,
-            c.client,
-            c.server,
-            esc(c.ending.name())
+            r##"<text x="10" y="{:.0}" fill="#555" font-style="italic">{}</text>"##,
+            bottom + 24.0,
+            esc(&note)
         );
+        for (i, c) in self.conns.iter().enumerate().take(4) {
+            let _ = writeln!(
+                o,
+                r##"<text x="10" y="{:.0}" fill="#333">#{} {} → {}: {}</text>"##,
+                bottom + 40.0 + 14.0 * i as f64,
+                c.id,
+                c.client,
+                c.server,
+                esc(c.ending.name())
+            );
+        }
     }
-    o.push_str("</svg>\n");
-    o
+}
+
+/// The instants the axis must place: (time, starts an arrow).
+fn instants(
+    ev: &Evidence,
+    segs: &[WireSeg],
+    faults: &[(u64, Option<u64>, String)],
+    states: &[(u64, usize, String)],
+    start: u64,
+) -> Vec<(u64, bool)> {
+    let mut times: Vec<(u64, bool)> = Vec::new();
+    for s in segs {
+        times.push((ev.packets[s.sent].ts_ns, true));
+        if let Some(r) = s.received {
+            times.push((ev.packets[r].ts_ns, false));
+        }
+    }
+    for (a, b, _) in faults {
+        times.push((*a, false));
+        if let Some(b) = b {
+            times.push((*b, false));
+        }
+    }
+    for (t, _, _) in states {
+        times.push((*t, false));
+    }
+    if times.is_empty() {
+        times.push((start, false));
+    }
+    times
+}
+
+/// RST red, classified (retransmission, ...) amber, SYN teal, FIN blue.
+fn arrow_color(f: TcpFlags, classified: bool) -> &'static str {
+    if f.has(TcpFlags::RST) {
+        "#c1121f"
+    } else if classified {
+        "#d97706"
+    } else if f.has(TcpFlags::SYN) {
+        "#2a9d8f"
+    } else if f.has(TcpFlags::FIN) {
+        "#1d4ed8"
+    } else {
+        "#222"
+    }
+}
+
+/// `#2 F. seq 1 ack 1 len 0 [retransmission] LOST`.
+fn arrow_label(info: &SegInfo, f: TcpFlags, len: u32, lost: bool, many: bool) -> String {
+    let classes = info.classes.names();
+    let mut label = format!(
+        "{}{} seq {} ack {} len {}",
+        if many {
+            format!("#{} ", info.conn)
+        } else {
+            String::new()
+        },
+        f.tcpdump(),
+        info.rel_seq,
+        info.rel_ack,
+        len
+    );
+    if !classes.is_empty() {
+        let _ = write!(label, " [{}]", classes.join(", "));
+    }
+    if lost {
+        label.push_str(" LOST");
+    }
+    label
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{Event, Packet, SockSample, TcpFlags};
+    use crate::evidence::{Event, Packet, SockSample};
 
     fn pkt(ts: u64, port: &str, c2s: bool, flags: &str, seq: u32, ack: u32) -> Packet {
         let c: std::net::SocketAddr = "198.18.0.1:40000".parse().unwrap();

@@ -144,26 +144,7 @@ pub fn table(summary: &Summary, color: bool) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: &[String], paint_verdict: Option<Verdict>| -> String {
-        let mut out = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            let pad = width[i].saturating_sub(cell.chars().count());
-            // Numbers right-aligned, text left-aligned.
-            let padded = if i >= 4 {
-                format!("{}{cell}", " ".repeat(pad))
-            } else {
-                format!("{cell}{}", " ".repeat(pad))
-            };
-            if i > 0 {
-                out.push_str("  ");
-            }
-            match (i, paint_verdict) {
-                (3, Some(v)) => out.push_str(&paint(&padded, verdict_code(v), color)),
-                _ => out.push_str(&padded),
-            }
-        }
-        out.trim_end().to_string()
-    };
+    let line = |cells: &[String], v: Option<Verdict>| table_line(cells, &width, v, color);
     let mut out = String::new();
     let head: Vec<String> = header.iter().map(|h| h.to_string()).collect();
     out.push_str(&paint(&line(&head, None), "1", color));
@@ -171,30 +152,8 @@ pub fn table(summary: &Summary, color: bool) -> String {
     for (r, row) in summary.scenarios.iter().zip(&rows) {
         out.push_str(&line(row, Some(r.verdict)));
         out.push('\n');
-        if r.verdict == Verdict::Pass {
-            continue;
-        }
-        if let Some(reason) = &r.reason {
-            out.push_str(&format!(
-                "    {} {}\n",
-                paint("error:", verdict_code(Verdict::Error), color),
-                one_line(reason)
-            ));
-        }
-        for c in r.checks.iter().filter(|c| !c.ok) {
-            let first = c
-                .evidence
-                .first()
-                .map(|e| format!(": {}", one_line(e)))
-                .unwrap_or_default();
-            out.push_str(&format!(
-                "    {} {}{first}\n",
-                paint("x", verdict_code(Verdict::Fail), color),
-                one_line(&c.name)
-            ));
-        }
-        if r.reason.is_none() && r.verdict == Verdict::Fail && r.checks.iter().all(|c| c.ok) {
-            out.push_str("    (failed without a failed check)\n");
+        if r.verdict != Verdict::Pass {
+            out.push_str(&why_not_passed(r, color));
         }
     }
     let count = |v: Verdict| summary.scenarios.iter().filter(|r| r.verdict == v).count();
@@ -208,6 +167,62 @@ pub fn table(summary: &Summary, color: bool) -> String {
         summary.profile,
         summary.kernel
     ));
+    out
+}
+
+/// A table row padded to the columns' widths: numbers (from column 4)
+/// right-aligned, text left-aligned, the verdict (column 3) painted.
+fn table_line(
+    cells: &[String],
+    width: &[usize],
+    paint_verdict: Option<Verdict>,
+    color: bool,
+) -> String {
+    let mut out = String::new();
+    for (i, cell) in cells.iter().enumerate() {
+        let pad = width[i].saturating_sub(cell.chars().count());
+        let padded = if i >= 4 {
+            format!("{}{cell}", " ".repeat(pad))
+        } else {
+            format!("{cell}{}", " ".repeat(pad))
+        };
+        if i > 0 {
+            out.push_str("  ");
+        }
+        match (i, paint_verdict) {
+            (3, Some(v)) => out.push_str(&paint(&padded, verdict_code(v), color)),
+            _ => out.push_str(&padded),
+        }
+    }
+    out.trim_end().to_string()
+}
+
+/// The table's lines under a scenario that did not pass: its error, its
+/// failed checks with their first evidence.
+fn why_not_passed(r: &ScenarioResult, color: bool) -> String {
+    let mut out = String::new();
+    if let Some(reason) = &r.reason {
+        out.push_str(&format!(
+            "    {} {}\n",
+            paint("error:", verdict_code(Verdict::Error), color),
+            one_line(reason)
+        ));
+    }
+    for c in r.checks.iter().filter(|c| !c.ok) {
+        let first = c
+            .evidence
+            .first()
+            .map(|e| format!(": {}", one_line(e)))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "    {} {}{first}\n",
+            paint("x", verdict_code(Verdict::Fail), color),
+            one_line(&c.name)
+        ));
+    }
+    if r.reason.is_none() && r.verdict == Verdict::Fail && r.checks.iter().all(|c| c.ok) {
+        out.push_str("    (failed without a failed check)\n");
+    }
     out
 }
 
@@ -272,75 +287,87 @@ pub fn junit(summary: &Summary) -> String {
     }
     x.push_str("    </properties>\n");
     for r in &summary.scenarios {
-        x.push_str(&format!(
-            "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\" file=\"{}\">\n",
-            xml_escape(&r.name),
-            xml_escape(&r.conclusion),
-            junit_time(r.wall_seconds),
-            xml_escape(&r.file)
-        ));
-        let failed: Vec<&Check> = r.checks.iter().filter(|c| !c.ok).collect();
-        let mut detail = String::new();
-        for c in &failed {
-            detail.push_str(&format!("FAIL {}\n", c.name));
-            for e in &c.evidence {
-                detail.push_str(&format!("    {e}\n"));
-            }
-        }
-        match r.verdict {
-            Verdict::Pass => {}
-            Verdict::Fail => {
-                let message = match failed.first() {
-                    Some(c) => format!(
-                        "{} of {} checks failed: {}",
-                        failed.len(),
-                        r.checks.len(),
-                        c.name
-                    ),
-                    None => "failed".to_string(),
-                };
-                x.push_str(&format!(
-                    "      <failure message=\"{}\" type=\"check\">{}</failure>\n",
-                    xml_escape(&message),
-                    xml_escape(&detail)
-                ));
-            }
-            Verdict::Error => {
-                let reason = r.reason.clone().unwrap_or_else(|| "error".to_string());
-                x.push_str(&format!(
-                    "      <error message=\"{}\" type=\"error\">{}</error>\n",
-                    xml_escape(&reason),
-                    xml_escape(&format!("{reason}\n{detail}"))
-                ));
-            }
-        }
-        let mut out = format!("{}: {}\n", r.conclusion, r.summary);
-        out.push_str(&format!(
-            "profile {}, {} {}, predicted {}, measured {}\n",
-            r.profile,
-            r.family,
-            r.topology,
-            secs(r.predicted_seconds),
-            secs(r.measured_seconds)
-        ));
-        for c in &r.checks {
-            out.push_str(&format!(
-                "{} {}\n",
-                if c.ok { "ok  " } else { "FAIL" },
-                c.name
-            ));
-        }
-        for (k, v) in &r.artifacts {
-            out.push_str(&format!("{k}: {v}\n"));
-        }
-        x.push_str(&format!(
-            "      <system-out>{}</system-out>\n",
-            xml_escape(&out)
-        ));
-        x.push_str("    </testcase>\n");
+        x.push_str(&junit_testcase(r));
     }
     x.push_str("  </testsuite>\n</testsuites>\n");
     x
+}
+
+/// One scenario's `<testcase>`: its failure or error, and its checks and
+/// artifacts as `<system-out>`.
+fn junit_testcase(r: &ScenarioResult) -> String {
+    let mut x = format!(
+        "    <testcase name=\"{}\" classname=\"{}\" time=\"{}\" file=\"{}\">\n",
+        xml_escape(&r.name),
+        xml_escape(&r.conclusion),
+        junit_time(r.wall_seconds),
+        xml_escape(&r.file)
+    );
+    let failed: Vec<&Check> = r.checks.iter().filter(|c| !c.ok).collect();
+    let mut detail = String::new();
+    for c in &failed {
+        detail.push_str(&format!("FAIL {}\n", c.name));
+        for e in &c.evidence {
+            detail.push_str(&format!("    {e}\n"));
+        }
+    }
+    match r.verdict {
+        Verdict::Pass => {}
+        Verdict::Fail => {
+            let message = match failed.first() {
+                Some(c) => format!(
+                    "{} of {} checks failed: {}",
+                    failed.len(),
+                    r.checks.len(),
+                    c.name
+                ),
+                None => "failed".to_string(),
+            };
+            x.push_str(&format!(
+                "      <failure message=\"{}\" type=\"check\">{}</failure>\n",
+                xml_escape(&message),
+                xml_escape(&detail)
+            ));
+        }
+        Verdict::Error => {
+            let reason = r.reason.clone().unwrap_or_else(|| "error".to_string());
+            x.push_str(&format!(
+                "      <error message=\"{}\" type=\"error\">{}</error>\n",
+                xml_escape(&reason),
+                xml_escape(&format!("{reason}\n{detail}"))
+            ));
+        }
+    }
+    x.push_str(&format!(
+        "      <system-out>{}</system-out>\n",
+        xml_escape(&junit_system_out(r))
+    ));
+    x.push_str("    </testcase>\n");
+    x
+}
+
+/// A scenario's conclusion, run, checks and artifacts, for JUnit's `<system-out>`.
+fn junit_system_out(r: &ScenarioResult) -> String {
+    let mut out = format!("{}: {}\n", r.conclusion, r.summary);
+    out.push_str(&format!(
+        "profile {}, {} {}, predicted {}, measured {}\n",
+        r.profile,
+        r.family,
+        r.topology,
+        secs(r.predicted_seconds),
+        secs(r.measured_seconds)
+    ));
+    for c in &r.checks {
+        out.push_str(&format!(
+            "{} {}\n",
+            if c.ok { "ok  " } else { "FAIL" },
+            c.name
+        ));
+    }
+    for (k, v) in &r.artifacts {
+        out.push_str(&format!("{k}: {v}\n"));
+    }
+    out
 }
 
 /// `summary.json`, pretty-printed, with a trailing newline.
