@@ -807,41 +807,11 @@ fn derived_name(e: &Expectation, after: &str) -> String {
         Expectation::Packets {
             port,
             sequences,
-            any_of: false,
-        } => {
-            let items = match sequences.first() {
-                Some(seq) if !seq.is_empty() => written(seq),
-                _ => "none".to_string(),
-            };
-            format!("packets on {port}{after}: {items}")
+            any_of,
+        } => packets_name(*port, sequences, *any_of, after),
+        Expectation::Silent { port, from, flags } => {
+            silent_name(*port, *from, flags.as_ref(), after)
         }
-        Expectation::Packets {
-            port,
-            sequences,
-            any_of: true,
-        } => {
-            let alts: Vec<String> = sequences
-                .iter()
-                .map(|s| format!("[{}]", written(s)))
-                .collect();
-            format!("packets on {port}{after}: any of {}", alts.join(" or "))
-        }
-        Expectation::Silent { port, from, flags } => match flags {
-            Some(f) => {
-                let sends = match from {
-                    Quiet::Any => "neither side sends".to_string(),
-                    Quiet::Client | Quiet::Server => format!("{from} sends"),
-                };
-                format!("{sends} {} on {port}{after}", f.list())
-            }
-            None => {
-                let who = match from {
-                    Quiet::Any => "both sides",
-                    Quiet::Client | Quiet::Server => from.name(),
-                };
-                format!("{who} silent on {port}{after}")
-            }
-        },
         Expectation::Socket {
             host, state, when, ..
         } => {
@@ -864,6 +834,47 @@ fn derived_name(e: &Expectation, after: &str) -> String {
                 None => String::new(),
             };
             format!("{source} gets {no}{kind}{errno}{after}")
+        }
+    }
+}
+
+/// `packets on server-port after close: C>S F., S>C .` (`none`; `any of [..] or [..]`).
+fn packets_name(
+    port: CapturePort,
+    sequences: &[Vec<PacketPattern>],
+    any_of: bool,
+    after: &str,
+) -> String {
+    if any_of {
+        let alts: Vec<String> = sequences
+            .iter()
+            .map(|s| format!("[{}]", written(s)))
+            .collect();
+        return format!("packets on {port}{after}: any of {}", alts.join(" or "));
+    }
+    let items = match sequences.first() {
+        Some(seq) if !seq.is_empty() => written(seq),
+        _ => "none".to_string(),
+    };
+    format!("packets on {port}{after}: {items}")
+}
+
+/// `client silent on server-port`, `neither side sends F/R on client-port`.
+fn silent_name(port: CapturePort, from: Quiet, flags: Option<&FlagSet>, after: &str) -> String {
+    match flags {
+        Some(f) => {
+            let sends = match from {
+                Quiet::Any => "neither side sends".to_string(),
+                Quiet::Client | Quiet::Server => format!("{from} sends"),
+            };
+            format!("{sends} {} on {port}{after}", f.list())
+        }
+        None => {
+            let who = match from {
+                Quiet::Any => "both sides",
+                Quiet::Client | Quiet::Server => from.name(),
+            };
+            format!("{who} silent on {port}{after}")
         }
     }
 }

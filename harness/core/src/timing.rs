@@ -867,6 +867,31 @@ fn fin_wait2_life(
     })
 }
 
+/// The first sample round on `host` after `reference` in which the
+/// connection has no socket, if any, and how many rounds there were.
+fn first_round_without(
+    ev: &Evidence,
+    host: Host,
+    server_port: u16,
+    reference: u64,
+) -> (Option<u64>, usize) {
+    // Rounds on the host after the reference: ts -> whether the connection has a socket.
+    let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
+    for s in ev
+        .sockets
+        .iter()
+        .filter(|s| s.host == host.name() && s.ts_ns > reference)
+    {
+        let conn = s.state != TcpState::Listen.name() && on_server_port(s, server_port);
+        *rounds.entry(s.ts_ns).or_insert(false) |= conn;
+    }
+    let gone = rounds
+        .iter()
+        .find(|(_, present)| !**present)
+        .map(|(&ts, _)| ts);
+    (gone, rounds.len())
+}
+
 /// Evaluates `gone = "orphan_fin" | "fin_wait2"`: when `host`'s socket of the
 /// connection vanishes from the sock_diag samples, against the model.
 /// - `orphan_fin`: from the original send of the host's FIN (after the
@@ -915,20 +940,10 @@ pub fn gone(
         secs(latest),
         secs(SAMPLE_LAG)
     )];
-    // Rounds on the host after the reference: ts -> whether the connection has a socket.
-    let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
-    for s in ev
-        .sockets
-        .iter()
-        .filter(|s| s.host == host.name() && s.ts_ns > life.reference)
-    {
-        let conn = s.state != TcpState::Listen.name() && on_server_port(s, server_port);
-        *rounds.entry(s.ts_ns).or_insert(false) |= conn;
-    }
-    let Some((&gone_ns, _)) = rounds.iter().find(|(_, present)| !**present) else {
+    let (gone_ns, rounds) = first_round_without(ev, host, server_port, life.reference);
+    let Some(gone_ns) = gone_ns else {
         lines.push(format!(
-            "measured: {host}'s socket was still there in the last of {} sample rounds",
-            rounds.len()
+            "measured: {host}'s socket was still there in the last of {rounds} sample rounds"
         ));
         return Check {
             name: String::new(),

@@ -391,82 +391,9 @@ fn wait(
 ) -> Result<StepWait, ScenarioError> {
     let wspan = w.span();
     let w = w.get_ref();
-    let kinds = [
-        w.event.is_some(),
-        w.socket.is_some(),
-        w.gone.is_some(),
-        w.packet.is_some(),
-        w.duration.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if kinds != 1 {
-        return Err(ctx.err(
-            wspan,
-            "`wait` needs exactly one of `event`, `socket`, `gone`, `packet`, `duration`",
-        ));
-    }
-    let mut event = None;
-    if let Some(ev) = &w.event {
-        let kind = EventKind::parse(ev).ok_or_else(|| {
-            ctx.err(
-                wspan.clone(),
-                format!("unknown event `{ev}` ({})", EventKind::names()),
-            )
-        })?;
-        let source = match &w.source {
-            Some(src) => ctx.endpoint(src)?,
-            None => return Err(ctx.err(wspan, "`wait.event` needs `source` (an endpoint)")),
-        };
-        event = Some((source, kind));
-    }
-    let state = w
-        .socket
-        .as_ref()
-        .map(|st| {
-            TcpState::parse(st)
-                .ok_or_else(|| ctx.err(wspan.clone(), format!("unknown socket state `{st}`")))
-        })
-        .transpose()?;
-    let model = w
-        .model_timeout
-        .as_ref()
-        .map(|m| ctx.death_model(m))
-        .transpose()?;
-    if let (Some(m), Some(_)) = (&w.model_timeout, &w.timeout) {
-        return Err(ctx.err(
-            m.span(),
-            "`model_timeout` replaces `timeout`: give one of them",
-        ));
-    }
-    if w.count.is_some() && w.packet.is_none() {
-        return Err(ctx.err(wspan, "`count` goes with `packet`"));
-    }
-    if w.count == Some(0) {
-        return Err(ctx.err(wspan, "`count` must be at least 1"));
-    }
-    let source = w.source.as_ref().map(|s| ctx.endpoint(s)).transpose()?;
-    let host = w.host.as_ref().map(|h| ctx.host(h)).transpose()?;
-    if (w.socket.is_some() || w.gone.is_some()) && host.is_none() {
-        return Err(ctx.err(wspan, "a socket wait needs `host`"));
-    }
-    let pattern = w
-        .packet
-        .as_ref()
-        .map(|p| PacketPattern::parse(p).map_err(|m| ctx.err(wspan.clone(), m)))
-        .transpose()?;
-    let port = w.port.as_ref().map(|p| ctx.port(p)).transpose()?;
-    if let Some(e) = &w.errno {
-        ctx.errno(&wspan, e)?;
-    }
-    if w.gone == Some(false) {
-        return Err(ctx.err(
-            wspan,
-            "`gone = false` waits for nothing: write `gone = true` (the connection's socket is gone)",
-        ));
-    }
-    let host_or_client = host.unwrap_or(Host::Client);
+    let (event, state) = wait_kind(ctx, w, &wspan)?;
+    let a = wait_args(ctx, w, &wspan)?;
+    let host_or_client = a.host.unwrap_or(Host::Client);
     let until = if let Some((source, kind)) = event {
         Wait::Event {
             source,
@@ -483,26 +410,134 @@ fn wait(
         Wait::Gone {
             host: host_or_client,
         }
-    } else if let Some(pattern) = pattern {
+    } else if let Some(pattern) = a.pattern {
         Wait::Packet {
             pattern,
-            port: port.unwrap_or(CapturePort::ServerPort),
+            port: a.port.unwrap_or(CapturePort::ServerPort),
             count: w.count.unwrap_or(1),
         }
     } else {
         Wait::Duration(w.duration.unwrap_or(Dur(Duration::ZERO)))
     };
-    let timeout = match model {
+    let timeout = match a.model {
         Some(model) => WaitTimeout::Model {
             model,
-            host: source
+            host: a
+                .source
                 .and_then(|s| endpoints.get(&s).map(|e| e.host))
-                .or(host)
+                .or(a.host)
                 .unwrap_or(Host::Client),
         },
         None => WaitTimeout::Fixed(w.timeout.unwrap_or(Dur(Duration::from_secs(5)))),
     };
     Ok(StepWait { until, timeout })
+}
+
+/// Which condition a wait is: exactly one; an event's kind and source, a socket's state.
+fn wait_kind(
+    ctx: &Ctx,
+    w: &WaitFile,
+    wspan: &Span,
+) -> Result<(Option<EventWait>, Option<TcpState>), ScenarioError> {
+    let kinds = [
+        w.event.is_some(),
+        w.socket.is_some(),
+        w.gone.is_some(),
+        w.packet.is_some(),
+        w.duration.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if kinds != 1 {
+        return Err(ctx.err(
+            wspan.clone(),
+            "`wait` needs exactly one of `event`, `socket`, `gone`, `packet`, `duration`",
+        ));
+    }
+    let mut event = None;
+    if let Some(ev) = &w.event {
+        let kind = EventKind::parse(ev).ok_or_else(|| {
+            ctx.err(
+                wspan.clone(),
+                format!("unknown event `{ev}` ({})", EventKind::names()),
+            )
+        })?;
+        let source = match &w.source {
+            Some(src) => ctx.endpoint(src)?,
+            None => return Err(ctx.err(wspan.clone(), "`wait.event` needs `source` (an endpoint)")),
+        };
+        event = Some((source, kind));
+    }
+    let state = w
+        .socket
+        .as_ref()
+        .map(|st| {
+            TcpState::parse(st)
+                .ok_or_else(|| ctx.err(wspan.clone(), format!("unknown socket state `{st}`")))
+        })
+        .transpose()?;
+    Ok((event, state))
+}
+
+/// An event wait's source and kind.
+type EventWait = (String, EventKind);
+
+/// A wait's other keys, checked and parsed.
+struct WaitArgs {
+    model: Option<DeathModel>,
+    source: Option<String>,
+    host: Option<Host>,
+    pattern: Option<PacketPattern>,
+    port: Option<CapturePort>,
+}
+
+fn wait_args(ctx: &Ctx, w: &WaitFile, wspan: &Span) -> Result<WaitArgs, ScenarioError> {
+    let model = w
+        .model_timeout
+        .as_ref()
+        .map(|m| ctx.death_model(m))
+        .transpose()?;
+    if let (Some(m), Some(_)) = (&w.model_timeout, &w.timeout) {
+        return Err(ctx.err(
+            m.span(),
+            "`model_timeout` replaces `timeout`: give one of them",
+        ));
+    }
+    if w.count.is_some() && w.packet.is_none() {
+        return Err(ctx.err(wspan.clone(), "`count` goes with `packet`"));
+    }
+    if w.count == Some(0) {
+        return Err(ctx.err(wspan.clone(), "`count` must be at least 1"));
+    }
+    // A source or host on a wait that does not use it still has to exist.
+    let source = w.source.as_ref().map(|s| ctx.endpoint(s)).transpose()?;
+    let host = w.host.as_ref().map(|h| ctx.host(h)).transpose()?;
+    if (w.socket.is_some() || w.gone.is_some()) && host.is_none() {
+        return Err(ctx.err(wspan.clone(), "a socket wait needs `host`"));
+    }
+    let pattern = w
+        .packet
+        .as_ref()
+        .map(|p| PacketPattern::parse(p).map_err(|m| ctx.err(wspan.clone(), m)))
+        .transpose()?;
+    let port = w.port.as_ref().map(|p| ctx.port(p)).transpose()?;
+    if let Some(e) = &w.errno {
+        ctx.errno(wspan, e)?;
+    }
+    if w.gone == Some(false) {
+        return Err(ctx.err(
+            wspan.clone(),
+            "`gone = false` waits for nothing: write `gone = true` (the connection's socket is gone)",
+        ));
+    }
+    Ok(WaitArgs {
+        model,
+        source,
+        host,
+        pattern,
+        port,
+    })
 }
 
 /// The checks of an action's own arguments (endpoint, host, bytes, how,
@@ -550,8 +585,15 @@ struct WireArgs {
     probability: Option<f64>,
 }
 
-/// The checks of `rate`, `from`, `flags`, `probability`, `count`, `delay`, `jitter`.
+/// The checks of `rate`, `from`, `flags`, `probability`, `count`, `delay`,
+/// `jitter`: which actions they go with, then their values.
 fn wire_args(ctx: &Ctx, s: &StepFile, span: &Span) -> Result<WireArgs, ScenarioError> {
+    wire_keys(ctx, s, span)?;
+    wire_values(ctx, s)
+}
+
+/// The wire keys a step gives go with its action.
+fn wire_keys(ctx: &Ctx, s: &StepFile, span: &Span) -> Result<(), ScenarioError> {
     let act = s.action.as_ref().map(|a| *a.get_ref());
     if let Some(r) = &s.rate {
         if act != Some(ActionKind::Stream) {
@@ -598,6 +640,11 @@ fn wire_args(ctx: &Ctx, s: &StepFile, span: &Span) -> Result<WireArgs, ScenarioE
             "`do = \"impair\"` needs `delay` or `probability` (loss)",
         ));
     }
+    Ok(())
+}
+
+/// The wire keys' values, in range.
+fn wire_values(ctx: &Ctx, s: &StepFile) -> Result<WireArgs, ScenarioError> {
     let from = match &s.from {
         None => Senders::Both,
         Some(f) => Senders::parse(f.get_ref())
@@ -788,6 +835,15 @@ fn expect_kind(
             ));
         }
     }
+    Ok((orphan, timing_needs(ctx, e, span)?))
+}
+
+/// `dies` and `schedule`: the model, and what they need (`source`, `host`, `after`).
+fn timing_needs(
+    ctx: &Ctx,
+    e: &ExpectFile,
+    span: &Span,
+) -> Result<Option<DeathModel>, ScenarioError> {
     let mut death = None;
     for model in [&e.dies, &e.schedule].into_iter().flatten() {
         death = Some(ctx.death_model(model)?);
@@ -810,7 +866,7 @@ fn expect_kind(
             "a timing expectation needs `after` (the step that starts the fault)",
         ));
     }
-    Ok((orphan, death))
+    Ok(death)
 }
 
 /// Packet sequences, parsed (an error at the expectation's header).
@@ -842,7 +898,10 @@ struct ExpectArgs {
     port: CapturePort,
 }
 
-fn expect_args(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<ExpectArgs, ScenarioError> {
+/// Packet and `silent` expectations' values: the sequences and the silent side.
+type PacketArgs = (Vec<Vec<PacketPattern>>, Option<Quiet>);
+
+fn packet_args(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<PacketArgs, ScenarioError> {
     let sequences = sequences(ctx, e, span)?;
     let quiet = e
         .silent
@@ -858,6 +917,11 @@ fn expect_args(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<ExpectArgs, Sce
     if e.flags.is_some() && e.silent.is_none() {
         return Err(ctx.err(span.clone(), "`flags` goes with `silent`"));
     }
+    Ok((sequences, quiet))
+}
+
+fn expect_args(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<ExpectArgs, ScenarioError> {
+    let (sequences, quiet) = packet_args(ctx, e, span)?;
     let host = e.host.as_ref().map(|h| ctx.host(h)).transpose()?;
     let source = e.source.as_ref().map(|s| ctx.endpoint(s)).transpose()?;
     let flags = e
@@ -926,11 +990,26 @@ fn expect(
             ));
         }
     }
+    Ok(Expect {
+        name: e.name.clone(),
+        after: e.after.as_ref().map(|a| a.get_ref().clone()),
+        check: expectation(endpoints, e, a, orphan, death),
+    })
+}
+
+/// The typed expectation of one whose checks all passed.
+fn expectation(
+    endpoints: &BTreeMap<String, Endpoint>,
+    e: &ExpectFile,
+    a: ExpectArgs,
+    orphan: Option<OrphanModel>,
+    death: Option<DeathModel>,
+) -> Expectation {
     // Every kind's requirements hold (checked above); the defaults below are never used.
     let host = a.host.unwrap_or(Host::Client);
     let source = a.source.unwrap_or_default();
     let model = death.unwrap_or(DeathModel::Retransmission);
-    let check = if e.packets.is_some() || e.any_of.is_some() {
+    if e.packets.is_some() || e.any_of.is_some() {
         Expectation::Packets {
             port: a.port,
             sequences: a.sequences,
@@ -977,10 +1056,5 @@ fn expect(
             model: orphan.unwrap_or(OrphanModel::OrphanFin),
             host,
         }
-    };
-    Ok(Expect {
-        name: e.name.clone(),
-        after: e.after.as_ref().map(|a| a.get_ref().clone()),
-        check,
-    })
+    }
 }

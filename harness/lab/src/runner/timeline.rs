@@ -239,17 +239,7 @@ impl<'a> Run<'a> {
                 delay,
                 jitter,
                 loss,
-            } => {
-                for h in from.hosts() {
-                    crate::fault::impair(self.lab, lab_host(*h), *delay, *jitter, *loss)?;
-                }
-                self.fault(format!(
-                    "impair from {from}: delay {} jitter {} loss {loss}",
-                    Dur(*delay),
-                    Dur(*jitter)
-                ));
-                Ok(())
-            }
+            } => self.impair(*from, *delay, *jitter, *loss),
             Action::Unimpair => {
                 crate::fault::unimpair(self.lab)?;
                 self.fault("unimpair".into());
@@ -279,6 +269,24 @@ impl<'a> Run<'a> {
             .map(|c| format!(", the first {c}"))
             .unwrap_or_default();
         self.fault(format!("drop {} from {from}{first}", rule.name()));
+        Ok(())
+    }
+
+    fn impair(
+        &mut self,
+        from: Senders,
+        delay: Duration,
+        jitter: Duration,
+        loss: f64,
+    ) -> Result<()> {
+        for h in from.hosts() {
+            crate::fault::impair(self.lab, lab_host(*h), delay, jitter, loss)?;
+        }
+        self.fault(format!(
+            "impair from {from}: delay {} jitter {} loss {loss}",
+            Dur(delay),
+            Dur(jitter)
+        ));
         Ok(())
     }
 
