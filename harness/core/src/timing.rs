@@ -46,7 +46,7 @@ fn port_of_host(host: Host) -> CapturePort {
 
 /// Whether a sample is of the connection (either address on the server port).
 fn on_server_port(s: &crate::evidence::SockSample, port: u16) -> bool {
-    s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}"))
+    crate::records::on_port(&s.local, port) || crate::records::on_port(&s.remote, port)
 }
 
 /// The base RTO (before any backoff) sock_diag saw on the host's connection
@@ -882,7 +882,7 @@ fn first_round_without(
         .iter()
         .filter(|s| s.host == host.name() && s.ts_ns > reference)
     {
-        let conn = s.state != TcpState::Listen.name() && on_server_port(s, server_port);
+        let conn = crate::records::of_connection(s, server_port);
         *rounds.entry(s.ts_ns).or_insert(false) |= conn;
     }
     let gone = rounds

@@ -81,7 +81,7 @@ impl<'a> Waiting<'a> {
                         s.state == state.name()
                             && if *state == TcpState::Listen {
                                 // The server program's listener on the scenario's port.
-                                s.local.ends_with(&format!(":{port}"))
+                                crate::records::on_port(&s.local, port)
                             } else {
                                 is_conn(s, port)
                             }
@@ -118,10 +118,8 @@ impl<'a> Waiting<'a> {
 }
 
 /// A sample of the scenario's connection (not a listener, not another socket).
-pub fn is_conn(s: &SockSample, server_port: u16) -> bool {
-    s.state != TcpState::Listen.name()
-        && (s.local.ends_with(&format!(":{server_port}"))
-            || s.remote.ends_with(&format!(":{server_port}")))
+fn is_conn(s: &SockSample, server_port: u16) -> bool {
+    crate::records::of_connection(s, server_port)
 }
 
 /// How long a wait may take: its `timeout`, or with `model_timeout` the
