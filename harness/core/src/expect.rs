@@ -11,7 +11,7 @@
 //!
 //! - **The connection**: TCP segments between an address in
 //!   `ev.client_ips` and one in `ev.server_ips` whose server-side port is the
-//!   server port ([`server_port`]: the `port` of the built-in server endpoint,
+//!   server port ([`Scenario::server_port`]: the `port` of the built-in server endpoint,
 //!   else of the endpoint on host `server`, else the port the client connects
 //!   to, else 8080). Every connection to that port counts (a client that
 //!   reconnects is the same "connection" here).
@@ -80,8 +80,11 @@
 //! with `errno`, an errno in the list). `happens = false` inverts it: no such
 //! event. Evidence: the event with its time relative to the run's start.
 
-use crate::evidence::{Check, Event, Evidence, Packet, Side, SockSample, TcpFlags};
-use crate::scenario::{Expect, Scenario, When};
+use crate::evidence::{Check, Event, Evidence, Packet, Side, SockSample};
+use crate::scenario::{
+    CapturePort, EventKind, Expect, Expectation, FlagSet, Host, PacketPattern, Quiet, Scenario,
+    TcpState, TimerBounds, When,
+};
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 
@@ -100,14 +103,18 @@ pub fn evaluate_packets(scenario: &Scenario, ev: &Evidence) -> Vec<Check> {
     scenario
         .expects
         .iter()
-        .filter(|e| is_packet_expectation(e))
+        .filter(|e| e.check.is_packet())
         .map(|e| ctx.check(e))
         .collect()
 }
 
-/// Whether an expectation can be decided from packets alone.
-pub fn is_packet_expectation(e: &Expect) -> bool {
-    e.packets.is_some() || e.any_of.is_some() || e.silent.is_some()
+/// The anchor of an expectation: the time its `after` step acted, or the
+/// run's start without `after` (what [`crate::timing`] counts from too).
+pub fn anchor_ns(e: &Expect, ev: &Evidence) -> u64 {
+    e.after
+        .as_ref()
+        .and_then(|a| ev.step_time(a))
+        .unwrap_or(ev.start_ns)
 }
 
 struct Ctx<'a> {
@@ -133,6 +140,14 @@ fn fail(name: String, evidence: Vec<String>) -> Check {
     }
 }
 
+fn pass(evidence: Vec<String>) -> Check {
+    Check {
+        name: String::new(),
+        ok: true,
+        evidence,
+    }
+}
+
 impl<'a> Ctx<'a> {
     fn new(scenario: &'a Scenario, ev: &'a Evidence) -> Ctx<'a> {
         Ctx {
@@ -149,8 +164,7 @@ impl<'a> Ctx<'a> {
                 name_suffix: String::new(),
                 text: String::new(),
             }),
-            Some(a) => {
-                let name = a.get_ref();
+            Some(name) => {
                 let suffix = format!(" after {name}");
                 match self.ev.step_time(name) {
                     Some(t) => Ok(Anchor {
@@ -173,38 +187,55 @@ impl<'a> Ctx<'a> {
             Ok(a) => a.name_suffix.clone(),
             Err((s, _)) => s.clone(),
         };
-        let name = e.name.clone().unwrap_or_else(|| derived_name(e, &suffix));
+        let name = e
+            .name
+            .clone()
+            .unwrap_or_else(|| derived_name(&e.check, &suffix));
         let anchor = match anchor {
             Ok(a) => a,
             Err((_, why)) => return fail(name, vec![why]),
         };
-        let mut check = if let Some(seq) = &e.packets {
-            self.packets(e, std::slice::from_ref(seq), false, &anchor)
-        } else if let Some(seqs) = &e.any_of {
-            self.packets(e, seqs, true, &anchor)
-        } else if let Some(side) = &e.silent {
-            self.silent(e, side.get_ref(), &anchor)
-        } else if let Some(state) = &e.socket {
-            let mut c = self.socket(e, state, &anchor);
-            if e.timer_at_least.is_some() || e.timer_at_most.is_some() {
-                let t = self.socket_timer(e, state, &anchor);
-                c.ok &= t.ok;
-                c.evidence.extend(t.evidence);
+        let from = anchor.from_ns;
+        let mut check = match &e.check {
+            Expectation::Packets {
+                port,
+                sequences,
+                any_of,
+            } => self.packets(*port, sequences, *any_of, &anchor),
+            Expectation::Silent { port, from, flags } => {
+                self.silent(*port, *from, flags.as_ref(), &anchor)
             }
-            c
-        } else if e.gone.is_some() {
-            crate::timing::gone(self.sc, self.ev, e, anchor.from_ns)
-        } else if let Some(kind) = &e.event {
-            self.event(e, kind, &anchor)
-        } else if e.dies.is_some() {
-            crate::timing::dies(self.sc, self.ev, e, anchor.from_ns).check
-        } else if e.schedule.is_some() {
-            crate::timing::schedule(self.sc, self.ev, e, anchor.from_ns)
-        } else {
-            fail(
-                String::new(),
-                vec!["the expectation says nothing to check".to_string()],
-            )
+            Expectation::Socket {
+                host,
+                state,
+                when,
+                timer,
+            } => {
+                let mut c = self.socket(*host, *state, *when, &anchor);
+                if let Some(bounds) = timer {
+                    let t = self.socket_timer(*host, *state, bounds, &anchor);
+                    c.ok &= t.ok;
+                    c.evidence.extend(t.evidence);
+                }
+                c
+            }
+            Expectation::Gone { model, host } => {
+                crate::timing::gone(self.sc, self.ev, *model, *host, from)
+            }
+            Expectation::Event {
+                source,
+                kind,
+                errno,
+                happens,
+            } => self.event(source, *kind, errno.as_deref(), *happens, &anchor),
+            Expectation::Dies {
+                model,
+                source,
+                host,
+            } => crate::timing::dies(self.sc, self.ev, *model, source, *host, from).check,
+            Expectation::Schedule { model, host } => {
+                crate::timing::schedule(self.sc, self.ev, *model, *host, from)
+            }
         };
         check.name = name;
         check
@@ -220,31 +251,28 @@ impl<'a> Ctx<'a> {
     }
 
     /// The connection's packets on `port` at or after `from_ns`, by time.
-    fn conn_packets(&self, port: &str, from_ns: u64) -> Vec<&'a Packet> {
+    fn conn_packets(&self, port: CapturePort, from_ns: u64) -> Vec<&'a Packet> {
         let mut v: Vec<&Packet> = self
             .ev
             .packets
             .iter()
-            .filter(|p| p.port == port && p.ts_ns >= from_ns && self.in_connection(p))
+            .filter(|p| p.port == port.name() && p.ts_ns >= from_ns && self.in_connection(p))
             .collect();
         v.sort_by_key(|p| p.ts_ns);
         v
     }
 
-    fn packets(&self, e: &Expect, seqs: &[Vec<String>], any_of: bool, a: &Anchor) -> Check {
-        let port = port_of(e);
+    fn packets(
+        &self,
+        port: CapturePort,
+        seqs: &[Vec<PacketPattern>],
+        any_of: bool,
+        a: &Anchor,
+    ) -> Check {
         let pkts = self.conn_packets(port, a.from_ns);
         let mut failures = Vec::new();
-        for (n, seq) in seqs.iter().enumerate() {
-            let items = match seq
-                .iter()
-                .map(|s| parse_item(s))
-                .collect::<Result<Vec<_>, _>>()
-            {
-                Ok(items) => items,
-                Err(m) => return fail(String::new(), vec![m]),
-            };
-            match match_sequence(&items, &pkts, self.ev) {
+        for (n, items) in seqs.iter().enumerate() {
+            match match_sequence(items, &pkts, self.ev) {
                 Ok(()) => {
                     let mut evidence = Vec::new();
                     if any_of {
@@ -252,18 +280,14 @@ impl<'a> Ctx<'a> {
                             "sequence {} of {} matched: {}",
                             n + 1,
                             seqs.len(),
-                            seq.join(", ")
+                            written(items)
                         ));
                     }
                     if pkts.is_empty() {
                         evidence.push(format!("no packet on {port}{}", a.text));
                     }
                     evidence.extend(self.describe_packets(&pkts));
-                    return Check {
-                        name: String::new(),
-                        ok: true,
-                        evidence,
-                    };
+                    return pass(evidence);
                 }
                 Err(m) => failures.push(if any_of {
                     format!("sequence {}: {}", n + 1, m.text(&pkts, self.ev))
@@ -294,40 +318,27 @@ impl<'a> Ctx<'a> {
         v
     }
 
-    fn silent(&self, e: &Expect, side: &str, a: &Anchor) -> Check {
-        let port = port_of(e);
-        let mask = e.flags.as_deref().map(flag_mask).unwrap_or(0);
-        let from_side = |p: &Packet| {
-            matches!(
-                (side, self.ev.sender(p)),
-                ("any", Some(_)) | ("client", Some(Side::Client)) | ("server", Some(Side::Server))
-            )
-        };
+    fn silent(&self, port: CapturePort, side: Quiet, flags: Option<&FlagSet>, a: &Anchor) -> Check {
         let offending: Vec<&Packet> = self
             .conn_packets(port, a.from_ns)
             .into_iter()
-            .filter(|p| from_side(p) && (mask == 0 || p.flags.0 & mask != 0))
+            .filter(|p| side.covers(self.ev.sender(p)) && flags.is_none_or(|f| f.hit(p.flags)))
             .collect();
-        let who = if side == "any" {
-            "either side".to_string()
-        } else {
-            side.to_string()
+        let who = match side {
+            Quiet::Any => "either side",
+            Quiet::Client | Quiet::Server => side.name(),
         };
-        let what = match &e.flags {
-            Some(f) => format!("packet carrying {}", flag_list(f)),
+        let what = match flags {
+            Some(f) => format!("packet carrying {}", f.list()),
             None => "packet".to_string(),
         };
         if offending.is_empty() {
-            Check {
-                name: String::new(),
-                ok: true,
-                evidence: vec![format!(
-                    "no {what} from {who} on {port}{} (window {:.3}s..{:.3}s)",
-                    a.text,
-                    self.ev.rel_secs(a.from_ns.max(self.ev.start_ns)),
-                    self.ev.rel_secs(self.ev.end_ns)
-                )],
-            }
+            pass(vec![format!(
+                "no {what} from {who} on {port}{} (window {:.3}s..{:.3}s)",
+                a.text,
+                self.ev.rel_secs(a.from_ns.max(self.ev.start_ns)),
+                self.ev.rel_secs(self.ev.end_ns)
+            )])
         } else {
             let mut evidence = vec![format!(
                 "{} {what}{} from {who} on {port}{}",
@@ -344,8 +355,8 @@ impl<'a> Ctx<'a> {
 
     /// Whether a sample is the connection's socket on `host` (the listener on
     /// the server port when `listen`).
-    fn is_conn_socket(&self, s: &SockSample, host: &str, listen: bool) -> bool {
-        if s.host != host || (s.state == "LISTEN") != listen {
+    fn is_conn_socket(&self, s: &SockSample, host: Host, listen: bool) -> bool {
+        if s.host != host.name() || (s.state == TcpState::Listen.name()) != listen {
             return false;
         }
         let local = parse_addr(&s.local);
@@ -358,27 +369,25 @@ impl<'a> Ctx<'a> {
         let c = &self.ev.client_ips;
         let sv = &self.ev.server_ips;
         match host {
-            "client" => c.contains(&lip) && sv.contains(&rip) && rport == self.port,
-            "server" => sv.contains(&lip) && lport == self.port && c.contains(&rip),
-            _ => false,
+            Host::Client => c.contains(&lip) && sv.contains(&rip) && rport == self.port,
+            Host::Server => sv.contains(&lip) && lport == self.port && c.contains(&rip),
         }
     }
 
-    fn socket(&self, e: &Expect, state: &str, a: &Anchor) -> Check {
-        let Some(host) = e.host.as_ref().map(|h| h.get_ref().as_str()) else {
-            return fail(
-                String::new(),
-                vec!["a socket expectation needs `host`".into()],
-            );
+    fn socket(&self, host: Host, state: TcpState, when: When, a: &Anchor) -> Check {
+        let q = SocketQuery {
+            ctx: self,
+            host,
+            state,
+            listen: state == TcpState::Listen,
+            closed: state == TcpState::Closed,
         };
-        let listen = state == "LISTEN";
-        let closed = state == "CLOSED";
         // Rounds at or after the anchor: ts -> the connection's sockets in that round.
         let mut rounds: BTreeMap<u64, Vec<&SockSample>> = BTreeMap::new();
         for s in &self.ev.sockets {
-            if s.host == host && s.ts_ns >= a.from_ns {
+            if s.host == host.name() && s.ts_ns >= a.from_ns {
                 let r = rounds.entry(s.ts_ns).or_default();
-                if self.is_conn_socket(s, host, listen) {
+                if self.is_conn_socket(s, host, q.listen) {
                     r.push(s);
                 }
             }
@@ -389,171 +398,22 @@ impl<'a> Ctx<'a> {
                 vec![format!("no socket samples on host `{host}`{}", a.text)],
             );
         }
-        let last_seen = || -> String {
-            match self
-                .ev
-                .sockets
-                .iter()
-                .filter(|s| self.is_conn_socket(s, host, listen))
-                .max_by_key(|s| s.ts_ns)
-            {
-                Some(s) => format!("last seen: {}", self.describe_sample(s)),
-                None => format!("the connection never had a socket on `{host}` in the samples"),
-            }
-        };
-        let absent = |ts: u64| {
-            format!(
-                "{:.3}s {host}: the connection has no socket (CLOSED)",
-                self.ev.rel_secs(ts)
-            )
-        };
-        let round_ok = |socks: &Vec<&SockSample>| -> bool {
-            if closed {
-                socks.is_empty()
-            } else {
-                socks.iter().any(|s| s.state == state)
-            }
-        };
-        let first_last = |hits: &[String]| -> Vec<String> {
-            match hits {
-                [] => vec![],
-                [one] => vec![one.clone()],
-                [first, .., last] => vec![format!("first: {first}"), format!("last: {last}")],
-            }
-        };
-        match e.when {
-            When::End => {
-                let (&ts, socks) = rounds.iter().next_back().expect("rounds is not empty");
-                if round_ok(socks) {
-                    let mut evidence = vec![if closed {
-                        absent(ts)
-                    } else {
-                        let s = socks.iter().find(|s| s.state == state).expect("round_ok");
-                        format!("last round: {}", self.describe_sample(s))
-                    }];
-                    if closed {
-                        evidence.push(last_seen());
-                    }
-                    Check {
-                        name: String::new(),
-                        ok: true,
-                        evidence,
-                    }
-                } else if socks.is_empty() {
-                    fail(
-                        String::new(),
-                        vec![
-                            format!("in the last round {}, not {state}", absent(ts)),
-                            last_seen(),
-                        ],
-                    )
-                } else {
-                    let mut evidence = vec![format!(
-                        "in the last round ({:.3}s) {host}'s socket is {}, not {state}",
-                        self.ev.rel_secs(ts),
-                        socks[0].state
-                    )];
-                    evidence.extend(socks.iter().map(|s| self.describe_sample(s)));
-                    fail(String::new(), evidence)
-                }
-            }
-            When::Throughout => {
-                let mut hits = Vec::new();
-                for (&ts, socks) in &rounds {
-                    let ok = if closed {
-                        socks.is_empty()
-                    } else {
-                        !socks.is_empty() && socks.iter().all(|s| s.state == state)
-                    };
-                    if !ok {
-                        let mut evidence = vec![if socks.is_empty() {
-                            format!("{}, not {state}", absent(ts))
-                        } else {
-                            let bad = socks.iter().find(|s| s.state != state).unwrap_or(&socks[0]);
-                            format!(
-                                "at {:.3}s {host}'s socket is {}, not {state}: {}",
-                                self.ev.rel_secs(ts),
-                                bad.state,
-                                self.describe_sample(bad)
-                            )
-                        }];
-                        if !hits.is_empty() {
-                            evidence.push(format!("{state} from: {}", hits[0]));
-                        }
-                        return fail(String::new(), evidence);
-                    }
-                    hits.push(if closed {
-                        absent(ts)
-                    } else {
-                        self.describe_sample(socks[0])
-                    });
-                }
-                let mut evidence = vec![format!(
-                    "{state} in all {} sample rounds{}",
-                    rounds.len(),
-                    a.text
-                )];
-                evidence.extend(first_last(&hits));
-                Check {
-                    name: String::new(),
-                    ok: true,
-                    evidence,
-                }
-            }
-            When::Ever => {
-                let mut hits = Vec::new();
-                let mut seen: Vec<&str> = Vec::new();
-                for (&ts, socks) in &rounds {
-                    if round_ok(socks) {
-                        hits.push(if closed {
-                            absent(ts)
-                        } else {
-                            let s = socks.iter().find(|s| s.state == state).expect("round_ok");
-                            self.describe_sample(s)
-                        });
-                    }
-                    let here: Vec<&str> = if socks.is_empty() {
-                        vec!["CLOSED"]
-                    } else {
-                        socks.iter().map(|s| s.state.as_str()).collect()
-                    };
-                    for st in here {
-                        if seen.last() != Some(&st) {
-                            seen.push(st);
-                        }
-                    }
-                }
-                if hits.is_empty() {
-                    fail(
-                        String::new(),
-                        vec![format!(
-                            "{host}'s socket was never {state}{} in {} sample rounds; states seen: {}",
-                            a.text,
-                            rounds.len(),
-                            seen.join(" -> ")
-                        )],
-                    )
-                } else {
-                    Check {
-                        name: String::new(),
-                        ok: true,
-                        evidence: first_last(&hits),
-                    }
-                }
-            }
+        match when {
+            When::End => q.at_end(&rounds),
+            When::Throughout => q.throughout(&rounds, a),
+            When::Ever => q.ever(&rounds, a),
         }
     }
 
     /// `timer_at_least` / `timer_at_most`: the timer of the first sample of
     /// the connection on `host` in `state` at or after the anchor.
-    fn socket_timer(&self, e: &Expect, state: &str, a: &Anchor) -> Check {
-        let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("");
+    fn socket_timer(&self, host: Host, state: TcpState, b: &TimerBounds, a: &Anchor) -> Check {
         let first = self
             .ev
             .sockets
             .iter()
-            .filter(|s| s.ts_ns >= a.from_ns && s.state == state)
-            .filter(|s| self.is_conn_socket(s, host, state == "LISTEN"))
+            .filter(|s| s.ts_ns >= a.from_ns && s.state == state.name())
+            .filter(|s| self.is_conn_socket(s, host, state == TcpState::Listen))
             .min_by_key(|s| s.ts_ns);
         let Some(s) = first else {
             return fail(
@@ -571,9 +431,9 @@ impl<'a> Ctx<'a> {
             );
         };
         let got = std::time::Duration::from_millis(ms);
-        let low_ok = e.timer_at_least.map(|d| got >= d.0).unwrap_or(true);
-        let high_ok = e.timer_at_most.map(|d| got <= d.0).unwrap_or(true);
-        let bounds = match (e.timer_at_least, e.timer_at_most) {
+        let low_ok = b.at_least.map(|d| got >= d.0).unwrap_or(true);
+        let high_ok = b.at_most.map(|d| got <= d.0).unwrap_or(true);
+        let bounds = match (b.at_least, b.at_most) {
             (Some(l), Some(h)) => format!("{l}..{h}"),
             (Some(l), None) => format!("at least {l}"),
             (None, Some(h)) => format!("at most {h}"),
@@ -617,93 +477,94 @@ impl<'a> Ctx<'a> {
 
     // ---- events -----------------------------------------------------------
 
-    fn event(&self, e: &Expect, kind: &str, a: &Anchor) -> Check {
-        let source = e
-            .source
-            .as_ref()
-            .map(|s| s.get_ref().as_str())
-            .unwrap_or("");
+    fn event(
+        &self,
+        source: &str,
+        kind: EventKind,
+        errno: Option<&[String]>,
+        happens: bool,
+        a: &Anchor,
+    ) -> Check {
         let of_kind: Vec<&Event> = self
             .ev
             .events
             .iter()
-            .filter(|x| x.source == source && x.kind == kind && x.ts_ns >= a.from_ns)
+            .filter(|x| x.source == source && x.kind == kind.name() && x.ts_ns >= a.from_ns)
             .collect();
-        let wanted = |x: &&Event| match &e.errno {
+        let wanted = |x: &&Event| match errno {
             None => true,
             Some(list) => x.errno.as_ref().map(|n| list.contains(n)).unwrap_or(false),
         };
         let hits: Vec<&Event> = of_kind.iter().copied().filter(wanted).collect();
-        let what = match &e.errno {
+        let what = match errno {
             Some(list) => format!("`{kind}` event with errno {}", list.join(" or ")),
             None => format!("`{kind}` event"),
         };
-        let happens = e.happens.unwrap_or(true);
-        let describe = |xs: &[&Event]| -> Vec<String> {
-            let mut v: Vec<String> = xs
-                .iter()
-                .take(MAX_LINES)
-                .map(|x| self.describe_event(x))
-                .collect();
-            if xs.len() > MAX_LINES {
-                v.push(format!("... and {} more events", xs.len() - MAX_LINES));
-            }
-            v
-        };
         match (happens, hits.is_empty()) {
-            (true, false) => Check {
-                name: String::new(),
-                ok: true,
-                evidence: describe(&hits[..1]),
-            },
-            (false, true) => Check {
-                name: String::new(),
-                ok: true,
-                evidence: vec![format!("no {what} from `{source}`{}", a.text)],
-            },
+            (true, false) => pass(self.describe_events(&hits[..1])),
+            (false, true) => pass(vec![format!("no {what} from `{source}`{}", a.text)]),
             (false, false) => {
                 let mut evidence = vec![format!(
                     "{} {what} from `{source}`{} (it must not happen)",
                     hits.len(),
                     a.text
                 )];
-                evidence.extend(describe(&hits));
+                evidence.extend(self.describe_events(&hits));
                 fail(String::new(), evidence)
             }
             (true, true) => {
                 let mut evidence = vec![format!("no {what} from `{source}`{}", a.text)];
-                if !of_kind.is_empty() {
-                    evidence.push(format!("`{kind}` events with other errnos:"));
-                    evidence.extend(describe(&of_kind));
-                } else {
-                    let others: Vec<&Event> = self
-                        .ev
-                        .events
-                        .iter()
-                        .filter(|x| x.source == source && x.ts_ns >= a.from_ns)
-                        .collect();
-                    if others.is_empty() {
-                        evidence.push(format!("`{source}` reported no event{}", a.text));
-                    } else {
-                        evidence.push(format!(
-                            "`{source}` reported{}: {}",
-                            a.text,
-                            others
-                                .iter()
-                                .take(MAX_LINES)
-                                .map(|x| format!(
-                                    "{} at {:.3}s",
-                                    short_event(x),
-                                    self.ev.rel_secs(x.ts_ns)
-                                ))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ));
-                    }
-                }
+                evidence.extend(self.what_happened(source, kind, &of_kind, a));
                 fail(String::new(), evidence)
             }
         }
+    }
+
+    /// For a missing event: the events of that kind with other errnos, or else
+    /// what `source` reported instead.
+    fn what_happened(
+        &self,
+        source: &str,
+        kind: EventKind,
+        of_kind: &[&Event],
+        a: &Anchor,
+    ) -> Vec<String> {
+        if !of_kind.is_empty() {
+            let mut v = vec![format!("`{kind}` events with other errnos:")];
+            v.extend(self.describe_events(of_kind));
+            return v;
+        }
+        let others: Vec<&Event> = self
+            .ev
+            .events
+            .iter()
+            .filter(|x| x.source == source && x.ts_ns >= a.from_ns)
+            .collect();
+        if others.is_empty() {
+            return vec![format!("`{source}` reported no event{}", a.text)];
+        }
+        vec![format!(
+            "`{source}` reported{}: {}",
+            a.text,
+            others
+                .iter()
+                .take(MAX_LINES)
+                .map(|x| format!("{} at {:.3}s", short_event(x), self.ev.rel_secs(x.ts_ns)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )]
+    }
+
+    fn describe_events(&self, xs: &[&Event]) -> Vec<String> {
+        let mut v: Vec<String> = xs
+            .iter()
+            .take(MAX_LINES)
+            .map(|x| self.describe_event(x))
+            .collect();
+        if xs.len() > MAX_LINES {
+            v.push(format!("... and {} more events", xs.len() - MAX_LINES));
+        }
+        v
     }
 
     fn describe_event(&self, x: &Event) -> String {
@@ -726,6 +587,190 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// A `socket` expectation over its rounds (ts -> the connection's sockets).
+struct SocketQuery<'c, 'a> {
+    ctx: &'c Ctx<'a>,
+    host: Host,
+    state: TcpState,
+    /// `LISTEN`: the listener on the server port is meant.
+    listen: bool,
+    /// `CLOSED`: the connection has no socket.
+    closed: bool,
+}
+
+type Rounds<'a> = BTreeMap<u64, Vec<&'a SockSample>>;
+
+impl SocketQuery<'_, '_> {
+    fn absent(&self, ts: u64) -> String {
+        format!(
+            "{:.3}s {}: the connection has no socket (CLOSED)",
+            self.ctx.ev.rel_secs(ts),
+            self.host
+        )
+    }
+
+    fn last_seen(&self) -> String {
+        match self
+            .ctx
+            .ev
+            .sockets
+            .iter()
+            .filter(|s| self.ctx.is_conn_socket(s, self.host, self.listen))
+            .max_by_key(|s| s.ts_ns)
+        {
+            Some(s) => format!("last seen: {}", self.ctx.describe_sample(s)),
+            None => format!(
+                "the connection never had a socket on `{}` in the samples",
+                self.host
+            ),
+        }
+    }
+
+    /// The round's socket in the state, if any (`CLOSED`: none present).
+    fn round_ok(&self, socks: &[&SockSample]) -> bool {
+        if self.closed {
+            socks.is_empty()
+        } else {
+            socks.iter().any(|s| s.state == self.state.name())
+        }
+    }
+
+    /// A hit in a round that is ok, for the evidence.
+    fn hit(&self, ts: u64, socks: &[&SockSample]) -> String {
+        if self.closed {
+            return self.absent(ts);
+        }
+        match socks.iter().find(|s| s.state == self.state.name()) {
+            Some(s) => self.ctx.describe_sample(s),
+            None => self.absent(ts),
+        }
+    }
+
+    fn at_end(&self, rounds: &Rounds) -> Check {
+        let Some((&ts, socks)) = rounds.iter().next_back() else {
+            return fail(String::new(), vec!["no socket samples".into()]);
+        };
+        let state = self.state;
+        if self.round_ok(socks) {
+            let mut evidence = vec![if self.closed {
+                self.absent(ts)
+            } else {
+                format!("last round: {}", self.hit(ts, socks))
+            }];
+            if self.closed {
+                evidence.push(self.last_seen());
+            }
+            pass(evidence)
+        } else if socks.is_empty() {
+            fail(
+                String::new(),
+                vec![
+                    format!("in the last round {}, not {state}", self.absent(ts)),
+                    self.last_seen(),
+                ],
+            )
+        } else {
+            let mut evidence = vec![format!(
+                "in the last round ({:.3}s) {}'s socket is {}, not {state}",
+                self.ctx.ev.rel_secs(ts),
+                self.host,
+                socks[0].state
+            )];
+            evidence.extend(socks.iter().map(|s| self.ctx.describe_sample(s)));
+            fail(String::new(), evidence)
+        }
+    }
+
+    fn throughout(&self, rounds: &Rounds, a: &Anchor) -> Check {
+        let state = self.state;
+        let mut hits = Vec::new();
+        for (&ts, socks) in rounds {
+            let ok = if self.closed {
+                socks.is_empty()
+            } else {
+                !socks.is_empty() && socks.iter().all(|s| s.state == state.name())
+            };
+            if !ok {
+                let mut evidence = vec![if socks.is_empty() {
+                    format!("{}, not {state}", self.absent(ts))
+                } else {
+                    let bad = socks
+                        .iter()
+                        .find(|s| s.state != state.name())
+                        .unwrap_or(&socks[0]);
+                    format!(
+                        "at {:.3}s {}'s socket is {}, not {state}: {}",
+                        self.ctx.ev.rel_secs(ts),
+                        self.host,
+                        bad.state,
+                        self.ctx.describe_sample(bad)
+                    )
+                }];
+                if !hits.is_empty() {
+                    evidence.push(format!("{state} from: {}", hits[0]));
+                }
+                return fail(String::new(), evidence);
+            }
+            hits.push(if self.closed {
+                self.absent(ts)
+            } else {
+                self.ctx.describe_sample(socks[0])
+            });
+        }
+        let mut evidence = vec![format!(
+            "{state} in all {} sample rounds{}",
+            rounds.len(),
+            a.text
+        )];
+        evidence.extend(first_last(&hits));
+        pass(evidence)
+    }
+
+    fn ever(&self, rounds: &Rounds, a: &Anchor) -> Check {
+        let mut hits = Vec::new();
+        let mut seen: Vec<&str> = Vec::new();
+        for (&ts, socks) in rounds {
+            if self.round_ok(socks) {
+                hits.push(self.hit(ts, socks));
+            }
+            let here: Vec<&str> = if socks.is_empty() {
+                vec![TcpState::Closed.name()]
+            } else {
+                socks.iter().map(|s| s.state.as_str()).collect()
+            };
+            for st in here {
+                if seen.last() != Some(&st) {
+                    seen.push(st);
+                }
+            }
+        }
+        if hits.is_empty() {
+            fail(
+                String::new(),
+                vec![format!(
+                    "{}'s socket was never {}{} in {} sample rounds; states seen: {}",
+                    self.host,
+                    self.state,
+                    a.text,
+                    rounds.len(),
+                    seen.join(" -> ")
+                )],
+            )
+        } else {
+            pass(first_last(&hits))
+        }
+    }
+}
+
+/// One hit as is, more as `first: ..` and `last: ..`.
+fn first_last(hits: &[String]) -> Vec<String> {
+    match hits {
+        [] => vec![],
+        [one] => vec![one.clone()],
+        [first, .., last] => vec![format!("first: {first}"), format!("last: {last}")],
+    }
+}
+
 /// `error ETIMEDOUT`, `eof`.
 fn short_event(x: &Event) -> String {
     match &x.errno {
@@ -734,185 +779,109 @@ fn short_event(x: &Event) -> String {
     }
 }
 
-fn port_of(e: &Expect) -> &str {
-    e.port
-        .as_ref()
-        .map(|p| p.get_ref().as_str())
-        .unwrap_or("server-port")
+/// A sequence's items as written, joined by `, `.
+fn written(items: &[PacketPattern]) -> String {
+    items
+        .iter()
+        .map(|i| i.written.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The check name when the expectation has none.
-fn derived_name(e: &Expect, after: &str) -> String {
-    let port = port_of(e);
-    if let Some(model) = &e.dies {
-        let source = e
-            .source
-            .as_ref()
-            .map(|s| s.get_ref().as_str())
-            .unwrap_or("?");
-        return format!(
-            "{source} dies by {} at the model's time{after}",
-            model.get_ref()
-        );
+fn derived_name(e: &Expectation, after: &str) -> String {
+    match e {
+        Expectation::Dies { model, source, .. } => {
+            format!("{source} dies by {model} at the model's time{after}")
+        }
+        Expectation::Gone { model, host } => {
+            format!("{host}'s orphan vanishes ({model}) at the model's time{after}")
+        }
+        Expectation::Schedule { model, host } => {
+            let what = match model {
+                crate::scenario::DeathModel::Keepalive => "keepalive probes",
+                crate::scenario::DeathModel::Retransmission => "retransmissions",
+            };
+            format!("{host}'s {what} at the model's times{after}")
+        }
+        Expectation::Packets {
+            port,
+            sequences,
+            any_of,
+        } => packets_name(*port, sequences, *any_of, after),
+        Expectation::Silent { port, from, flags } => {
+            silent_name(*port, *from, flags.as_ref(), after)
+        }
+        Expectation::Socket {
+            host, state, when, ..
+        } => {
+            let when = match when {
+                When::End => "at end",
+                When::Throughout => "throughout",
+                When::Ever => "at some point",
+            };
+            format!("{host} socket {state} {when}{after}")
+        }
+        Expectation::Event {
+            source,
+            kind,
+            errno,
+            happens,
+        } => {
+            let no = if *happens { "" } else { "no " };
+            let errno = match errno {
+                Some(list) => format!(" {}", list.join("|")),
+                None => String::new(),
+            };
+            format!("{source} gets {no}{kind}{errno}{after}")
+        }
     }
-    if let Some(model) = &e.gone {
-        let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?");
-        return format!(
-            "{host}'s orphan vanishes ({}) at the model's time{after}",
-            model.get_ref()
-        );
-    }
-    if let Some(model) = &e.schedule {
-        let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?");
-        let what = if model.get_ref() == "keepalive" {
-            "keepalive probes"
-        } else {
-            "retransmissions"
-        };
-        return format!("{host}'s {what} at the model's times{after}");
-    }
-    if let Some(seq) = &e.packets {
-        let items = if seq.is_empty() {
-            "none".to_string()
-        } else {
-            seq.join(", ")
-        };
-        return format!("packets on {port}{after}: {items}");
-    }
-    if let Some(seqs) = &e.any_of {
-        let alts: Vec<String> = seqs.iter().map(|s| format!("[{}]", s.join(", "))).collect();
+}
+
+/// `packets on server-port after close: C>S F., S>C .` (`none`; `any of [..] or [..]`).
+fn packets_name(
+    port: CapturePort,
+    sequences: &[Vec<PacketPattern>],
+    any_of: bool,
+    after: &str,
+) -> String {
+    if any_of {
+        let alts: Vec<String> = sequences
+            .iter()
+            .map(|s| format!("[{}]", written(s)))
+            .collect();
         return format!("packets on {port}{after}: any of {}", alts.join(" or "));
     }
-    if let Some(side) = &e.silent {
-        let who = match side.get_ref().as_str() {
-            "any" => "both sides".to_string(),
-            s => s.to_string(),
-        };
-        return match &e.flags {
-            Some(f) => {
-                let sends = match side.get_ref().as_str() {
-                    "any" => "neither side sends".to_string(),
-                    s => format!("{s} sends"),
-                };
-                format!("{sends} {} on {port}{after}", flag_list(f))
-            }
-            None => format!("{who} silent on {port}{after}"),
-        };
-    }
-    if let Some(state) = &e.socket {
-        let host = e.host.as_ref().map(|h| h.get_ref().as_str()).unwrap_or("?");
-        let when = match e.when {
-            When::End => "at end",
-            When::Throughout => "throughout",
-            When::Ever => "at some point",
-        };
-        return format!("{host} socket {state} {when}{after}");
-    }
-    if let Some(kind) = &e.event {
-        let source = e
-            .source
-            .as_ref()
-            .map(|s| s.get_ref().as_str())
-            .unwrap_or("?");
-        let no = if e.happens == Some(false) { "no " } else { "" };
-        let errno = match &e.errno {
-            Some(list) => format!(" {}", list.join("|")),
-            None => String::new(),
-        };
-        return format!("{source} gets {no}{kind}{errno}{after}");
-    }
-    "empty expectation".to_string()
+    let items = match sequences.first() {
+        Some(seq) if !seq.is_empty() => written(seq),
+        _ => "none".to_string(),
+    };
+    format!("packets on {port}{after}: {items}")
 }
 
-/// `FR.` -> `F/R/ACK`.
-fn flag_list(f: &str) -> String {
-    f.chars()
-        .map(|c| {
-            if c == '.' {
-                "ACK".to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("/")
-}
-
-/// Flag letters (`S F P R U .`) to a bit mask.
-fn flag_mask(f: &str) -> u8 {
-    f.chars()
-        .map(|c| match c {
-            'S' => TcpFlags::SYN,
-            'F' => TcpFlags::FIN,
-            'P' => TcpFlags::PSH,
-            'R' => TcpFlags::RST,
-            'U' => TcpFlags::URG,
-            '.' => TcpFlags::ACK,
-            'E' => TcpFlags::ECE,
-            'W' => TcpFlags::CWR,
-            _ => 0,
-        })
-        .fold(0, |a, b| a | b)
+/// `client silent on server-port`, `neither side sends F/R on client-port`.
+fn silent_name(port: CapturePort, from: Quiet, flags: Option<&FlagSet>, after: &str) -> String {
+    match flags {
+        Some(f) => {
+            let sends = match from {
+                Quiet::Any => "neither side sends".to_string(),
+                Quiet::Client | Quiet::Server => format!("{from} sends"),
+            };
+            format!("{sends} {} on {port}{after}", f.list())
+        }
+        None => {
+            let who = match from {
+                Quiet::Any => "both sides",
+                Quiet::Client | Quiet::Server => from.name(),
+            };
+            format!("{who} silent on {port}{after}")
+        }
+    }
 }
 
 /// `ip:port` or `[ip]:port`.
 fn parse_addr(s: &str) -> Option<(IpAddr, u16)> {
     s.parse::<SocketAddr>().ok().map(|a| (a.ip(), a.port()))
-}
-
-/// One alternative of a packet pattern item.
-#[derive(Clone, Debug, PartialEq)]
-struct Alt {
-    side: Side,
-    flags: TcpFlags,
-    /// One or more consecutive packets.
-    plus: bool,
-    text: String,
-}
-
-impl Alt {
-    fn matches(&self, side: Option<Side>, flags: TcpFlags) -> bool {
-        side == Some(self.side) && flags == self.flags
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-struct Item {
-    text: String,
-    alts: Vec<Alt>,
-}
-
-/// Parses `C>S F.`, `S>C F.|S>C .`, `C>S P.+`.
-fn parse_item(text: &str) -> Result<Item, String> {
-    crate::scenario::check_packet_pattern(text)?;
-    let mut alts = Vec::new();
-    for alt in text.split('|') {
-        let alt = alt.trim();
-        let (body, plus) = match alt.strip_suffix('+') {
-            Some(b) => (b.trim_end(), true),
-            None => (alt, false),
-        };
-        let (dir, flags) = body
-            .split_once(' ')
-            .ok_or_else(|| format!("bad packet pattern `{alt}`"))?;
-        let side = if dir == "C>S" {
-            Side::Client
-        } else {
-            Side::Server
-        };
-        let flags = TcpFlags::parse_tcpdump(flags.trim())
-            .ok_or_else(|| format!("bad packet flags in `{alt}`"))?;
-        alts.push(Alt {
-            side,
-            flags,
-            plus,
-            text: alt.to_string(),
-        });
-    }
-    Ok(Item {
-        text: text.trim().to_string(),
-        alts,
-    })
 }
 
 /// Why a sequence did not match.
@@ -944,12 +913,12 @@ impl Mismatch {
 /// NFA state: (item index, Some(alternative) while inside a `+` run of it).
 type State = (usize, Option<usize>);
 
-fn expected_of(items: &[Item], states: &[State]) -> Vec<String> {
+fn expected_of(items: &[PacketPattern], states: &[State]) -> Vec<String> {
     let mut v = Vec::new();
     for &(i, run) in states {
         let t = match run {
             None if i == items.len() => "the end of the sequence".to_string(),
-            None => format!("item {} `{}`", i + 1, items[i].text),
+            None => format!("item {} `{}`", i + 1, items[i].text()),
             Some(a) => format!("more of item {} `{}`", i + 1, items[i].alts[a].text),
         };
         if !v.contains(&t) {
@@ -960,7 +929,11 @@ fn expected_of(items: &[Item], states: &[State]) -> Vec<String> {
 }
 
 /// Matches packets against items exactly (see the module doc).
-fn match_sequence(items: &[Item], pkts: &[&Packet], ev: &Evidence) -> Result<(), Mismatch> {
+fn match_sequence(
+    items: &[PacketPattern],
+    pkts: &[&Packet],
+    ev: &Evidence,
+) -> Result<(), Mismatch> {
     let mut states: Vec<State> = vec![(0, None)];
     for (k, p) in pkts.iter().enumerate() {
         let side = ev.sender(p);
@@ -1122,7 +1095,7 @@ do = "restore"
             port: "server-port".into(),
             src,
             dst,
-            flags: TcpFlags::parse_tcpdump(flags).unwrap(),
+            flags: crate::evidence::TcpFlags::parse_tcpdump(flags).unwrap(),
             seq: 1,
             ack: 1,
             len: if flags.contains('P') { 100 } else { 0 },

@@ -11,6 +11,7 @@
 //! - [`model`]: the kernel's teardown timing rules (KERNEL-FACTS.md).
 //! - [`analysis`]: capture bytes to per-connection TCP events and verdicts.
 //! - [`expect`], [`timing`]: a scenario's expectations evaluated on the evidence.
+//! - [`verdict`]: a run's checks, key times and verdict; [`waits`]: the timeline's waits as predicates on [`records`].
 //! - [`report`]: summaries, JUnit, ladder SVGs, the HTML index.
 //! - [`evidence`], [`records`], [`errno`]: the records a run produces, as plain data.
 //! - [`error`]: the kinds of failure, which decide the exit code.
@@ -25,8 +26,8 @@ pub mod model;
 pub mod records;
 pub mod report;
 pub mod scenario;
-#[cfg(test)]
-mod scenario_tests;
 pub mod timing;
+pub mod verdict;
+pub mod waits;
 
 pub use error::{bad_input, internal, unable, Error, ErrorKind};

@@ -7,6 +7,19 @@
 
 use crate::evidence::{Event, Packet, SockSample};
 
+/// Whether a sample is of the scenario's connection as the runner and the
+/// timing checks see it: not a listener, with either address on the server
+/// port (`ip:port` or `[ip]:port`). (`expect`'s socket checks also match the
+/// addresses against the hosts'.)
+pub fn of_connection(s: &SockSample, server_port: u16) -> bool {
+    s.state != "LISTEN" && (on_port(&s.local, server_port) || on_port(&s.remote, server_port))
+}
+
+/// Whether a sample's address (`ip:port`, `[ip]:port`) has this port.
+pub fn on_port(addr: &str, port: u16) -> bool {
+    addr.ends_with(&format!(":{port}"))
+}
+
 #[derive(Default, Debug)]
 pub struct Records {
     pub packets: Vec<Packet>,
@@ -64,6 +77,24 @@ mod tests {
     fn states(r: &Records, host: &str, after_ns: u64) -> Option<Vec<String>> {
         r.round_after(host, after_ns)
             .map(|it| it.map(|s| s.state.clone()).collect())
+    }
+
+    #[test]
+    fn the_connection_is_any_non_listener_on_the_server_port() {
+        let mut s = sample(1, "client", "ESTABLISHED");
+        s.local = "198.18.0.1:40000".into();
+        s.remote = "198.18.0.2:8080".into();
+        assert!(of_connection(&s, 8080));
+        assert!(
+            !of_connection(&s, 80),
+            "a port ending in the same digits is another port"
+        );
+        assert!(!of_connection(&s, 0));
+        s.remote = "[fd00:7d::2]:8080".into();
+        assert!(of_connection(&s, 8080));
+        s.state = "LISTEN".into();
+        assert!(!of_connection(&s, 8080));
+        assert!(!on_port("", 8080));
     }
 
     #[test]

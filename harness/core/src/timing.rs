@@ -16,9 +16,11 @@
 //! sysctls (namespace defaults when unset), the endpoint's socket options, and
 //! the RTO sock_diag measured on the connection just before the fault.
 
-use crate::evidence::{Check, Event, Evidence, Packet, Side, TcpFlags};
+use crate::evidence::{Check, Event, Evidence, Packet, TcpFlags};
 use crate::model::{self, Keepalive, Retrans};
-use crate::scenario::{Expect, Program, Scenario};
+use crate::scenario::{
+    CapturePort, DeathModel, EventKind, Host, OrphanModel, Scenario, TcpState, Wait, WaitTimeout,
+};
 use std::time::Duration;
 
 /// The delay between the kernel reporting a connection's death and the
@@ -37,36 +39,14 @@ fn secs(d: Duration) -> String {
     format!("{:.3}s", d.as_secs_f64())
 }
 
-fn host_side(host: &str) -> Side {
-    if host == "server" {
-        Side::Server
-    } else {
-        Side::Client
-    }
-}
-
 /// The capture port of a host's side of the wire.
-fn port_of_host(host: &str) -> &'static str {
-    if host == "server" {
-        "server-port"
-    } else {
-        "client-port"
-    }
+fn port_of_host(host: Host) -> CapturePort {
+    host.wire_port()
 }
 
-fn sysctl(sc: &Scenario, host: &str, key: &str) -> Option<u64> {
-    sc.sysctls
-        .get(host)
-        .and_then(|m| m.get(key))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// The built-in or external endpoint running on `host`.
-fn endpoint_on<'a>(sc: &'a Scenario, host: &str) -> Option<&'a crate::scenario::EndpointSpec> {
-    sc.endpoints
-        .values()
-        .find(|e| e.host.get_ref() == host && e.program != Program::External)
-        .or_else(|| sc.endpoints.values().find(|e| e.host.get_ref() == host))
+/// Whether a sample is of the connection (either address on the server port).
+fn on_server_port(s: &crate::evidence::SockSample, port: u16) -> bool {
+    crate::records::on_port(&s.local, port) || crate::records::on_port(&s.remote, port)
 }
 
 /// The base RTO (before any backoff) sock_diag saw on the host's connection
@@ -79,27 +59,27 @@ fn endpoint_on<'a>(sc: &'a Scenario, host: &str) -> Option<&'a crate::scenario::
 /// retransmission, because a round's time is taken when its dump starts and
 /// the timer may fire while the dump runs (seen under load: `rto=0.408s,
 /// backoff=1` stamped 10 ms before the retransmission it caused).
-fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<Duration> {
+fn measured_rto(ev: &Evidence, host: Host, port: u16, before_ns: u64) -> Option<Duration> {
     // Any synchronized state of a full socket: a connection may spend less than a
     // sampling period in ESTABLISHED (a close right after connect). Not SYN_SENT or
     // SYN_RECV (the handshake's own 1 s timer), nor the mini sockets of TIME_WAIT
     // and orphan FIN_WAIT2, which carry no tcp_info.
-    const SYNCHRONIZED: [&str; 6] = [
-        "ESTABLISHED",
-        "FIN_WAIT1",
-        "FIN_WAIT2",
-        "CLOSE_WAIT",
-        "CLOSING",
-        "LAST_ACK",
+    const SYNCHRONIZED: [TcpState; 6] = [
+        TcpState::Established,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::CloseWait,
+        TcpState::Closing,
+        TcpState::LastAck,
     ];
     ev.sockets
         .iter()
         .filter(|s| {
-            s.host == host && s.ts_ns < before_ns && SYNCHRONIZED.contains(&s.state.as_str())
+            s.host == host.name()
+                && s.ts_ns < before_ns
+                && SYNCHRONIZED.iter().any(|st| st.name() == s.state)
         })
-        .filter(|s| {
-            s.local.ends_with(&format!(":{port}")) || s.remote.ends_with(&format!(":{port}"))
-        })
+        .filter(|s| on_server_port(s, port))
         .filter_map(|s| s.tcp.as_ref())
         .filter(|t| t.backoff == 0)
         .map(|t| t.rto_us)
@@ -108,17 +88,19 @@ fn measured_rto(ev: &Evidence, host: &str, port: u16, before_ns: u64) -> Option<
 }
 
 /// Model inputs for a dead path on `host`.
-pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: &str, before_ns: u64) -> Retrans {
+pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: Host, before_ns: u64) -> Retrans {
     let port = sc.server_port();
     let mut k = Retrans {
-        retries2: sysctl(sc, host, "net.ipv4.tcp_retries2").unwrap_or(15) as u32,
+        retries2: sc.sysctl(host, "net.ipv4.tcp_retries2").unwrap_or(15) as u32,
         ..Retrans::default()
     };
     if let Some(rto) = measured_rto(ev, host, port, before_ns) {
         k.rto = rto;
     }
-    let mut rto_max = sysctl(sc, host, "net.ipv4.tcp_rto_max_ms").map(Duration::from_millis);
-    if let Some(e) = endpoint_on(sc, host) {
+    let mut rto_max = sc
+        .sysctl(host, "net.ipv4.tcp_rto_max_ms")
+        .map(Duration::from_millis);
+    if let Some(e) = sc.endpoint_on(host) {
         if let Some(r) = e.options.rto_max {
             rto_max = Some(rto_max.map(|m| m.min(r.0)).unwrap_or(r.0));
         }
@@ -131,18 +113,18 @@ pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: &str, before_ns: u64) -
 }
 
 /// Model inputs for keepalive on `host`.
-pub fn keepalive_knobs(sc: &Scenario, host: &str) -> Keepalive {
+pub fn keepalive_knobs(sc: &Scenario, host: Host) -> Keepalive {
     let mut k = Keepalive::default();
-    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_time") {
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_keepalive_time") {
         k.idle = Duration::from_secs(v);
     }
-    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_intvl") {
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_keepalive_intvl") {
         k.intvl = Duration::from_secs(v);
     }
-    if let Some(v) = sysctl(sc, host, "net.ipv4.tcp_keepalive_probes") {
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_keepalive_probes") {
         k.cnt = v as u32;
     }
-    if let Some(e) = endpoint_on(sc, host) {
+    if let Some(e) = sc.endpoint_on(host) {
         let o = &e.options;
         if let Some(d) = o.keepidle {
             k.idle = d.0;
@@ -164,12 +146,12 @@ fn seq_before(a: u32, b: u32) -> bool {
 }
 
 /// The connection's packets on a port, by time.
-fn conn_packets<'a>(ev: &'a Evidence, port_name: &str, server_port: u16) -> Vec<&'a Packet> {
+fn conn_packets(ev: &Evidence, port: CapturePort, server_port: u16) -> Vec<&Packet> {
     let mut v: Vec<&Packet> = ev
         .packets
         .iter()
         .filter(|p| {
-            p.port == port_name && (p.src.port() == server_port || p.dst.port() == server_port)
+            p.port == port.name() && (p.src.port() == server_port || p.dst.port() == server_port)
         })
         .filter(|p| ev.sender(p).is_some())
         .collect();
@@ -198,6 +180,13 @@ struct Chain {
     death: (Duration, Duration),
     /// Captured later retransmissions, from the first one.
     later_seen: Vec<Duration>,
+}
+
+impl Chain {
+    /// Whether the captured first retransmission is within its window.
+    fn first_ok(&self) -> bool {
+        self.first_window.0 <= self.first && self.first <= self.first_window.1
+    }
 }
 
 fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
@@ -250,8 +239,8 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
 }
 
 /// The last segment the host received before its first retransmission.
-fn last_ack_before(ev: &Evidence, host: &str, server_port: u16, before_ns: u64) -> u64 {
-    let side = host_side(host);
+fn last_ack_before(ev: &Evidence, host: Host, server_port: u16, before_ns: u64) -> u64 {
+    let side = host.side();
     conn_packets(ev, port_of_host(host), server_port)
         .into_iter()
         .filter(|p| ev.sender(p).is_some() && ev.sender(p) != Some(side) && p.ts_ns < before_ns)
@@ -266,13 +255,13 @@ struct DeadPathSeen<'a> {
     retransmissions: Vec<&'a Packet>,
 }
 
-fn dead_path_seen<'a>(
-    ev: &'a Evidence,
-    host: &str,
+fn dead_path_seen(
+    ev: &Evidence,
+    host: Host,
     server_port: u16,
     anchor: u64,
-) -> Option<DeadPathSeen<'a>> {
-    let side = host_side(host);
+) -> Option<DeadPathSeen<'_>> {
+    let side = host.side();
     let pkts = conn_packets(ev, port_of_host(host), server_port);
     // The RTO always retransmits from snd_una: the last acknowledgement the host
     // received (nothing reaches it after the fault). A tail loss probe may
@@ -305,6 +294,38 @@ fn dead_path_seen<'a>(
     })
 }
 
+/// A dead path as captured, with its RTO chain against the model.
+struct DeadPath<'a> {
+    seen: DeadPathSeen<'a>,
+    chain: Chain,
+    /// The model's inputs (the RTO in force when the first retransmission fired).
+    knobs: Retrans,
+    /// When the first RTO retransmission was captured.
+    first_ns: u64,
+}
+
+/// The host's dead path after the anchor: `None` without a captured RTO retransmission.
+fn dead_path<'a>(sc: &Scenario, ev: &'a Evidence, host: Host, anchor: u64) -> Option<DeadPath<'a>> {
+    let server_port = sc.server_port();
+    let seen = dead_path_seen(ev, host, server_port, anchor)?;
+    let first_ns = seen.retransmissions.first()?.ts_ns;
+    // The RTO in force when the timer fired: the last sample before the
+    // first retransmission (ACKs after the last sample before the fault
+    // may still have changed it; nothing changes it after the fault).
+    let knobs = retrans_knobs(sc, ev, host, first_ns);
+    let chain = chain(
+        &knobs,
+        &seen,
+        last_ack_before(ev, host, server_port, first_ns),
+    )?;
+    Some(DeadPath {
+        seen,
+        chain,
+        knobs,
+        first_ns,
+    })
+}
+
 /// A keepalive run as captured: the last segment received and the probes after it.
 struct KeepaliveSeen<'a> {
     last_received: &'a Packet,
@@ -312,13 +333,13 @@ struct KeepaliveSeen<'a> {
     rst: Option<&'a Packet>,
 }
 
-fn keepalive_seen<'a>(
-    ev: &'a Evidence,
-    host: &str,
+fn keepalive_seen(
+    ev: &Evidence,
+    host: Host,
     server_port: u16,
     anchor: u64,
-) -> Option<KeepaliveSeen<'a>> {
-    let side = host_side(host);
+) -> Option<KeepaliveSeen<'_>> {
+    let side = host.side();
     let pkts = conn_packets(ev, port_of_host(host), server_port);
     // The last segment from the peer that reached this host's port before the probes began.
     let first_probe_candidate = pkts
@@ -365,7 +386,7 @@ fn keepalive_seen<'a>(
 fn first_error<'a>(ev: &'a Evidence, source: &str, anchor: u64) -> Option<&'a Event> {
     ev.events
         .iter()
-        .filter(|e| e.source == source && e.kind == "error" && e.ts_ns >= anchor)
+        .filter(|e| e.source == source && e.kind == EventKind::Error.name() && e.ts_ns >= anchor)
         .min_by_key(|e| e.ts_ns)
 }
 
@@ -380,122 +401,146 @@ pub struct Death {
     pub measured: Option<f64>,
 }
 
-/// Evaluates `dies = "retransmission" | "keepalive"`.
-pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
-    let model_name = e.dies.as_ref().map(|d| d.get_ref().as_str()).unwrap_or("");
-    let source = e
-        .source
-        .as_ref()
-        .map(|s| s.get_ref().as_str())
-        .unwrap_or("client");
-    let host = sc
-        .endpoints
-        .get(source)
-        .map(|s| s.host.get_ref().as_str())
-        .unwrap_or("client");
-    let server_port = sc.server_port();
-    let mut lines = Vec::new();
-    // `offset`: from the reference to the time the report counts from (the head
-    // segment's original send for a dead path), for the summary's two figures.
-    // False when the first retransmission, which anchors the predicted death, is
-    // itself off the model: then no measured death can pass.
-    let mut anchored = true;
-    let (reference, window, predicted, inputs, offset) = match model_name {
-        "retransmission" => {
-            let chained = dead_path_seen(ev, host, server_port, anchor).and_then(|seen| {
-                let first_ns = seen.retransmissions.first()?.ts_ns;
-                let c = chain(
-                    &retrans_knobs(sc, ev, host, first_ns),
-                    &seen,
-                    last_ack_before(ev, host, server_port, first_ns),
-                )?;
-                Some((seen, c, first_ns))
-            });
-            let Some((seen, c, first_ns)) = chained else {
-                return Death {
-                    check: fail(format!(
-                        "no retransmission from {host} on {} after the fault",
-                        port_of_host(host)
-                    )),
-                    predicted: None,
-                    measured: None,
-                };
-            };
-            let k = retrans_knobs(sc, ev, host, first_ns);
-            let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
-            anchored = first_ok;
-            lines.push(format!(
-                "first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
-                seen.original.seq,
-                secs(c.first),
-                secs(c.first_window.0),
-                secs(c.first_window.1),
-                if first_ok { "ok" } else { "OUT OF WINDOW" }
-            ));
-            let _ = c.model.budget;
-            (
-                first_ns,
-                crate::model::Window {
-                    earliest: c.death.0.saturating_sub(model::EARLY_SLACK),
-                    latest: c.death.0 + c.death.1,
-                },
-                c.death.0,
-                format!(
-                    "retries2={} rto={} rto_max={}{}; times from the first retransmission, where the budget clock starts",
-                    k.retries2,
-                    secs(k.rto),
-                    secs(k.rto_max),
-                    k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
-                ),
-                c.first,
-            )
+impl Death {
+    fn undecided(line: String) -> Death {
+        Death {
+            check: fail(line),
+            predicted: None,
+            measured: None,
         }
-        _ => {
-            let Some(seen) = keepalive_seen(ev, host, server_port, anchor) else {
-                return Death {
-                    check: fail(format!("no segment received by {host} before the probes")),
-                    predicted: None,
-                    measured: None,
-                };
-            };
-            let k = keepalive_knobs(sc, host);
-            let m = model::keepalive(&k);
-            lines.push(format!(
-                "reference: last segment {host} received at {:.6}s; {} probes captured{}",
-                ev.rel_secs(seen.last_received.ts_ns),
-                seen.probes.len(),
-                seen.rst
-                    .map(|r| format!(", RST at {}", secs(at(seen.last_received.ts_ns, r.ts_ns))))
-                    .unwrap_or_default()
-            ));
-            (
-                seen.last_received.ts_ns,
-                m.death_window(),
-                m.death,
-                format!(
-                    "idle={} intvl={} cnt={}{}",
-                    secs(k.idle),
-                    secs(k.intvl),
-                    k.cnt,
-                    k.user_timeout
-                        .map(|u| format!(" user_timeout={}", secs(u)))
-                        .unwrap_or_default()
-                ),
-                Duration::ZERO,
-            )
-        }
+    }
+}
+
+/// A death predicted by the model: from what reference, in which window.
+struct Predicted {
+    /// The time the death is measured from.
+    reference: u64,
+    window: model::Window,
+    predicted: Duration,
+    /// The model's inputs, for the evidence.
+    inputs: String,
+    /// From the reference to the time the report counts from (the head
+    /// segment's original send for a dead path), for the summary's two figures.
+    offset: Duration,
+    /// False when the first retransmission, which anchors the predicted death,
+    /// is itself off the model: then no measured death can pass.
+    anchored: bool,
+    /// Evidence lines about the reference.
+    lines: Vec<String>,
+}
+
+fn predicted_retransmission(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Predicted, String> {
+    let Some(d) = dead_path(sc, ev, host, anchor) else {
+        return Err(format!(
+            "no retransmission from {host} on {} after the fault",
+            port_of_host(host)
+        ));
     };
-    let latest = window.latest + APP_WAKEUP;
+    let (c, k) = (&d.chain, &d.knobs);
+    let first_ok = c.first_ok();
+    let line = format!(
+        "first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
+        d.seen.original.seq,
+        secs(c.first),
+        secs(c.first_window.0),
+        secs(c.first_window.1),
+        if first_ok { "ok" } else { "OUT OF WINDOW" }
+    );
+    let _ = c.model.budget;
+    Ok(Predicted {
+        reference: d.first_ns,
+        window: model::Window {
+            earliest: c.death.0.saturating_sub(model::EARLY_SLACK),
+            latest: c.death.0 + c.death.1,
+        },
+        predicted: c.death.0,
+        inputs: format!(
+            "retries2={} rto={} rto_max={}{}; times from the first retransmission, where the budget clock starts",
+            k.retries2,
+            secs(k.rto),
+            secs(k.rto_max),
+            k.user_timeout.map(|u| format!(" user_timeout={}", secs(u))).unwrap_or_default()
+        ),
+        offset: c.first,
+        anchored: first_ok,
+        lines: vec![line],
+    })
+}
+
+fn predicted_keepalive(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Predicted, String> {
+    let Some(seen) = keepalive_seen(ev, host, sc.server_port(), anchor) else {
+        return Err(format!("no segment received by {host} before the probes"));
+    };
+    let k = keepalive_knobs(sc, host);
+    let m = model::keepalive(&k);
+    let line = format!(
+        "reference: last segment {host} received at {:.6}s; {} probes captured{}",
+        ev.rel_secs(seen.last_received.ts_ns),
+        seen.probes.len(),
+        seen.rst
+            .map(|r| format!(", RST at {}", secs(at(seen.last_received.ts_ns, r.ts_ns))))
+            .unwrap_or_default()
+    );
+    Ok(Predicted {
+        reference: seen.last_received.ts_ns,
+        window: m.death_window(),
+        predicted: m.death,
+        inputs: format!(
+            "idle={} intvl={} cnt={}{}",
+            secs(k.idle),
+            secs(k.intvl),
+            k.cnt,
+            k.user_timeout
+                .map(|u| format!(" user_timeout={}", secs(u)))
+                .unwrap_or_default()
+        ),
+        offset: Duration::ZERO,
+        anchored: true,
+        lines: vec![line],
+    })
+}
+
+/// Evaluates `dies = "retransmission" | "keepalive"` for `source`, on `host`.
+pub fn dies(
+    sc: &Scenario,
+    ev: &Evidence,
+    model_name: DeathModel,
+    source: &str,
+    host: Host,
+    anchor: u64,
+) -> Death {
+    let p = match model_name {
+        DeathModel::Retransmission => predicted_retransmission(sc, ev, host, anchor),
+        DeathModel::Keepalive => predicted_keepalive(sc, ev, host, anchor),
+    };
+    let p = match p {
+        Ok(p) => p,
+        Err(line) => return Death::undecided(line),
+    };
+    let mut lines = p.lines;
+    let latest = p.window.latest + APP_WAKEUP;
     lines.insert(
         0,
         format!(
-            "model ({model_name}; {inputs}): death at {} (accepted {}..{}: timer lateness from the model, +{} application wake-up)",
-            secs(predicted),
-            secs(window.earliest),
+            "model ({model_name}; {}): death at {} (accepted {}..{}: timer lateness from the model, +{} application wake-up)",
+            p.inputs,
+            secs(p.predicted),
+            secs(p.window.earliest),
             secs(latest),
             secs(APP_WAKEUP)
         ),
     );
+    let predicted = Some((p.predicted + p.offset).as_secs_f64());
     let Some(err) = first_error(ev, source, anchor) else {
         lines.push(format!(
             "measured: {source} reported no error after the fault"
@@ -506,13 +551,13 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
                 ok: false,
                 evidence: lines,
             },
-            predicted: Some((predicted + offset).as_secs_f64()),
+            predicted,
             measured: None,
         };
     };
-    let measured = at(reference, err.ts_ns);
-    let ok = anchored && window.earliest <= measured && measured <= latest;
-    if !anchored {
+    let measured = at(p.reference, err.ts_ns);
+    let ok = p.anchored && p.window.earliest <= measured && measured <= latest;
+    if !p.anchored {
         lines.push(
             "the death is not accepted: the first retransmission it is predicted from is off the model"
                 .into(),
@@ -531,8 +576,8 @@ pub fn dies(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Death {
             ok,
             evidence: lines,
         },
-        predicted: Some((predicted + offset).as_secs_f64()),
-        measured: Some((measured + offset).as_secs_f64()),
+        predicted,
+        measured: Some((measured + p.offset).as_secs_f64()),
     }
 }
 
@@ -544,105 +589,123 @@ fn fail(line: String) -> Check {
     }
 }
 
+/// A schedule to compare: (predicted times with their lateness, measured
+/// times), from the reference, and the header line.
+struct Schedule {
+    predicted: Vec<(Duration, Duration)>,
+    measured: Vec<Duration>,
+    header: String,
+    /// The number of the list's first entry (retransmission #1 is checked in the header).
+    number_from: usize,
+}
+
+fn retransmission_schedule(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Schedule, Check> {
+    if dead_path_seen(ev, host, sc.server_port(), anchor).is_none() {
+        return Err(fail(format!(
+            "no retransmission from {host} on {} after the fault",
+            port_of_host(host)
+        )));
+    }
+    let Some(d) = dead_path(sc, ev, host, anchor) else {
+        return Err(fail("no RTO retransmission captured".into()));
+    };
+    let (c, k) = (d.chain, &d.knobs);
+    let first_ok = c.first_ok();
+    let header = format!(
+        "model: {} RTO retransmissions of seq {} (retries2={}, rto={}), each RTO double the one before; \
+         #1 at {} after the original send (accepted {}..{}) {}; the rest from #1",
+        c.model.retransmissions.len(),
+        d.seen.original.seq,
+        k.retries2,
+        secs(k.rto),
+        secs(c.first),
+        secs(c.first_window.0),
+        secs(c.first_window.1),
+        if first_ok { "ok" } else { "OUT OF WINDOW" }
+    );
+    if !first_ok {
+        return Err(fail(header));
+    }
+    Ok(Schedule {
+        predicted: c.later,
+        measured: c.later_seen,
+        header,
+        number_from: 2,
+    })
+}
+
+fn keepalive_schedule(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Schedule, Check> {
+    let Some(seen) = keepalive_seen(ev, host, sc.server_port(), anchor) else {
+        return Err(fail(format!(
+            "no segment received by {host} before the probes"
+        )));
+    };
+    let k = keepalive_knobs(sc, host);
+    let m = model::keepalive(&k);
+    let predicted = m
+        .probes
+        .iter()
+        .scan(Duration::ZERO, |late, t| {
+            *late += model::timer_slack(if *late == Duration::ZERO {
+                k.idle
+            } else {
+                k.intvl
+            });
+            Some((*t, *late))
+        })
+        .collect();
+    Ok(Schedule {
+        predicted,
+        measured: seen
+            .probes
+            .iter()
+            .map(|p| at(seen.last_received.ts_ns, p.ts_ns))
+            .collect(),
+        header: format!(
+            "model: {} keepalive probes (seq = snd_una - 1, idle={} intvl={} cnt={}), times from the last segment received at {:.6}s",
+            m.probes.len(),
+            secs(k.idle),
+            secs(k.intvl),
+            k.cnt,
+            ev.rel_secs(seen.last_received.ts_ns)
+        ),
+        number_from: 1,
+    })
+}
+
 /// Evaluates `schedule = "retransmission" | "keepalive"`: each captured
 /// retransmission (or probe) at its predicted time, and as many as predicted.
-pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
-    let model_name = e
-        .schedule
-        .as_ref()
-        .map(|d| d.get_ref().as_str())
-        .unwrap_or("");
-    let host = e
-        .host
-        .as_ref()
-        .map(|h| h.get_ref().as_str())
-        .unwrap_or("client");
-    let server_port = sc.server_port();
-    // (predicted times with their lateness, measured times), from the reference.
-    let (reference, predicted, measured, header): (
-        u64,
-        Vec<(Duration, Duration)>,
-        Vec<Duration>,
-        String,
-    ) = match model_name {
-        "retransmission" => {
-            let Some(seen) = dead_path_seen(ev, host, server_port, anchor) else {
-                return fail(format!(
-                    "no retransmission from {host} on {} after the fault",
-                    port_of_host(host)
-                ));
-            };
-            let first_ns = seen
-                .retransmissions
-                .first()
-                .map(|p| p.ts_ns)
-                .unwrap_or(u64::MAX);
-            // The RTO in force when the timer fired: the last sample before the
-            // first retransmission (ACKs after the last sample before the fault
-            // may still have changed it; nothing changes it after the fault).
-            let k = retrans_knobs(sc, ev, host, first_ns);
-            let Some(c) = chain(&k, &seen, last_ack_before(ev, host, server_port, first_ns)) else {
-                return fail("no RTO retransmission captured".into());
-            };
-            let first_ok = c.first_window.0 <= c.first && c.first <= c.first_window.1;
-            let header = format!(
-                "model: {} RTO retransmissions of seq {} (retries2={}, rto={}), each RTO double the one before; \
-                 #1 at {} after the original send (accepted {}..{}) {}; the rest from #1",
-                c.model.retransmissions.len(),
-                seen.original.seq,
-                k.retries2,
-                secs(k.rto),
-                secs(c.first),
-                secs(c.first_window.0),
-                secs(c.first_window.1),
-                if first_ok { "ok" } else { "OUT OF WINDOW" }
-            );
-            if !first_ok {
-                return Check {
-                    name: String::new(),
-                    ok: false,
-                    evidence: vec![header],
-                };
-            }
-            (first_ns, c.later, c.later_seen, header)
-        }
-        _ => {
-            let Some(seen) = keepalive_seen(ev, host, server_port, anchor) else {
-                return fail(format!("no segment received by {host} before the probes"));
-            };
-            let k = keepalive_knobs(sc, host);
-            let m = model::keepalive(&k);
-            let predicted = m
-                .probes
-                .iter()
-                .scan(Duration::ZERO, |late, t| {
-                    *late += model::timer_slack(if *late == Duration::ZERO {
-                        k.idle
-                    } else {
-                        k.intvl
-                    });
-                    Some((*t, *late))
-                })
-                .collect();
-            (
-                seen.last_received.ts_ns,
-                predicted,
-                seen.probes.iter().map(|p| at(seen.last_received.ts_ns, p.ts_ns)).collect(),
-                format!(
-                    "model: {} keepalive probes (seq = snd_una - 1, idle={} intvl={} cnt={}), times from the last segment received at {:.6}s",
-                    m.probes.len(),
-                    secs(k.idle),
-                    secs(k.intvl),
-                    k.cnt,
-                    ev.rel_secs(seen.last_received.ts_ns)
-                ),
-            )
-        }
+pub fn schedule(
+    sc: &Scenario,
+    ev: &Evidence,
+    model_name: DeathModel,
+    host: Host,
+    anchor: u64,
+) -> Check {
+    let s = match model_name {
+        DeathModel::Retransmission => retransmission_schedule(sc, ev, host, anchor),
+        DeathModel::Keepalive => keepalive_schedule(sc, ev, host, anchor),
     };
-    let _ = reference;
-    // Retransmission #1 is checked in the header; the list starts at #2.
-    let number_from = if model_name == "retransmission" { 2 } else { 1 };
-    let mut lines = vec![header];
+    match s {
+        Ok(s) => compare_schedule(s),
+        Err(check) => check,
+    }
+}
+
+/// Each predicted time against the captured one, in order.
+fn compare_schedule(s: Schedule) -> Check {
+    let (predicted, measured, number_from) = (&s.predicted, &s.measured, s.number_from);
+    let mut lines = vec![s.header.clone()];
     let mut ok = predicted.len() == measured.len();
     if !ok {
         lines.push(format!(
@@ -652,9 +715,7 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
         ));
     }
     for i in 0..predicted.len().max(measured.len()) {
-        let p = predicted.get(i);
-        let m = measured.get(i);
-        let line = match (p, m) {
+        let line = match (predicted.get(i), measured.get(i)) {
             (Some((t, late)), Some(got)) => {
                 let fits = *got + model::EARLY_SLACK >= *t && *got <= *t + *late + WIRE_LAG;
                 ok &= fits;
@@ -687,34 +748,29 @@ pub fn schedule(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check 
     }
 }
 
-/// How long the model says the waited-on connection can live (`model_timeout`):
-/// the death of the connection of the wait's `source` (or `host`'s), with its lateness.
-/// `rto`: the RTO sock_diag measured on the connection so far, if any (a SYN
-/// retransmitted at connect leaves it near 1 s for a while, and the death
-/// scales with it); the veth's usual ~208 ms otherwise.
+/// How long the model says a connection on `host` can live (`model_timeout`):
+/// its death, with its lateness. `rto`: the RTO sock_diag measured on the
+/// connection so far, if any (a SYN retransmitted at connect leaves it near
+/// 1 s for a while, and the death scales with it); the veth's usual ~208 ms otherwise.
 pub fn model_life(
     sc: &Scenario,
-    w: &crate::scenario::Wait,
-    model_name: &str,
+    model_name: DeathModel,
+    host: Host,
     rto: Option<Duration>,
 ) -> Duration {
-    let host = w
-        .source
-        .as_ref()
-        .and_then(|s| sc.endpoints.get(s.get_ref()))
-        .map(|e| e.host.get_ref().clone())
-        .or_else(|| w.host.as_ref().map(|h| h.get_ref().clone()))
-        .unwrap_or_else(|| "client".into());
-    if model_name == "keepalive" {
-        let m = model::keepalive(&keepalive_knobs(sc, &host));
-        m.death + m.late_by_at_most
-    } else {
-        let mut k = retrans_knobs(sc, &Evidence::default(), &host, u64::MAX);
-        if let Some(r) = rto {
-            k.rto = r;
+    match model_name {
+        DeathModel::Keepalive => {
+            let m = model::keepalive(&keepalive_knobs(sc, host));
+            m.death + m.late_by_at_most
         }
-        let m = model::dead_path(&k);
-        m.death + m.late_by_at_most
+        DeathModel::Retransmission => {
+            let mut k = retrans_knobs(sc, &Evidence::default(), host, u64::MAX);
+            if let Some(r) = rto {
+                k.rto = r;
+            }
+            let m = model::dead_path(&k);
+            m.death + m.late_by_at_most
+        }
     }
 }
 
@@ -726,11 +782,12 @@ pub fn predicted_run(sc: &Scenario) -> Duration {
     for step in &sc.steps {
         total += Duration::from_millis(20);
         if let Some(w) = &step.wait {
-            let w = w.get_ref();
-            if let Some(d) = w.duration {
-                total += d.0;
-            } else if let Some(m) = &w.model_timeout {
-                total += model_life(sc, w, m.get_ref(), None);
+            match (&w.until, w.timeout) {
+                (Wait::Duration(d), _) => total += d.0,
+                (_, WaitTimeout::Model { model, host }) => {
+                    total += model_life(sc, model, host, None)
+                }
+                (_, WaitTimeout::Fixed(_)) => {}
             }
         }
     }
@@ -741,6 +798,99 @@ pub fn predicted_run(sc: &Scenario) -> Duration {
 /// sampler period plus a loaded machine's wake-up delay (like [`APP_WAKEUP`]).
 pub const SAMPLE_LAG: Duration =
     Duration::from_millis(crate::evidence::SAMPLE_PERIOD.as_millis() as u64 + 50);
+
+/// A vanishing orphan's reference and the model's lifetime from it.
+struct Lifetime {
+    reference: u64,
+    predicted: Duration,
+    late: Duration,
+    inputs: String,
+}
+
+/// `orphan_fin`: from the original send of the host's FIN.
+fn orphan_fin_life(sc: &Scenario, ev: &Evidence, host: Host, fin: &Packet) -> Lifetime {
+    let k = retrans_knobs(sc, ev, host, fin.ts_ns);
+    let n = sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
+    let m = model::orphan_fin(&k, n);
+    Lifetime {
+        reference: fin.ts_ns,
+        predicted: m.death,
+        late: m.late_by_at_most,
+        inputs: format!(
+            "orphan_fin; tcp_orphan_retries={n} (retries {}), rto={}, {} retransmissions; from the FIN's original send at {:.6}s",
+            model::orphan_retries(n, true),
+            secs(k.rto),
+            m.retransmissions.len(),
+            ev.rel_secs(fin.ts_ns)
+        ),
+    }
+}
+
+/// `fin_wait2`: from the first segment acknowledging the host's FIN.
+fn fin_wait2_life(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    pkts: &[&Packet],
+    fin: &Packet,
+) -> Result<Lifetime, String> {
+    let side = host.side();
+    let fin_end = fin.seq.wrapping_add(fin.len).wrapping_add(1);
+    let Some(ack) = pkts.iter().copied().find(|p| {
+        ev.sender(p).is_some()
+            && ev.sender(p) != Some(side)
+            && p.ts_ns > fin.ts_ns
+            && p.flags.has(TcpFlags::ACK)
+            && !seq_before(p.ack, fin_end)
+    }) else {
+        return Err(format!(
+            "{host}'s FIN was never acknowledged on {}",
+            port_of_host(host)
+        ));
+    };
+    let fin_timeout = sc.sysctl(host, "net.ipv4.tcp_fin_timeout").unwrap_or(60);
+    // The RTO as it last was: an orphan in FIN_WAIT2 takes no more RTT samples,
+    // and the ACK of its FIN may come before any round saw the full socket.
+    let rto = measured_rto(ev, host, sc.server_port(), u64::MAX).unwrap_or(model::VETH_RTO);
+    let Some(life) = model::fin_wait2_lifetime(Duration::from_secs(fin_timeout), 0, rto) else {
+        return Err("no FIN_WAIT2 lifetime".into());
+    };
+    Ok(Lifetime {
+        reference: ack.ts_ns,
+        predicted: life,
+        late: model::timer_slack(life),
+        inputs: format!(
+            "fin_wait2; tcp_fin_timeout={fin_timeout}s rto={}: max(fin_timeout, 3.5*RTO); from the ACK of the FIN at {:.6}s",
+            secs(rto),
+            ev.rel_secs(ack.ts_ns)
+        ),
+    })
+}
+
+/// The first sample round on `host` after `reference` in which the
+/// connection has no socket, if any, and how many rounds there were.
+fn first_round_without(
+    ev: &Evidence,
+    host: Host,
+    server_port: u16,
+    reference: u64,
+) -> (Option<u64>, usize) {
+    // Rounds on the host after the reference: ts -> whether the connection has a socket.
+    let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
+    for s in ev
+        .sockets
+        .iter()
+        .filter(|s| s.host == host.name() && s.ts_ns > reference)
+    {
+        let conn = crate::records::of_connection(s, server_port);
+        *rounds.entry(s.ts_ns).or_insert(false) |= conn;
+    }
+    let gone = rounds
+        .iter()
+        .find(|(_, present)| !**present)
+        .map(|(&ts, _)| ts);
+    (gone, rounds.len())
+}
 
 /// Evaluates `gone = "orphan_fin" | "fin_wait2"`: when `host`'s socket of the
 /// connection vanishes from the sock_diag samples, against the model.
@@ -753,14 +903,14 @@ pub const SAMPLE_LAG: Duration =
 /// Measured: the first sample round on the host, after the reference, in
 /// which the connection has no socket. Accepted: the model's time, minus
 /// [`model::EARLY_SLACK`], plus the timers' lateness and [`SAMPLE_LAG`].
-pub fn gone(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
-    let model_name = e.gone.as_ref().map(|g| g.get_ref().as_str()).unwrap_or("");
-    let host = e
-        .host
-        .as_ref()
-        .map(|h| h.get_ref().as_str())
-        .unwrap_or("client");
-    let side = host_side(host);
+pub fn gone(
+    sc: &Scenario,
+    ev: &Evidence,
+    model_name: OrphanModel,
+    host: Host,
+    anchor: u64,
+) -> Check {
+    let side = host.side();
     let server_port = sc.server_port();
     let pkts = conn_packets(ev, port_of_host(host), server_port);
     let Some(fin) = pkts
@@ -773,79 +923,27 @@ pub fn gone(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
             port_of_host(host)
         ));
     };
-    let (reference, predicted, late, inputs) = if model_name == "orphan_fin" {
-        let k = retrans_knobs(sc, ev, host, fin.ts_ns);
-        let n = sysctl(sc, host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
-        let m = model::orphan_fin(&k, n);
-        (
-            fin.ts_ns,
-            m.death,
-            m.late_by_at_most,
-            format!(
-                "orphan_fin; tcp_orphan_retries={n} (retries {}), rto={}, {} retransmissions; from the FIN's original send at {:.6}s",
-                model::orphan_retries(n, true),
-                secs(k.rto),
-                m.retransmissions.len(),
-                ev.rel_secs(fin.ts_ns)
-            ),
-        )
-    } else {
-        let fin_end = fin.seq.wrapping_add(fin.len).wrapping_add(1);
-        let Some(ack) = pkts.iter().copied().find(|p| {
-            ev.sender(p).is_some()
-                && ev.sender(p) != Some(side)
-                && p.ts_ns > fin.ts_ns
-                && p.flags.has(TcpFlags::ACK)
-                && !seq_before(p.ack, fin_end)
-        }) else {
-            return fail(format!(
-                "{host}'s FIN was never acknowledged on {}",
-                port_of_host(host)
-            ));
-        };
-        let fin_timeout = sysctl(sc, host, "net.ipv4.tcp_fin_timeout").unwrap_or(60);
-        // The RTO as it last was: an orphan in FIN_WAIT2 takes no more RTT samples,
-        // and the ACK of its FIN may come before any round saw the full socket.
-        let rto = measured_rto(ev, host, server_port, u64::MAX).unwrap_or(model::VETH_RTO);
-        let Some(life) = model::fin_wait2_lifetime(Duration::from_secs(fin_timeout), 0, rto) else {
-            return fail("no FIN_WAIT2 lifetime".into());
-        };
-        (
-            ack.ts_ns,
-            life,
-            model::timer_slack(life),
-            format!(
-                "fin_wait2; tcp_fin_timeout={fin_timeout}s rto={}: max(fin_timeout, 3.5*RTO); from the ACK of the FIN at {:.6}s",
-                secs(rto),
-                ev.rel_secs(ack.ts_ns)
-            ),
-        )
+    let life = match model_name {
+        OrphanModel::OrphanFin => orphan_fin_life(sc, ev, host, fin),
+        OrphanModel::FinWait2 => match fin_wait2_life(sc, ev, host, &pkts, fin) {
+            Ok(l) => l,
+            Err(line) => return fail(line),
+        },
     };
-    let earliest = predicted.saturating_sub(model::EARLY_SLACK);
-    let latest = predicted + late + SAMPLE_LAG;
+    let earliest = life.predicted.saturating_sub(model::EARLY_SLACK);
+    let latest = life.predicted + life.late + SAMPLE_LAG;
     let mut lines = vec![format!(
-        "model ({inputs}): gone at {} (accepted {}..{}: timer lateness from the model, +{} sampling)",
-        secs(predicted),
+        "model ({}): gone at {} (accepted {}..{}: timer lateness from the model, +{} sampling)",
+        life.inputs,
+        secs(life.predicted),
         secs(earliest),
         secs(latest),
         secs(SAMPLE_LAG)
     )];
-    // Rounds on the host after the reference: ts -> whether the connection has a socket.
-    let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
-    for s in ev
-        .sockets
-        .iter()
-        .filter(|s| s.host == host && s.ts_ns > reference)
-    {
-        let conn = s.state != "LISTEN"
-            && (s.local.ends_with(&format!(":{server_port}"))
-                || s.remote.ends_with(&format!(":{server_port}")));
-        *rounds.entry(s.ts_ns).or_insert(false) |= conn;
-    }
-    let Some((&gone_ns, _)) = rounds.iter().find(|(_, present)| !**present) else {
+    let (gone_ns, rounds) = first_round_without(ev, host, server_port, life.reference);
+    let Some(gone_ns) = gone_ns else {
         lines.push(format!(
-            "measured: {host}'s socket was still there in the last of {} sample rounds",
-            rounds.len()
+            "measured: {host}'s socket was still there in the last of {rounds} sample rounds"
         ));
         return Check {
             name: String::new(),
@@ -853,7 +951,7 @@ pub fn gone(sc: &Scenario, ev: &Evidence, e: &Expect, anchor: u64) -> Check {
             evidence: lines,
         };
     };
-    let measured = at(reference, gone_ns);
+    let measured = at(life.reference, gone_ns);
     let ok = earliest <= measured && measured <= latest;
     lines.push(format!(
         "measured: {host}'s socket gone in the round at {} ({:.6}s into the run) {}",
@@ -873,6 +971,9 @@ mod tests {
     use super::*;
     use crate::evidence::{Packet, StepRecord};
     use crate::scenario::Profile;
+
+    const KEEPALIVE: DeathModel = DeathModel::Keepalive;
+    const RETRANS: DeathModel = DeathModel::Retransmission;
     use std::net::{IpAddr, SocketAddr};
 
     const BASE: u64 = 1_000_000_000_000;
@@ -949,30 +1050,26 @@ mod tests {
     fn keepalive_death_and_probes_at_the_model_times_pass() {
         let sc = scenario(FAST_KEEPALIVE);
         let ev = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 5.005);
-        let e = &sc.expects[0];
-        let d = dies(&sc, &ev, e, ev.steps[0].acted_ns);
+        let anchor = ev.steps[0].acted_ns;
+        let d = dies(&sc, &ev, KEEPALIVE, "client", Host::Client, anchor);
         assert!(d.check.ok, "{:?}", d.check.evidence);
         assert_eq!(d.predicted, Some(5.0));
-        let mut sched = e.clone();
-        sched.dies = None;
-        sched.schedule = Some(toml::Spanned::new(0..0, "keepalive".to_string()));
-        sched.host = Some(toml::Spanned::new(0..0, "client".to_string()));
-        let c = schedule(&sc, &ev, &sched, ev.steps[0].acted_ns);
+        let c = schedule(&sc, &ev, KEEPALIVE, Host::Client, anchor);
         assert!(c.ok, "{:?}", c.evidence);
     }
 
     #[test]
     fn keepalive_death_too_late_or_a_missing_probe_fails() {
         let sc = scenario(FAST_KEEPALIVE);
-        let e = &sc.expects[0];
         let late = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 6.5);
-        assert!(!dies(&sc, &late, e, late.steps[0].acted_ns).check.ok);
+        let anchor = late.steps[0].acted_ns;
+        assert!(
+            !dies(&sc, &late, KEEPALIVE, "client", Host::Client, anchor)
+                .check
+                .ok
+        );
         let missing = evidence(keepalive_run(&[2.001, 4.003], 5.004), 5.005);
-        let mut sched = e.clone();
-        sched.dies = None;
-        sched.schedule = Some(toml::Spanned::new(0..0, "keepalive".to_string()));
-        sched.host = Some(toml::Spanned::new(0..0, "client".to_string()));
-        let c = schedule(&sc, &missing, &sched, missing.steps[0].acted_ns);
+        let c = schedule(&sc, &missing, KEEPALIVE, Host::Client, anchor);
         assert!(!c.ok, "{:?}", c.evidence);
         assert!(
             c.evidence
@@ -998,7 +1095,7 @@ mod tests {
     #[test]
     fn retransmissions_and_death_from_the_first_retransmission() {
         let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 5\n");
-        let k = retrans_knobs(&sc, &Evidence::default(), "client", u64::MAX);
+        let k = retrans_knobs(&sc, &Evidence::default(), Host::Client, u64::MAX);
         let m = model::dead_path(&Retrans { tlp: false, ..k });
         let times: Vec<f64> = m
             .retransmissions
@@ -1006,32 +1103,28 @@ mod tests {
             .map(|t| t.as_secs_f64() + 0.002)
             .collect();
         let ev = evidence(dead_path_run(&times), m.death.as_secs_f64() + 0.01);
-        let mut e = sc.expects[0].clone();
-        e.dies = Some(toml::Spanned::new(0..0, "retransmission".to_string()));
-        let d = dies(&sc, &ev, &e, ev.steps[0].acted_ns);
+        let anchor = ev.steps[0].acted_ns;
+        let dies_now = |ev: &Evidence| dies(&sc, ev, RETRANS, "client", Host::Client, anchor);
+        let d = dies_now(&ev);
         assert!(d.check.ok, "{:?}", d.check.evidence);
-        let mut s = e.clone();
-        s.dies = None;
-        s.schedule = Some(toml::Spanned::new(0..0, "retransmission".to_string()));
-        s.host = Some(toml::Spanned::new(0..0, "client".to_string()));
-        let c = schedule(&sc, &ev, &s, ev.steps[0].acted_ns);
+        let c = schedule(&sc, &ev, RETRANS, Host::Client, anchor);
         assert!(c.ok, "{:?}", c.evidence);
 
         // One retransmission a second late breaks the doubling.
         let mut shifted = times.clone();
         shifted[2] += 1.0;
         let bad = evidence(dead_path_run(&shifted), m.death.as_secs_f64() + 0.01);
-        let c = schedule(&sc, &bad, &s, bad.steps[0].acted_ns);
+        let c = schedule(&sc, &bad, RETRANS, Host::Client, anchor);
         assert!(!c.ok, "{:?}", c.evidence);
         assert!(c.evidence.iter().any(|l| l.contains("OUT OF WINDOW")));
         // Death long after the model's time fails too.
         let late = evidence(dead_path_run(&times), m.death.as_secs_f64() + 3.0);
-        assert!(!dies(&sc, &late, &e, late.steps[0].acted_ns).check.ok);
+        assert!(!dies_now(&late).check.ok);
         // A first retransmission off the model fails the death, whose clock it starts,
         // even when the death keeps the model's distance from it.
         let off: Vec<f64> = times.iter().map(|t| t + 0.5).collect();
         let unanchored = evidence(dead_path_run(&off), m.death.as_secs_f64() + 0.51);
-        let d = dies(&sc, &unanchored, &e, unanchored.steps[0].acted_ns);
+        let d = dies_now(&unanchored);
         assert!(!d.check.ok, "{:?}", d.check.evidence);
         assert!(d.check.evidence.iter().any(|l| l.contains("off the model")));
     }
@@ -1065,11 +1158,11 @@ mod tests {
             ],
             ..Default::default()
         };
-        let k = retrans_knobs(&sc, &ev, "client", BASE + 210_000_000);
+        let k = retrans_knobs(&sc, &ev, Host::Client, BASE + 210_000_000);
         assert_eq!(k.rto, Duration::from_millis(204));
         // With no sample before the backoff, the model's default stands.
         ev.sockets = vec![rto_sample(0.205, 408, 1)];
-        let k = retrans_knobs(&sc, &ev, "client", BASE + 210_000_000);
+        let k = retrans_knobs(&sc, &ev, Host::Client, BASE + 210_000_000);
         assert_eq!(k.rto, Retrans::default().rto);
     }
 
@@ -1093,11 +1186,11 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            measured_rto(&ev, "client", 8080, BASE + 2_000_000_000),
+            measured_rto(&ev, Host::Client, 8080, BASE + 2_000_000_000),
             Some(Duration::from_millis(3088))
         );
         assert_eq!(
-            measured_rto(&ev, "client", 8080, BASE + 1_000_000_000),
+            measured_rto(&ev, Host::Client, 8080, BASE + 1_000_000_000),
             None,
             "SYN_SENT's timer is not the connection's RTO"
         );

@@ -646,23 +646,35 @@ fn write_bytes(
                 return true;
             }
         }
-        let timeout = if sent.pending() {
-            COALESCE.as_millis() as i32
-        } else {
-            -1
-        };
-        match wait(fd, libc::POLLOUT, stop, timeout) {
-            Ok(Ready::Stop) => {
-                sent.flush(em);
-                return false;
-            }
-            Ok(Ready::Timeout) => sent.flush(em),
-            Ok(Ready::Socket) => {}
-            Err(e) => {
-                sent.flush(em);
-                em.error("write", errno_name(&e), Some("poll".into()));
-                return true;
-            }
+        if let Some(done) = await_writable(fd, stop, em, sent) {
+            return done;
+        }
+    }
+}
+
+/// After a write would block: waits until the socket is writable (flushing
+/// the `sent` count meanwhile). `Some(false)` when stopped, `Some(true)` on
+/// an error (reported), `None` to go on writing.
+fn await_writable(fd: RawFd, stop: &StopFd, em: &Emitter, sent: &mut Counter) -> Option<bool> {
+    let timeout = if sent.pending() {
+        COALESCE.as_millis() as i32
+    } else {
+        -1
+    };
+    match wait(fd, libc::POLLOUT, stop, timeout) {
+        Ok(Ready::Stop) => {
+            sent.flush(em);
+            Some(false)
+        }
+        Ok(Ready::Timeout) => {
+            sent.flush(em);
+            None
+        }
+        Ok(Ready::Socket) => None,
+        Err(e) => {
+            sent.flush(em);
+            em.error("write", errno_name(&e), Some("poll".into()));
+            Some(true)
         }
     }
 }
@@ -791,76 +803,10 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
         out: Arc::new(Mutex::new(io::stdout())),
     };
     let (ctl, inbox) = mpsc::channel::<Msg>();
-    {
-        let ctl = ctl.clone();
-        std::thread::Builder::new()
-            .name("stdin".into())
-            .spawn(move || {
-                for line in io::stdin().lock().lines() {
-                    let Ok(line) = line else { break };
-                    if ctl.send(Msg::Line(line)).is_err() {
-                        break;
-                    }
-                }
-                // Stdin EOF ends the process; the kernel closes what is open.
-                std::process::exit(0);
-            })?;
-    }
-
-    let domain = Domain::for_address(cfg.addr);
-    let sock = match Socket::new(domain, Type::STREAM, None) {
+    read_stdin(ctl.clone())?;
+    let conn_sock = match open(&cfg, &em) {
         Ok(s) => s,
-        Err(e) => {
-            em.error("socket", errno_name(&e), None);
-            return Ok(3);
-        }
-    };
-    let listener = cfg.role == Role::Server;
-    if let Err((opt, e)) = apply_options(&sock, &cfg.options, listener) {
-        em.error("setsockopt", errno_name(&e), Some(opt.into()));
-        return Ok(3);
-    }
-    let conn_sock = match cfg.role {
-        Role::Server => {
-            if let Err(e) = sock.bind(&SockAddr::from(cfg.addr)) {
-                em.error("bind", errno_name(&e), Some(cfg.addr.to_string()));
-                return Ok(3);
-            }
-            if let Err(e) = sock.listen(16) {
-                em.error("listen", errno_name(&e), None);
-                return Ok(3);
-            }
-            em.simple("listening", Some(cfg.addr.to_string()));
-            let (c, peer) = match sock.accept() {
-                Ok(x) => x,
-                Err(e) => {
-                    em.error("accept", errno_name(&e), None);
-                    return Ok(1);
-                }
-            };
-            drop(sock);
-            let peer = peer.as_socket().map(|a| a.to_string()).unwrap_or_default();
-            em.simple("accepted", Some(peer));
-            if let Err((opt, e)) = apply_options(&c, &cfg.options, false) {
-                em.error("setsockopt", errno_name(&e), Some(opt.into()));
-                return Ok(3);
-            }
-            c
-        }
-        Role::Client => {
-            if let Err(e) = sock.connect_timeout(&SockAddr::from(cfg.addr), CONNECT_TIMEOUT) {
-                em.error("connect", errno_name(&e), Some(cfg.addr.to_string()));
-                return Ok(1);
-            }
-            let local = sock
-                .local_addr()
-                .ok()
-                .and_then(|a| a.as_socket())
-                .map(|a| a.to_string())
-                .unwrap_or_default();
-            em.simple("connected", Some(local));
-            sock
-        }
+        Err(status) => return Ok(status),
     };
     em.simple("options", Some(read_options(&conn_sock)));
 
@@ -869,7 +815,98 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
     // through the controller thread: the ACK can only ride on that FIN if it
     // leaves within the peer's delayed-ACK window (40 ms).
     let fin_on_eof = cfg.on_eof == OnEof::Close && cfg.on_eof_delay_ms.unwrap_or(0) == 0;
-    let mut conn = Some(Conn::start(conn_sock, cfg.autoread, fin_on_eof, &em, &ctl)?);
+    let conn = Conn::start(conn_sock, cfg.autoread, fin_on_eof, &em, &ctl)?;
+    Ok(control(&cfg, &em, conn, &inbox))
+}
+
+/// The stdin thread: each line to the controller; stdin EOF ends the process.
+fn read_stdin(ctl: Sender<Msg>) -> Result<()> {
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            for line in io::stdin().lock().lines() {
+                let Ok(line) = line else { break };
+                if ctl.send(Msg::Line(line)).is_err() {
+                    break;
+                }
+            }
+            // Stdin EOF ends the process; the kernel closes what is open.
+            std::process::exit(0);
+        })?;
+    Ok(())
+}
+
+/// The connected socket: accepted (server) or connected (client), options
+/// set; or the exit status after the error event.
+fn open(cfg: &EndpointConfig, em: &Emitter) -> std::result::Result<Socket, i32> {
+    let domain = Domain::for_address(cfg.addr);
+    let sock = match Socket::new(domain, Type::STREAM, None) {
+        Ok(s) => s,
+        Err(e) => {
+            em.error("socket", errno_name(&e), None);
+            return Err(3);
+        }
+    };
+    let listener = cfg.role == Role::Server;
+    if let Err((opt, e)) = apply_options(&sock, &cfg.options, listener) {
+        em.error("setsockopt", errno_name(&e), Some(opt.into()));
+        return Err(3);
+    }
+    match cfg.role {
+        Role::Server => accept_one(cfg, em, sock),
+        Role::Client => {
+            if let Err(e) = sock.connect_timeout(&SockAddr::from(cfg.addr), CONNECT_TIMEOUT) {
+                em.error("connect", errno_name(&e), Some(cfg.addr.to_string()));
+                return Err(1);
+            }
+            let local = sock
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_socket())
+                .map(|a| a.to_string())
+                .unwrap_or_default();
+            em.simple("connected", Some(local));
+            Ok(sock)
+        }
+    }
+}
+
+/// Binds, listens, accepts one connection, closes the listener.
+fn accept_one(
+    cfg: &EndpointConfig,
+    em: &Emitter,
+    sock: Socket,
+) -> std::result::Result<Socket, i32> {
+    if let Err(e) = sock.bind(&SockAddr::from(cfg.addr)) {
+        em.error("bind", errno_name(&e), Some(cfg.addr.to_string()));
+        return Err(3);
+    }
+    if let Err(e) = sock.listen(16) {
+        em.error("listen", errno_name(&e), None);
+        return Err(3);
+    }
+    em.simple("listening", Some(cfg.addr.to_string()));
+    let (c, peer) = match sock.accept() {
+        Ok(x) => x,
+        Err(e) => {
+            em.error("accept", errno_name(&e), None);
+            return Err(1);
+        }
+    };
+    drop(sock);
+    let peer = peer.as_socket().map(|a| a.to_string()).unwrap_or_default();
+    em.simple("accepted", Some(peer));
+    if let Err((opt, e)) = apply_options(&c, &cfg.options, false) {
+        em.error("setsockopt", errno_name(&e), Some(opt.into()));
+        return Err(3);
+    }
+    Ok(c)
+}
+
+/// The controller: stdin commands and the peer's EOF (with `on_eof`), until
+/// stdin closes. Returns the exit status.
+fn control(cfg: &EndpointConfig, em: &Emitter, conn: Conn, inbox: &Receiver<Msg>) -> i32 {
+    let mut conn = Some(conn);
     let mut close_at: Option<Instant> = None;
     loop {
         let msg = match close_at {
@@ -878,19 +915,19 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
                 match inbox.recv_timeout(left) {
                     Ok(m) => Some(m),
                     Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => return Ok(0),
+                    Err(RecvTimeoutError::Disconnected) => return 0,
                 }
             }
             None => match inbox.recv() {
                 Ok(m) => Some(m),
-                Err(_) => return Ok(0),
+                Err(_) => return 0,
             },
         };
         let Some(msg) = msg else {
             // on_eof's delay has passed.
             close_at = None;
             if let Some(c) = conn.take() {
-                c.close(&em);
+                c.close(em);
             }
             continue;
         };
@@ -900,14 +937,14 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
                     match cfg.on_eof_delay_ms.unwrap_or(0) {
                         0 => {
                             if let Some(c) = conn.take() {
-                                c.close(&em);
+                                c.close(em);
                             }
                         }
                         ms => close_at = Some(Instant::now() + Duration::from_millis(ms)),
                     }
                 }
             }
-            Msg::Line(line) => command(&line, &mut conn, &em),
+            Msg::Line(line) => command(&line, &mut conn, em),
         }
     }
 }

@@ -2,8 +2,10 @@
 //!
 //! Split by job: [`discover`] (which scenarios: files, families, shards),
 //! [`pool`] (many at once, signals), `one` (one scenario: lab, timeline,
-//! evaluation; private), `timeline` (the steps and the endpoint processes;
-//! private), [`artifacts`] (the run's files, merging runs).
+//! evaluation; private), `timeline` (the steps: actions and waits; private),
+//! `supervise` (the endpoint processes; private), [`artifacts`] (the run's
+//! files, merging runs). Module uses go one way: `one` -> `timeline` ->
+//! `supervise`.
 //!
 //! Contract:
 //! - Every scenario file is parsed and validated before anything is created;
@@ -21,6 +23,7 @@ pub mod discover;
 mod one;
 pub mod pool;
 mod signals;
+mod supervise;
 mod timeline;
 
 pub use discover::{load_all, parse_shard, scenario_files, shard, with_families, Families};

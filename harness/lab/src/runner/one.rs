@@ -1,38 +1,24 @@
 //! One scenario, start to end: register the run, build its lab, execute the
 //! timeline, take the lab down (on every path: a drop guard), evaluate.
 
+use super::supervise::lab_host;
 use super::timeline::Run;
-use crate::capture::Capture;
-
+use crate::capture::{Capture, CaptureResult};
 use crate::cleanup::RunRecord;
-
 use crate::record::{Recorder, Records};
-
 use crate::sys::now_ns;
-
-use crate::topology::{Host, Lab};
-
-use anyhow::{anyhow, Context, Result};
-
+use crate::topology::Lab;
+use anyhow::{Context, Result};
 use std::collections::BTreeMap;
-
 use std::io::Write;
-
 use std::net::IpAddr;
-
 use std::path::Path;
-
 use std::sync::atomic::{AtomicUsize, Ordering};
-
 use std::sync::Arc;
-
 use std::time::Instant;
-
 use teardown_core::evidence::{Event, Evidence};
-
 use teardown_core::report::{ScenarioResult, Verdict};
-
-use teardown_core::scenario::{Family, Scenario, Topology};
+use teardown_core::scenario::{Family, Host, Scenario, Topology};
 
 /// A fresh lab id: short (interface-name budget), unique per process and call.
 pub fn new_run_id() -> String {
@@ -147,50 +133,36 @@ pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
     result
 }
 
-/// Sets sysctls, starts capture, samplers and endpoints, runs the timeline,
-/// stops recording. Returns the evidence and the harness problems met.
-pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String>)> {
+/// Sets the hosts' sysctls and pins their neighbour entries.
+fn prepare_hosts(sc: &Scenario, lab: &Lab) -> Result<()> {
     for (host, map) in &sc.sysctls {
-        let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
         for (k, v) in map {
-            lab.set_sysctl(h, k, v)
+            lab.set_sysctl(lab_host(*host), k, v)
                 .with_context(|| format!("on host {host}"))?;
         }
     }
-    let recorder = Arc::new(Recorder::new());
     for host in &sc.static_neighbours {
-        let h = Host::parse(host).ok_or_else(|| anyhow!("unknown host {host}"))?;
-        lab.pin_neighbour(h)?;
+        lab.pin_neighbour(lab_host(*host))?;
     }
+    Ok(())
+}
+
+/// Sets sysctls, starts capture, samplers and endpoints, runs the timeline,
+/// stops recording. Returns the evidence and the harness problems met.
+pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String>)> {
+    prepare_hosts(sc, lab)?;
+    let recorder = Arc::new(Recorder::new());
     let capture = Capture::start(crate::capture::port_specs(lab), recorder.clone())?;
     let start_ns = now_ns();
-    let mut run = Run {
-        sc,
-        lab,
-        recorder: recorder.clone(),
-        dir: dir.to_path_buf(),
-        endpoints: BTreeMap::new(),
-        samplers: BTreeMap::new(),
-        problems: Vec::new(),
-        last_acted_ns: start_ns,
-        capture_bound: capture.bound(),
-        generation: 0,
-        budgets: Vec::new(),
-    };
+    let mut run = Run::new(sc, lab, recorder.clone(), dir, capture.bound(), start_ns);
     let mut steps = Vec::new();
-    let timeline = run.timeline(&mut steps);
-    if let Err(e) = &timeline {
+    if let Err(e) = run.timeline(&mut steps) {
         run.problems.push(format!("{e:#}"));
     }
     // Let the wire go quiet (what was already sent reaches the capture), then stop recording.
     run.settle();
     run.report_budgets();
-    for (host, s) in std::mem::take(&mut run.samplers) {
-        if let Err(e) = s.stop() {
-            run.problems
-                .push(format!("socket sampler on {host}: {e:#}"));
-        }
-    }
+    run.stop_samplers();
     let end_ns = now_ns();
     let mut problems = std::mem::take(&mut run.problems);
     // Stop capturing before the endpoints go (their exit would close sockets on the record).
@@ -203,44 +175,11 @@ pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence,
     }
     problems.extend(cap.errors.iter().map(|e| format!("capture: {e}")));
     let records: Records = recorder.take();
-    // Endpoints that died on their own make the evidence incomplete; a built-in
-    // client whose connect() failed exits 1 by contract (the `error` op=connect
-    // event is the evidence), which is no crash.
-    let connect_failed = |src: &str| {
-        records
-            .events
-            .iter()
-            .any(|x| x.source == src && x.kind == "error" && x.op.as_deref() == Some("connect"))
-    };
-    for e in &records.events {
-        let detail = e.detail.as_deref().unwrap_or("");
-        if e.kind == "exited"
-            && detail.starts_with("crashed")
-            && !(detail.starts_with("crashed: exit 1 ") && connect_failed(&e.source))
-        {
-            problems.push(format!(
-                "endpoint {} {}",
-                e.source,
-                e.detail.clone().unwrap_or_default()
-            ));
-        }
-    }
-    let mut annotations: Vec<(u64, String)> = records
-        .events
-        .iter()
-        .filter(|e| e.source == "harness")
-        .map(|e| {
-            (
-                e.ts_ns,
-                format!("{} {}", e.kind, e.detail.clone().unwrap_or_default()),
-            )
-        })
-        .collect();
-    annotations.sort();
-    crate::capture::write_pcapng(&dir.join("capture.pcapng"), &cap, &annotations)?;
+    problems.extend(teardown_core::verdict::endpoint_crashes(&records.events));
+    write_capture(dir, &cap, &records.events)?;
     let evidence = Evidence {
-        client_ips: vec![IpAddr::V4(Host::Client.v4()), IpAddr::V6(Host::Client.v6())],
-        server_ips: vec![IpAddr::V4(Host::Server.v4()), IpAddr::V6(Host::Server.v6())],
+        client_ips: host_ips(Host::Client),
+        server_ips: host_ips(Host::Server),
         packets: records.packets,
         events: records.events,
         sockets: records.sockets,
@@ -251,13 +190,30 @@ pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence,
     Ok((evidence, problems))
 }
 
-pub(super) fn finish(
-    sc: &Scenario,
-    dir: &Path,
-    ev: Evidence,
-    problems: Vec<String>,
-    result: &mut ScenarioResult,
-) {
+/// A host's addresses, both families.
+fn host_ips(h: Host) -> Vec<IpAddr> {
+    let h = lab_host(h);
+    vec![IpAddr::V4(h.v4()), IpAddr::V6(h.v6())]
+}
+
+/// `capture.pcapng`, with the harness's events as packet comments.
+fn write_capture(dir: &Path, cap: &CaptureResult, events: &[Event]) -> Result<()> {
+    let mut annotations: Vec<(u64, String)> = events
+        .iter()
+        .filter(|e| e.source == "harness")
+        .map(|e| {
+            (
+                e.ts_ns,
+                format!("{} {}", e.kind, e.detail.clone().unwrap_or_default()),
+            )
+        })
+        .collect();
+    annotations.sort();
+    crate::capture::write_pcapng(&dir.join("capture.pcapng"), cap, &annotations)
+}
+
+/// `events.jsonl` (by time) and `sockets.jsonl`.
+fn write_records(dir: &Path, ev: &Evidence) -> Result<()> {
     let write_jsonl = |name: &str, lines: Vec<String>| -> Result<()> {
         let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
         for l in lines {
@@ -276,10 +232,19 @@ pub(super) fn finish(
         .iter()
         .filter_map(|s| serde_json::to_string(s).ok())
         .collect();
+    write_jsonl("events.jsonl", ev_lines).and_then(|_| write_jsonl("sockets.jsonl", sock_lines))
+}
+
+/// Writes the run's files, evaluates, decides the verdict, writes `report.json`.
+pub(super) fn finish(
+    sc: &Scenario,
+    dir: &Path,
+    ev: Evidence,
+    problems: Vec<String>,
+    result: &mut ScenarioResult,
+) {
     let mut problems = problems;
-    if let Err(e) =
-        write_jsonl("events.jsonl", ev_lines).and_then(|_| write_jsonl("sockets.jsonl", sock_lines))
-    {
+    if let Err(e) = write_records(dir, &ev) {
         problems.push(format!("writing artifacts: {e:#}"));
     }
     let title = format!("{} ({})", sc.name, sc.conclusion);
@@ -303,25 +268,13 @@ pub(super) fn finish(
             .artifacts
             .insert(k.into(), format!("{}/{f}", sc.name));
     }
-    result.checks = teardown_core::expect::evaluate(sc, &ev);
-    // The key time the report shows next to the model's: the first `dies` expectation's.
-    if let Some(e) = sc.expects.iter().find(|e| e.dies.is_some()) {
-        let anchor = e
-            .after
-            .as_ref()
-            .and_then(|a| ev.step_time(a.get_ref()))
-            .unwrap_or(ev.start_ns);
-        let d = teardown_core::timing::dies(sc, &ev, e, anchor);
-        result.predicted_seconds = d.predicted;
-        result.measured_seconds = d.measured;
-    }
-    if !problems.is_empty() {
-        result.verdict = Verdict::Error;
-        result.reason = Some(problems.join("; "));
-    } else if result.checks.iter().all(|c| c.ok) {
-        result.verdict = Verdict::Pass;
-    } else {
-        result.verdict = Verdict::Fail;
+    let o = teardown_core::verdict::outcome(sc, &ev, &problems);
+    result.checks = o.checks;
+    result.predicted_seconds = o.predicted_seconds;
+    result.measured_seconds = o.measured_seconds;
+    result.verdict = o.verdict;
+    if o.reason.is_some() {
+        result.reason = o.reason;
     }
     if let Ok(j) = serde_json::to_string_pretty(&result) {
         let _ = std::fs::write(dir.join("report.json"), j);

@@ -5,8 +5,11 @@
 //! Locations are computed from the test text itself ([`at`]), so each test
 //! states which token the error must point at.
 
+use crate::evidence::TcpFlags;
 use crate::scenario::{
-    line_col, Action, Dur, Family, OnEof, Profile, Program, Scenario, ScenarioError, Topology, When,
+    line_col, Action, CapturePort, DropSelect, Dur, EventKind, Expectation, Family, Host, OnEof,
+    PacketPattern, Profile, Program, Quiet, Scenario, ScenarioError, Senders, Signal, TcpState,
+    Topology, Wait, WaitTimeout, When,
 };
 use std::time::Duration;
 
@@ -436,7 +439,14 @@ fn unknown_signal() {
 fn drop_count_goes_with_drop_and_is_at_least_one() {
     let ok = with("\n[[step]]\ndo = \"drop\"\nfrom = \"client\"\nflags = \"F\"\ncount = 1\n");
     let sc = parse(&ok).unwrap();
-    assert_eq!(sc.steps[0].count.as_ref().map(|c| *c.get_ref()), Some(1));
+    assert_eq!(
+        sc.steps[0].action,
+        Some(Action::Drop {
+            from: Senders::Client,
+            select: DropSelect::AnyFlag(TcpFlags(TcpFlags::FIN)),
+            count: Some(1)
+        })
+    );
     let text = with("\n[[step]]\ndo = \"drop\"\nflags = \"F\"\ncount = 0\n");
     assert_error(
         &text,
@@ -830,9 +840,12 @@ fn valid_file_parses_with_fast_overrides() {
     assert_eq!(s.topology, Topology::Direct);
     assert_eq!(s.profile, Profile::Fast);
     // The profile's sysctl replaces the base one; others stay.
-    assert_eq!(s.sysctls["client"]["net.ipv4.tcp_retries2"], "5");
-    assert_eq!(s.sysctls["client"]["net.ipv4.tcp_keepalive_time"], "7200");
-    assert_eq!(s.sysctls["server"]["net.core.somaxconn"], "128");
+    assert_eq!(s.sysctls[&Host::Client]["net.ipv4.tcp_retries2"], "5");
+    assert_eq!(
+        s.sysctls[&Host::Client]["net.ipv4.tcp_keepalive_time"],
+        "7200"
+    );
+    assert_eq!(s.sysctls[&Host::Server]["net.core.somaxconn"], "128");
     // The profile's options replace the base ones field by field.
     let c = &s.endpoints["client"];
     assert_eq!(c.program, Program::Client);
@@ -846,31 +859,69 @@ fn valid_file_parses_with_fast_overrides() {
     assert_eq!(srv.on_eof, OnEof::Close);
     assert_eq!(srv.on_eof_delay, Some(Dur(Duration::from_millis(300))));
     assert!(srv.start && srv.autoread, "defaults");
-    assert_eq!(s.endpoint_of(Program::Server).unwrap().0, "server");
+    assert_eq!(s.builtin_server().unwrap().0, "server");
 
     assert_eq!(s.steps.len(), 3);
     assert_eq!(s.steps[0].name.as_deref(), Some("connected"));
+    let wait = s.steps[0].wait.as_ref().unwrap();
     assert_eq!(
-        s.steps[0].wait.as_ref().unwrap().get_ref().timeout,
-        Some(Dur(Duration::from_secs(2)))
+        wait.timeout,
+        WaitTimeout::Fixed(Dur(Duration::from_secs(2)))
     );
-    assert_eq!(*s.steps[1].action.as_ref().unwrap().get_ref(), Action::Cut);
+    assert_eq!(
+        wait.until,
+        Wait::Event {
+            source: "client".into(),
+            kind: EventKind::Connected,
+            errno: None,
+            bytes: None
+        }
+    );
+    assert_eq!(s.steps[1].action, Some(Action::Cut));
+    assert_eq!(s.steps[1].text, "cut");
+    assert_eq!(
+        s.steps[2].wait.as_ref().unwrap().until,
+        Wait::Socket {
+            host: Host::Client,
+            state: TcpState::Closed
+        }
+    );
     assert_eq!(s.expects.len(), 3);
-    assert_eq!(s.expects[0].flags.as_deref(), Some("FR"));
+    match &s.expects[0].check {
+        Expectation::Silent { port, from, flags } => {
+            assert_eq!(*port, CapturePort::ClientPort);
+            assert_eq!(*from, Quiet::Server);
+            assert_eq!(flags.as_ref().map(|f| f.letters.as_str()), Some("FR"));
+        }
+        other => panic!("not silent: {other:?}"),
+    }
     assert_eq!(
-        s.expects[1].errno.as_deref(),
-        Some(&["ETIMEDOUT".to_string()][..])
+        s.expects[1].check,
+        Expectation::Event {
+            source: "client".into(),
+            kind: EventKind::Error,
+            errno: Some(vec!["ETIMEDOUT".to_string()]),
+            happens: true
+        }
     );
-    assert_eq!(s.expects[2].when, When::Throughout);
-    assert_eq!(s.expects[1].when, When::End, "default");
+    assert!(matches!(
+        s.expects[2].check,
+        Expectation::Socket {
+            host: Host::Server,
+            state: TcpState::Established,
+            when: When::Throughout,
+            timer: None
+        }
+    ));
+    assert_eq!(s.expects[2].after.as_deref(), Some("cut"));
 }
 
 #[test]
 fn valid_file_parses_with_faithful_overrides() {
     let s = Scenario::parse("c4.toml", VALID, Profile::Faithful).unwrap();
     assert_eq!(s.profile, Profile::Faithful);
-    assert_eq!(s.sysctls["client"]["net.ipv4.tcp_retries2"], "15");
-    assert_eq!(s.sysctls["server"]["net.core.somaxconn"], "4096");
+    assert_eq!(s.sysctls[&Host::Client]["net.ipv4.tcp_retries2"], "15");
+    assert_eq!(s.sysctls[&Host::Server]["net.core.somaxconn"], "4096");
     let c = &s.endpoints["client"];
     assert_eq!(c.options.keepidle, Some(Dur(Duration::from_secs(7200))));
     assert_eq!(c.options.keepintvl, Some(Dur(Duration::from_secs(75))));
@@ -907,4 +958,75 @@ fn gone_and_timer_bounds_are_validated() {
     let e = parse("[[expect]]\nevent = \"eof\"\nsource = \"server\"\ntimer_at_least = \"55s\"\n")
         .unwrap_err();
     assert!(e.message.contains("go with `socket`"), "{e}");
+}
+
+#[test]
+fn steps_hold_their_typed_values() {
+    let text = with(
+        r#"
+[[step]]
+wait = { packet = "S>C F.|S>C .+", port = "client-port", count = 2 }
+do = "kill"
+endpoint = "client"
+signal = "TERM"
+
+[[step]]
+wait = { event = "error", source = "client", model_timeout = "keepalive" }
+do = "shutdown"
+endpoint = "server"
+how = "rdwr"
+
+[[step]]
+do = "impair"
+from = "server"
+delay = "100ms"
+"#,
+    );
+    let s = parse(&text).unwrap();
+    let w = s.steps[0].wait.as_ref().unwrap();
+    assert_eq!(
+        w.until,
+        Wait::Packet {
+            pattern: PacketPattern::parse("S>C F.|S>C .+").unwrap(),
+            port: CapturePort::ClientPort,
+            count: 2
+        }
+    );
+    assert_eq!(
+        s.steps[0].action,
+        Some(Action::Kill {
+            endpoint: "client".into(),
+            signal: Signal::Term
+        })
+    );
+    assert_eq!(s.steps[0].text, "kill client SIGTERM");
+    assert_eq!(
+        s.steps[1].wait.as_ref().unwrap().timeout,
+        WaitTimeout::Model {
+            model: crate::scenario::DeathModel::Keepalive,
+            host: Host::Client
+        }
+    );
+    assert_eq!(s.steps[1].text, "shutdown server rdwr");
+    assert_eq!(
+        s.steps[2].action,
+        Some(Action::Impair {
+            from: Senders::Server,
+            delay: Duration::from_millis(100),
+            jitter: Duration::ZERO,
+            loss: 0.0
+        })
+    );
+    assert_eq!(s.endpoints["client"].program, Program::Client);
+}
+
+#[test]
+fn a_gone_wait_that_waits_for_nothing_is_an_error() {
+    let text = with("\n[[step]]\nwait = { gone = false, host = \"client\" }\n");
+    assert_error(
+        &text,
+        "{",
+        0,
+        "`gone = false` waits for nothing: write `gone = true` (the connection's socket is gone)",
+    );
 }

@@ -1,0 +1,488 @@
+//! Scenario files: the TOML format, its validation and the profiles.
+//!
+//! Contract: [`Scenario::parse`] either returns a scenario in which every name
+//! a step or expectation uses exists and every value is in range, or an error
+//! of the form `file:line:col: what is wrong`. It does no I/O besides reading
+//! the text it is given, so a malformed file is rejected before anything is
+//! created in the kernel. Unknown keys are errors.
+//!
+//! A scenario has two hosts (`client`, `server`), endpoints (processes on a
+//! host: the built-in `client`/`server` or an external command), a timeline of
+//! steps (wait for a condition, then act) and expectations over the evidence.
+//!
+//! Like smoltcp's packet views and representations, the file as written
+//! (`file`, private: serde structs whose keys are all optional) is kept apart
+//! from the validated scenario (this module's types): every action, wait and
+//! expectation is an enum variant carrying exactly its values, parsed once
+//! (packet patterns, signals, model names, hosts, states), so what reads a
+//! [`Scenario`] matches exhaustively and never re-validates.
+//!
+//! - `file`: the serde layer; `validate`: file to [`Scenario`], error by error.
+//! - [`terms`]: the closed sets of names (hosts, ports, states, models, ...).
+//! - [`pattern`]: packet patterns (`C>S F.|C>S .`, `C>S P.+`) and flag sets.
+//! - [`values`]: durations, socket options and the other plain values.
+
+mod file;
+pub mod pattern;
+pub mod terms;
+#[cfg(test)]
+mod tests;
+mod validate;
+pub mod values;
+
+pub use pattern::{FlagSet, PacketAlt, PacketPattern};
+pub use terms::{
+    CapturePort, DeathModel, EventKind, Host, OrphanModel, Quiet, Senders, Signal, TcpState,
+};
+pub use values::{Dur, Family, OnEof, Profile, ShutdownHow, SocketOptions, Topology, When};
+
+use crate::evidence::TcpFlags;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// A scenario file error with its location.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file, self.line, self.col, self.message
+        )
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Line and column (1-based) of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
+    (line, col)
+}
+
+/// A validated scenario, with the chosen profile applied.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub file: String,
+    pub name: String,
+    /// Conclusion ID from SEED-CONCLUSIONS.md (`C1`..`C7`, `C4b`) or `X-...` beyond the seed.
+    pub conclusion: String,
+    pub summary: String,
+    pub topology: Topology,
+    /// Address family of the connection.
+    pub ip: Family,
+    pub profile: Profile,
+    /// Host -> sysctl name -> value, profile applied; written through the
+    /// host namespace's /proc/sys.
+    pub sysctls: BTreeMap<Host, BTreeMap<String, String>>,
+    /// Hosts whose neighbour entry for the peer is pinned (static ARP / NDP):
+    /// resolution never fails in a cut, so TCP's segments keep reaching the wire.
+    pub static_neighbours: Vec<Host>,
+    pub endpoints: BTreeMap<String, Endpoint>,
+    pub steps: Vec<Step>,
+    pub expects: Vec<Expect>,
+}
+
+/// A process on a host.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Endpoint {
+    pub host: Host,
+    pub program: Program,
+    /// Server: the port it listens on. Client: the port it connects to.
+    pub port: u16,
+    /// Start with the scenario (true) or only at a `start` step.
+    pub start: bool,
+    /// Read whatever arrives (true), or leave it unread in the receive queue.
+    pub autoread: bool,
+    /// What to do after reading EOF.
+    pub on_eof: OnEof,
+    /// Wait this long after EOF before `on_eof` acts (e.g. 300ms for a four-segment close).
+    pub on_eof_delay: Option<Dur>,
+    /// Socket options (built-in endpoints), the profile's applied.
+    pub options: SocketOptions,
+}
+
+/// What runs as an endpoint.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// Built-in client: connects to the server endpoint's address and port.
+    Client,
+    /// Built-in server: listens, accepts one connection.
+    Server,
+    /// An external command.
+    External {
+        /// argv (not empty); placeholders `{server_ip}`, `{server_port}`, `{client_ip}`.
+        argv: Vec<String>,
+        /// Run `argv` joined by spaces under `/bin/sh -c`.
+        shell: bool,
+    },
+}
+
+impl Program {
+    pub fn is_external(&self) -> bool {
+        matches!(self, Program::External { .. })
+    }
+}
+
+/// One timeline step: wait for a condition (optional), then act (optional);
+/// at least one of the two.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// A label expectations can refer to (`after = "close"`).
+    pub name: Option<String>,
+    pub wait: Option<StepWait>,
+    pub action: Option<Action>,
+    /// What the step does, for humans (`close client`, `kill client SIGKILL`):
+    /// the step record's `action` and the `step` event's detail. Empty without an action.
+    pub text: String,
+}
+
+/// An action: each variant carries exactly what it needs.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    /// The endpoint writes `bytes` bytes (more than 0).
+    Send {
+        endpoint: String,
+        bytes: u64,
+    },
+    /// The endpoint writes continuously until the connection fails, at most
+    /// `rate` bytes per second (default: as fast as the connection takes).
+    Stream {
+        endpoint: String,
+        rate: Option<u64>,
+    },
+    /// The endpoint calls close().
+    Close {
+        endpoint: String,
+    },
+    /// The endpoint calls shutdown(`how`).
+    Shutdown {
+        endpoint: String,
+        how: ShutdownHow,
+    },
+    /// A signal to the endpoint's process (default KILL).
+    Kill {
+        endpoint: String,
+        signal: Signal,
+    },
+    /// Starts an endpoint declared with `start = false`.
+    Start {
+        endpoint: String,
+    },
+    /// Kills the endpoint's process (SIGKILL) and starts it again.
+    Restart {
+        endpoint: String,
+    },
+    /// Cuts the wire in both directions (hosts keep link and carrier).
+    Cut,
+    /// Undoes `cut`.
+    Restore,
+    /// Takes the host's wire port down: the host loses carrier.
+    LinkDown {
+        host: Host,
+    },
+    LinkUp {
+        host: Host,
+    },
+    /// The host's state vanishes without a packet leaving it.
+    PowerOff {
+        host: Host,
+    },
+    /// The host comes back empty with the same addresses and MAC.
+    PowerOn {
+        host: Host,
+    },
+    /// The wire drops the segments `from` sends that `select` picks; with
+    /// `count`, only the first `count` (per sending host), then lets them pass
+    /// with no `undrop` (so no harness action races the kernel's
+    /// retransmission timer: "the FIN is lost once").
+    Drop {
+        from: Senders,
+        select: DropSelect,
+        count: Option<u64>,
+    },
+    /// The wire stops every `drop`.
+    Undrop,
+    /// netem on the wire (needs sch_netem) for `from`'s frames: delay, jitter, loss (0..1).
+    Impair {
+        from: Senders,
+        delay: Duration,
+        jitter: Duration,
+        loss: f64,
+    },
+    /// Removes every `impair`.
+    Unimpair,
+}
+
+impl Action {
+    /// The endpoint an endpoint action applies to; `None` for wire and host
+    /// actions. An endpoint action's time is when it began (what it causes, a
+    /// FIN, an RST, comes after); a wire or host action's, when it is in force.
+    pub fn endpoint(&self) -> Option<&str> {
+        match self {
+            Action::Send { endpoint, .. }
+            | Action::Stream { endpoint, .. }
+            | Action::Close { endpoint }
+            | Action::Shutdown { endpoint, .. }
+            | Action::Kill { endpoint, .. }
+            | Action::Start { endpoint }
+            | Action::Restart { endpoint } => Some(endpoint),
+            Action::Cut
+            | Action::Restore
+            | Action::LinkDown { .. }
+            | Action::LinkUp { .. }
+            | Action::PowerOff { .. }
+            | Action::PowerOn { .. }
+            | Action::Drop { .. }
+            | Action::Undrop
+            | Action::Impair { .. }
+            | Action::Unimpair => None,
+        }
+    }
+}
+
+/// Which frames a `drop` step drops.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum DropSelect {
+    /// Every frame (no `flags`, no `probability`).
+    All,
+    /// TCP segments carrying any of these flags (`flags` of F, R, S).
+    AnyFlag(TcpFlags),
+    /// Pure ACKs (`flags = "."`), which also covers keepalive probes.
+    PureAck,
+    /// Each frame with this probability (0..1).
+    Probability(f64),
+}
+
+/// A step's wait: the condition and how long it may take.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepWait {
+    pub until: Wait,
+    pub timeout: WaitTimeout,
+}
+
+/// A condition a step waits for.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wait {
+    /// An application event of `source` (with `errno`; with `bytes`, a
+    /// `received`/`sent` count of at least that many bytes in all).
+    Event {
+        source: String,
+        kind: EventKind,
+        errno: Option<String>,
+        bytes: Option<u64>,
+    },
+    /// A socket state seen by sock_diag on `host` (the connection's socket, not a
+    /// listener, except for `LISTEN`), in a sampler round taken after the wait began.
+    Socket { host: Host, state: TcpState },
+    /// `host` has no socket of the connection left (a round after the wait began).
+    Gone { host: Host },
+    /// `count` (1 or more) packets matching `pattern` seen on `port`.
+    Packet {
+        pattern: PacketPattern,
+        port: CapturePort,
+        count: u32,
+    },
+    /// Just let time pass.
+    Duration(Dur),
+}
+
+impl Wait {
+    /// What is waited for, for humans (the error of a wait that timed out).
+    pub fn describe(&self) -> String {
+        match self {
+            Wait::Event {
+                source,
+                kind,
+                errno,
+                bytes,
+            } => {
+                let mut s = format!("event `{kind}` from {source}");
+                if let Some(x) = errno {
+                    s.push_str(&format!(" ({x})"));
+                }
+                if let Some(b) = bytes {
+                    s.push_str(&format!(" ({b} bytes)"));
+                }
+                s
+            }
+            Wait::Socket { host, state } => format!("{host} socket in {state}"),
+            Wait::Gone { host } => format!("{host} socket gone"),
+            Wait::Packet { pattern, port, .. } => {
+                format!("packet {} on {port}", pattern.written)
+            }
+            Wait::Duration(_) => "nothing".into(),
+        }
+    }
+}
+
+/// How long a wait may take before the scenario is an error.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum WaitTimeout {
+    /// `timeout` (default 5 s).
+    Fixed(Dur),
+    /// `model_timeout`: as long as the model says the connection on `host`
+    /// (the host of the wait's `source`, else its `host`, else the client) can
+    /// live, plus 10 s; so one file serves the fast and faithful profiles.
+    Model { model: DeathModel, host: Host },
+}
+
+/// One expectation: its report name, where it starts looking, what it checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expect {
+    /// A name for the report; derived from the expectation when absent.
+    pub name: Option<String>,
+    /// Only evidence after this named step (which exists) acted.
+    pub after: Option<String>,
+    pub check: Expectation,
+}
+
+/// What an expectation checks: each kind carries exactly its values.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expectation {
+    /// The connection's segments on `port` after `after`, in order, exactly;
+    /// with `any_of`, any one of the sequences (at least one).
+    Packets {
+        port: CapturePort,
+        sequences: Vec<Vec<PacketPattern>>,
+        any_of: bool,
+    },
+    /// Nothing from `from` on `port` after `after`; with `flags`, nothing
+    /// carrying any of those flags.
+    Silent {
+        port: CapturePort,
+        from: Quiet,
+        flags: Option<FlagSet>,
+    },
+    /// A socket state on `host`; with `timer`, bounds on the timer of the first
+    /// sample in that state.
+    Socket {
+        host: Host,
+        state: TcpState,
+        when: When,
+        timer: Option<TimerBounds>,
+    },
+    /// An application event from `source` (with an errno in `errno`);
+    /// `happens = false`: it must not happen.
+    Event {
+        source: String,
+        kind: EventKind,
+        errno: Option<Vec<String>>,
+        happens: bool,
+    },
+    /// When `source`'s connection (on `host`, the source's) dies, its first
+    /// error event, against the kernel model: `retransmission` (a dead path
+    /// while data is in flight, counted from the original send of the first
+    /// segment never acknowledged) or `keepalive` (an idle dead path, counted
+    /// from the last segment received).
+    Dies {
+        model: DeathModel,
+        source: String,
+        host: Host,
+    },
+    /// The retransmissions or keepalive probes `host` sends after `after`,
+    /// against the model's times, one by one.
+    Schedule { model: DeathModel, host: Host },
+    /// When `host`'s socket of the connection vanishes (no RST, no event: an
+    /// orphan) against the kernel model: `orphan_fin` (a closed socket whose
+    /// FIN is never acknowledged, from the FIN's original send) or `fin_wait2`
+    /// (a closed socket whose peer never sends its FIN, from the ACK of its FIN).
+    Gone { model: OrphanModel, host: Host },
+}
+
+impl Expectation {
+    /// Whether it can be decided from packets alone (`packets`, `any_of`, `silent`).
+    pub fn is_packet(&self) -> bool {
+        match self {
+            Expectation::Packets { .. } | Expectation::Silent { .. } => true,
+            Expectation::Socket { .. }
+            | Expectation::Event { .. }
+            | Expectation::Dies { .. }
+            | Expectation::Schedule { .. }
+            | Expectation::Gone { .. } => false,
+        }
+    }
+}
+
+/// `timer_at_least` / `timer_at_most`: the first sample of the connection in
+/// the expected state has its timer (sock_diag `expires_ms`) within these
+/// (`TIME_WAIT`: at least `55s`). At least one is set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TimerBounds {
+    pub at_least: Option<Dur>,
+    pub at_most: Option<Dur>,
+}
+
+impl Scenario {
+    /// Parses and validates a scenario file's text for a profile.
+    pub fn parse(file: &str, text: &str, profile: Profile) -> Result<Scenario, ScenarioError> {
+        validate::parse(file, text, profile)
+    }
+
+    /// The built-in server endpoint, if there is one.
+    pub fn builtin_server(&self) -> Option<(&String, &Endpoint)> {
+        self.endpoints
+            .iter()
+            .find(|(_, e)| e.program == Program::Server)
+    }
+
+    /// The built-in client endpoint, if there is one.
+    pub fn builtin_client(&self) -> Option<(&String, &Endpoint)> {
+        self.endpoints
+            .iter()
+            .find(|(_, e)| e.program == Program::Client)
+    }
+
+    /// The host an endpoint (which exists: validation checked the name) runs on.
+    pub fn host_of(&self, endpoint: &str) -> Option<Host> {
+        self.endpoints.get(endpoint).map(|e| e.host)
+    }
+
+    /// The connection's server port: the built-in server's `port`, else the
+    /// port of the endpoint on host `server`, else the port the built-in client
+    /// connects to, else 8080.
+    pub fn server_port(&self) -> u16 {
+        if let Some((_, e)) = self.builtin_server() {
+            return e.port;
+        }
+        if let Some(e) = self.endpoints.values().find(|e| e.host == Host::Server) {
+            return e.port;
+        }
+        if let Some((_, e)) = self.builtin_client() {
+            return e.port;
+        }
+        8080
+    }
+
+    /// The built-in or (failing that) external endpoint running on `host`.
+    pub fn endpoint_on(&self, host: Host) -> Option<&Endpoint> {
+        self.endpoints
+            .values()
+            .find(|e| e.host == host && !e.program.is_external())
+            .or_else(|| self.endpoints.values().find(|e| e.host == host))
+    }
+
+    /// A sysctl of `host` as a number, if the scenario sets it.
+    pub fn sysctl(&self, host: Host, key: &str) -> Option<u64> {
+        self.sysctls
+            .get(&host)
+            .and_then(|m| m.get(key))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}

@@ -1,0 +1,375 @@
+//! Endpoint process supervision: starting a scenario's endpoints in their
+//! host's namespace, relaying what they print into the records, telling them
+//! what to do (stdin commands), signalling them, and waiting for their end.
+//!
+//! Contract: every process started gets an `exited` event when it ends
+//! (detail ends with `(pid N)`), `crashed: ...` only when it died on its own
+//! during the run (not when the harness killed it, not at teardown). Dropping
+//! the [`Supervisor`] closes the endpoints' stdin, which ends the built-in
+//! ones (the kernel closes what they held).
+
+use super::signals::aborted;
+use crate::record::Recorder;
+use crate::sys::now_ns;
+use crate::topology::Lab;
+use anyhow::{anyhow, Context, Result};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use teardown_core::evidence::Event;
+use teardown_core::scenario::{Endpoint, EventKind, Family, Host, Program, Scenario, Signal};
+
+/// The lab's host for a scenario's host name.
+pub(super) fn lab_host(h: Host) -> crate::topology::Host {
+    match h {
+        Host::Client => crate::topology::Host::Client,
+        Host::Server => crate::topology::Host::Server,
+    }
+}
+
+/// The signal nix sends for a scenario's signal.
+fn nix_signal(s: Signal) -> nix::sys::signal::Signal {
+    use nix::sys::signal::Signal as N;
+    match s {
+        Signal::Kill => N::SIGKILL,
+        Signal::Term => N::SIGTERM,
+        Signal::Int => N::SIGINT,
+        Signal::Stop => N::SIGSTOP,
+        Signal::Cont => N::SIGCONT,
+        Signal::Hup => N::SIGHUP,
+    }
+}
+
+pub(super) fn harness_event(kind: &str, detail: String) -> Event {
+    Event {
+        ts_ns: now_ns(),
+        source: "harness".into(),
+        kind: kind.into(),
+        detail: Some(detail),
+        ..Default::default()
+    }
+}
+
+/// The address of a host in the connection's family.
+pub(super) fn host_ip(sc: &Scenario, host: Host) -> IpAddr {
+    let h = lab_host(host);
+    match sc.ip {
+        Family::V4 => IpAddr::V4(h.v4()),
+        Family::V6 => IpAddr::V6(h.v6()),
+    }
+}
+
+/// A running endpoint process.
+struct EndpointProc {
+    pid: i32,
+    stdin: Option<ChildStdin>,
+    /// Set when the harness itself ended it (kill, restart, power off).
+    killed_by_harness: Arc<AtomicBool>,
+}
+
+/// A scenario's endpoint processes.
+pub(super) struct Supervisor {
+    recorder: Arc<Recorder>,
+    /// Where the processes' stdout and stderr logs go.
+    dir: PathBuf,
+    /// Process starts so far (numbers the logs).
+    generation: usize,
+    procs: BTreeMap<String, EndpointProc>,
+}
+
+impl Supervisor {
+    pub(super) fn new(recorder: Arc<Recorder>, dir: &Path) -> Supervisor {
+        Supervisor {
+            recorder,
+            dir: dir.to_path_buf(),
+            generation: 0,
+            procs: BTreeMap::new(),
+        }
+    }
+
+    pub(super) fn is_running(&self, name: &str) -> bool {
+        self.procs.contains_key(name)
+    }
+
+    /// Starts an endpoint; a built-in server must be listening within 5 s.
+    pub(super) fn start(&mut self, sc: &Scenario, lab: &Lab, name: &str) -> Result<()> {
+        let spec = sc
+            .endpoints
+            .get(name)
+            .ok_or_else(|| anyhow!("no endpoint {name}"))?;
+        self.generation += 1;
+        // `<name>.<n>.stdout` / `.stderr`: one pair per process start in this scenario.
+        let log_path = |ext: &str| self.dir.join(format!("{name}.{}.{ext}", self.generation));
+        let mut cmd = endpoint_command(sc, lab, name, spec)?;
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(
+                std::fs::File::create(log_path("stderr"))
+                    .or_else(|_| std::fs::File::create("/dev/null"))?,
+            ));
+        let listening_before = self.listening_count(name);
+        let mut child: Child = cmd
+            .spawn()
+            .with_context(|| format!("starting endpoint {name}"))?;
+        let pid = child.id() as i32;
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().expect("piped stdout");
+        let external = spec.program.is_external();
+        self.relay_stdout(name, stdout, external, log_path("stdout"));
+        let killed = Arc::new(AtomicBool::new(false));
+        self.reap(name, child, pid, external, killed.clone());
+        self.recorder
+            .push_event(harness_event("started", format!("{name} pid {pid}")));
+        if spec.program == Program::Server {
+            self.await_listening(name, pid, listening_before)?;
+        }
+        self.procs.insert(
+            name.to_string(),
+            EndpointProc {
+                pid,
+                stdin,
+                killed_by_harness: killed,
+            },
+        );
+        Ok(())
+    }
+
+    fn listening_count(&self, name: &str) -> usize {
+        self.recorder.with(|r| {
+            r.events
+                .iter()
+                .filter(|e| e.source == name && e.kind == EventKind::Listening.name())
+                .count()
+        })
+    }
+
+    /// What the process prints: a built-in's event lines go to the records;
+    /// everything else to its stdout log (and, from an external program, to
+    /// the records as `stdout` events).
+    fn relay_stdout(&self, name: &str, stdout: ChildStdout, external: bool, log: PathBuf) {
+        let recorder = self.recorder.clone();
+        let src = name.to_string();
+        std::thread::spawn(move || {
+            let mut log = std::fs::File::create(log).ok();
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !external {
+                    if let Ok(mut e) = serde_json::from_str::<Event>(&line) {
+                        e.source = src.clone();
+                        recorder.push_event(e);
+                        continue;
+                    }
+                }
+                if external {
+                    // What an external program prints is evidence too: an event per line.
+                    recorder.push_event(Event {
+                        ts_ns: now_ns(),
+                        source: src.clone(),
+                        kind: EventKind::Stdout.name().into(),
+                        detail: Some(line.clone()),
+                        ..Default::default()
+                    });
+                }
+                if let Some(l) = log.as_mut() {
+                    let _ = writeln!(l, "{line}");
+                }
+            }
+        });
+    }
+
+    /// Waits for the process on a thread of its own and records its end.
+    fn reap(
+        &self,
+        name: &str,
+        mut child: Child,
+        pid: i32,
+        external: bool,
+        killed: Arc<AtomicBool>,
+    ) {
+        let recorder = self.recorder.clone();
+        let src = name.to_string();
+        std::thread::spawn(move || {
+            let status = child.wait();
+            let detail = match status {
+                Ok(st) => {
+                    use std::os::unix::process::ExitStatusExt;
+                    let by_harness = killed.load(Ordering::SeqCst);
+                    match (st.code(), st.signal()) {
+                        (Some(0), _) => "exit 0".to_string(),
+                        (_, Some(sig)) if by_harness => format!("killed by signal {sig}"),
+                        // The harness ends endpoints at teardown; only a death during the run counts.
+                        (_, Some(sig)) if aborted() => format!("killed by signal {sig}"),
+                        (Some(c), _) if external || by_harness => format!("exit {c}"),
+                        (Some(c), _) => format!("crashed: exit {c}"),
+                        (_, Some(sig)) => format!("crashed: signal {sig}"),
+                        _ => "exited".to_string(),
+                    }
+                }
+                Err(e) => format!("wait failed: {e}"),
+            };
+            let detail = format!("{detail} (pid {pid})");
+            recorder.push_event(Event {
+                ts_ns: now_ns(),
+                source: src,
+                kind: EventKind::Exited.name().into(),
+                detail: Some(detail),
+                ..Default::default()
+            });
+        });
+    }
+
+    /// A new `listening` from this endpoint name, or this very process's exit.
+    fn await_listening(&self, name: &str, pid: i32, listening_before: usize) -> Result<()> {
+        let exited = format!("(pid {pid})");
+        let ready = self
+            .recorder
+            .wait_for(Instant::now() + Duration::from_secs(5), |r| {
+                r.events
+                    .iter()
+                    .filter(|e| e.source == name && e.kind == EventKind::Listening.name())
+                    .count()
+                    > listening_before
+                    || r.events.iter().any(|e| {
+                        e.source == name
+                            && e.kind == EventKind::Exited.name()
+                            && e.detail.as_deref().unwrap_or("").ends_with(&exited)
+                    })
+            });
+        if ready {
+            Ok(())
+        } else {
+            Err(anyhow!(
+                "server endpoint {name} did not start listening within 5 s"
+            ))
+        }
+    }
+
+    /// Writes one command line to an endpoint's stdin.
+    pub(super) fn command(&mut self, endpoint: &str, line: &str) -> Result<()> {
+        let ep = self
+            .procs
+            .get_mut(endpoint)
+            .ok_or_else(|| anyhow!("endpoint {endpoint} is not running"))?;
+        let stdin = ep
+            .stdin
+            .as_mut()
+            .ok_or_else(|| anyhow!("endpoint {endpoint} has no control pipe"))?;
+        // One write for the whole line: a program that acts on the first bytes and
+        // exits (nc on a reset) must not make a second write fail with EPIPE.
+        stdin
+            .write_all(format!("{line}\n").as_bytes())
+            .with_context(|| format!("telling {endpoint} to {line}"))?;
+        stdin.flush()?;
+        Ok(())
+    }
+
+    /// Sends a signal; SIGKILL also waits until the process is gone.
+    pub(super) fn kill(&mut self, endpoint: &str, sig: Signal) -> Result<()> {
+        if sig == Signal::Kill {
+            self.kill_and_wait(endpoint)
+        } else {
+            self.signal(endpoint, sig)
+        }
+    }
+
+    fn signal(&mut self, endpoint: &str, sig: Signal) -> Result<()> {
+        let ep = self
+            .procs
+            .get(endpoint)
+            .ok_or_else(|| anyhow!("endpoint {endpoint} is not running"))?;
+        if sig.ends_process() {
+            ep.killed_by_harness.store(true, Ordering::SeqCst);
+        }
+        let sig = nix_signal(sig);
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(ep.pid), sig).map_err(|e| {
+            anyhow!(
+                "kill({}, {sig}): {}",
+                ep.pid,
+                teardown_core::errno::name(e as i32)
+            )
+        })
+    }
+
+    /// Kills an endpoint and waits until its process is gone.
+    pub(super) fn kill_and_wait(&mut self, endpoint: &str) -> Result<()> {
+        let exits = |r: &crate::record::Records| {
+            r.events
+                .iter()
+                .filter(|e| e.source == endpoint && e.kind == EventKind::Exited.name())
+                .count()
+        };
+        // Counted before the signal: a process may be gone (and its `exited` recorded) at once.
+        let before = self.recorder.with(exits);
+        self.signal(endpoint, Signal::Kill)?;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let gone = self.recorder.wait_for(deadline, |r| exits(r) > before);
+        if !gone {
+            return Err(anyhow!("endpoint {endpoint} did not exit after SIGKILL"));
+        }
+        self.procs.remove(endpoint);
+        Ok(())
+    }
+
+    /// The processes on `host` are about to end with it (power off): by the harness.
+    pub(super) fn ending_with(&self, sc: &Scenario, host: Host) {
+        for (name, ep) in &self.procs {
+            if sc.host_of(name) == Some(host) {
+                ep.killed_by_harness.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+
+    /// Forgets the processes of `host` (gone with its namespace).
+    pub(super) fn forget_on(&mut self, sc: &Scenario, host: Host) {
+        self.procs.retain(|name, _| sc.host_of(name) != Some(host));
+    }
+}
+
+/// The command that runs an endpoint in its host's namespace: the built-in
+/// (`teardown endpoint --config JSON`) or an external program (`teardown ns-exec`).
+fn endpoint_command(sc: &Scenario, lab: &Lab, name: &str, spec: &Endpoint) -> Result<Command> {
+    let ns_path = lab.host(lab_host(spec.host)).path().to_path_buf();
+    let exe = std::env::current_exe().context("finding the teardown binary")?;
+    let mut c = Command::new(&exe);
+    let role = match &spec.program {
+        Program::Client => crate::endpoint::Role::Client,
+        Program::Server => crate::endpoint::Role::Server,
+        Program::External { argv, shell } => {
+            let argv: Vec<String> = argv.iter().map(|a| substitute(sc, a, spec.port)).collect();
+            c.arg("ns-exec").arg("--netns").arg(&ns_path).arg("--");
+            if *shell {
+                c.arg("/bin/sh").arg("-c").arg(argv.join(" "));
+            } else {
+                c.args(&argv);
+            }
+            return Ok(c);
+        }
+    };
+    let addr = match role {
+        crate::endpoint::Role::Server => SocketAddr::new(host_ip(sc, spec.host), spec.port),
+        crate::endpoint::Role::Client => SocketAddr::new(host_ip(sc, Host::Server), spec.port),
+    };
+    let config = crate::endpoint::EndpointConfig {
+        name: name.to_string(),
+        role,
+        addr,
+        options: spec.options.clone(),
+        autoread: spec.autoread,
+        on_eof: spec.on_eof,
+        on_eof_delay_ms: spec.on_eof_delay.map(|d| d.0.as_millis() as u64),
+        netns: Some(ns_path),
+    };
+    c.arg("endpoint").arg("--config").arg(config.to_json());
+    Ok(c)
+}
+
+/// An external command's placeholders: `{server_ip}`, `{server_port}`, `{client_ip}`.
+fn substitute(sc: &Scenario, arg: &str, port: u16) -> String {
+    arg.replace("{server_ip}", &host_ip(sc, Host::Server).to_string())
+        .replace("{server_port}", &port.to_string())
+        .replace("{client_ip}", &host_ip(sc, Host::Client).to_string())
+}
