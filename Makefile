@@ -43,8 +43,7 @@ test:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
-# LEAD: to enforce the layout rules, make the next line read `	$(MAKE) lint-structure`
-	@echo "lint: the layout rules (make lint-structure) are not enforced yet"
+	$(MAKE) lint-structure
 
 # The layout rules (issue 11), each reporting every violation and failing the
 # target if there is one: (a) the pure core depends on no Linux-only crate;

@@ -1,4 +1,4 @@
-//! The options of `teardown lab` and the internal `teardown ns-exec`.
+//! The options of `teardown lab` and of the internal `teardown endpoint` and `teardown ns-exec`.
 
 use clap::Subcommand;
 use teardown_lab as lab;
@@ -48,4 +48,11 @@ pub struct NsExecArgs {
     pub netns: std::path::PathBuf,
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EndpointArgs {
+    /// JSON endpoint configuration
+    #[arg(long)]
+    pub config: String,
 }

@@ -75,7 +75,7 @@ enum Command {
     Manpage,
     /// (internal) a built-in endpoint process
     #[command(hide = true)]
-    Endpoint(lab::endpoint::EndpointArgs),
+    Endpoint(lab_args::EndpointArgs),
     /// (internal) run a command inside a network namespace
     #[command(hide = true, name = "ns-exec")]
     NsExec(lab_args::NsExecArgs),
@@ -164,7 +164,7 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
         Command::Lab(a) => lab::lab::lab_main(a.command.into()),
         Command::Doctor => lab::doctor::doctor_main(),
         Command::Clean => lab::cleanup::clean_main(),
-        Command::Endpoint(a) => lab::endpoint::endpoint_main(a),
+        Command::Endpoint(a) => lab::endpoint::endpoint_main(&a.config),
         Command::NsExec(a) => lab::netns::ns_exec(&a.netns, &a.command),
     }
 }

@@ -506,7 +506,7 @@ pub fn write_pcapng(
     let file = std::fs::File::create(path)
         .map_err(|e| crate::sys::refused_io(format_args!("creating {}", path.display()), &e))?;
     let failed =
-        |e: pcap_file::PcapError| crate::unable(format!("writing {}: {e}", path.display()));
+        |e: pcap_file::PcapError| crate::error::unable(format!("writing {}: {e}", path.display()));
     let mut writer = PcapNgWriter::new(std::io::BufWriter::new(file)).map_err(failed)?;
     for name in &result.ports {
         let idb = InterfaceDescriptionBlock {

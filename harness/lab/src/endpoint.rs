@@ -58,13 +58,6 @@ use std::time::{Duration, Instant};
 use teardown_core::evidence::Event;
 use teardown_core::scenario::{OnEof, SocketOptions};
 
-#[derive(clap::Args, Debug)]
-pub struct EndpointArgs {
-    /// JSON endpoint configuration
-    #[arg(long)]
-    pub config: String,
-}
-
 /// Client or server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -785,12 +778,13 @@ fn enter_netns(path: &PathBuf) -> Result<()> {
 }
 
 /// `teardown endpoint --config JSON`.
-pub fn endpoint_main(args: EndpointArgs) -> Result<i32> {
-    let cfg: EndpointConfig = serde_json::from_str(&args.config)
-        .map_err(|e| crate::bad_input(format!("endpoint config: {e}")))?;
+/// `teardown endpoint --config JSON`: the built-in endpoint process.
+pub fn endpoint_main(config: &str) -> Result<i32> {
+    let cfg: EndpointConfig = serde_json::from_str(config)
+        .map_err(|e| crate::error::bad_input(format!("endpoint config: {e}")))?;
     // First, while single-threaded: the namespace.
     if let Some(ns) = &cfg.netns {
-        enter_netns(ns).map_err(|e| crate::unable(format!("{e:#}")))?;
+        enter_netns(ns).map_err(|e| crate::error::unable(format!("{e:#}")))?;
     }
     ignore_sigpipe();
     raise_priority();

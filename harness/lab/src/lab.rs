@@ -49,13 +49,13 @@ fn lab_up(topology: &str) -> Result<i32> {
         "switched" => Topology::Switched,
         "direct" => Topology::Direct,
         other => {
-            return Err(crate::bad_input(format!(
+            return Err(crate::error::bad_input(format!(
                 "unknown topology `{other}` (switched, direct)"
             )))
         }
     };
     if lab_namespaces().iter().any(|n| NetNs::open(n).is_ok()) {
-        return Err(crate::bad_input(
+        return Err(crate::error::bad_input(
             "the lab is already up (teardown lab down removes it)",
         ));
     }
@@ -117,12 +117,12 @@ fn lab_status() -> Result<i32> {
 /// `teardown lab exec HOST -- CMD...`.
 fn lab_exec(host: &str, command: Vec<String>) -> Result<i32> {
     if !["client", "server", "wire"].contains(&host) {
-        return Err(crate::bad_input(format!(
+        return Err(crate::error::bad_input(format!(
             "unknown host `{host}` (client, server, wire)"
         )));
     }
     let ns = NetNs::open(&ns_name(LAB_ID, host))
-        .map_err(|_| crate::unable("the lab is not up (teardown lab up)"))?;
+        .map_err(|_| crate::error::unable("the lab is not up (teardown lab up)"))?;
     crate::netns::ns_exec(ns.path(), &command)
 }
 

@@ -19,6 +19,7 @@ pub mod capture;
 pub mod cleanup;
 pub mod doctor;
 pub mod endpoint;
+pub mod error;
 pub mod fault;
 pub mod files;
 pub mod lab;
@@ -34,13 +35,3 @@ pub mod topology;
 
 #[doc(hidden)]
 pub use sys::require_privileged;
-
-/// Bad input or usage (exit 2), as an `anyhow` error.
-pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
-    teardown_core::bad_input(msg).into()
-}
-
-/// The environment can't run it (exit 3), as an `anyhow` error.
-pub fn unable(msg: impl Into<String>) -> anyhow::Error {
-    teardown_core::unable(msg).into()
-}

@@ -162,7 +162,7 @@ impl NetNs {
     pub fn open(name: &str) -> Result<NetNs> {
         let path = Path::new(NETNS_RUN_DIR).join(name);
         if !path.exists() {
-            return Err(crate::unable(format!("no namespace named {name}")));
+            return Err(crate::error::unable(format!("no namespace named {name}")));
         }
         Ok(NetNs {
             name: name.to_string(),
@@ -314,7 +314,7 @@ pub fn ns_exec(netns: &Path, command: &[String]) -> Result<i32> {
     let err = std::process::Command::new(&command[0])
         .args(&command[1..])
         .exec();
-    Err(crate::unable(format!(
+    Err(crate::error::unable(format!(
         "exec {}: {}",
         command[0],
         crate::sys::errno_of_io(&err)

@@ -112,7 +112,7 @@ impl Rtnl {
             .into_iter()
             .find(|l| l.name == name)
             .map(|l| l.index)
-            .ok_or_else(|| crate::unable(format!("no link named {name}")))
+            .ok_or_else(|| crate::error::unable(format!("no link named {name}")))
     }
 
     /// Names and flags of every link, in the socket's namespace.
@@ -304,7 +304,7 @@ impl Rtnl {
                 return Ok(());
             }
             if Instant::now() > deadline {
-                return Err(crate::unable(format!(
+                return Err(crate::error::unable(format!(
                     "links still not up after 10 s: {}",
                     pending.join(", ")
                 )));
@@ -319,7 +319,7 @@ impl Rtnl {
 pub fn ifindex(name: &str) -> Result<u32> {
     nix::net::if_::if_nametoindex(name).map_err(|e| match e {
         nix::Error::EINVAL if name.contains('\0') => anyhow!("bad interface name {name:?}"),
-        e => crate::unable(format!(
+        e => crate::error::unable(format!(
             "no interface {name}: {}",
             teardown_core::errno::name(e as i32)
         )),

@@ -11,7 +11,7 @@ pub fn require_root() -> Result<()> {
     if nix::unistd::Uid::effective().is_root() || has_cap_net_admin() {
         Ok(())
     } else {
-        Err(crate::unable(
+        Err(crate::error::unable(
             "needs root or CAP_NET_ADMIN (it creates network namespaces): run it with sudo",
         ))
     }
@@ -57,12 +57,12 @@ pub fn errno_of_io(e: &std::io::Error) -> String {
 /// The machine refused `step` with this I/O error: an environment error
 /// (exit 3) naming the step and the errno, e.g. `reading /proc/x: ENOENT`.
 pub fn refused_io(step: impl std::fmt::Display, e: &std::io::Error) -> anyhow::Error {
-    crate::unable(format!("{step}: {}", errno_of_io(e)))
+    crate::error::unable(format!("{step}: {}", errno_of_io(e)))
 }
 
 /// The kernel refused `step` with this errno: an environment error (exit 3).
 pub fn refused(step: impl std::fmt::Display, e: nix::Error) -> anyhow::Error {
-    crate::unable(format!("{step}: {}", teardown_core::errno::name(e as i32)))
+    crate::error::unable(format!("{step}: {}", teardown_core::errno::name(e as i32)))
 }
 
 /// TCP_RTO_MAX_MS (include/uapi/linux/tcp.h, 6.15+): a socket's cap on its RTO, in ms.

@@ -304,7 +304,7 @@ impl Lab {
             let deadline = Instant::now() + Duration::from_secs(5);
             while rt.link_index(port).is_ok() {
                 if Instant::now() > deadline {
-                    return Err(crate::unable(format!(
+                    return Err(crate::error::unable(format!(
                         "{port} of the powered-off host still exists after 5 s"
                     )));
                 }
@@ -541,7 +541,7 @@ pub fn wait_solicited_node_joined(ifname: &str, ip: std::net::Ipv6Addr) -> Resul
             return Ok(());
         }
         if Instant::now() > deadline {
-            return Err(crate::unable(format!(
+            return Err(crate::error::unable(format!(
                 "{ifname} has not joined {ip}'s solicited-node group after 10 s"
             )));
         }

@@ -430,11 +430,6 @@ pub struct TimerBounds {
 }
 
 impl Scenario {
-    /// Parses and validates a scenario file's text for a profile.
-    pub fn parse(file: &str, text: &str, profile: Profile) -> Result<Scenario, ScenarioError> {
-        validate::parse(file, text, profile)
-    }
-
     /// The built-in server endpoint, if there is one.
     pub fn builtin_server(&self) -> Option<(&String, &Endpoint)> {
         self.endpoints

@@ -26,8 +26,15 @@ use toml::Spanned;
 type Span = Range<usize>;
 type Sysctls = BTreeMap<Host, BTreeMap<String, String>>;
 
+impl Scenario {
+    /// Parses and validates a scenario file's text for a profile.
+    pub fn parse(file: &str, text: &str, profile: Profile) -> Result<Scenario, ScenarioError> {
+        parse(file, text, profile)
+    }
+}
+
 /// Parses a file's text and validates it for a profile.
-pub(super) fn parse(file: &str, text: &str, profile: Profile) -> Result<Scenario, ScenarioError> {
+fn parse(file: &str, text: &str, profile: Profile) -> Result<Scenario, ScenarioError> {
     let mut ctx = Ctx {
         file,
         text,

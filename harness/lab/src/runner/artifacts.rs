@@ -76,7 +76,7 @@ pub fn merge(parts: &[(PathBuf, Summary)]) -> Result<Summary> {
     for (dir, s) in parts {
         for r in &s.scenarios {
             if scenarios.iter().any(|x| x.name == r.name) {
-                return Err(crate::bad_input(format!(
+                return Err(crate::error::bad_input(format!(
                     "scenario {} appears in more than one run ({})",
                     r.name,
                     dir.display()

@@ -76,14 +76,14 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         } else if p.exists() {
             files.push(p.clone());
         } else {
-            return Err(crate::bad_input(format!(
+            return Err(crate::error::bad_input(format!(
                 "{}: no such file or directory",
                 p.display()
             )));
         }
     }
     if files.is_empty() {
-        return Err(crate::bad_input("no scenario files found"));
+        return Err(crate::error::bad_input("no scenario files found"));
     }
     Ok(files)
 }
@@ -110,13 +110,14 @@ pub fn load_all(files: &[PathBuf], profile: Profile) -> Result<Vec<Scenario>> {
     if errors.is_empty() {
         Ok(out)
     } else {
-        Err(crate::bad_input(errors.join("\n")))
+        Err(crate::error::bad_input(errors.join("\n")))
     }
 }
 
 /// `--shard K/N`: parsed and checked.
 pub fn parse_shard(text: &str) -> Result<(usize, usize)> {
-    let bad = || crate::bad_input(format!("--shard wants K/N with 1 <= K <= N, not `{text}`"));
+    let bad =
+        || crate::error::bad_input(format!("--shard wants K/N with 1 <= K <= N, not `{text}`"));
     let (k, n) = text.split_once('/').ok_or_else(bad)?;
     let k: usize = k.trim().parse().map_err(|_| bad())?;
     let n: usize = n.trim().parse().map_err(|_| bad())?;

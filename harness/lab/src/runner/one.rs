@@ -74,20 +74,14 @@ pub(super) fn empty_result(sc: &Scenario) -> ScenarioResult {
     }
 }
 
-/// Tears the lab down and forgets the run, whatever happens (drop guard).
-struct LabGuard {
-    lab: Option<Lab>,
-    record: RunRecord,
-}
+/// Forgets the run in /run/teardown on every path. Declared before the lab,
+/// so it drops after it: the record goes only once the lab (which tears itself
+/// down on drop, panics included) is gone.
+struct Registration(RunRecord);
 
-impl Drop for LabGuard {
+impl Drop for Registration {
     fn drop(&mut self) {
-        if let Some(lab) = self.lab.take() {
-            if let Err(e) = lab.down() {
-                eprintln!("teardown: removing lab {}: {e:#}", lab.id);
-            }
-        }
-        self.record.unregister();
+        self.0.unregister();
     }
 }
 
@@ -104,27 +98,28 @@ pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
         .iter()
         .map(|r| crate::topology::ns_name(&id, r))
         .collect();
-    let record = match RunRecord::register(&id, names) {
-        Ok(r) => r,
+    let _registration = match RunRecord::register(&id, names) {
+        Ok(r) => Registration(r),
         Err(e) => {
             result.reason = Some(format!("registering the run: {e:#}"));
             return result;
         }
     };
     tracing::info!(scenario = %sc.name, lab = %id, "building the lab");
-    let mut guard = LabGuard { lab: None, record };
-    match Lab::up(&id, sc.topology) {
-        Ok(l) => guard.lab = Some(l),
+    let lab = match Lab::up(&id, sc.topology) {
+        Ok(l) => l,
         Err(e) => {
             result.reason = Some(format!("building the lab: {e:#}"));
             result.wall_seconds = started.elapsed().as_secs_f64();
             return result;
         }
-    }
-    let lab = guard.lab.as_ref().expect("lab was just built");
-    let outcome = execute(sc, lab, &dir);
+    };
+    let outcome = execute(sc, &lab, &dir);
     // Everything is recorded; the lab goes now (before writing reports).
-    drop(guard);
+    if let Err(e) = lab.down() {
+        eprintln!("teardown: removing lab {}: {e:#}", lab.id);
+    }
+    drop(lab);
     match outcome {
         Ok((evidence, problems)) => finish(sc, &dir, evidence, problems, &mut result),
         Err(e) => result.reason = Some(format!("{e:#}")),
