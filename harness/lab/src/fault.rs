@@ -139,8 +139,12 @@ fn isolate(lab: &Lab, host: Host) -> Result<()> {
     })
 }
 
-/// The host's state vanishes without a packet leaving it.
-pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
+/// The host's state vanishes without a packet leaving it. Returns when the
+/// power-off was in force on the evidence clock: the moment the host was
+/// isolated, its first move. Killing its processes, destroying its sockets
+/// and deleting its namespace come after and can take a few hundred ms on a
+/// loaded machine; the host's peer already retransmits into the void then.
+pub fn power_off(lab: &Lab, host: Host) -> Result<u64> {
     tracing::info!(lab = %lab.id, host = host.name(), "power off");
     // Not one frame leaves: the host's own interface drops everything it would
     // send (a dying host's TCP may notice; it has no future), and its wire
@@ -161,10 +165,12 @@ pub fn power_off(lab: &Lab, host: Host) -> Result<()> {
             Ok(rt.set_link_up(idx, false, "setting eth0 down")?)
         })?;
     }
+    let in_force_ns = crate::sys::now_ns();
     let ns: &NetNs = lab.host(host);
     crate::cleanup::kill_all(ns);
     ns.run(crate::sockdiag::destroy_all_tcp)?;
-    ns.delete()
+    ns.delete()?;
+    Ok(in_force_ns)
 }
 
 /// The host comes back empty: same namespace name, addresses and MAC.
