@@ -255,6 +255,36 @@ impl Action {
             | Action::Unimpair => None,
         }
     }
+
+    /// Whether the step's time is when the action began rather than when it
+    /// was done: an endpoint action (what it causes comes after), and an action
+    /// that lifts a fault (restore, link up, undrop, unimpair), since frames
+    /// pass while it is being applied and what passes then is its doing. An
+    /// action that imposes a fault is timed when it is in force: frames already
+    /// on their way while it was being applied are not its doing. (A flake: a
+    /// FIN retransmitted while a restore was applied came before the restore's
+    /// time, so the packets "after restore" missed it.)
+    pub fn timed_at_start(&self) -> bool {
+        match self {
+            Action::Send { .. }
+            | Action::Stream { .. }
+            | Action::Close { .. }
+            | Action::Shutdown { .. }
+            | Action::Kill { .. }
+            | Action::Start { .. }
+            | Action::Restart { .. }
+            | Action::Restore
+            | Action::LinkUp { .. }
+            | Action::Undrop
+            | Action::Unimpair => true,
+            Action::Cut
+            | Action::LinkDown { .. }
+            | Action::PowerOff { .. }
+            | Action::PowerOn { .. }
+            | Action::Drop { .. }
+            | Action::Impair { .. } => false,
+        }
+    }
 }
 
 /// Which frames a `drop` step drops.

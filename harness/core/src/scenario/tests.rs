@@ -1030,3 +1030,35 @@ fn a_gone_wait_that_waits_for_nothing_is_an_error() {
         "`gone = false` waits for nothing: write `gone = true` (the connection's socket is gone)",
     );
 }
+
+#[test]
+fn lifting_a_fault_is_timed_at_its_start_imposing_one_when_in_force() {
+    let text = r#"
+name = "t"
+conclusion = "C6"
+summary = "s"
+[endpoints.server]
+host = "server"
+program = "server"
+[[step]]
+do = "cut"
+[[step]]
+do = "restart"
+endpoint = "server"
+[[step]]
+do = "restore"
+[[step]]
+do = "link_down"
+host = "client"
+[[step]]
+do = "link_up"
+host = "client"
+"#;
+    let sc = Scenario::parse("t.toml", text, Profile::Fast).unwrap();
+    let at_start: Vec<bool> = sc
+        .steps
+        .iter()
+        .map(|s| s.action.as_ref().unwrap().timed_at_start())
+        .collect();
+    assert_eq!(at_start, [false, true, true, false, true]);
+}

@@ -131,14 +131,15 @@ impl<'a> Run<'a> {
     /// Runs a step's action and records it; returns the step's time.
     fn step_action(&mut self, i: usize, step: &Step, a: &Action) -> Result<u64> {
         let action = &step.text;
-        // A step's time: for an endpoint action, when it began (what it causes,
-        // a FIN, an RST, comes after); for a wire fault, when it is in force
-        // (frames already on their way while it was being applied are not its doing).
+        // A step's time (Action::timed_at_start): for an endpoint action or one
+        // that lifts a fault, when it began (what it causes comes after); for a
+        // fault, when it is in force (frames already on their way while it was
+        // being applied are not its doing).
         let mut acted_ns = now_ns();
         self.last_acted_ns = acted_ns;
         tracing::debug!(scenario = %self.sc.name, step = i + 1, action = %action, "acting");
         let result = self.act(a);
-        if a.endpoint().is_none() {
+        if !a.timed_at_start() {
             // A power-off is in force once the host is isolated, however long
             // the rest of it takes (a flake: a 250 ms power-off under load hid
             // the first RTO retransmission from the timing check's anchor).
