@@ -45,11 +45,15 @@
 
 use crate::sys::now_ns;
 use anyhow::{anyhow, Context, Result};
+use nix::errno::Errno;
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::eventfd::{EfdFlags, EventFd};
+use nix::sys::socket::{recv, send, MsgFlags};
 use serde::{Deserialize, Serialize, Serializer};
 use socket2::{Domain, SockAddr, Socket, TcpKeepalive, Type};
 use std::io::{self, BufRead, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -150,9 +154,6 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const COALESCE: Duration = Duration::from_millis(10);
 /// Size of one `stream` write.
 pub const STREAM_CHUNK: usize = 16 * 1024;
-/// `TCP_RTO_MAX_MS` from include/uapi/linux/tcp.h (kernel 6.15+; the
-/// installed headers may predate it): IPPROTO_TCP level, value in ms.
-pub const TCP_RTO_MAX_MS: libc::c_int = 44;
 
 // ---------------------------------------------------------------- events
 
@@ -251,28 +252,16 @@ impl Counter {
 // ---------------------------------------------------------------- syscalls
 
 /// An eventfd that wakes the reader and writer threads when the socket is to be closed.
-struct StopFd(OwnedFd);
+struct StopFd(EventFd);
 
 impl StopFd {
     fn new() -> io::Result<StopFd> {
-        // SAFETY: eventfd takes no pointers; a non-negative result is a new fd we own.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh, valid descriptor owned by nobody else.
-        Ok(StopFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+        EventFd::from_value_and_flags(0, EfdFlags::EFD_CLOEXEC | EfdFlags::EFD_NONBLOCK)
+            .map(StopFd)
+            .map_err(io::Error::from)
     }
     fn signal(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
-        unsafe {
-            libc::write(
-                self.0.as_raw_fd(),
-                &one as *const u64 as *const libc::c_void,
-                8,
-            )
-        };
+        let _ = self.0.write(1);
     }
 }
 
@@ -284,30 +273,24 @@ enum Ready {
 }
 
 /// poll() on the socket (for `events`) and the stop fd; EINTR is retried.
-fn wait(sock: RawFd, events: i16, stop: &StopFd, timeout_ms: i32) -> io::Result<Ready> {
+fn wait(
+    sock: BorrowedFd<'_>,
+    events: PollFlags,
+    stop: &StopFd,
+    timeout_ms: i32,
+) -> io::Result<Ready> {
+    let timeout = PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::NONE);
     loop {
         let mut fds = [
-            libc::pollfd {
-                fd: sock,
-                events,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: stop.0.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            PollFd::new(sock, events),
+            PollFd::new(stop.0.as_fd(), PollFlags::POLLIN),
         ];
-        // SAFETY: fds is a live array of two pollfd for the duration of the call.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), 2, timeout_ms) };
-        if n < 0 {
-            let e = io::Error::last_os_error();
-            if e.kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(e);
-        }
-        if fds[1].revents != 0 {
+        let n = match poll(&mut fds, timeout) {
+            Ok(n) => n,
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if fds[1].revents().is_some_and(|r| !r.is_empty()) {
             return Ok(Ready::Stop);
         }
         if n == 0 {
@@ -318,82 +301,18 @@ fn wait(sock: RawFd, events: i16, stop: &StopFd, timeout_ms: i32) -> io::Result<
 }
 
 /// recv() that never blocks (MSG_DONTWAIT), whatever the fd's mode.
-fn recv_nb(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for writes of buf.len() bytes.
-    let n = unsafe {
-        libc::recv(
-            fd,
-            buf.as_mut_ptr() as *mut libc::c_void,
-            buf.len(),
-            libc::MSG_DONTWAIT,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
+fn recv_nb(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    recv(fd.as_raw_fd(), buf, MsgFlags::MSG_DONTWAIT).map_err(io::Error::from)
 }
 
 /// send() that never blocks and never raises SIGPIPE.
-fn send_nb(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    // SAFETY: buf is valid for reads of buf.len() bytes.
-    let n = unsafe {
-        libc::send(
-            fd,
-            buf.as_ptr() as *const libc::c_void,
-            buf.len(),
-            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-        )
-    };
-    if n < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(n as usize)
-    }
-}
-
-/// setsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS, ms): caps the retransmission
-/// timeout of this socket (kernel 6.15+, 1000..=120000 ms; ENOPROTOOPT on
-/// older kernels).
-pub fn set_rto_max_ms(fd: RawFd, ms: u32) -> io::Result<()> {
-    let v = ms as libc::c_int;
-    // SAFETY: passes a pointer to a live c_int and its exact size.
-    let r = unsafe {
-        libc::setsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            TCP_RTO_MAX_MS,
-            &v as *const libc::c_int as *const libc::c_void,
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
-/// getsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS): the cap in ms.
-pub fn rto_max_ms(fd: RawFd) -> io::Result<u32> {
-    let mut v: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: v and len are live and len holds v's size.
-    let r = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::IPPROTO_TCP,
-            TCP_RTO_MAX_MS,
-            &mut v as *mut libc::c_int as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(v as u32)
-    }
+fn send_nb(fd: BorrowedFd<'_>, buf: &[u8]) -> io::Result<usize> {
+    send(
+        fd.as_raw_fd(),
+        buf,
+        MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+    )
+    .map_err(io::Error::from)
 }
 
 /// Sets SIGPIPE to SIG_IGN, so a write to a closed connection returns EPIPE.
@@ -413,14 +332,9 @@ fn ignore_sigpipe() {
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
 }
 
-/// close(2) on a socket the caller owns, reporting its error.
-fn close_fd(fd: RawFd) -> io::Result<()> {
-    // SAFETY: the caller gives up ownership of fd; nobody uses it afterwards.
-    if unsafe { libc::close(fd) } < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+/// close(2) of a socket, reporting its error (dropping an `OwnedFd` would hide it).
+fn close_reporting(fd: OwnedFd) -> io::Result<()> {
+    nix::unistd::close(fd.into_raw_fd()).map_err(io::Error::from)
 }
 
 // ---------------------------------------------------------------- options
@@ -473,7 +387,7 @@ pub fn apply_options(
     }
     if let Some(d) = o.rto_max {
         let ms = d.0.as_millis().min(u32::MAX as u128) as u32;
-        set_rto_max_ms(sock.as_raw_fd(), ms).map_err(|e| ("rto_max", e))?;
+        crate::sys::set_tcp_rto_max_ms(sock.as_fd(), ms).map_err(|e| ("rto_max", e))?;
     }
     Ok(())
 }
@@ -506,7 +420,7 @@ pub fn read_options(sock: &Socket) -> String {
         linger,
         show(sock.tcp_nodelay()),
         show(sock.reuse_address()),
-        show(rto_max_ms(sock.as_raw_fd())),
+        show(crate::sys::tcp_rto_max_ms(sock.as_fd())),
     )
 }
 
@@ -528,7 +442,7 @@ enum Job {
 
 /// The reader: reads everything until EOF, an error or stop.
 fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, fin_on_eof: bool) {
-    let fd = sock.as_raw_fd();
+    let fd = sock.as_fd();
     let mut buf = vec![0u8; 64 * 1024];
     let mut got = Counter::new("received");
     loop {
@@ -537,7 +451,7 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
         } else {
             -1
         };
-        match wait(fd, libc::POLLIN, &stop, timeout) {
+        match wait(fd, PollFlags::POLLIN, &stop, timeout) {
             Ok(Ready::Stop) => {
                 got.flush(&em);
                 return;
@@ -556,8 +470,10 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
         match recv_nb(fd, &mut buf) {
             Ok(0) => {
                 if fin_on_eof {
-                    // SAFETY: shutdown(2) on the socket this thread reads; no memory involved.
-                    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
+                    let _ = nix::sys::socket::shutdown(
+                        fd.as_raw_fd(),
+                        nix::sys::socket::Shutdown::Write,
+                    );
                 }
                 got.flush(&em);
                 em.simple("eof", None);
@@ -580,7 +496,7 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
 /// Writes `n` bytes (or forever when `n` is None) until done, an error, or
 /// stop. Returns false when stopped.
 fn write_bytes(
-    fd: RawFd,
+    fd: BorrowedFd<'_>,
     n: Option<u64>,
     rate: Option<u64>,
     stop: &StopFd,
@@ -604,7 +520,7 @@ fn write_bytes(
             let elapsed = started.elapsed();
             if due > elapsed {
                 let ms = (due - elapsed).as_millis().max(1) as i32;
-                if let Ok(Ready::Stop) = wait(fd, 0, stop, ms) {
+                if let Ok(Ready::Stop) = wait(fd, PollFlags::empty(), stop, ms) {
                     sent.flush(em);
                     return false;
                 }
@@ -625,7 +541,7 @@ fn write_bytes(
                 sent.add(k, em);
                 // A fast reader may keep the socket writable for ever: look for
                 // `close` between writes too, not only when a write would block.
-                if let Ok(Ready::Stop) = wait(fd, 0, stop, 0) {
+                if let Ok(Ready::Stop) = wait(fd, PollFlags::empty(), stop, 0) {
                     sent.flush(em);
                     return false;
                 }
@@ -648,13 +564,18 @@ fn write_bytes(
 /// After a write would block: waits until the socket is writable (flushing
 /// the `sent` count meanwhile). `Some(false)` when stopped, `Some(true)` on
 /// an error (reported), `None` to go on writing.
-fn await_writable(fd: RawFd, stop: &StopFd, em: &Emitter, sent: &mut Counter) -> Option<bool> {
+fn await_writable(
+    fd: BorrowedFd<'_>,
+    stop: &StopFd,
+    em: &Emitter,
+    sent: &mut Counter,
+) -> Option<bool> {
     let timeout = if sent.pending() {
         COALESCE.as_millis() as i32
     } else {
         -1
     };
-    match wait(fd, libc::POLLOUT, stop, timeout) {
+    match wait(fd, PollFlags::POLLOUT, stop, timeout) {
         Ok(Ready::Stop) => {
             sent.flush(em);
             Some(false)
@@ -680,7 +601,7 @@ fn writer(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, jobs: Receiver<Job>
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 0);
     }
-    let fd = sock.as_raw_fd();
+    let fd = sock.as_fd();
     let mut sent = Counter::new("sent");
     while let Ok(job) = jobs.recv() {
         let go_on = match job {
@@ -754,7 +675,7 @@ impl Conn {
             let _ = h.join();
         }
         match Arc::try_unwrap(self.sock) {
-            Ok(sock) => match close_fd(sock.into_raw_fd()) {
+            Ok(sock) => match close_reporting(OwnedFd::from(sock)) {
                 Ok(()) => em.simple("closed", None),
                 Err(e) => em.error("close", errno_name(&e), None),
             },

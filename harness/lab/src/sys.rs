@@ -65,7 +65,8 @@ pub fn refused(step: impl std::fmt::Display, e: nix::Error) -> anyhow::Error {
     crate::error::unable(format!("{step}: {}", teardown_core::errno::name(e as i32)))
 }
 
-/// TCP_RTO_MAX_MS (include/uapi/linux/tcp.h, 6.15+): a socket's cap on its RTO, in ms.
+/// TCP_RTO_MAX_MS (include/uapi/linux/tcp.h, 6.15+; the installed headers may
+/// predate it): a socket's cap on its RTO, IPPROTO_TCP level, in ms.
 const TCP_RTO_MAX_MS: libc::c_int = 44;
 
 /// setsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS) on a TCP socket.

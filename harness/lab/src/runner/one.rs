@@ -14,19 +14,27 @@ use std::io::Write;
 use std::net::IpAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use teardown_core::evidence::{Event, Evidence};
 use teardown_core::report::{ScenarioResult, Verdict};
 use teardown_core::scenario::{Family, Host, Scenario, Topology};
 
-/// A fresh lab id: short (interface-name budget), unique per process and call.
+/// A fresh lab id: 8 hex digits (interface-name budget). The first four are
+/// the process's (its pid mixed with its start time, so labs of concurrent
+/// runs and leftovers of a killed one differ), the last four count this
+/// process's labs: no two labs of one run share an id. (A flake: the id used
+/// to mix the pid, the clock and the count into 32 bits, and two of 1480 labs
+/// of one `--repeat 20` once got the same one: EEXIST on its namespace.)
 pub fn new_run_id() -> String {
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
-    let mix =
-        ((std::process::id() as u64) << 20) ^ ((now_ns() / 1000) & 0xfffff) ^ ((n as u64) << 40);
-    format!("{:x}", mix % 0xffff_ffff)
+    static PROCESS: OnceLock<u16> = OnceLock::new();
+    let process = *PROCESS.get_or_init(|| {
+        let mix = (u64::from(std::process::id()) << 16) ^ (now_ns() / 1000);
+        (mix ^ (mix >> 16) ^ (mix >> 32)) as u16
+    });
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst) as u16;
+    format!("{process:04x}{n:04x}")
 }
 
 /// Runs one scenario; a panic inside becomes an `error` verdict (the lab's drop guard has run).
@@ -273,5 +281,17 @@ pub(super) fn finish(
     }
     if let Ok(j) = serde_json::to_string_pretty(&result) {
         let _ = std::fs::write(dir.join("report.json"), j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::new_run_id;
+
+    #[test]
+    fn run_ids_of_one_process_never_repeat() {
+        let ids: std::collections::BTreeSet<String> = (0..20_000).map(|_| new_run_id()).collect();
+        assert_eq!(ids.len(), 20_000);
+        assert!(ids.iter().all(|i| i.len() == 8));
     }
 }
