@@ -2,7 +2,8 @@
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
-use teardown_core::scenario::Topology;
+use teardown_core::evidence::TcpFlags;
+use teardown_core::scenario::{DropSelect, Topology};
 use teardown_lab::fault;
 use teardown_lab::topology::{Host, Lab};
 
@@ -56,7 +57,12 @@ fn selective_drop_and_undrop() {
     teardown_lab::require_privileged();
     let lab = &up("x", Topology::Switched);
     // Dropping the client's SYNs stops new connections; undrop lets them through.
-    fault::drop_from(lab, Host::Client, &fault::rule_for(Some("S"), None)).unwrap();
+    fault::drop_from(
+        lab,
+        Host::Client,
+        &fault::rule_for(DropSelect::AnyFlag(TcpFlags(TcpFlags::SYN))),
+    )
+    .unwrap();
     assert!(!connects(lab, 9110));
     fault::undrop(lab).unwrap();
     assert!(connects(lab, 9111));
@@ -67,7 +73,7 @@ fn selective_drop_and_undrop() {
 fn a_counted_drop_loses_only_the_first_matching_frames() {
     teardown_lab::require_privileged();
     let lab = &up("n", Topology::Switched);
-    let rule = fault::rule_for(Some("S"), None);
+    let rule = fault::rule_for(DropSelect::AnyFlag(TcpFlags(TcpFlags::SYN)));
     let budget = fault::drop_first(lab, Host::Client, &rule, Some(1))
         .unwrap()
         .expect("a count gives a budget");

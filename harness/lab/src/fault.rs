@@ -22,6 +22,7 @@ use crate::rtnl::Rtnl;
 use crate::topology::{Host, Lab};
 use anyhow::{anyhow, Result};
 use std::sync::atomic::Ordering;
+use teardown_core::scenario::DropSelect;
 
 /// Cuts (`true`) or restores (`false`) the wire in both directions.
 /// Switched: bridge ports disabled. Direct: a drop-all cls_bpf filter on each
@@ -87,27 +88,13 @@ pub fn undrop(lab: &Lab) -> Result<()> {
     Ok(())
 }
 
-/// The drop rule a step's `flags` / `probability` describe.
-pub fn rule_for(flags: Option<&str>, probability: Option<f64>) -> DropRule {
-    use teardown_core::evidence::TcpFlags;
-    if let Some(p) = probability {
-        return DropRule::Probability(p);
-    }
-    match flags {
-        None => DropRule::All,
-        Some(".") => DropRule::PureAck,
-        Some(f) => {
-            let mut any_of = 0u8;
-            for c in f.chars() {
-                any_of |= match c {
-                    'F' => TcpFlags::FIN,
-                    'R' => TcpFlags::RST,
-                    'S' => TcpFlags::SYN,
-                    _ => 0,
-                };
-            }
-            DropRule::TcpFlags { any_of }
-        }
+/// The drop program for a step's validated selection of frames.
+pub fn rule_for(select: DropSelect) -> DropRule {
+    match select {
+        DropSelect::All => DropRule::All,
+        DropSelect::AnyFlag(f) => DropRule::TcpFlags { any_of: f.0 },
+        DropSelect::PureAck => DropRule::PureAck,
+        DropSelect::Probability(p) => DropRule::Probability(p),
     }
 }
 

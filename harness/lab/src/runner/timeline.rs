@@ -5,7 +5,6 @@
 
 use super::signals::aborted;
 use super::supervise::{harness_event, lab_host, Supervisor};
-use crate::bpf::DropRule;
 use crate::record::Recorder;
 use crate::sys::now_ns;
 use crate::topology::Lab;
@@ -261,12 +260,7 @@ impl<'a> Run<'a> {
     }
 
     fn drop_frames(&mut self, from: Senders, select: DropSelect, count: Option<u64>) -> Result<()> {
-        let rule = match select {
-            DropSelect::All => DropRule::All,
-            DropSelect::AnyFlag(f) => DropRule::TcpFlags { any_of: f.0 },
-            DropSelect::PureAck => DropRule::PureAck,
-            DropSelect::Probability(p) => DropRule::Probability(p),
-        };
+        let rule = crate::fault::rule_for(select);
         for h in from.hosts() {
             if let Some(b) = crate::fault::drop_first(self.lab, lab_host(*h), &rule, count)? {
                 self.budgets.push((format!("{} from {h}", rule.name()), b));
