@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
-echo "== lab setup + teardown (issue: at most 1/5 of iproute2's time)"
+echo "== lab setup + teardown (goal: at most 1/10 of iproute2's time)"
 $CARGO run --release --quiet --example lab_bench -- 50 ./netns-setup.sh
 if [ -x bench/replay.sh ] || [ -f bench/replay.sh ]; then
   echo "== replay of a large capture against tshark and tcpdump"

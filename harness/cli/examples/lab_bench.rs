@@ -3,22 +3,38 @@
 //! `netns-setup.sh up` + `down` (iproute2) doing the same. Needs root.
 //!
 //! Usage: lab_bench [N] [path/to/netns-setup.sh]
+//!
+//! Besides the medians it prints ours split into setup and teardown, and the
+//! 90th percentile: a lab's setup waits for the RTNL lock whenever the kernel
+//! is busy freeing namespaces deleted before (its cleanup_net batch holds the
+//! lock while it unregisters their devices), so one setup in five or so takes
+//! 50-130 ms instead of 5-8 ms. iproute2 pays the same; the median shows the
+//! usual case, the 90th percentile that one.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 use teardown_core::scenario::Topology;
 use teardown_lab::topology::Lab;
 
-fn median(mut v: Vec<Duration>) -> Duration {
+/// The issue's goal (issue 11): ours at most a tenth of iproute2's time.
+const GOAL: f64 = 0.10;
+
+fn quantile(v: &[Duration], q: f64) -> Duration {
+    let mut v = v.to_vec();
     v.sort();
-    v[v.len() / 2]
+    v[((v.len() - 1) as f64 * q).round() as usize]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
 }
 
 fn main() {
     let n: usize = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .unwrap_or(50);
+        .unwrap_or(50)
+        .max(1);
     let script = std::env::args()
         .nth(2)
         .unwrap_or_else(|| "./netns-setup.sh".into());
@@ -26,13 +42,17 @@ fn main() {
         eprintln!("lab_bench needs root");
         std::process::exit(3);
     }
-    let mut ours = Vec::with_capacity(n);
+    let (mut ours, mut ups, mut downs) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..n {
         let id = format!("b{}{i}", std::process::id() % 10000);
         let t = Instant::now();
         let lab = Lab::up(&id, Topology::Switched).expect("lab up");
+        let up = t.elapsed();
         lab.down().expect("lab down");
-        ours.push(t.elapsed());
+        let total = t.elapsed();
+        ours.push(total);
+        ups.push(up);
+        downs.push(total - up);
     }
     let mut theirs = Vec::with_capacity(n);
     for _ in 0..n {
@@ -51,18 +71,22 @@ fn main() {
         assert!(up.success() && down.success(), "netns-setup.sh failed");
         theirs.push(t.elapsed());
     }
-    let (a, b) = (median(ours), median(theirs));
-    println!("lab setup+teardown, median of {n}:");
+    let (a, b) = (quantile(&ours, 0.5), quantile(&theirs, 0.5));
+    println!("lab setup+teardown, median of {n} (90th percentile in brackets):");
     println!(
-        "  teardown (rtnetlink)      {:>9.2} ms",
-        a.as_secs_f64() * 1e3
+        "  teardown (rtnetlink)      {:>9.2} ms  [{:.2}]  setup {:.2} + teardown {:.2}",
+        ms(a),
+        ms(quantile(&ours, 0.9)),
+        ms(quantile(&ups, 0.5)),
+        ms(quantile(&downs, 0.5))
     );
     println!(
-        "  netns-setup.sh (iproute2) {:>9.2} ms",
-        b.as_secs_f64() * 1e3
+        "  netns-setup.sh (iproute2) {:>9.2} ms  [{:.2}]",
+        ms(b),
+        ms(quantile(&theirs, 0.9))
     );
     println!(
-        "  ratio ours/iproute2       {:>9.3}  (goal <= 0.20)",
+        "  ratio ours/iproute2       {:>9.3}  (goal <= {GOAL:.2})",
         a.as_secs_f64() / b.as_secs_f64()
     );
 }

@@ -11,8 +11,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// How often the lab's sock_diag sampler takes a round of a host's sockets.
-/// Part of the evidence's contract: timing checks on socket samples allow one
-/// period of lag (see `timing::SAMPLE_LAG`).
+/// Part of the evidence's contract: a socket's change lies between the round
+/// before that showed the old state and the first to show the new one
+/// (`timing::gone` uses that span; rounds are later under load).
 pub const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 
 /// TCP flag bits as on the wire (FIN = 0x01 .. CWR = 0x80).

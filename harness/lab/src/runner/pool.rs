@@ -46,24 +46,19 @@ pub fn run_all(plan: Plan, observer: &dyn Observer) -> Result<Summary> {
     let jobs = plan.jobs.unwrap_or(work.len().min(32)).max(1);
     let total = work.len();
     observer.planned(total, jobs);
-    // Longest predicted first (popped from the end), so the suite ends with the longest.
-    let mut queue: Vec<(usize, Scenario, Duration)> = work
-        .into_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let d = teardown_core::timing::predicted_run(&s);
-            (i, s, d)
-        })
-        .collect();
-    queue.sort_by(|a, b| a.2.cmp(&b.2).then_with(|| b.1.name.cmp(&a.1.name)));
-    let queue = Mutex::new(queue);
+    let queue = Mutex::new(queue_order(work));
     let results: Mutex<Vec<ScenarioResult>> = Mutex::new(Vec::new());
     let done = AtomicUsize::new(0);
     std::thread::scope(|s| {
         for _ in 0..jobs {
             s.spawn(|| loop {
                 let next = queue.lock().unwrap().pop();
-                let Some((_, sc, predicted)) = next else {
+                let Some(Queued {
+                    scenario: sc,
+                    predicted,
+                    ..
+                }) = next
+                else {
                     break;
                 };
                 if super::signals::aborted() {
@@ -91,17 +86,76 @@ pub fn run_all(plan: Plan, observer: &dyn Observer) -> Result<Summary> {
     Ok(summary)
 }
 
+/// A scenario waiting in the queue: which repetition it is, and how long the
+/// model says it takes.
+struct Queued {
+    round: usize,
+    scenario: Scenario,
+    predicted: Duration,
+}
+
 /// Repetitions run as their own scenarios (`name#2`, ...), each in its own lab.
-fn repetitions(scenarios: Vec<Scenario>, repeat: usize) -> Vec<Scenario> {
+fn repetitions(scenarios: Vec<Scenario>, repeat: usize) -> Vec<Queued> {
     let mut work = Vec::new();
     for sc in scenarios {
-        for r in 1..=repeat {
+        for round in 1..=repeat {
             let mut s = sc.clone();
             if repeat > 1 {
-                s.name = format!("{}#{r}", sc.name);
+                s.name = format!("{}#{round}", sc.name);
             }
-            work.push(s);
+            work.push(Queued {
+                round,
+                predicted: teardown_core::timing::predicted_run(&s),
+                scenario: s,
+            });
         }
     }
     work
+}
+
+/// The order scenarios start in (the queue is popped from its end): round by
+/// round, and in each round the longest predicted first, so a run ends with
+/// its longest scenario.
+///
+/// Round by round, not every copy of a scenario together: with the copies
+/// side by side, `--repeat 20` started 32 copies of the same program at one
+/// instant on 2 cores, and Python's http.server (~0.3 s of CPU to start
+/// alone) then took ~10 s to listen, past its scenario's readiness bound
+/// (17 of 40 runs of x-python-http-server-kill-client). Round by round, the
+/// labs running at once are different scenarios, as in a plain run.
+fn queue_order(work: Vec<Queued>) -> Vec<Queued> {
+    let mut queue = work;
+    queue.sort_by(|a, b| {
+        b.round
+            .cmp(&a.round)
+            .then(a.predicted.cmp(&b.predicted))
+            .then_with(|| b.scenario.name.cmp(&a.scenario.name))
+    });
+    queue
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenario(name: &str, wait: &str) -> Scenario {
+        let text = format!(
+            "name = \"{name}\"\nconclusion = \"C2\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[endpoints.client]\nhost = \"client\"\nprogram = \"client\"\n[[step]]\nwait = {{ duration = \"{wait}\" }}\n"
+        );
+        Scenario::parse("t.toml", &text, Profile::Fast).unwrap()
+    }
+
+    #[test]
+    fn repetitions_start_round_by_round_longest_first() {
+        let work = repetitions(vec![scenario("short", "1s"), scenario("long", "5s")], 3);
+        let mut queue = queue_order(work);
+        let mut started = Vec::new();
+        while let Some(q) = queue.pop() {
+            started.push(q.scenario.name);
+        }
+        assert_eq!(
+            started,
+            ["long#1", "short#1", "long#2", "short#2", "long#3", "short#3"]
+        );
+    }
 }
