@@ -98,7 +98,7 @@ fn load_run_files(capture: &std::path::Path, ev: &mut Evidence) -> anyhow::Resul
         ev.steps = ev
             .events
             .iter()
-            .filter(|e| e.kind == "step")
+            .filter(|e| e.kind == teardown_core::scenario::EventKind::Step)
             .enumerate()
             .map(|(i, e)| {
                 let detail = e.detail.clone().unwrap_or_default();

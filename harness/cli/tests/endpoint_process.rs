@@ -4,11 +4,12 @@
 //! without root (and fails under CI=true).
 
 use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 use teardown_core::evidence::Event;
-use teardown_core::scenario::{Dur, OnEof, SocketOptions};
+use teardown_core::scenario::{Dur, EventKind, Host, OnEof, SocketOptions, TcpState};
 use teardown_lab::endpoint::{EndpointConfig, Role};
 use teardown_lab::netns::NetNs;
 
@@ -109,7 +110,8 @@ impl Proc {
     }
 
     fn wait_kind(&mut self, kind: &str) -> Event {
-        self.wait(kind, |e| e.kind == kind)
+        let k = EventKind::parse(kind).unwrap();
+        self.wait(kind, |e| e.kind == k)
     }
 
     /// Collects what arrives during `d`.
@@ -175,13 +177,13 @@ fn send_receive_and_close_gives_peer_eof() {
         let accepted = s
             .seen
             .iter()
-            .find(|e| e.kind == "accepted")
+            .find(|e| e.kind == EventKind::Accepted)
             .unwrap()
             .clone();
         let connected = c
             .seen
             .iter()
-            .find(|e| e.kind == "connected")
+            .find(|e| e.kind == EventKind::Connected)
             .unwrap()
             .clone();
         assert_eq!(
@@ -191,12 +193,14 @@ fn send_receive_and_close_gives_peer_eof() {
         c.cmd("send 1000");
         assert_eq!(c.wait_kind("sent").bytes, Some(1000));
         s.wait("received 1000", |e| {
-            e.kind == "received" && e.bytes == Some(1000)
+            e.kind == EventKind::Received && e.bytes == Some(1000)
         });
         c.cmd("close");
         c.wait_kind("closed");
-        let eof = s.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
-        assert_eq!(eof.kind, "eof", "{:#?}", s.seen);
+        let eof = s.wait("eof or error", |e| {
+            e.kind == EventKind::Eof || e.kind == EventKind::Error
+        });
+        assert_eq!(eof.kind, EventKind::Eof, "{:#?}", s.seen);
         // Stdin EOF ends the process with status 0.
         drop(c.stdin.take());
         assert_eq!(c.exit_code(), Some(0));
@@ -222,7 +226,7 @@ fn server_on_eof_close_gives_client_eof() {
     );
     // The server's FIN leaves the moment it reads EOF, so the client may see
     // its EOF before its own `shutdown` event was consumed above.
-    if !c.seen.iter().any(|e| e.kind == "eof") {
+    if !c.seen.iter().any(|e| e.kind == EventKind::Eof) {
         c.wait_kind("eof");
     }
 }
@@ -257,8 +261,10 @@ fn linger_zero_close_resets_the_peer() {
     let (mut s, mut c) = connect(&ns, scfg, ccfg);
     c.cmd("close");
     c.wait_kind("closed");
-    let e = s.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
-    assert_eq!(e.kind, "error", "{:#?}", s.seen);
+    let e = s.wait("eof or error", |e| {
+        e.kind == EventKind::Eof || e.kind == EventKind::Error
+    });
+    assert_eq!(e.kind, EventKind::Error, "{:#?}", s.seen);
     assert_eq!(e.op.as_deref(), Some("read"));
     assert_eq!(e.errno.as_deref(), Some("ECONNRESET"));
 }
@@ -276,13 +282,15 @@ fn close_with_unread_data_resets_the_peer() {
     // Loopback delivers at once; give the kernel a moment anyway.
     std::thread::sleep(Duration::from_millis(50));
     assert!(
-        !s.seen.iter().any(|e| e.kind == "received"),
+        !s.seen.iter().any(|e| e.kind == EventKind::Received),
         "autoread=false never reads"
     );
     s.cmd("close");
     s.wait_kind("closed");
-    let e = c.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
-    assert_eq!(e.kind, "error", "{:#?}", c.seen);
+    let e = c.wait("eof or error", |e| {
+        e.kind == EventKind::Eof || e.kind == EventKind::Error
+    });
+    assert_eq!(e.kind, EventKind::Error, "{:#?}", c.seen);
     assert_eq!(e.errno.as_deref(), Some("ECONNRESET"));
 }
 
@@ -295,8 +303,10 @@ fn sigkill_of_the_client_gives_the_server_eof() {
     let (mut s, mut c) = connect(&ns, scfg, ccfg);
     c.child.kill().unwrap(); // SIGKILL
     c.child.wait().unwrap();
-    let e = s.wait("eof or error", |e| e.kind == "eof" || e.kind == "error");
-    assert_eq!(e.kind, "eof", "{:#?}", s.seen);
+    let e = s.wait("eof or error", |e| {
+        e.kind == EventKind::Eof || e.kind == EventKind::Error
+    });
+    assert_eq!(e.kind, EventKind::Eof, "{:#?}", s.seen);
 }
 
 #[test]
@@ -371,7 +381,10 @@ fn stream_is_coalesced_and_close_stops_it_at_once() {
     let (mut s, mut c) = connect(&ns, scfg, ccfg);
     c.cmd("stream");
     let got = s.drain_for(Duration::from_millis(300));
-    let received: Vec<&Event> = got.iter().filter(|e| e.kind == "received").collect();
+    let received: Vec<&Event> = got
+        .iter()
+        .filter(|e| e.kind == EventKind::Received)
+        .collect();
     assert!(received.len() >= 5, "{} received events", received.len());
     assert!(
         received.len() <= 300 / 10 + 3,
@@ -383,11 +396,15 @@ fn stream_is_coalesced_and_close_stops_it_at_once() {
     c.cmd("close");
     c.wait_kind("closed");
     assert!(asked.elapsed() < Duration::from_millis(500));
-    let sent = c.seen.iter().rfind(|e| e.kind == "sent").unwrap();
+    let sent = c.seen.iter().rfind(|e| e.kind == EventKind::Sent).unwrap();
     let total = sent.bytes.unwrap();
     // The server reads everything, then EOF.
     s.wait_kind("eof");
-    let last = s.seen.iter().rfind(|e| e.kind == "received").unwrap();
+    let last = s
+        .seen
+        .iter()
+        .rfind(|e| e.kind == EventKind::Received)
+        .unwrap();
     assert_eq!(
         last.bytes,
         Some(total),
@@ -406,15 +423,21 @@ fn sampler_sees_the_endpoints_close() {
     teardown_lab::require_privileged();
     let ns = TestNs::new("samp");
     let (tx, rx) = mpsc::channel();
-    let sampler = Sampler::start(&ns.0, "lo", DEFAULT_PERIOD, move |round| {
+    // One namespace holds both ends: its samples are labelled as one host's.
+    const LO: Host = Host::Client;
+    let sampler = Sampler::start(&ns.0, LO, DEFAULT_PERIOD, move |round| {
         let _ = tx.send((teardown_lab::sys::now_ns(), round));
     })
     .unwrap();
     let (mut scfg, ccfg) = pair(&ns, "127.0.0.1");
     scfg.on_eof = OnEof::Close;
     let (mut s, mut c) = connect(&ns, scfg, ccfg);
-    let client = c.seen.iter().find(|e| e.kind == "connected").unwrap();
-    let client_addr = client.detail.clone().unwrap();
+    let client = c
+        .seen
+        .iter()
+        .find(|e| e.kind == EventKind::Connected)
+        .unwrap();
+    let client_addr: SocketAddr = client.detail.as_deref().unwrap().parse().unwrap();
     std::thread::sleep(Duration::from_millis(50));
     c.cmd("close");
     c.wait_kind("closed");
@@ -424,33 +447,23 @@ fn sampler_sees_the_endpoints_close() {
     let mut flat = Vec::new();
     while let Ok((ts, round)) = rx.try_recv() {
         if round.is_empty() {
-            flat.push(empty_round(ts, "lo"));
+            flat.push(empty_round(ts, LO));
         }
         flat.extend(round);
     }
     let t = transitions(&flat);
-    let cpath = state_path(&t, "lo", &client_addr, "127.0.0.1:8080");
-    let spath = state_path(&t, "lo", "127.0.0.1:8080", &client_addr);
-    assert_eq!(
-        cpath.first().map(String::as_str),
-        Some("ESTABLISHED"),
-        "{t:#?}"
-    );
-    assert_eq!(
-        cpath.last().map(String::as_str),
-        Some("TIME_WAIT"),
-        "{t:#?}"
-    );
-    assert_eq!(
-        spath.first().map(String::as_str),
-        Some("ESTABLISHED"),
-        "{t:#?}"
-    );
-    assert_eq!(spath.last().map(String::as_str), Some("gone"), "{t:#?}");
+    let server_addr: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+    let cpath = state_path(&t, LO, client_addr, server_addr);
+    let spath = state_path(&t, LO, server_addr, client_addr);
+    assert_eq!(cpath.first(), Some(&TcpState::Established), "{t:#?}");
+    assert_eq!(cpath.last(), Some(&TcpState::TimeWait), "{t:#?}");
+    assert_eq!(spath.first(), Some(&TcpState::Established), "{t:#?}");
+    // Gone: CLOSED, the connection has no socket left.
+    assert_eq!(spath.last(), Some(&TcpState::Closed), "{t:#?}");
     // The listener went when the server accepted its one connection.
-    let lpath = state_path(&t, "lo", "127.0.0.1:8080", "0.0.0.0:0");
+    let lpath = state_path(&t, LO, server_addr, "0.0.0.0:0".parse().unwrap());
     assert!(
-        lpath.is_empty() || lpath.last().map(String::as_str) == Some("gone"),
+        lpath.is_empty() || lpath.last() == Some(&TcpState::Closed),
         "{lpath:?}"
     );
 }

@@ -6,14 +6,17 @@
 //! epoch, the clock AF_PACKET stamps packets with, so packets, socket samples
 //! and application events share one time line.
 
-use serde::{Deserialize, Serialize};
-use std::net::{IpAddr, SocketAddr};
+use crate::scenario::terms::{named, EventKind, Host, TcpState};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+pub use crate::scenario::terms::Side;
+
 /// How often the lab's sock_diag sampler takes a round of a host's sockets.
-/// Part of the evidence's contract: a socket's change lies between the round
-/// before that showed the old state and the first to show the new one
-/// (`timing::gone` uses that span; rounds are later under load).
+/// Part of the evidence's contract: a socket's change lies between the last
+/// round that showed the old state and the first to show the new one
+/// (`timing::gone` uses that span; rounds come later under load).
 pub const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 
 /// TCP flag bits as on the wire (FIN = 0x01 .. CWR = 0x80).
@@ -107,41 +110,19 @@ pub struct Packet {
     pub win: u16,
 }
 
-/// Which side of the connection a host is on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    Client,
-    Server,
-}
+/// The source of the harness's own events (`step`, `fault`, `drops`, `started`).
+pub const HARNESS: &str = "harness";
 
-impl Side {
-    pub fn letter(self) -> char {
-        match self {
-            Side::Client => 'C',
-            Side::Server => 'S',
-        }
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            Side::Client => "client",
-            Side::Server => "server",
-        }
-    }
-}
-
-/// An application or harness event.
+/// An application or harness event (a line of `events.jsonl`).
 ///
-/// Application kinds (source = endpoint name): `listening`, `accepted`,
-/// `connected`, `sent` (bytes), `received` (bytes), `eof`, `error` (op, errno),
-/// `closed`, `shutdown`, `exited` (detail = status), `stdout`, `stderr`.
-/// Harness kinds (source = `harness`): `step` (detail = step description),
-/// `fault` (detail = what was applied), `killed`, `started`.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// `source` is the endpoint's name, or [`HARNESS`]; [`EventKind`] says which
+/// kinds each writes and what their `detail` holds. The application's kinds
+/// carry `op` and `errno` (`error`), `bytes` (`sent`, `received`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
     pub ts_ns: u64,
     pub source: String,
-    pub kind: String,
+    pub kind: EventKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub op: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,28 +133,256 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
+impl Event {
+    /// An event with no op, errno, bytes or detail.
+    pub fn new(ts_ns: u64, source: impl Into<String>, kind: EventKind) -> Event {
+        Event {
+            ts_ns,
+            source: source.into(),
+            kind,
+            op: None,
+            errno: None,
+            bytes: None,
+            detail: None,
+        }
+    }
+}
+
+named! {
+    /// The timer sock_diag shows armed on a socket (`idiag_timer`), as `ss -o`
+    /// names it. The kernel's 0 is no timer (a sample's `timer` is `None`).
+    pub enum Timer {
+        /// 1: retransmission (also the tail loss probe and the reordering timer).
+        On = "on",
+        /// 2: the socket's own timer: keepalive, or an orphan's FIN_WAIT2 lifetime.
+        Keepalive = "keepalive",
+        /// 3: a TIME_WAIT (or FIN_WAIT2) mini socket's lifetime.
+        Timewait = "timewait",
+        /// 4: the zero window probe.
+        Persist = "persist",
+    }
+}
+
+/// The `state` that `sockets.jsonl` writes for a round that found no socket
+/// ([`SockSample::no_socket`]), with empty `local` and `remote`.
+pub const NO_SOCKET_STATE: &str = "NONE";
+
 /// One sock_diag sample of one TCP socket (a line of `sockets.jsonl`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// A sample in state [`TcpState::Closed`] is not a socket: it marks a round of
+/// its host that found no socket at all ([`SockSample::no_socket`]), so that a
+/// flat list of samples still shows that the sockets are gone. Its addresses
+/// are unspecified (`0.0.0.0:0`); the file writes it as it always has, with
+/// state `NONE` and empty addresses, and reads it back the same way.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SockSample {
     pub ts_ns: u64,
-    /// Host name (`client`, `server`).
-    pub host: String,
-    pub local: String,
-    pub remote: String,
-    /// Kernel state name: `ESTABLISHED`, `FIN_WAIT1`, `TIME_WAIT`, `LISTEN`, ...
-    pub state: String,
-    /// Timer kind as `ss -o` names it: `on` (retransmit), `keepalive`,
-    /// `timewait`, `persist`; absent when none is armed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timer: Option<String>,
+    pub host: Host,
+    /// As the file writes it: `1.2.3.4:80`, `[fd00::1]:80` (`SocketAddr`'s Display).
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub state: TcpState,
+    /// The timer armed, if any.
+    pub timer: Option<Timer>,
     /// Time until the timer fires, in ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_ms: Option<u64>,
     /// Timer retransmit counter from inet_diag (`idiag_retrans`).
     pub retrans: u32,
     /// From TCP_INFO where available (not for TIME_WAIT).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tcp: Option<TcpInfoLite>,
+}
+
+impl SockSample {
+    /// A sample of a socket with no timer, retransmission or TCP_INFO.
+    pub fn new(
+        ts_ns: u64,
+        host: Host,
+        local: SocketAddr,
+        remote: SocketAddr,
+        state: TcpState,
+    ) -> SockSample {
+        SockSample {
+            ts_ns,
+            host,
+            local,
+            remote,
+            state,
+            timer: None,
+            expires_ms: None,
+            retrans: 0,
+            tcp: None,
+        }
+    }
+
+    /// The marker of a round of `host` that found no socket.
+    pub fn no_socket(ts_ns: u64, host: Host) -> SockSample {
+        let none = SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0));
+        SockSample::new(ts_ns, host, none, none, TcpState::Closed)
+    }
+
+    /// Whether this marks a round that found no socket ([`SockSample::no_socket`]).
+    pub fn is_no_socket(&self) -> bool {
+        self.state == TcpState::Closed
+    }
+}
+
+/// A `sockets.jsonl` line as written: the field order and skip rules of the
+/// format (DESIGN.md), a round without a socket as `NONE` with empty addresses.
+#[derive(Serialize)]
+struct SockLineOut<'a> {
+    ts_ns: u64,
+    host: Host,
+    #[serde(serialize_with = "addr_or_empty")]
+    local: Option<SocketAddr>,
+    #[serde(serialize_with = "addr_or_empty")]
+    remote: Option<SocketAddr>,
+    state: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timer: Option<Timer>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_ms: Option<u64>,
+    retrans: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tcp: Option<&'a TcpInfoLite>,
+}
+
+fn addr_or_empty<S: Serializer>(a: &Option<SocketAddr>, s: S) -> Result<S::Ok, S::Error> {
+    match a {
+        Some(a) => s.collect_str(a),
+        None => s.serialize_str(""),
+    }
+}
+
+/// A `sockets.jsonl` line as read (files of every version so far).
+#[derive(Deserialize)]
+struct SockLineIn {
+    ts_ns: u64,
+    host: Host,
+    local: String,
+    remote: String,
+    state: String,
+    #[serde(default)]
+    timer: Option<Timer>,
+    #[serde(default)]
+    expires_ms: Option<u64>,
+    retrans: u32,
+    #[serde(default)]
+    tcp: Option<TcpInfoLite>,
+}
+
+impl Serialize for SockSample {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let socket = !self.is_no_socket();
+        SockLineOut {
+            ts_ns: self.ts_ns,
+            host: self.host,
+            local: socket.then_some(self.local),
+            remote: socket.then_some(self.remote),
+            state: if socket {
+                self.state.name()
+            } else {
+                NO_SOCKET_STATE
+            },
+            timer: self.timer,
+            expires_ms: self.expires_ms,
+            retrans: self.retrans,
+            tcp: self.tcp.as_ref(),
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for SockSample {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<SockSample, D::Error> {
+        use serde::de::Error;
+        let line = SockLineIn::deserialize(d)?;
+        let mut sample = if line.state == NO_SOCKET_STATE {
+            if !line.local.is_empty() || !line.remote.is_empty() {
+                return Err(D::Error::custom(format!(
+                    "a `{NO_SOCKET_STATE}` sample (a round without a socket) has no addresses"
+                )));
+            }
+            SockSample::no_socket(line.ts_ns, line.host)
+        } else {
+            let state = TcpState::parse(&line.state)
+                .filter(|s| *s != TcpState::Closed)
+                .ok_or_else(|| {
+                    D::Error::custom(format!(
+                        "unknown socket state `{}` (expected {NO_SOCKET_STATE} or a kernel state: {})",
+                        line.state,
+                        TcpState::names()
+                    ))
+                })?;
+            let addr = |text: &str| {
+                text.parse::<SocketAddr>().map_err(|_| {
+                    D::Error::custom(format!("bad socket address `{text}` (ip:port, [ip]:port)"))
+                })
+            };
+            SockSample::new(
+                line.ts_ns,
+                line.host,
+                addr(&line.local)?,
+                addr(&line.remote)?,
+                state,
+            )
+        };
+        sample.timer = line.timer;
+        sample.expires_ms = line.expires_ms;
+        sample.retrans = line.retrans;
+        sample.tcp = line.tcp;
+        Ok(sample)
+    }
+}
+
+/// The scenario's connection: the one way the core and the lab say "this
+/// connection", for socket samples and for packets.
+///
+/// The connection is known by its server port ([`crate::scenario::Scenario::connection`]);
+/// every connection to that port counts (a client that reconnects is the
+/// same "connection"). Its sockets and segments have that port at the
+/// server's end: the remote port of a socket on the client, the local port of
+/// one on the server; the destination port of a segment the client sent, the
+/// source port of one the server sent. Addresses are not compared: the lab's
+/// hosts have one address per family, and a dual-stack server's socket shows
+/// its peers as IPv4-mapped IPv6 addresses (`[::ffff:198.18.0.1]:40000`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Connection {
+    pub server_port: u16,
+}
+
+impl Connection {
+    pub fn new(server_port: u16) -> Connection {
+        Connection { server_port }
+    }
+
+    /// Whether a sample is one of the connection's sockets: a socket (not a
+    /// round without one), not a listener, with the server port at the
+    /// server's end.
+    pub fn has_socket(self, s: &SockSample) -> bool {
+        if matches!(s.state, TcpState::Listen | TcpState::Closed) {
+            return false;
+        }
+        match s.host {
+            Host::Client => s.remote.port() == self.server_port,
+            Host::Server => s.local.port() == self.server_port,
+        }
+    }
+
+    /// Whether a sample is a listener on the server port (the server
+    /// program's, whichever host it was taken on).
+    pub fn is_listener(self, s: &SockSample) -> bool {
+        s.state == TcpState::Listen && s.local.port() == self.server_port
+    }
+
+    /// Whether a packet is one of the connection's segments, given who sent
+    /// it ([`Evidence::sender`]; a packet from an unknown address is not).
+    pub fn has_packet(self, p: &Packet, sender: Option<Side>) -> bool {
+        match sender {
+            Some(Side::Client) => p.dst.port() == self.server_port,
+            Some(Side::Server) => p.src.port() == self.server_port,
+            None => false,
+        }
+    }
 }
 
 /// The fields of `struct tcp_info` the checks use.
@@ -281,6 +490,259 @@ mod tests {
         assert_eq!(TcpFlags::parse_tcpdump("X"), None);
         assert_eq!(TcpFlags::parse_tcpdump(""), None);
         assert_eq!(TcpFlags::parse_tcpdump("FF"), None);
+    }
+
+    fn addr(text: &str) -> SocketAddr {
+        text.parse().unwrap()
+    }
+
+    /// Serializes to exactly `json` and reads it back to the same sample.
+    fn same_line(s: &SockSample, json: &str) {
+        assert_eq!(serde_json::to_string(s).unwrap(), json);
+        assert_eq!(&serde_json::from_str::<SockSample>(json).unwrap(), s);
+    }
+
+    #[test]
+    fn sock_samples_keep_their_json_lines_v4() {
+        let mut s = SockSample::new(
+            1796168333618202478,
+            Host::Server,
+            addr("198.18.0.2:8080"),
+            addr("198.18.0.1:56236"),
+            TcpState::FinWait1,
+        );
+        s.timer = Some(Timer::On);
+        s.expires_ms = Some(192);
+        s.tcp = Some(TcpInfoLite {
+            rto_us: 204000,
+            unacked: 1,
+            bytes_received: 7,
+            ..TcpInfoLite::default()
+        });
+        same_line(
+            &s,
+            r#"{"ts_ns":1796168333618202478,"host":"server","local":"198.18.0.2:8080","remote":"198.18.0.1:56236","state":"FIN_WAIT1","timer":"on","expires_ms":192,"retrans":0,"tcp":{"retransmits":0,"probes":0,"backoff":0,"rto_us":204000,"unacked":1,"total_retrans":0,"bytes_acked":0,"bytes_received":7}}"#,
+        );
+        let listener = SockSample::new(
+            5,
+            Host::Server,
+            addr("0.0.0.0:8080"),
+            addr("0.0.0.0:0"),
+            TcpState::Listen,
+        );
+        same_line(
+            &listener,
+            r#"{"ts_ns":5,"host":"server","local":"0.0.0.0:8080","remote":"0.0.0.0:0","state":"LISTEN","retrans":0}"#,
+        );
+    }
+
+    #[test]
+    fn sock_samples_keep_their_json_lines_v6() {
+        let mut s = SockSample::new(
+            2,
+            Host::Client,
+            addr("[fd00:7d::1]:40000"),
+            addr("[fd00:7d::2]:8080"),
+            TcpState::TimeWait,
+        );
+        s.timer = Some(Timer::Timewait);
+        s.expires_ms = Some(59000);
+        s.retrans = 3;
+        same_line(
+            &s,
+            r#"{"ts_ns":2,"host":"client","local":"[fd00:7d::1]:40000","remote":"[fd00:7d::2]:8080","state":"TIME_WAIT","timer":"timewait","expires_ms":59000,"retrans":3}"#,
+        );
+        // A dual-stack listener's connection from an IPv4 client (socat TCP6-LISTEN).
+        let mapped = SockSample::new(
+            3,
+            Host::Server,
+            addr("[::ffff:198.18.0.2]:8080"),
+            addr("[::ffff:198.18.0.1]:56236"),
+            TcpState::Established,
+        );
+        same_line(
+            &mapped,
+            r#"{"ts_ns":3,"host":"server","local":"[::ffff:198.18.0.2]:8080","remote":"[::ffff:198.18.0.1]:56236","state":"ESTABLISHED","retrans":0}"#,
+        );
+        let any6 = SockSample::new(
+            4,
+            Host::Server,
+            addr("[::]:8080"),
+            addr("[::]:0"),
+            TcpState::Listen,
+        );
+        same_line(
+            &any6,
+            r#"{"ts_ns":4,"host":"server","local":"[::]:8080","remote":"[::]:0","state":"LISTEN","retrans":0}"#,
+        );
+    }
+
+    #[test]
+    fn a_round_without_a_socket_is_written_none_with_empty_addresses() {
+        let m = SockSample::no_socket(1796168335582793317, Host::Server);
+        assert!(m.is_no_socket());
+        same_line(
+            &m,
+            r#"{"ts_ns":1796168335582793317,"host":"server","local":"","remote":"","state":"NONE","retrans":0}"#,
+        );
+    }
+
+    #[test]
+    fn bad_sample_lines_are_errors_that_say_why() {
+        let line = |state: &str, local: &str| {
+            format!(
+                r#"{{"ts_ns":1,"host":"client","local":"{local}","remote":"198.18.0.2:8080","state":"{state}","retrans":0}}"#
+            )
+        };
+        let err = |text: String| {
+            serde_json::from_str::<SockSample>(&text)
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(line("UNKNOWN", "198.18.0.1:1")).contains("unknown socket state `UNKNOWN`"));
+        assert!(err(line("CLOSED", "198.18.0.1:1")).contains("unknown socket state `CLOSED`"));
+        assert!(err(line("ESTABLISHED", "198.18.0.1")).contains("bad socket address `198.18.0.1`"));
+        assert!(err(line("ESTABLISHED", "")).contains("bad socket address ``"));
+        assert!(err(line("NONE", "198.18.0.1:1")).contains("has no addresses"));
+        let router = line("ESTABLISHED", "198.18.0.1:1").replace("client", "router");
+        assert!(err(router).contains("unknown Host `router`"));
+        let timer = line("ESTABLISHED", "198.18.0.1:1")
+            .replace(r#""retrans""#, r#""timer":"unknown","retrans""#);
+        assert!(err(timer).contains("unknown Timer `unknown`"));
+        // Every state name but CLOSED (written NONE) reads back.
+        for st in TcpState::ALL.iter().filter(|s| **s != TcpState::Closed) {
+            let s: SockSample = serde_json::from_str(&line(st.name(), "198.18.0.1:1")).unwrap();
+            assert_eq!(s.state, *st);
+        }
+    }
+
+    #[test]
+    fn events_keep_their_json_lines() {
+        let same = |e: &Event, json: &str| {
+            assert_eq!(serde_json::to_string(e).unwrap(), json);
+            assert_eq!(&serde_json::from_str::<Event>(json).unwrap(), e);
+        };
+        let mut error = Event::new(5, "client", EventKind::Error);
+        error.op = Some("read".into());
+        error.errno = Some("ETIMEDOUT".into());
+        same(
+            &error,
+            r#"{"ts_ns":5,"source":"client","kind":"error","op":"read","errno":"ETIMEDOUT"}"#,
+        );
+        let mut got = Event::new(6, "server", EventKind::Received);
+        got.bytes = Some(100);
+        same(
+            &got,
+            r#"{"ts_ns":6,"source":"server","kind":"received","bytes":100}"#,
+        );
+        let mut step = Event::new(7, HARNESS, EventKind::Step);
+        step.detail = Some("cut: cut".into());
+        same(
+            &step,
+            r#"{"ts_ns":7,"source":"harness","kind":"step","detail":"cut: cut"}"#,
+        );
+        let bad = Event::new(8, "client", EventKind::BadCommand);
+        same(
+            &bad,
+            r#"{"ts_ns":8,"source":"client","kind":"bad_command"}"#,
+        );
+        for k in EventKind::ALL {
+            let e = Event::new(1, "x", *k);
+            let back: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+            assert_eq!(back.kind, *k);
+        }
+        let unknown =
+            serde_json::from_str::<Event>(r#"{"ts_ns":1,"source":"x","kind":"exploded"}"#);
+        assert!(unknown
+            .unwrap_err()
+            .to_string()
+            .contains("unknown EventKind `exploded`"));
+    }
+
+    fn conn_sample(host: Host, local: &str, remote: &str, state: TcpState) -> SockSample {
+        SockSample::new(1, host, addr(local), addr(remote), state)
+    }
+
+    #[test]
+    fn the_connection_has_the_server_port_at_the_servers_end() {
+        let conn = Connection::new(8080);
+        // The client's socket: the server port is its remote port.
+        let client = conn_sample(
+            Host::Client,
+            "198.18.0.1:40000",
+            "198.18.0.2:8080",
+            TcpState::Established,
+        );
+        assert!(conn.has_socket(&client));
+        // The server's socket: its local port.
+        let server = conn_sample(
+            Host::Server,
+            "198.18.0.2:8080",
+            "198.18.0.1:40000",
+            TcpState::CloseWait,
+        );
+        assert!(conn.has_socket(&server));
+        // Another port, or one ending in the same digits, is another connection.
+        assert!(!Connection::new(80).has_socket(&client));
+        assert!(!Connection::new(0).has_socket(&server));
+        assert!(
+            !Connection::new(40000).has_socket(&client),
+            "the client's own port"
+        );
+        assert!(
+            !Connection::new(40000).has_socket(&server),
+            "the server's peer's port"
+        );
+        // IPv6, and an IPv4 peer of a dual-stack server.
+        let v6 = conn_sample(
+            Host::Client,
+            "[fd00:7d::1]:40000",
+            "[fd00:7d::2]:8080",
+            TcpState::FinWait2,
+        );
+        assert!(conn.has_socket(&v6));
+        assert!(!Connection::new(9090).has_socket(&v6));
+        let mapped = conn_sample(
+            Host::Server,
+            "[::ffff:198.18.0.2]:8080",
+            "[::ffff:198.18.0.1]:40000",
+            TcpState::Established,
+        );
+        assert!(conn.has_socket(&mapped));
+        // A listener is not the connection, but is the listener on its port.
+        let listener = conn_sample(Host::Server, "0.0.0.0:8080", "0.0.0.0:0", TcpState::Listen);
+        assert!(!conn.has_socket(&listener));
+        assert!(conn.is_listener(&listener));
+        assert!(!Connection::new(9000).is_listener(&listener));
+        assert!(!conn.is_listener(&server));
+        let listener6 = conn_sample(Host::Server, "[::]:8080", "[::]:0", TcpState::Listen);
+        assert!(conn.is_listener(&listener6) && !conn.has_socket(&listener6));
+        // Nor is a round that found no socket.
+        assert!(!conn.has_socket(&SockSample::no_socket(1, Host::Client)));
+        assert!(!conn.is_listener(&SockSample::no_socket(1, Host::Server)));
+    }
+
+    #[test]
+    fn the_connections_packets_have_the_server_port_at_the_servers_end() {
+        let conn = Connection::new(8080);
+        let pkt = |src: &str, dst: &str| Packet {
+            ts_ns: 1,
+            port: "server-port".into(),
+            src: addr(src),
+            dst: addr(dst),
+            flags: TcpFlags(TcpFlags::ACK),
+            seq: 0,
+            ack: 0,
+            len: 0,
+            win: 0,
+        };
+        let c2s = pkt("198.18.0.1:40000", "198.18.0.2:8080");
+        let s2c = pkt("[fd00:7d::2]:8080", "[fd00:7d::1]:40000");
+        assert!(conn.has_packet(&c2s, Some(Side::Client)));
+        assert!(conn.has_packet(&s2c, Some(Side::Server)));
+        assert!(!conn.has_packet(&c2s, Some(Side::Server)));
+        assert!(!conn.has_packet(&c2s, None), "from an unknown address");
+        assert!(!Connection::new(80).has_packet(&c2s, Some(Side::Client)));
     }
 }
 

@@ -9,12 +9,14 @@
 //!
 //! # Terms
 //!
-//! - **The connection**: TCP segments between an address in
-//!   `ev.client_ips` and one in `ev.server_ips` whose server-side port is the
-//!   server port ([`Scenario::server_port`]: the `port` of the built-in server endpoint,
+//! - **The connection**: [`Scenario::connection`], defined once in
+//!   [`crate::evidence::Connection`]: the segments and sockets with the server
+//!   port ([`Scenario::server_port`]: the `port` of the built-in server endpoint,
 //!   else of the endpoint on host `server`, else the port the client connects
-//!   to, else 8080). Every connection to that port counts (a client that
-//!   reconnects is the same "connection" here).
+//!   to, else 8080) at the server's end, a segment's side told by its source
+//!   address ([`Evidence::sender`]: in `ev.client_ips` or `ev.server_ips`).
+//!   Every connection to that port counts (a client that reconnects is the
+//!   same "connection" here).
 //! - **The anchor**: with `after = "step"`, the time that step acted
 //!   (`StepRecord::acted_ns`, matched by name); evidence before it is
 //!   ignored (a packet or sample stamped exactly at the anchor counts). A step
@@ -52,16 +54,15 @@
 //! # `socket = STATE, host = H, when = end | throughout | ever`
 //!
 //! Read from `ev.sockets` samples with `host == H`. The connection's socket on
-//! the client is one whose remote is a server address with the server port
-//! (and local a client address); on the server, one whose local is a server
-//! address with the server port and remote a client address. Addresses are
-//! `ip:port` (`[ip]:port` for IPv6). LISTEN sockets are excluded unless STATE
-//! is `LISTEN`, in which case the listener on the server port is meant.
+//! the client is one whose remote port is the server port; on the server, one
+//! whose local port is ([`crate::evidence::Connection::has_socket`]). LISTEN
+//! sockets are excluded unless STATE is `LISTEN`, in which case the listener
+//! on the server port is meant.
 //! A **round** is the set of H's samples sharing one `ts_ns` (the sampler
 //! writes a sample for every socket every round). A round that finds no
-//! socket at all should write one marker sample with empty addresses and state
-//! `NONE`, so a host whose last socket vanished still shows rounds; the
-//! marker never matches a socket. Only rounds at or after the anchor count,
+//! socket at all writes one marker sample ([`SockSample::no_socket`]; in
+//! `sockets.jsonl` state `NONE` with empty addresses), so a host whose last
+//! socket vanished still shows rounds; the marker never matches a socket. Only rounds at or after the anchor count,
 //! and a check with no such round fails ("no socket samples").
 //! `CLOSED` means the connection has no socket in a round.
 //! - `end`: the last round (largest `ts_ns`): some connection socket is in
@@ -80,13 +81,12 @@
 //! with `errno`, an errno in the list). `happens = false` inverts it: no such
 //! event. Evidence: the event with its time relative to the run's start.
 
-use crate::evidence::{Check, Event, Evidence, Packet, Side, SockSample};
+use crate::evidence::{Check, Connection, Event, Evidence, Packet, Side, SockSample};
 use crate::scenario::{
     CapturePort, EventKind, Expect, Expectation, FlagSet, Host, PacketPattern, Quiet, Scenario,
     TcpState, TimerBounds, When,
 };
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
 
 /// At most this many packet or sample lines in one check's evidence.
 const MAX_LINES: usize = 40;
@@ -120,7 +120,7 @@ pub fn anchor_ns(e: &Expect, ev: &Evidence) -> u64 {
 struct Ctx<'a> {
     sc: &'a Scenario,
     ev: &'a Evidence,
-    port: u16,
+    conn: Connection,
 }
 
 /// Where an expectation starts looking.
@@ -153,7 +153,7 @@ impl<'a> Ctx<'a> {
         Ctx {
             sc: scenario,
             ev,
-            port: scenario.server_port(),
+            conn: scenario.connection(),
         }
     }
 
@@ -244,10 +244,7 @@ impl<'a> Ctx<'a> {
     // ---- packets ----------------------------------------------------------
 
     fn in_connection(&self, p: &Packet) -> bool {
-        let c = &self.ev.client_ips;
-        let s = &self.ev.server_ips;
-        (c.contains(&p.src.ip()) && s.contains(&p.dst.ip()) && p.dst.port() == self.port)
-            || (s.contains(&p.src.ip()) && c.contains(&p.dst.ip()) && p.src.port() == self.port)
+        self.conn.has_packet(p, self.ev.sender(p))
     }
 
     /// The connection's packets on `port` at or after `from_ns`, by time.
@@ -356,22 +353,12 @@ impl<'a> Ctx<'a> {
     /// Whether a sample is the connection's socket on `host` (the listener on
     /// the server port when `listen`).
     fn is_conn_socket(&self, s: &SockSample, host: Host, listen: bool) -> bool {
-        if s.host != host.name() || (s.state == TcpState::Listen.name()) != listen {
-            return false;
-        }
-        let local = parse_addr(&s.local);
-        if listen {
-            return local.map(|(_, port)| port == self.port).unwrap_or(false);
-        }
-        let (Some((lip, lport)), Some((rip, rport))) = (local, parse_addr(&s.remote)) else {
-            return false;
-        };
-        let c = &self.ev.client_ips;
-        let sv = &self.ev.server_ips;
-        match host {
-            Host::Client => c.contains(&lip) && sv.contains(&rip) && rport == self.port,
-            Host::Server => sv.contains(&lip) && lport == self.port && c.contains(&rip),
-        }
+        s.host == host
+            && if listen {
+                self.conn.is_listener(s)
+            } else {
+                self.conn.has_socket(s)
+            }
     }
 
     fn socket(&self, host: Host, state: TcpState, when: When, a: &Anchor) -> Check {
@@ -385,7 +372,7 @@ impl<'a> Ctx<'a> {
         // Rounds at or after the anchor: ts -> the connection's sockets in that round.
         let mut rounds: BTreeMap<u64, Vec<&SockSample>> = BTreeMap::new();
         for s in &self.ev.sockets {
-            if s.host == host.name() && s.ts_ns >= a.from_ns {
+            if s.host == host && s.ts_ns >= a.from_ns {
                 let r = rounds.entry(s.ts_ns).or_default();
                 if self.is_conn_socket(s, host, q.listen) {
                     r.push(s);
@@ -412,7 +399,7 @@ impl<'a> Ctx<'a> {
             .ev
             .sockets
             .iter()
-            .filter(|s| s.ts_ns >= a.from_ns && s.state == state.name())
+            .filter(|s| s.ts_ns >= a.from_ns && s.state == state)
             .filter(|s| self.is_conn_socket(s, host, state == TcpState::Listen))
             .min_by_key(|s| s.ts_ns);
         let Some(s) = first else {
@@ -489,7 +476,7 @@ impl<'a> Ctx<'a> {
             .ev
             .events
             .iter()
-            .filter(|x| x.source == source && x.kind == kind.name() && x.ts_ns >= a.from_ns)
+            .filter(|x| x.source == source && x.kind == kind && x.ts_ns >= a.from_ns)
             .collect();
         let wanted = |x: &&Event| match errno {
             None => true,
@@ -631,7 +618,7 @@ impl SocketQuery<'_, '_> {
         if self.closed {
             socks.is_empty()
         } else {
-            socks.iter().any(|s| s.state == self.state.name())
+            socks.iter().any(|s| s.state == self.state)
         }
     }
 
@@ -640,7 +627,7 @@ impl SocketQuery<'_, '_> {
         if self.closed {
             return self.absent(ts);
         }
-        match socks.iter().find(|s| s.state == self.state.name()) {
+        match socks.iter().find(|s| s.state == self.state) {
             Some(s) => self.ctx.describe_sample(s),
             None => self.absent(ts),
         }
@@ -688,16 +675,13 @@ impl SocketQuery<'_, '_> {
             let ok = if self.closed {
                 socks.is_empty()
             } else {
-                !socks.is_empty() && socks.iter().all(|s| s.state == state.name())
+                !socks.is_empty() && socks.iter().all(|s| s.state == state)
             };
             if !ok {
                 let mut evidence = vec![if socks.is_empty() {
                     format!("{}, not {state}", self.absent(ts))
                 } else {
-                    let bad = socks
-                        .iter()
-                        .find(|s| s.state != state.name())
-                        .unwrap_or(&socks[0]);
+                    let bad = socks.iter().find(|s| s.state != state).unwrap_or(&socks[0]);
                     format!(
                         "at {:.3}s {}'s socket is {}, not {state}: {}",
                         self.ctx.ev.rel_secs(ts),
@@ -728,15 +712,15 @@ impl SocketQuery<'_, '_> {
 
     fn ever(&self, rounds: &Rounds, a: &Anchor) -> Check {
         let mut hits = Vec::new();
-        let mut seen: Vec<&str> = Vec::new();
+        let mut seen: Vec<TcpState> = Vec::new();
         for (&ts, socks) in rounds {
             if self.round_ok(socks) {
                 hits.push(self.hit(ts, socks));
             }
-            let here: Vec<&str> = if socks.is_empty() {
-                vec![TcpState::Closed.name()]
+            let here: Vec<TcpState> = if socks.is_empty() {
+                vec![TcpState::Closed]
             } else {
-                socks.iter().map(|s| s.state.as_str()).collect()
+                socks.iter().map(|s| s.state).collect()
             };
             for st in here {
                 if seen.last() != Some(&st) {
@@ -753,7 +737,10 @@ impl SocketQuery<'_, '_> {
                     self.state,
                     a.text,
                     rounds.len(),
-                    seen.join(" -> ")
+                    seen.iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(" -> ")
                 )],
             )
         } else {
@@ -775,7 +762,7 @@ fn first_last(hits: &[String]) -> Vec<String> {
 fn short_event(x: &Event) -> String {
     match &x.errno {
         Some(n) => format!("{} {n}", x.kind),
-        None => x.kind.clone(),
+        None => x.kind.to_string(),
     }
 }
 
@@ -877,11 +864,6 @@ fn silent_name(port: CapturePort, from: Quiet, flags: Option<&FlagSet>, after: &
             format!("{who} silent on {port}{after}")
         }
     }
-}
-
-/// `ip:port` or `[ip]:port`.
-fn parse_addr(s: &str) -> Option<(IpAddr, u16)> {
-    s.parse::<SocketAddr>().ok().map(|a| (a.ip(), a.port()))
 }
 
 /// Why a sequence did not match.
@@ -1023,6 +1005,7 @@ mod tests {
     use super::*;
     use crate::evidence::{addr, StepRecord};
     use crate::scenario::Profile;
+    use std::net::SocketAddr;
 
     const T0: u64 = 1_700_000_000_000_000_000;
     const MS: u64 = 1_000_000;
@@ -1353,34 +1336,27 @@ any_of = [["C>S F.", "S>C F.", "C>S ."], ["C>S F.", "S>C .", "S>C F.", "C>S ."]]
         } else {
             ("198.18.0.2:8080", "198.18.0.1:40000")
         };
-        SockSample {
-            ts_ns: T0 + ms * MS,
-            host: host.into(),
-            local: local.into(),
-            remote: remote.into(),
-            state: state.into(),
-            ..Default::default()
-        }
+        SockSample::new(
+            T0 + ms * MS,
+            Host::parse(host).unwrap(),
+            local.parse().unwrap(),
+            remote.parse().unwrap(),
+            TcpState::parse(state).unwrap(),
+        )
     }
 
     fn listener(ms: u64) -> SockSample {
-        SockSample {
-            ts_ns: T0 + ms * MS,
-            host: "server".into(),
-            local: "0.0.0.0:8080".into(),
-            remote: "0.0.0.0:0".into(),
-            state: "LISTEN".into(),
-            ..Default::default()
-        }
+        SockSample::new(
+            T0 + ms * MS,
+            Host::Server,
+            "0.0.0.0:8080".parse().unwrap(),
+            "0.0.0.0:0".parse().unwrap(),
+            TcpState::Listen,
+        )
     }
 
     fn marker(ms: u64, host: &str) -> SockSample {
-        SockSample {
-            ts_ns: T0 + ms * MS,
-            host: host.into(),
-            state: "NONE".into(),
-            ..Default::default()
-        }
+        SockSample::no_socket(T0 + ms * MS, Host::parse(host).unwrap())
     }
 
     #[test]
@@ -1510,7 +1486,7 @@ after = "cut"
         assert_eq!(c.name, "server socket FIN_WAIT1 at some point");
         assert!(c.evidence[0].starts_with("first: 0.200s"));
         assert!(c.evidence[1].starts_with("last: 0.300s"));
-        ev.sockets.retain(|s| s.state != "FIN_WAIT1");
+        ev.sockets.retain(|s| s.state != TcpState::FinWait1);
         let c = one(exp, &ev);
         assert!(!c.ok);
         assert!(
@@ -1525,23 +1501,20 @@ after = "cut"
         let exp = "[[expect]]\nsocket = \"TIME_WAIT\"\nhost = \"client\"\n";
         let mut ev = evidence();
         ev.sockets = vec![SockSample {
-            local: "[fd00:7d::1]:40000".into(),
-            remote: "[fd00:7d::2]:8080".into(),
+            local: "[fd00:7d::1]:40000".parse().unwrap(),
+            remote: "[fd00:7d::2]:8080".parse().unwrap(),
             ..sample(100, "client", "TIME_WAIT")
         }];
         assert!(one(exp, &ev).ok);
-        ev.sockets[0].remote = "[fd00:7d::2]:9090".into();
+        ev.sockets[0].remote = "[fd00:7d::2]:9090".parse().unwrap();
         assert!(!one(exp, &ev).ok);
     }
 
     fn event(ms: u64, source: &str, kind: &str, errno: Option<&str>) -> Event {
         Event {
-            ts_ns: T0 + ms * MS,
-            source: source.into(),
-            kind: kind.into(),
             op: errno.map(|_| "read".to_string()),
             errno: errno.map(str::to_string),
-            ..Default::default()
+            ..Event::new(T0 + ms * MS, source, EventKind::parse(kind).unwrap())
         }
     }
 

@@ -16,7 +16,7 @@
 //! sysctls (namespace defaults when unset), the endpoint's socket options, and
 //! the RTO sock_diag measured on the connection just before the fault.
 
-use crate::evidence::{Check, Event, Evidence, Packet, TcpFlags};
+use crate::evidence::{Check, Connection, Event, Evidence, Packet, TcpFlags};
 use crate::model::{self, Keepalive, Retrans};
 use crate::scenario::{
     CapturePort, DeathModel, EventKind, Host, OrphanModel, Scenario, TcpState, Wait, WaitTimeout,
@@ -44,11 +44,6 @@ fn port_of_host(host: Host) -> CapturePort {
     host.wire_port()
 }
 
-/// Whether a sample is of the connection (either address on the server port).
-fn on_server_port(s: &crate::evidence::SockSample, port: u16) -> bool {
-    crate::records::on_port(&s.local, port) || crate::records::on_port(&s.remote, port)
-}
-
 /// The base RTO (before any backoff) sock_diag saw on the host's connection
 /// last before `before_ns`. After a SYN retransmission it is 3 s
 /// (TCP_TIMEOUT_FALLBACK), not the veth's ~0.2 s, and lifetimes built on the
@@ -59,7 +54,7 @@ fn on_server_port(s: &crate::evidence::SockSample, port: u16) -> bool {
 /// retransmission, because a round's time is taken when its dump starts and
 /// the timer may fire while the dump runs (seen under load: `rto=0.408s,
 /// backoff=1` stamped 10 ms before the retransmission it caused).
-fn measured_rto(ev: &Evidence, host: Host, port: u16, before_ns: u64) -> Option<Duration> {
+fn measured_rto(ev: &Evidence, host: Host, conn: Connection, before_ns: u64) -> Option<Duration> {
     // Any synchronized state of a full socket: a connection may spend less than a
     // sampling period in ESTABLISHED (a close right after connect). Not SYN_SENT or
     // SYN_RECV (the handshake's own 1 s timer), nor the mini sockets of TIME_WAIT
@@ -74,12 +69,8 @@ fn measured_rto(ev: &Evidence, host: Host, port: u16, before_ns: u64) -> Option<
     ];
     ev.sockets
         .iter()
-        .filter(|s| {
-            s.host == host.name()
-                && s.ts_ns < before_ns
-                && SYNCHRONIZED.iter().any(|st| st.name() == s.state)
-        })
-        .filter(|s| on_server_port(s, port))
+        .filter(|s| s.host == host && s.ts_ns < before_ns && SYNCHRONIZED.contains(&s.state))
+        .filter(|s| conn.has_socket(s))
         .filter_map(|s| s.tcp.as_ref())
         .filter(|t| t.backoff == 0)
         .map(|t| t.rto_us)
@@ -89,12 +80,12 @@ fn measured_rto(ev: &Evidence, host: Host, port: u16, before_ns: u64) -> Option<
 
 /// Model inputs for a dead path on `host`.
 pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: Host, before_ns: u64) -> Retrans {
-    let port = sc.server_port();
+    let conn = sc.connection();
     let mut k = Retrans {
         retries2: sc.sysctl(host, "net.ipv4.tcp_retries2").unwrap_or(15) as u32,
         ..Retrans::default()
     };
-    if let Some(rto) = measured_rto(ev, host, port, before_ns) {
+    if let Some(rto) = measured_rto(ev, host, conn, before_ns) {
         k.rto = rto;
     }
     let mut rto_max = sc
@@ -146,14 +137,11 @@ fn seq_before(a: u32, b: u32) -> bool {
 }
 
 /// The connection's packets on a port, by time.
-fn conn_packets(ev: &Evidence, port: CapturePort, server_port: u16) -> Vec<&Packet> {
+fn conn_packets(ev: &Evidence, port: CapturePort, conn: Connection) -> Vec<&Packet> {
     let mut v: Vec<&Packet> = ev
         .packets
         .iter()
-        .filter(|p| {
-            p.port == port.name() && (p.src.port() == server_port || p.dst.port() == server_port)
-        })
-        .filter(|p| ev.sender(p).is_some())
+        .filter(|p| p.port == port.name() && conn.has_packet(p, ev.sender(p)))
         .collect();
     v.sort_by_key(|p| p.ts_ns);
     v
@@ -239,9 +227,9 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
 }
 
 /// The last segment the host received before its first retransmission.
-fn last_ack_before(ev: &Evidence, host: Host, server_port: u16, before_ns: u64) -> u64 {
+fn last_ack_before(ev: &Evidence, host: Host, conn: Connection, before_ns: u64) -> u64 {
     let side = host.side();
-    conn_packets(ev, port_of_host(host), server_port)
+    conn_packets(ev, port_of_host(host), conn)
         .into_iter()
         .filter(|p| ev.sender(p).is_some() && ev.sender(p) != Some(side) && p.ts_ns < before_ns)
         .map(|p| p.ts_ns)
@@ -258,11 +246,11 @@ struct DeadPathSeen<'a> {
 fn dead_path_seen(
     ev: &Evidence,
     host: Host,
-    server_port: u16,
+    conn: Connection,
     anchor: u64,
 ) -> Option<DeadPathSeen<'_>> {
     let side = host.side();
-    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    let pkts = conn_packets(ev, port_of_host(host), conn);
     // The RTO always retransmits from snd_una: the last acknowledgement the host
     // received (nothing reaches it after the fault). A tail loss probe may
     // repeat another segment first; it is not part of the RTO chain.
@@ -306,18 +294,14 @@ struct DeadPath<'a> {
 
 /// The host's dead path after the anchor: `None` without a captured RTO retransmission.
 fn dead_path<'a>(sc: &Scenario, ev: &'a Evidence, host: Host, anchor: u64) -> Option<DeadPath<'a>> {
-    let server_port = sc.server_port();
-    let seen = dead_path_seen(ev, host, server_port, anchor)?;
+    let conn = sc.connection();
+    let seen = dead_path_seen(ev, host, conn, anchor)?;
     let first_ns = seen.retransmissions.first()?.ts_ns;
     // The RTO in force when the timer fired: the last sample before the
     // first retransmission (ACKs after the last sample before the fault
     // may still have changed it; nothing changes it after the fault).
     let knobs = retrans_knobs(sc, ev, host, first_ns);
-    let chain = chain(
-        &knobs,
-        &seen,
-        last_ack_before(ev, host, server_port, first_ns),
-    )?;
+    let chain = chain(&knobs, &seen, last_ack_before(ev, host, conn, first_ns))?;
     Some(DeadPath {
         seen,
         chain,
@@ -336,11 +320,11 @@ struct KeepaliveSeen<'a> {
 fn keepalive_seen(
     ev: &Evidence,
     host: Host,
-    server_port: u16,
+    conn: Connection,
     anchor: u64,
 ) -> Option<KeepaliveSeen<'_>> {
     let side = host.side();
-    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    let pkts = conn_packets(ev, port_of_host(host), conn);
     // The last segment from the peer that reached this host's port before the probes began.
     let first_probe_candidate = pkts
         .iter()
@@ -386,7 +370,7 @@ fn keepalive_seen(
 fn first_error<'a>(ev: &'a Evidence, source: &str, anchor: u64) -> Option<&'a Event> {
     ev.events
         .iter()
-        .filter(|e| e.source == source && e.kind == EventKind::Error.name() && e.ts_ns >= anchor)
+        .filter(|e| e.source == source && e.kind == EventKind::Error && e.ts_ns >= anchor)
         .min_by_key(|e| e.ts_ns)
 }
 
@@ -478,7 +462,7 @@ fn predicted_keepalive(
     host: Host,
     anchor: u64,
 ) -> Result<Predicted, String> {
-    let Some(seen) = keepalive_seen(ev, host, sc.server_port(), anchor) else {
+    let Some(seen) = keepalive_seen(ev, host, sc.connection(), anchor) else {
         return Err(format!("no segment received by {host} before the probes"));
     };
     let k = keepalive_knobs(sc, host);
@@ -605,7 +589,7 @@ fn retransmission_schedule(
     host: Host,
     anchor: u64,
 ) -> Result<Schedule, Check> {
-    if dead_path_seen(ev, host, sc.server_port(), anchor).is_none() {
+    if dead_path_seen(ev, host, sc.connection(), anchor).is_none() {
         return Err(fail(format!(
             "no retransmission from {host} on {} after the fault",
             port_of_host(host)
@@ -645,7 +629,7 @@ fn keepalive_schedule(
     host: Host,
     anchor: u64,
 ) -> Result<Schedule, Check> {
-    let Some(seen) = keepalive_seen(ev, host, sc.server_port(), anchor) else {
+    let Some(seen) = keepalive_seen(ev, host, sc.connection(), anchor) else {
         return Err(fail(format!(
             "no segment received by {host} before the probes"
         )));
@@ -850,7 +834,7 @@ fn fin_wait2_life(
     let fin_timeout = sc.sysctl(host, "net.ipv4.tcp_fin_timeout").unwrap_or(60);
     // The RTO as it last was: an orphan in FIN_WAIT2 takes no more RTT samples,
     // and the ACK of its FIN may come before any round saw the full socket.
-    let rto = measured_rto(ev, host, sc.server_port(), u64::MAX).unwrap_or(model::VETH_RTO);
+    let rto = measured_rto(ev, host, sc.connection(), u64::MAX).unwrap_or(model::VETH_RTO);
     let Some(life) = model::fin_wait2_lifetime(Duration::from_secs(fin_timeout), 0, rto) else {
         return Err("no FIN_WAIT2 lifetime".into());
     };
@@ -878,16 +862,15 @@ struct Vanishing {
     rounds: usize,
 }
 
-fn vanishing(ev: &Evidence, host: Host, server_port: u16, reference: u64) -> Vanishing {
+fn vanishing(ev: &Evidence, host: Host, conn: Connection, reference: u64) -> Vanishing {
     // Rounds on the host after the reference: ts -> whether the connection has a socket.
     let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
     for s in ev
         .sockets
         .iter()
-        .filter(|s| s.host == host.name() && s.ts_ns > reference)
+        .filter(|s| s.host == host && s.ts_ns > reference)
     {
-        let conn = crate::records::of_connection(s, server_port);
-        *rounds.entry(s.ts_ns).or_insert(false) |= conn;
+        *rounds.entry(s.ts_ns).or_insert(false) |= conn.has_socket(s);
     }
     let gone = rounds
         .iter()
@@ -932,8 +915,8 @@ pub fn gone(
     anchor: u64,
 ) -> Check {
     let side = host.side();
-    let server_port = sc.server_port();
-    let pkts = conn_packets(ev, port_of_host(host), server_port);
+    let conn = sc.connection();
+    let pkts = conn_packets(ev, port_of_host(host), conn);
     let Some(fin) = pkts
         .iter()
         .copied()
@@ -962,7 +945,7 @@ pub fn gone(
         secs(latest),
         secs(resolution)
     )];
-    let seen = vanishing(ev, host, server_port, life.reference);
+    let seen = vanishing(ev, host, conn, life.reference);
     let Some(gone_ns) = seen.gone else {
         lines.push(format!(
             "measured: {host}'s socket was still there in the last of {} sample rounds",
@@ -1045,12 +1028,9 @@ mod tests {
             server_ips: vec!["198.18.0.2".parse().unwrap()],
             packets,
             events: vec![Event {
-                ts_ns: BASE + (error_at * 1e9) as u64,
-                source: "client".into(),
-                kind: "error".into(),
                 op: Some("read".into()),
                 errno: Some("ETIMEDOUT".into()),
-                ..Default::default()
+                ..Event::new(BASE + (error_at * 1e9) as u64, "client", EventKind::Error)
             }],
             steps: vec![StepRecord {
                 index: 0,
@@ -1164,18 +1144,19 @@ mod tests {
 
     fn rto_sample(t: f64, rto_ms: u32, backoff: u8) -> crate::evidence::SockSample {
         crate::evidence::SockSample {
-            ts_ns: BASE + (t * 1e9) as u64,
-            host: "client".into(),
-            local: "198.18.0.1:40000".into(),
-            remote: "198.18.0.2:8080".into(),
-            state: "ESTABLISHED".into(),
             tcp: Some(crate::evidence::TcpInfoLite {
                 rto_us: rto_ms * 1000,
                 backoff,
                 retransmits: backoff,
                 ..Default::default()
             }),
-            ..Default::default()
+            ..crate::evidence::SockSample::new(
+                BASE + (t * 1e9) as u64,
+                Host::Client,
+                "198.18.0.1:40000".parse().unwrap(),
+                "198.18.0.2:8080".parse().unwrap(),
+                TcpState::Established,
+            )
         }
     }
 
@@ -1203,27 +1184,37 @@ mod tests {
     fn the_rto_comes_from_any_synchronized_state_not_the_handshake() {
         // A SYN retransmitted once: the handshake's 1 s timer while SYN_SENT, then
         // a 3 s RTO, seen only in FIN_WAIT1 (closed right after connecting).
-        let sample = |t: f64, state: &str, rto_ms: u32| crate::evidence::SockSample {
-            state: state.into(),
+        let sample = |t: f64, state: TcpState, rto_ms: u32| crate::evidence::SockSample {
+            state,
             ..rto_sample(t, rto_ms, 0)
         };
         let ev = Evidence {
             sockets: vec![
-                sample(0.5, "SYN_SENT", 1000),
-                sample(1.05, "FIN_WAIT1", 3088),
+                sample(0.5, TcpState::SynSent, 1000),
+                sample(1.05, TcpState::FinWait1, 3088),
                 crate::evidence::SockSample {
                     tcp: None,
-                    ..sample(1.06, "FIN_WAIT2", 0)
+                    ..sample(1.06, TcpState::FinWait2, 0)
                 },
             ],
             ..Default::default()
         };
         assert_eq!(
-            measured_rto(&ev, Host::Client, 8080, BASE + 2_000_000_000),
+            measured_rto(
+                &ev,
+                Host::Client,
+                Connection::new(8080),
+                BASE + 2_000_000_000
+            ),
             Some(Duration::from_millis(3088))
         );
         assert_eq!(
-            measured_rto(&ev, Host::Client, 8080, BASE + 1_000_000_000),
+            measured_rto(
+                &ev,
+                Host::Client,
+                Connection::new(8080),
+                BASE + 1_000_000_000
+            ),
             None,
             "SYN_SENT's timer is not the connection's RTO"
         );
@@ -1236,5 +1227,48 @@ mod tests {
         let text = "name = \"t\"\nconclusion = \"C5\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[[step]]\nwait = { duration = \"15s\" }\n";
         let sc = Scenario::parse("t.toml", text, crate::scenario::Profile::Fast).unwrap();
         assert!(predicted_run(&sc) >= Duration::from_secs(15));
+    }
+
+    fn round(ms: u64, present: bool) -> crate::evidence::SockSample {
+        use crate::evidence::SockSample;
+        let client: SocketAddr = "198.18.0.1:40000".parse().unwrap();
+        let server: SocketAddr = "198.18.0.2:8080".parse().unwrap();
+        let ts = BASE + ms * 1_000_000;
+        if present {
+            SockSample::new(ts, Host::Client, client, server, TcpState::FinWait1)
+        } else {
+            SockSample::no_socket(ts, Host::Client)
+        }
+    }
+
+    fn with_rounds(rounds: &[(u64, bool)]) -> Evidence {
+        let mut ev = evidence(vec![], 100.0);
+        ev.sockets = rounds.iter().map(|&(ms, p)| round(ms, p)).collect();
+        ev
+    }
+
+    #[test]
+    fn a_vanishing_lies_between_the_last_round_with_the_socket_and_the_first_without() {
+        let ev = with_rounds(&[(10, true), (20, true), (101, false), (110, false)]);
+        let v = vanishing(&ev, Host::Client, Connection::new(8080), BASE);
+        assert_eq!(v.last_seen, BASE + 20_000_000);
+        assert_eq!(v.gone, Some(BASE + 101_000_000));
+        assert_eq!(v.rounds, 4);
+        // Rounds before the reference do not count; without any round that had
+        // the socket, the span starts at the reference.
+        let v = vanishing(&ev, Host::Client, Connection::new(8080), BASE + 50_000_000);
+        assert_eq!(v.last_seen, BASE + 50_000_000);
+        assert_eq!(v.gone, Some(BASE + 101_000_000));
+        // Another port's socket is not the connection's.
+        let v = vanishing(&ev, Host::Client, Connection::new(9090), BASE);
+        assert_eq!(v.gone, Some(BASE + 10_000_000));
+    }
+
+    #[test]
+    fn a_socket_in_every_round_has_not_vanished() {
+        let ev = with_rounds(&[(10, true), (20, true)]);
+        let v = vanishing(&ev, Host::Client, Connection::new(8080), BASE);
+        assert_eq!(v.gone, None);
+        assert_eq!(v.last_seen, BASE + 20_000_000);
     }
 }

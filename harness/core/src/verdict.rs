@@ -74,16 +74,14 @@ pub fn key_times(sc: &Scenario, ev: &Evidence) -> (Option<f64>, Option<f64>) {
 pub fn endpoint_crashes(events: &[Event]) -> Vec<String> {
     let connect_failed = |src: &str| {
         events.iter().any(|x| {
-            x.source == src
-                && x.kind == EventKind::Error.name()
-                && x.op.as_deref() == Some("connect")
+            x.source == src && x.kind == EventKind::Error && x.op.as_deref() == Some("connect")
         })
     };
     events
         .iter()
         .filter(|e| {
             let detail = e.detail.as_deref().unwrap_or("");
-            e.kind == EventKind::Exited.name()
+            e.kind == EventKind::Exited
                 && detail.starts_with("crashed")
                 && !(detail.starts_with("crashed: exit 1 ") && connect_failed(&e.source))
         })
@@ -129,10 +127,8 @@ mod tests {
 
     fn exited(source: &str, detail: &str) -> Event {
         Event {
-            source: source.into(),
-            kind: "exited".into(),
             detail: Some(detail.into()),
-            ..Default::default()
+            ..Event::new(0, source, EventKind::Exited)
         }
     }
 
@@ -147,11 +143,9 @@ mod tests {
             vec!["endpoint client crashed: exit 1 (pid 8)"]
         );
         events.push(Event {
-            source: "client".into(),
-            kind: "error".into(),
             op: Some("connect".into()),
             errno: Some("ECONNREFUSED".into()),
-            ..Default::default()
+            ..Event::new(0, "client", EventKind::Error)
         });
         assert!(endpoint_crashes(&events).is_empty());
         events.push(exited("other", "crashed: signal 11 (pid 9)"));

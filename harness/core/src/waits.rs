@@ -15,17 +15,17 @@
 //! - Packet waits count the packets since the previous step acted: one may
 //!   come between that action and the start of this wait.
 
-use crate::evidence::{Side, SockSample};
+use crate::evidence::{Connection, Side};
 use crate::records::Records;
 use crate::scenario::{Scenario, StepWait, TcpState, Wait, WaitTimeout};
 use std::net::IpAddr;
 use std::time::Duration;
 
 /// What a wait needs to know besides the records.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct WaitContext {
-    /// The connection's server port ([`Scenario::server_port`]).
-    pub server_port: u16,
+    /// The scenario's connection ([`Scenario::connection`]).
+    pub connection: Connection,
     /// The client host's addresses: a packet from one of them is `C>S`, any other `S>C`.
     pub client_ips: Vec<IpAddr>,
     /// When the wait began (socket and `gone` waits need a round after it).
@@ -58,7 +58,7 @@ impl<'a> Waiting<'a> {
     /// only at packets added since the last call (records only grow while a
     /// scenario runs).
     pub fn holds(&mut self, r: &Records) -> bool {
-        let port = self.cx.server_port;
+        let conn = self.cx.connection;
         match self.wait {
             Wait::Event {
                 source,
@@ -67,29 +67,30 @@ impl<'a> Waiting<'a> {
                 bytes,
             } => r.events.iter().any(|e| {
                 e.source == *source
-                    && e.kind == kind.name()
+                    && e.kind == *kind
                     && errno
                         .as_ref()
                         .map(|x| e.errno.as_ref() == Some(x))
                         .unwrap_or(true)
                     && bytes.map(|b| e.bytes.unwrap_or(0) >= b).unwrap_or(true)
             }),
-            Wait::Socket { host, state } => r
-                .round_after(host.name(), self.cx.began_ns)
-                .is_some_and(|mut round| {
-                    round.any(|s| {
-                        s.state == state.name()
-                            && if *state == TcpState::Listen {
-                                // The server program's listener on the scenario's port.
-                                crate::records::on_port(&s.local, port)
-                            } else {
-                                is_conn(s, port)
-                            }
+            Wait::Socket { host, state } => {
+                r.round_after(*host, self.cx.began_ns)
+                    .is_some_and(|mut round| {
+                        round.any(|s| {
+                            s.state == *state
+                                && if *state == TcpState::Listen {
+                                    // The server program's listener on the scenario's port.
+                                    conn.is_listener(s)
+                                } else {
+                                    conn.has_socket(s)
+                                }
+                        })
                     })
-                }),
+            }
             Wait::Gone { host } => r
-                .round_after(host.name(), self.cx.began_ns)
-                .is_some_and(|mut round| !round.any(|s| is_conn(s, port))),
+                .round_after(*host, self.cx.began_ns)
+                .is_some_and(|mut round| !round.any(|s| conn.has_socket(s))),
             Wait::Packet {
                 pattern,
                 port: capture,
@@ -117,11 +118,6 @@ impl<'a> Waiting<'a> {
     }
 }
 
-/// A sample of the scenario's connection (not a listener, not another socket).
-fn is_conn(s: &SockSample, server_port: u16) -> bool {
-    crate::records::of_connection(s, server_port)
-}
-
 /// How long a wait may take: its `timeout`, or with `model_timeout` the
 /// model's lifetime of the connection plus 10 s. The wait only bounds a hang
 /// (the timing itself is checked by `dies`); the model's lifetime is taken
@@ -131,11 +127,11 @@ pub fn timeout(sc: &Scenario, w: &StepWait, r: &Records) -> Duration {
     match w.timeout {
         WaitTimeout::Fixed(d) => d.0,
         WaitTimeout::Model { model, host } => {
-            let server_port = sc.server_port();
+            let conn = sc.connection();
             let rto = r
                 .sockets
                 .iter()
-                .filter(|s| s.host == host.name() && is_conn(s, server_port))
+                .filter(|s| s.host == host && conn.has_socket(s))
                 .filter_map(|s| s.tcp.as_ref().map(|t| t.rto_us))
                 .max()
                 .filter(|us| *us > 0)
@@ -148,23 +144,26 @@ pub fn timeout(sc: &Scenario, w: &StepWait, r: &Records) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{Event, Packet, TcpFlags, TcpInfoLite};
+    use crate::evidence::{Event, Packet, SockSample, TcpFlags, TcpInfoLite};
     use crate::scenario::{CapturePort, EventKind, Host, PacketPattern, Profile};
 
-    fn sample(ts_ns: u64, host: &str, state: &str, local: &str, remote: &str) -> SockSample {
-        SockSample {
+    fn sample(ts_ns: u64, host: Host, state: TcpState, local: &str, remote: &str) -> SockSample {
+        SockSample::new(
             ts_ns,
-            host: host.into(),
-            state: state.into(),
-            local: local.into(),
-            remote: remote.into(),
-            ..Default::default()
-        }
+            host,
+            local.parse().unwrap(),
+            remote.parse().unwrap(),
+            state,
+        )
+    }
+
+    fn event(source: &str, kind: EventKind) -> Event {
+        Event::new(0, source, kind)
     }
 
     fn cx(began_ns: u64, since_ns: u64) -> WaitContext {
         WaitContext {
-            server_port: 8080,
+            connection: Connection::new(8080),
             client_ips: vec!["198.18.0.1".parse().unwrap()],
             began_ns,
             since_ns,
@@ -182,24 +181,18 @@ mod tests {
         let mut r = Records::default();
         let mut waiting = Waiting::new(&w, cx(0, 0));
         r.events.push(Event {
-            source: "server".into(),
-            kind: "received".into(),
             bytes: Some(50),
-            ..Default::default()
+            ..event("server", EventKind::Received)
         });
         assert!(!waiting.holds(&r));
         r.events.push(Event {
-            source: "client".into(),
-            kind: "received".into(),
             bytes: Some(500),
-            ..Default::default()
+            ..event("client", EventKind::Received)
         });
         assert!(!waiting.holds(&r));
         r.events.push(Event {
-            source: "server".into(),
-            kind: "received".into(),
             bytes: Some(100),
-            ..Default::default()
+            ..event("server", EventKind::Received)
         });
         assert!(waiting.holds(&r));
         let err = Wait::Event {
@@ -209,10 +202,8 @@ mod tests {
             bytes: None,
         };
         r.events.push(Event {
-            source: "client".into(),
-            kind: "error".into(),
             errno: Some("ECONNRESET".into()),
-            ..Default::default()
+            ..event("client", EventKind::Error)
         });
         assert!(!Waiting::new(&err, cx(0, 0)).holds(&r));
     }
@@ -225,13 +216,13 @@ mod tests {
         };
         let tw = sample(
             100,
-            "client",
-            "TIME_WAIT",
+            Host::Client,
+            TcpState::TimeWait,
             "198.18.0.1:40000",
             "198.18.0.2:8080",
         );
         let mut r = Records::default();
-        r.add_round("client", 100, vec![tw.clone()]);
+        r.add_round(Host::Client, 100, vec![tw.clone()]);
         assert!(
             !Waiting::new(&w, cx(100, 0)).holds(&r),
             "a round older than the wait"
@@ -240,10 +231,10 @@ mod tests {
         // Another socket in that state is not the connection.
         let mut other = Records::default();
         let foreign = SockSample {
-            remote: "198.18.0.2:9999".into(),
+            remote: "198.18.0.2:9999".parse().unwrap(),
             ..tw
         };
-        other.add_round("client", 200, vec![foreign]);
+        other.add_round(Host::Client, 200, vec![foreign]);
         assert!(!Waiting::new(&w, cx(0, 0)).holds(&other));
     }
 
@@ -255,15 +246,27 @@ mod tests {
         };
         let mut r = Records::default();
         r.add_round(
-            "server",
+            Host::Server,
             10,
-            vec![sample(10, "server", "LISTEN", "0.0.0.0:9000", "0.0.0.0:0")],
+            vec![sample(
+                10,
+                Host::Server,
+                TcpState::Listen,
+                "0.0.0.0:9000",
+                "0.0.0.0:0",
+            )],
         );
         assert!(!Waiting::new(&w, cx(0, 0)).holds(&r));
         r.add_round(
-            "server",
+            Host::Server,
             20,
-            vec![sample(20, "server", "LISTEN", "0.0.0.0:8080", "0.0.0.0:0")],
+            vec![sample(
+                20,
+                Host::Server,
+                TcpState::Listen,
+                "0.0.0.0:8080",
+                "0.0.0.0:0",
+            )],
         );
         assert!(Waiting::new(&w, cx(0, 0)).holds(&r));
     }
@@ -274,19 +277,25 @@ mod tests {
         let mut r = Records::default();
         let est = sample(
             10,
-            "server",
-            "ESTABLISHED",
+            Host::Server,
+            TcpState::Established,
             "198.18.0.2:8080",
             "198.18.0.1:40000",
         );
-        r.add_round("server", 10, vec![est]);
+        r.add_round(Host::Server, 10, vec![est]);
         let mut waiting = Waiting::new(&w, cx(5, 0));
         assert!(!waiting.holds(&r));
         // A listener left behind does not count as the connection.
         r.add_round(
-            "server",
+            Host::Server,
             20,
-            vec![sample(20, "server", "LISTEN", "0.0.0.0:8080", "0.0.0.0:0")],
+            vec![sample(
+                20,
+                Host::Server,
+                TcpState::Listen,
+                "0.0.0.0:8080",
+                "0.0.0.0:0",
+            )],
         );
         assert!(waiting.holds(&r));
         assert!(
@@ -355,13 +364,13 @@ mod tests {
             }),
             ..sample(
                 1,
-                "client",
-                "ESTABLISHED",
+                Host::Client,
+                TcpState::Established,
                 "198.18.0.1:40000",
                 "198.18.0.2:8080",
             )
         };
-        r.add_round("client", 1, vec![slow]);
+        r.add_round(Host::Client, 1, vec![slow]);
         let scaled = timeout(&sc, model, &r);
         assert!(scaled > plain, "{scaled:?} > {plain:?}");
         assert_eq!(

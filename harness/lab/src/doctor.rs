@@ -258,8 +258,8 @@ fn probe_sock_destroy(ns: &NetNs) -> Result<String> {
         diag.destroy(&sock)?;
         if let Some(s) = find(&mut diag)? {
             return Err(anyhow!(
-                "SOCK_DESTROY answered ok but the listener is still {}",
-                crate::sockdiag::state_name(s.state)
+                "SOCK_DESTROY answered ok but the listener is still there: {}",
+                s.describe()
             ));
         }
         drop(listener);

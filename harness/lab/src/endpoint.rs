@@ -60,7 +60,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use teardown_core::evidence::Event;
-use teardown_core::scenario::{OnEof, SocketOptions};
+use teardown_core::scenario::{EventKind, OnEof, SocketOptions};
 
 /// Client or server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,13 +165,8 @@ struct Emitter {
 }
 
 impl Emitter {
-    fn event(&self, kind: &str) -> Event {
-        Event {
-            ts_ns: now_ns(),
-            source: self.source.to_string(),
-            kind: kind.to_string(),
-            ..Event::default()
-        }
+    fn event(&self, kind: EventKind) -> Event {
+        Event::new(now_ns(), self.source.to_string(), kind)
     }
 
     fn emit(&self, ev: Event) {
@@ -182,21 +177,21 @@ impl Emitter {
         let _ = lock.flush();
     }
 
-    fn simple(&self, kind: &str, detail: Option<String>) {
+    fn simple(&self, kind: EventKind, detail: Option<String>) {
         let mut ev = self.event(kind);
         ev.detail = detail;
         self.emit(ev);
     }
 
     fn error(&self, op: &str, errno: String, detail: Option<String>) {
-        let mut ev = self.event("error");
+        let mut ev = self.event(EventKind::Error);
         ev.op = Some(op.to_string());
         ev.errno = Some(errno);
         ev.detail = detail;
         self.emit(ev);
     }
 
-    fn bytes(&self, kind: &str, total: u64) {
+    fn bytes(&self, kind: EventKind, total: u64) {
         let mut ev = self.event(kind);
         ev.bytes = Some(total);
         self.emit(ev);
@@ -215,14 +210,14 @@ fn errno_name(e: &io::Error) -> String {
 
 /// A cumulative byte counter whose events are spaced at least [`COALESCE`] apart.
 struct Counter {
-    kind: &'static str,
+    kind: EventKind,
     total: u64,
     reported: u64,
     last: Option<Instant>,
 }
 
 impl Counter {
-    fn new(kind: &'static str) -> Counter {
+    fn new(kind: EventKind) -> Counter {
         Counter {
             kind,
             total: 0,
@@ -444,7 +439,7 @@ enum Job {
 fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, fin_on_eof: bool) {
     let fd = sock.as_fd();
     let mut buf = vec![0u8; 64 * 1024];
-    let mut got = Counter::new("received");
+    let mut got = Counter::new(EventKind::Received);
     loop {
         let timeout = if got.pending() {
             COALESCE.as_millis() as i32
@@ -476,7 +471,7 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
                     );
                 }
                 got.flush(&em);
-                em.simple("eof", None);
+                em.simple(EventKind::Eof, None);
                 let _ = ctl.send(Msg::PeerEof);
                 return;
             }
@@ -602,7 +597,7 @@ fn writer(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, jobs: Receiver<Job>
         libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 0);
     }
     let fd = sock.as_fd();
-    let mut sent = Counter::new("sent");
+    let mut sent = Counter::new(EventKind::Sent);
     while let Ok(job) = jobs.recv() {
         let go_on = match job {
             Job::Send(n) => {
@@ -676,7 +671,7 @@ impl Conn {
         }
         match Arc::try_unwrap(self.sock) {
             Ok(sock) => match close_reporting(OwnedFd::from(sock)) {
-                Ok(()) => em.simple("closed", None),
+                Ok(()) => em.simple(EventKind::Closed, None),
                 Err(e) => em.error("close", errno_name(&e), None),
             },
             Err(_) => em.error("close", "EBUSY".into(), Some("socket still shared".into())),
@@ -723,7 +718,7 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
         Ok(s) => s,
         Err(status) => return Ok(status),
     };
-    em.simple("options", Some(read_options(&conn_sock)));
+    em.simple(EventKind::Options, Some(read_options(&conn_sock)));
 
     // on_eof = close with no delay: the reader sends our FIN the moment it reads
     // EOF (shutdown(SHUT_WR), the same segment close() sends), without a hop
@@ -780,7 +775,7 @@ fn open(cfg: &EndpointConfig, em: &Emitter) -> std::result::Result<Socket, i32> 
                 .and_then(|a| a.as_socket())
                 .map(|a| a.to_string())
                 .unwrap_or_default();
-            em.simple("connected", Some(local));
+            em.simple(EventKind::Connected, Some(local));
             Ok(sock)
         }
     }
@@ -800,7 +795,7 @@ fn accept_one(
         em.error("listen", errno_name(&e), None);
         return Err(3);
     }
-    em.simple("listening", Some(cfg.addr.to_string()));
+    em.simple(EventKind::Listening, Some(cfg.addr.to_string()));
     let (c, peer) = match sock.accept() {
         Ok(x) => x,
         Err(e) => {
@@ -810,7 +805,7 @@ fn accept_one(
     };
     drop(sock);
     let peer = peer.as_socket().map(|a| a.to_string()).unwrap_or_default();
-    em.simple("accepted", Some(peer));
+    em.simple(EventKind::Accepted, Some(peer));
     if let Err((opt, e)) = apply_options(&c, &cfg.options, false) {
         em.error("setsockopt", errno_name(&e), Some(opt.into()));
         return Err(3);
@@ -877,14 +872,14 @@ fn command(line: &str, conn: &mut Option<Conn>, em: &Emitter) {
                 }
                 None => not_open("write"),
             },
-            Err(_) => em.simple("bad_command", Some(line.to_string())),
+            Err(_) => em.simple(EventKind::BadCommand, Some(line.to_string())),
         },
         ("stream", rate) => {
             let rate = match rate.map(|r| r.parse::<u64>()) {
                 None => None,
                 Some(Ok(r)) if r > 0 => Some(r),
                 Some(_) => {
-                    em.simple("bad_command", Some(line.to_string()));
+                    em.simple(EventKind::BadCommand, Some(line.to_string()));
                     return;
                 }
             };
@@ -905,19 +900,19 @@ fn command(line: &str, conn: &mut Option<Conn>, em: &Emitter) {
                 "rd" => Shutdown::Read,
                 "rdwr" => Shutdown::Both,
                 _ => {
-                    em.simple("bad_command", Some(line.to_string()));
+                    em.simple(EventKind::BadCommand, Some(line.to_string()));
                     return;
                 }
             };
             match conn.as_ref() {
                 Some(c) => match c.sock.shutdown(h) {
-                    Ok(()) => em.simple("shutdown", Some(how.to_string())),
+                    Ok(()) => em.simple(EventKind::Shutdown, Some(how.to_string())),
                     Err(e) => em.error("shutdown", errno_name(&e), Some(how.to_string())),
                 },
                 None => not_open("shutdown"),
             }
         }
-        _ => em.simple("bad_command", Some(line.to_string())),
+        _ => em.simple(EventKind::BadCommand, Some(line.to_string())),
     }
 }
 

@@ -105,7 +105,11 @@ fn lab_status() -> Result<i32> {
             println!("  link {idx}: {l} {}", if up { "UP" } else { "DOWN" });
         }
         for s in sockets {
-            println!("  tcp {:<12} {} -> {}", s.state, s.local, s.remote);
+            let state = match s.tcp_state() {
+                Ok(st) => st.to_string(),
+                Err(e) => e.to_string(),
+            };
+            println!("  tcp {state:<12} {} -> {}", s.local(), s.remote());
         }
     }
     if !any {

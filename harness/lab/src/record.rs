@@ -11,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use std::time::Instant;
 use teardown_core::evidence::{Event, Packet, SockSample};
 pub use teardown_core::records::Records;
+use teardown_core::scenario::Host;
 
 pub struct Recorder {
     shared: Arc<Shared>,
@@ -83,7 +84,7 @@ impl Recorder {
     }
 
     /// One sock_diag round of a host (possibly empty: the host has no socket).
-    pub fn push_round(&self, host: &str, ts_ns: u64, samples: Vec<SockSample>) {
+    pub fn push_round(&self, host: Host, ts_ns: u64, samples: Vec<SockSample>) {
         self.lock().add_round(host, ts_ns, samples);
         self.shared.changed.notify_all();
     }
@@ -144,6 +145,7 @@ mod tests {
     use super::*;
     use std::sync::Arc;
     use std::time::Duration;
+    use teardown_core::scenario::EventKind;
 
     #[test]
     fn wait_wakes_on_push_and_times_out_without() {
@@ -151,13 +153,10 @@ mod tests {
         let r2 = r.clone();
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
-            r2.push_event(Event {
-                kind: "eof".into(),
-                ..Default::default()
-            });
+            r2.push_event(Event::new(0, "client", EventKind::Eof));
         });
         let ok = r.wait_for(Instant::now() + Duration::from_secs(5), |rec| {
-            rec.events.iter().any(|e| e.kind == "eof")
+            rec.events.iter().any(|e| e.kind == EventKind::Eof)
         });
         t.join().unwrap();
         assert!(ok);

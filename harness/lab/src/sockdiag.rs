@@ -13,12 +13,17 @@
 //!   `idiag_expires` for some timers and does not decode tcp_info without an
 //!   extra feature. These parsers never panic on any input: short or
 //!   malformed bytes give `None` or are skipped.
+//! - The kernel's numbers become typed values here, every number handled:
+//!   [`tcp_state`] (include/net/tcp_states.h, 1..=13) and [`timer`]
+//!   (`idiag_timer`, 0..=4). A number the kernel does not define is an
+//!   [`Unknown`] error, never a made-up name: a sampler round holding one
+//!   fails (and [`Sampler::stop`] reports it).
 //! - [`Sampler`] dumps one namespace every period on a thread inside it and
 //!   hands each round to a sink, an empty Vec included. While it runs, its
 //!   netlink socket holds a reference on the namespace: stop it before a
 //!   host is powered off, or the namespace (and its sockets) lives on.
 //! - [`transitions`] is pure: the state changes per connection over rounds,
-//!   with `gone` for a socket missing from a later round of its host. A flat
+//!   with `CLOSED` for a socket missing from a later round of its host. A flat
 //!   sample list cannot show an empty round: record one with [`empty_round`].
 
 use crate::netlink::{NlError, NlSocket, NLMSG_DONE, NLMSG_ERROR};
@@ -34,19 +39,17 @@ use netlink_packet_sock_diag::{
 use netlink_sys::protocols::NETLINK_SOCK_DIAG;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use teardown_core::evidence::{SockSample, TcpInfoLite};
+use teardown_core::evidence::{SockSample, TcpInfoLite, Timer};
+use teardown_core::scenario::{Host, TcpState};
 
 /// The sampling period when none is asked for.
 pub const DEFAULT_PERIOD: Duration = teardown_core::evidence::SAMPLE_PERIOD;
-/// `state` of an [`empty_round`] marker.
-pub const EMPTY_ROUND_STATE: &str = "NONE";
-/// The `to` of a [`Transition`] when the socket disappeared.
-pub const GONE: &str = "gone";
 
 const SOCK_DIAG_BY_FAMILY: u16 = 20;
 const INET_DIAG_INFO: u16 = 2;
@@ -55,35 +58,61 @@ const INET_DIAG_MSG_LEN: usize = 72;
 /// Bytes of `struct tcp_info` up to and including `tcpi_bytes_received`.
 const TCP_INFO_MIN_LEN: usize = 136;
 
-/// The kernel's name of a TCP state (include/net/tcp_states.h).
-pub fn state_name(state: u8) -> &'static str {
-    match state {
-        1 => "ESTABLISHED",
-        2 => "SYN_SENT",
-        3 => "SYN_RECV",
-        4 => "FIN_WAIT1",
-        5 => "FIN_WAIT2",
-        6 => "TIME_WAIT",
-        7 => "CLOSE",
-        8 => "CLOSE_WAIT",
-        9 => "LAST_ACK",
-        10 => "LISTEN",
-        11 => "CLOSING",
-        12 => "NEW_SYN_RECV",
-        _ => "UNKNOWN",
+/// A number in a sock_diag reply that the kernel's headers do not define.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unknown {
+    /// `idiag_state` outside include/net/tcp_states.h (0, or above 13).
+    State(u8),
+    /// `idiag_timer` above 4.
+    Timer(u8),
+}
+
+impl fmt::Display for Unknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unknown::State(n) => write!(
+                f,
+                "unknown TCP state {n} (include/net/tcp_states.h: 1..=13)"
+            ),
+            Unknown::Timer(n) => write!(f, "unknown idiag_timer {n} (0..=4)"),
+        }
     }
 }
 
-/// `ss -o`'s name of an `idiag_timer` value; `None` for no timer.
-pub fn timer_name(timer: u8) -> Option<&'static str> {
-    match timer {
+impl std::error::Error for Unknown {}
+
+/// The TCP state a kernel state number stands for (include/net/tcp_states.h).
+pub fn tcp_state(state: u8) -> Result<TcpState, Unknown> {
+    Ok(match state {
+        1 => TcpState::Established,
+        2 => TcpState::SynSent,
+        3 => TcpState::SynRecv,
+        4 => TcpState::FinWait1,
+        5 => TcpState::FinWait2,
+        6 => TcpState::TimeWait,
+        7 => TcpState::Close,
+        8 => TcpState::CloseWait,
+        9 => TcpState::LastAck,
+        10 => TcpState::Listen,
+        11 => TcpState::Closing,
+        // inet_diag reports request sockets as SYN_RECV; typed all the same.
+        12 => TcpState::NewSynRecv,
+        // Dumped only when the request asks for it (ours does not: StateFlags::all() ends at CLOSING).
+        13 => TcpState::BoundInactive,
+        0 | 14..=u8::MAX => return Err(Unknown::State(state)),
+    })
+}
+
+/// The timer an `idiag_timer` value stands for (`ss -o`'s names); `None` for no timer.
+pub fn timer(timer: u8) -> Result<Option<Timer>, Unknown> {
+    Ok(match timer {
         0 => None,
-        1 => Some("on"),
-        2 => Some("keepalive"),
-        3 => Some("timewait"),
-        4 => Some("persist"),
-        _ => Some("unknown"),
-    }
+        1 => Some(Timer::On),
+        2 => Some(Timer::Keepalive),
+        3 => Some(Timer::Timewait),
+        4 => Some(Timer::Persist),
+        5..=u8::MAX => return Err(Unknown::Timer(timer)),
+    })
 }
 
 /// One socket as the kernel described it (what a destroy request needs too).
@@ -106,20 +135,36 @@ impl DiagSock {
         SocketAddr::new(self.id.destination_address, self.id.destination_port)
     }
 
-    /// As a sample of host `host` taken at `ts_ns`.
-    pub fn sample(&self, ts_ns: u64, host: &str) -> SockSample {
-        let timer = timer_name(self.timer);
-        SockSample {
-            ts_ns,
-            host: host.to_string(),
-            local: self.local().to_string(),
-            remote: self.remote().to_string(),
-            state: state_name(self.state).to_string(),
-            timer: timer.map(String::from),
+    /// Its state ([`tcp_state`]).
+    pub fn tcp_state(&self) -> Result<TcpState, Unknown> {
+        tcp_state(self.state)
+    }
+
+    /// Its timer, if one is armed ([`timer`]).
+    pub fn timer(&self) -> Result<Option<Timer>, Unknown> {
+        timer(self.timer)
+    }
+
+    /// `STATE local remote`, for messages (an unknown state as such).
+    pub fn describe(&self) -> String {
+        let state = match self.tcp_state() {
+            Ok(s) => s.to_string(),
+            Err(e) => e.to_string(),
+        };
+        format!("{state} {} {}", self.local(), self.remote())
+    }
+
+    /// As a sample of host `host` taken at `ts_ns`; an error for a state or
+    /// timer number the kernel does not define.
+    pub fn sample(&self, ts_ns: u64, host: Host) -> Result<SockSample, Unknown> {
+        let timer = self.timer()?;
+        Ok(SockSample {
+            timer,
             expires_ms: timer.map(|_| self.expires_ms as u64),
             retrans: self.retrans as u32,
             tcp: self.tcp.clone(),
-        }
+            ..SockSample::new(ts_ns, host, self.local(), self.remote(), self.tcp_state()?)
+        })
     }
 }
 
@@ -280,15 +325,19 @@ impl Diag {
     }
 }
 
-/// Every TCP socket in the calling thread's namespace, as samples taken now
-/// with an empty host name.
-pub fn dump_tcp() -> Result<Vec<SockSample>> {
-    let ts = now_ns();
-    Ok(Diag::open()?
-        .dump()?
-        .iter()
-        .map(|s| s.sample(ts, ""))
-        .collect())
+/// Every TCP socket in the calling thread's namespace, as the kernel
+/// describes it now (a sample of a host is [`DiagSock::sample`]).
+pub fn dump_tcp() -> Result<Vec<DiagSock>> {
+    Ok(Diag::open()?.dump()?)
+}
+
+/// One sampling round: every TCP socket as a sample of `host` taken at `ts_ns`.
+fn round(diag: &mut Diag, ts_ns: u64, host: Host) -> Result<Vec<SockSample>> {
+    let socks = diag.dump()?;
+    let samples = socks.iter().map(|s| s.sample(ts_ns, host));
+    samples
+        .collect::<Result<Vec<_>, Unknown>>()
+        .with_context(|| format!("sock_diag round of {host}"))
 }
 
 /// What [`destroy_all_tcp_report`] did.
@@ -312,10 +361,8 @@ pub fn destroy_all_tcp_report() -> Result<DestroyReport> {
             Ok(()) => report.destroyed += 1,
             Err(e) if e.nack && e.errno == libc::ENOENT => report.already_gone += 1,
             Err(e) if e.nack => report.failed.push(format!(
-                "{} {} {}: {}",
-                state_name(s.state),
-                s.local(),
-                s.remote(),
+                "{}: {}",
+                s.describe(),
                 teardown_core::errno::name(e.errno)
             )),
             Err(e) => return Err(e.into()),
@@ -335,14 +382,9 @@ pub fn destroy_all_tcp() -> Result<usize> {
 }
 
 /// A marker sample for a round that found no socket, so a flat list of
-/// samples still shows that sockets are gone.
-pub fn empty_round(ts_ns: u64, host: &str) -> SockSample {
-    SockSample {
-        ts_ns,
-        host: host.to_string(),
-        state: EMPTY_ROUND_STATE.to_string(),
-        ..SockSample::default()
-    }
+/// samples still shows that sockets are gone ([`SockSample::no_socket`]).
+pub fn empty_round(ts_ns: u64, host: Host) -> SockSample {
+    SockSample::no_socket(ts_ns, host)
 }
 
 /// Dumps one namespace's TCP sockets periodically on a thread inside it.
@@ -360,7 +402,7 @@ impl Sampler {
     /// the exact time.
     pub fn start(
         ns: &NetNs,
-        host: &str,
+        host: Host,
         period: Duration,
         mut sink: impl FnMut(Vec<SockSample>) + Send + 'static,
     ) -> Result<Sampler> {
@@ -371,13 +413,12 @@ impl Sampler {
     /// (for an empty round, record [`empty_round`] with it).
     pub fn start_timed(
         ns: &NetNs,
-        host: &str,
+        host: Host,
         period: Duration,
         mut sink: impl FnMut(u64, Vec<SockSample>) + Send + 'static,
     ) -> Result<Sampler> {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
-        let host = host.to_string();
         let period = period.max(Duration::from_millis(1));
         let handle = ns.spawn(&format!("td-sample-{host}"), move || -> Result<()> {
             let mut diag = Diag::open()
@@ -387,11 +428,11 @@ impl Sampler {
             let mut next = Instant::now();
             while !flag.load(Ordering::Relaxed) {
                 let ts = now_ns();
-                match diag.dump() {
-                    Ok(socks) => sink(ts, socks.iter().map(|s| s.sample(ts, &host)).collect()),
+                match round(&mut diag, ts, host) {
+                    Ok(samples) => sink(ts, samples),
                     Err(e) => match first_err.as_mut() {
                         Some((_, n)) => *n += 1,
-                        None => first_err = Some((e.into(), 1)),
+                        None => first_err = Some((e, 1)),
                     },
                 }
                 next += period;
@@ -405,8 +446,8 @@ impl Sampler {
             // One last round at stop, so the run's end state is fresh even if
             // this thread was starved for a while.
             let ts = now_ns();
-            if let Ok(socks) = diag.dump() {
-                sink(ts, socks.iter().map(|s| s.sample(ts, &host)).collect());
+            if let Ok(samples) = round(&mut diag, ts, host) {
+                sink(ts, samples);
             }
             match first_err {
                 Some((e, n)) => Err(e.context(format!("{n} sampling round(s) failed"))),
@@ -446,82 +487,76 @@ impl Drop for Sampler {
 pub struct Transition {
     /// The round that first showed the new state.
     pub ts_ns: u64,
-    pub host: String,
-    pub local: String,
-    pub remote: String,
+    pub host: Host,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
     /// `None` when the connection first appears.
-    pub from: Option<String>,
-    /// A state name, or [`GONE`].
-    pub to: String,
+    pub from: Option<TcpState>,
+    /// The new state; [`TcpState::Closed`] when the socket disappeared.
+    pub to: TcpState,
 }
 
 /// Per connection (host, local, remote), the state changes over rounds
 /// (a round = the samples of one host with one ts_ns), in time order,
-/// including `gone` when a socket is missing from a later round of its host
+/// including `CLOSED` when a socket is missing from a later round of its host
 /// (and its reappearance, if any). Samples may come in any order.
 pub fn transitions(samples: &[SockSample]) -> Vec<Transition> {
     /// (local, remote) -> state, for one round of one host.
-    type Round<'a> = BTreeMap<(&'a str, &'a str), &'a str>;
+    type Round = BTreeMap<(SocketAddr, SocketAddr), TcpState>;
     // host -> ts -> round
-    let mut rounds: BTreeMap<&str, BTreeMap<u64, Round>> = BTreeMap::new();
+    let mut rounds: BTreeMap<Host, BTreeMap<u64, Round>> = BTreeMap::new();
     for s in samples {
         let round = rounds
-            .entry(&s.host)
+            .entry(s.host)
             .or_default()
             .entry(s.ts_ns)
             .or_default();
-        if s.state != EMPTY_ROUND_STATE {
-            round.insert((s.local.as_str(), s.remote.as_str()), s.state.as_str());
+        if !s.is_no_socket() {
+            round.insert((s.local, s.remote), s.state);
         }
     }
     let mut out = Vec::new();
     for (host, by_ts) in rounds {
-        let mut last: BTreeMap<(&str, &str), &str> = BTreeMap::new();
+        let mut last: Round = BTreeMap::new();
         for (ts, round) in by_ts {
+            let change = |(local, remote): (SocketAddr, SocketAddr), from, to| Transition {
+                ts_ns: ts,
+                host,
+                local,
+                remote,
+                from,
+                to,
+            };
             for (key, state) in &round {
                 let before = last.get(key).copied();
                 if before != Some(*state) {
-                    out.push(Transition {
-                        ts_ns: ts,
-                        host: host.to_string(),
-                        local: key.0.to_string(),
-                        remote: key.1.to_string(),
-                        from: before.map(String::from),
-                        to: state.to_string(),
-                    });
-                    last.insert(*key, state);
+                    out.push(change(*key, before, *state));
+                    last.insert(*key, *state);
                 }
             }
             for (key, state) in last.iter_mut() {
-                if *state != GONE && !round.contains_key(key) {
-                    out.push(Transition {
-                        ts_ns: ts,
-                        host: host.to_string(),
-                        local: key.0.to_string(),
-                        remote: key.1.to_string(),
-                        from: Some(state.to_string()),
-                        to: GONE.to_string(),
-                    });
-                    *state = GONE;
+                if *state != TcpState::Closed && !round.contains_key(key) {
+                    out.push(change(*key, Some(*state), TcpState::Closed));
+                    *state = TcpState::Closed;
                 }
             }
         }
     }
-    out.sort_by(|a, b| (a.ts_ns, &a.host).cmp(&(b.ts_ns, &b.host)));
+    out.sort_by_key(|t| (t.ts_ns, t.host));
     out
 }
 
-/// The states one connection went through: `["ESTABLISHED", "FIN_WAIT1", ..., "gone"]`.
+/// The states one connection went through: `[ESTABLISHED, FIN_WAIT1, ..., CLOSED]`.
 pub fn state_path(
     transitions: &[Transition],
-    host: &str,
-    local: &str,
-    remote: &str,
-) -> Vec<String> {
+    host: Host,
+    local: SocketAddr,
+    remote: SocketAddr,
+) -> Vec<TcpState> {
     transitions
         .iter()
         .filter(|t| t.host == host && t.local == local && t.remote == remote)
-        .map(|t| t.to.clone())
+        .map(|t| t.to)
         .collect()
 }
 
@@ -529,48 +564,49 @@ pub fn state_path(
 mod tests {
     use super::*;
 
-    fn s(ts: u64, host: &str, local: &str, remote: &str, state: &str) -> SockSample {
-        SockSample {
-            ts_ns: ts,
-            host: host.into(),
-            local: local.into(),
-            remote: remote.into(),
-            state: state.into(),
-            ..SockSample::default()
-        }
+    use teardown_core::scenario::TcpState::*;
+
+    fn s(ts: u64, host: Host, local: &str, remote: &str, state: TcpState) -> SockSample {
+        SockSample::new(ts, host, a(local), a(remote), state)
+    }
+
+    fn a(text: &str) -> SocketAddr {
+        text.parse().unwrap()
     }
 
     const C: &str = "198.18.0.1:40000";
     const S: &str = "198.18.0.2:8080";
+    const CLIENT: Host = Host::Client;
+    const SERVER: Host = Host::Server;
 
     #[test]
     fn transitions_follow_a_close_to_gone() {
         let samples = vec![
-            s(1, "client", C, S, "ESTABLISHED"),
-            s(1, "server", S, C, "ESTABLISHED"),
-            s(2, "client", C, S, "ESTABLISHED"),
-            s(3, "client", C, S, "FIN_WAIT1"),
-            s(2, "server", S, C, "CLOSE_WAIT"),
-            s(4, "client", C, S, "FIN_WAIT2"),
-            s(3, "server", "0.0.0.0:8080", "0.0.0.0:0", "LISTEN"),
-            s(5, "client", C, S, "TIME_WAIT"),
-            empty_round(6, "client"),
+            s(1, CLIENT, C, S, Established),
+            s(1, SERVER, S, C, Established),
+            s(2, CLIENT, C, S, Established),
+            s(3, CLIENT, C, S, FinWait1),
+            s(2, SERVER, S, C, CloseWait),
+            s(4, CLIENT, C, S, FinWait2),
+            s(3, SERVER, "0.0.0.0:8080", "0.0.0.0:0", Listen),
+            s(5, CLIENT, C, S, TimeWait),
+            empty_round(6, CLIENT),
         ];
         let t = transitions(&samples);
         assert_eq!(
-            state_path(&t, "client", C, S),
-            ["ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "gone"]
+            state_path(&t, CLIENT, a(C), a(S)),
+            [Established, FinWait1, FinWait2, TimeWait, Closed]
         );
         assert_eq!(
-            state_path(&t, "server", S, C),
-            ["ESTABLISHED", "CLOSE_WAIT", "gone"]
+            state_path(&t, SERVER, a(S), a(C)),
+            [Established, CloseWait, Closed]
         );
         let gone = t
             .iter()
-            .find(|x| x.host == "client" && x.to == GONE)
+            .find(|x| x.host == CLIENT && x.to == Closed)
             .unwrap();
         assert_eq!(gone.ts_ns, 6);
-        assert_eq!(gone.from.as_deref(), Some("TIME_WAIT"));
+        assert_eq!(gone.from, Some(TimeWait));
         assert!(t.windows(2).all(|w| w[0].ts_ns <= w[1].ts_ns));
         assert_eq!(t[0].from, None);
     }
@@ -578,19 +614,19 @@ mod tests {
     #[test]
     fn transitions_see_a_reappearance_and_ignore_other_hosts_rounds() {
         let samples = vec![
-            s(1, "client", C, S, "ESTABLISHED"),
-            empty_round(2, "client"),
-            s(3, "client", C, S, "SYN_SENT"),
+            s(1, CLIENT, C, S, Established),
+            empty_round(2, CLIENT),
+            s(3, CLIENT, C, S, SynSent),
             // A server round in between says nothing about the client's sockets.
-            empty_round(4, "server"),
-            s(5, "client", C, S, "SYN_SENT"),
+            empty_round(4, SERVER),
+            s(5, CLIENT, C, S, SynSent),
         ];
         let t = transitions(&samples);
         assert_eq!(
-            state_path(&t, "client", C, S),
-            ["ESTABLISHED", "gone", "SYN_SENT"]
+            state_path(&t, CLIENT, a(C), a(S)),
+            [Established, Closed, SynSent]
         );
-        assert!(t.iter().all(|x| x.host == "client"));
+        assert!(t.iter().all(|x| x.host == CLIENT));
         assert!(transitions(&[]).is_empty());
     }
 
@@ -653,11 +689,11 @@ mod tests {
         let Reply::Sock(sock) = &r[0] else {
             panic!("{r:?}")
         };
-        let smp = sock.sample(9, "client");
-        assert_eq!(smp.local, "198.18.0.1:40000");
-        assert_eq!(smp.remote, "198.18.0.2:8080");
-        assert_eq!(smp.state, "FIN_WAIT1");
-        assert_eq!(smp.timer.as_deref(), Some("on"));
+        let smp = sock.sample(9, CLIENT).unwrap();
+        assert_eq!(smp.local, a("198.18.0.1:40000"));
+        assert_eq!(smp.remote, a("198.18.0.2:8080"));
+        assert_eq!(smp.state, FinWait1);
+        assert_eq!(smp.timer, Some(Timer::On));
         assert_eq!(smp.expires_ms, Some(1234));
         assert_eq!(smp.retrans, 3);
         let tcp = smp.tcp.unwrap();
@@ -670,6 +706,31 @@ mod tests {
         };
         assert_eq!(short.tcp, None);
         assert_eq!(short.state, 4);
+        // A state or timer number the kernel does not define is no sample.
+        let mut odd = sock.clone();
+        odd.state = 14;
+        assert_eq!(odd.sample(9, CLIENT), Err(Unknown::State(14)));
+        assert!(odd.describe().starts_with("unknown TCP state 14"));
+        odd.state = 1;
+        odd.timer = 5;
+        assert_eq!(odd.sample(9, CLIENT), Err(Unknown::Timer(5)));
+    }
+
+    #[test]
+    fn every_kernel_number_is_a_state_timer_or_an_error() {
+        let states: Vec<Option<TcpState>> = (0..=u8::MAX).map(|n| tcp_state(n).ok()).collect();
+        // 1..=13 are the kernel's, each its own state; no sample is ever CLOSED (no socket).
+        assert!(states[0].is_none() && states[14..].iter().all(Option::is_none));
+        let known: std::collections::BTreeSet<TcpState> =
+            states.iter().flatten().copied().collect();
+        assert_eq!(known.len(), 13);
+        assert!(!known.contains(&Closed));
+        assert_eq!(tcp_state(12), Ok(NewSynRecv));
+        assert_eq!(tcp_state(13), Ok(BoundInactive));
+        assert_eq!(tcp_state(0), Err(Unknown::State(0)));
+        assert_eq!(timer(0), Ok(None));
+        assert_eq!(timer(4), Ok(Some(Timer::Persist)));
+        assert_eq!(timer(5), Err(Unknown::Timer(5)));
     }
 
     // ------------------------------------------------------------ privileged
@@ -709,13 +770,17 @@ mod tests {
         (c, s, l)
     }
 
-    fn find(v: &[SockSample], local: SocketAddr, remote: SocketAddr) -> Option<&SockSample> {
+    fn find(v: &[DiagSock], local: SocketAddr, remote: SocketAddr) -> Option<&DiagSock> {
         v.iter()
-            .find(|x| x.local == local.to_string() && x.remote == remote.to_string())
+            .find(|x| x.local() == local && x.remote() == remote)
+    }
+
+    fn in_state(x: &DiagSock, state: TcpState) -> bool {
+        x.tcp_state() == Ok(state)
     }
 
     /// Polls `dump_tcp` (on the calling thread) until `ok` holds or 3 s pass.
-    fn dump_until(ok: impl Fn(&[SockSample]) -> bool) -> Vec<SockSample> {
+    fn dump_until(ok: impl Fn(&[DiagSock]) -> bool) -> Vec<DiagSock> {
         let deadline = Instant::now() + Duration::from_secs(3);
         loop {
             let v = dump_tcp().unwrap();
@@ -739,31 +804,34 @@ mod tests {
                 let cs = find(&v, ca, sa).unwrap_or_else(|| panic!("client socket in {v:?}"));
                 let ss = find(&v, sa, ca).unwrap_or_else(|| panic!("server socket in {v:?}"));
                 for x in [cs, ss] {
-                    assert_eq!(x.state, "ESTABLISHED");
+                    assert_eq!(x.tcp_state(), Ok(Established));
                     let tcp = x.tcp.as_ref().expect("tcp_info");
                     assert!(tcp.rto_us > 0, "{x:?}");
                 }
                 assert!(
                     v.iter()
-                        .any(|x| x.state == "LISTEN"
-                            && x.local == l.local_addr().unwrap().to_string()),
+                        .any(|x| in_state(x, Listen) && x.local() == l.local_addr().unwrap()),
                     "{v:?}"
                 );
                 // The client closes first: FIN_WAIT2 while the server holds on.
                 drop(c);
-                let v = dump_until(|v| find(v, ca, sa).is_some_and(|x| x.state == "FIN_WAIT2"));
-                assert_eq!(find(&v, ca, sa).unwrap().state, "FIN_WAIT2", "{v:?}");
-                assert_eq!(find(&v, sa, ca).unwrap().state, "CLOSE_WAIT", "{v:?}");
+                let v = dump_until(|v| find(v, ca, sa).is_some_and(|x| in_state(x, FinWait2)));
+                assert_eq!(find(&v, ca, sa).unwrap().tcp_state(), Ok(FinWait2), "{v:?}");
+                assert_eq!(
+                    find(&v, sa, ca).unwrap().tcp_state(),
+                    Ok(CloseWait),
+                    "{v:?}"
+                );
                 // The server closes: the closer ends in TIME_WAIT, the server's socket goes.
                 drop(s);
                 let v = dump_until(|v| {
-                    find(v, ca, sa).is_some_and(|x| x.state == "TIME_WAIT")
+                    find(v, ca, sa).is_some_and(|x| in_state(x, TimeWait))
                         && find(v, sa, ca).is_none()
                 });
                 let tw = find(&v, ca, sa).unwrap();
-                assert_eq!(tw.state, "TIME_WAIT", "{v:?}");
-                assert_eq!(tw.timer.as_deref(), Some("timewait"));
-                assert!(tw.expires_ms.unwrap() <= 60_000);
+                assert_eq!(tw.tcp_state(), Ok(TimeWait), "{v:?}");
+                assert_eq!(tw.timer(), Ok(Some(Timer::Timewait)));
+                assert!(tw.expires_ms <= 60_000);
                 assert_eq!(tw.tcp, None, "no tcp_info for TIME_WAIT");
                 assert!(find(&v, sa, ca).is_none(), "{v:?}");
             }
@@ -821,9 +889,9 @@ mod tests {
             drop(c);
             std::thread::sleep(Duration::from_millis(20));
             drop(s);
-            let v = dump_until(|v| v.len() == 1 && v[0].state == "TIME_WAIT");
+            let v = dump_until(|v| v.len() == 1 && in_state(&v[0], TimeWait));
             assert_eq!(v.len(), 1, "{v:?}");
-            assert_eq!(v[0].state, "TIME_WAIT");
+            assert_eq!(v[0].tcp_state(), Ok(TimeWait));
             let report = destroy_all_tcp_report().unwrap();
             match (report.destroyed, report.failed.len()) {
                 (1, 0) => assert!(dump_tcp().unwrap().is_empty()),
@@ -841,7 +909,7 @@ mod tests {
         crate::require_privileged();
         let ns = TestNs::new("sd-samp");
         let (tx, rx) = std::sync::mpsc::channel::<(u64, Vec<SockSample>)>();
-        let sampler = Sampler::start_timed(&ns.0, "h", DEFAULT_PERIOD, move |ts, round| {
+        let sampler = Sampler::start_timed(&ns.0, CLIENT, DEFAULT_PERIOD, move |ts, round| {
             let _ = tx.send((ts, round));
         })
         .unwrap();
@@ -864,24 +932,23 @@ mod tests {
         let mut rounds = 0;
         while let Ok((ts, round)) = rx.try_recv() {
             rounds += 1;
-            assert!(round.iter().all(|x| x.host == "h"));
+            assert!(round.iter().all(|x| x.host == CLIENT));
             assert!(round.windows(2).all(|w| w[0].ts_ns == w[1].ts_ns));
             flat.extend(round.iter().cloned());
             if round.is_empty() {
-                flat.push(empty_round(ts, "h"));
+                flat.push(empty_round(ts, CLIENT));
             }
         }
         assert!(rounds >= 10, "only {rounds} rounds in ~150 ms");
         let t = transitions(&flat);
-        let (cl, sl) = (ca.to_string(), sa.to_string());
         assert_eq!(
-            state_path(&t, "h", &cl, &sl),
-            ["ESTABLISHED", "gone"],
+            state_path(&t, CLIENT, ca, sa),
+            [Established, Closed],
             "{t:?}"
         );
         assert_eq!(
-            state_path(&t, "h", &sl, &cl),
-            ["ESTABLISHED", "gone"],
+            state_path(&t, CLIENT, sa, ca),
+            [Established, Closed],
             "{t:?}"
         );
     }

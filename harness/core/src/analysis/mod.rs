@@ -19,7 +19,8 @@ pub mod wire;
 
 pub use pcap::{CaptureError, CaptureReader};
 
-use crate::evidence::{Event, Evidence, Packet, Side};
+use crate::evidence::{Event, Evidence, Packet, Side, HARNESS};
+use crate::scenario::terms::EventKind;
 use conn::{Analyzer, ConnSummary, SegInfo};
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
@@ -122,7 +123,8 @@ pub fn analyze_evidence(ev: &Evidence) -> (Vec<SegInfo>, Vec<ConnSummary>) {
     (infos, a.finish())
 }
 
-/// The harness's events from packet comments `teardown: <kind> <detail>`.
+/// The harness's events from packet comments `teardown: <kind> <detail>`
+/// (a comment whose kind is no [`EventKind`] is not one of them).
 pub fn comment_events(comments: &[(u64, String)]) -> Vec<Event> {
     comments
         .iter()
@@ -133,11 +135,8 @@ pub fn comment_events(comments: &[(u64, String)]) -> Vec<Event> {
                 None => (rest, None),
             };
             Some(Event {
-                ts_ns: *ts,
-                source: "harness".to_string(),
-                kind: kind.to_string(),
                 detail,
-                ..Event::default()
+                ..Event::new(*ts, HARNESS, EventKind::parse(kind)?)
             })
         })
         .collect()
@@ -418,11 +417,17 @@ mod tests {
 
     #[test]
     fn comments_become_events() {
-        let e = comment_events(&[(5, "teardown: fault cut".into()), (6, "hello".into())]);
-        assert_eq!(e.len(), 1);
+        let e = comment_events(&[
+            (5, "teardown: fault cut".into()),
+            (6, "hello".into()),
+            (7, "teardown: exploded now".into()),
+            (8, "teardown: step".into()),
+        ]);
+        assert_eq!(e.len(), 2);
         assert_eq!(
-            (e[0].kind.as_str(), e[0].detail.as_deref()),
-            ("fault", Some("cut"))
+            (e[0].kind, e[0].detail.as_deref()),
+            (EventKind::Fault, Some("cut"))
         );
+        assert_eq!((e[1].kind, e[1].detail.as_deref()), (EventKind::Step, None));
     }
 }

@@ -15,6 +15,7 @@
 use crate::analysis::conn::{ConnSummary, SegInfo};
 use crate::analysis::{analyze_evidence, wire_segments, WireSeg};
 use crate::evidence::{Evidence, TcpFlags};
+use crate::scenario::terms::{EventKind, TcpState};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::net::IpAddr;
@@ -139,7 +140,7 @@ impl Axis {
 /// Fault intervals: (start, end or None, label).
 fn faults(ev: &Evidence) -> Vec<(u64, Option<u64>, String)> {
     let mut out: Vec<(u64, Option<u64>, String)> = Vec::new();
-    for e in ev.events.iter().filter(|e| e.kind == "fault") {
+    for e in ev.events.iter().filter(|e| e.kind == EventKind::Fault) {
         let detail = e.detail.clone().unwrap_or_default();
         let mut words = detail.split_whitespace();
         let verb = words.next().unwrap_or("");
@@ -174,18 +175,22 @@ fn faults(ev: &Evidence) -> Vec<(u64, Option<u64>, String)> {
 fn states(ev: &Evidence, hosts: &Hosts) -> Vec<(u64, usize, String)> {
     let mut last: BTreeMap<usize, String> = BTreeMap::new();
     let mut out = Vec::new();
-    let mut samples: Vec<_> = ev.sockets.iter().filter(|s| s.state != "LISTEN").collect();
+    let mut samples: Vec<_> = ev
+        .sockets
+        .iter()
+        .filter(|s| s.state != TcpState::Listen)
+        .collect();
     samples.sort_by_key(|s| s.ts_ns);
     for s in samples {
-        let Some(h) = hosts.by_name(&s.host) else {
+        let Some(h) = hosts.by_name(s.host.name()) else {
             continue;
         };
-        // `NONE` is a sampler round that found no socket: nothing to say
-        // before the connection existed, "gone" after it.
-        let state = if s.state == "NONE" {
+        // A sampler round that found no socket: nothing to say before the
+        // connection existed, "gone" after it.
+        let state = if s.is_no_socket() {
             "gone".to_string()
         } else {
-            s.state.clone()
+            s.state.name().to_string()
         };
         if state == "gone" && !last.contains_key(&h) {
             continue;
@@ -555,18 +560,16 @@ mod tests {
                 pkt(5_000 * ms, "client-port", true, "F.", 100, 500),
             ],
             events: vec![Event {
-                ts_ns: 20 * ms,
-                source: "harness".into(),
-                kind: "fault".into(),
                 detail: Some("cut".into()),
-                ..Event::default()
+                ..Event::new(20 * ms, crate::evidence::HARNESS, EventKind::Fault)
             }],
-            sockets: vec![SockSample {
-                ts_ns: 12 * ms,
-                host: "client".into(),
-                state: "FIN_WAIT1".into(),
-                ..SockSample::default()
-            }],
+            sockets: vec![SockSample::new(
+                12 * ms,
+                crate::scenario::Host::Client,
+                "198.18.0.1:40000".parse().unwrap(),
+                "198.18.0.2:8080".parse().unwrap(),
+                TcpState::FinWait1,
+            )],
             start_ns: 0,
             ..Evidence::default()
         };

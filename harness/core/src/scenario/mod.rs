@@ -36,7 +36,7 @@ pub use terms::{
 };
 pub use values::{Dur, Family, OnEof, Profile, ShutdownHow, SocketOptions, Topology, When};
 
-use crate::evidence::TcpFlags;
+use crate::evidence::{Connection, TcpFlags};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -493,6 +493,12 @@ impl Scenario {
             return e.port;
         }
         8080
+    }
+
+    /// The scenario's connection, known by its [`Scenario::server_port`]:
+    /// what the waits, the expectations and the timing checks call "the connection".
+    pub fn connection(&self) -> Connection {
+        Connection::new(self.server_port())
     }
 
     /// The built-in or (failing that) external endpoint running on `host`.

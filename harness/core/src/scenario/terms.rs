@@ -1,15 +1,17 @@
 //! The scenario format's vocabulary: the closed sets of names a file may use
 //! (hosts, capture ports, TCP states, event kinds, signals, models), each an
-//! enum with the name it is written as.
+//! enum with the name it is written as, and the sides of a connection.
 //!
 //! Contract: `parse(name)` accepts exactly the names in `ALL` (as written in
 //! scenario files and shown in the records) and `name()` gives them back, so
-//! `parse(x.name()) == Some(x)` for every value.
+//! `parse(x.name()) == Some(x)` for every value. Their serde form is that
+//! name (a JSON string), so the records (`sockets.jsonl`, `events.jsonl`)
+//! hold the same words. Where the records know more names than a scenario
+//! may use (kernel states no sample ever shows, the harness's own event
+//! kinds), `SCENARIO` lists the ones a file may name.
 
-use crate::evidence::Side;
-use std::fmt;
-
-/// An enum of fixed names: `ALL`, `name()`, `parse()`, `Display`.
+/// An enum of fixed names: `ALL`, `name()`, `parse()`, `Display`, and serde
+/// as the name (a string; an unknown name is an error listing the known ones).
 macro_rules! named {
     ($(#[$m:meta])* pub enum $ty:ident { $($(#[$vm:meta])* $var:ident = $name:literal,)+ }) => {
         $(#[$m])*
@@ -36,12 +38,55 @@ macro_rules! named {
             }
         }
 
-        impl fmt::Display for $ty {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.name())
             }
         }
+
+        impl ::serde::Serialize for $ty {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.name())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $ty {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+                let name = <String as ::serde::Deserialize>::deserialize(d)?;
+                $ty::parse(&name).ok_or_else(|| {
+                    <D::Error as ::serde::de::Error>::custom(format!(
+                        "unknown {} `{name}` (expected one of {})",
+                        stringify!($ty),
+                        $ty::names()
+                    ))
+                })
+            }
+        }
     };
+}
+pub(crate) use named;
+
+/// Which side of the connection a host is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Client,
+    Server,
+}
+
+impl Side {
+    pub fn letter(self) -> char {
+        match self {
+            Side::Client => 'C',
+            Side::Server => 'S',
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Side::Client => "client",
+            Side::Server => "server",
+        }
+    }
 }
 
 named! {
@@ -79,8 +124,15 @@ named! {
 }
 
 named! {
-    /// A TCP state a scenario can wait for or expect. `CLOSED` means the
-    /// connection has no socket (left) on the host.
+    /// A TCP state: the kernel's names (include/net/tcp_states.h) of every
+    /// state sock_diag can report, as a socket sample's `state`, plus
+    /// `CLOSED`, which no kernel socket is in: the connection has no socket
+    /// (left) on the host. A sample in `CLOSED` is a sampler round that found
+    /// no socket on its host ([`crate::evidence::SockSample::no_socket`]).
+    ///
+    /// One enum for the records and the scenarios: a wait or an expectation
+    /// compares a sample's state with its own directly. A scenario names only
+    /// [`TcpState::SCENARIO`].
     pub enum TcpState {
         Established = "ESTABLISHED",
         SynSent = "SYN_SENT",
@@ -94,11 +146,63 @@ named! {
         Listen = "LISTEN",
         Closing = "CLOSING",
         Closed = "CLOSED",
+        /// A request socket (the kernel's 12). inet_diag itself reports
+        /// request sockets as `SYN_RECV`, so no sample shows it today; it is
+        /// typed so that the lab's mapping of the kernel's numbers is total
+        /// without a fallback name.
+        NewSynRecv = "NEW_SYN_RECV",
+        /// A socket bound to a port and neither listening nor connected (the
+        /// kernel's 13, a pseudo-state of inet_diag since Linux 6.8). Dumped
+        /// only when asked for; the lab's sampler does not ask.
+        BoundInactive = "BOUND_INACTIVE",
+    }
+}
+
+impl TcpState {
+    /// The states a scenario may wait for or expect: every state but the two
+    /// no sample shows (`NEW_SYN_RECV`, `BOUND_INACTIVE`).
+    pub const SCENARIO: &'static [TcpState] = &[
+        TcpState::Established,
+        TcpState::SynSent,
+        TcpState::SynRecv,
+        TcpState::FinWait1,
+        TcpState::FinWait2,
+        TcpState::TimeWait,
+        TcpState::Close,
+        TcpState::CloseWait,
+        TcpState::LastAck,
+        TcpState::Listen,
+        TcpState::Closing,
+        TcpState::Closed,
+    ];
+
+    /// The state a scenario file's name stands for (one of [`TcpState::SCENARIO`]).
+    pub fn parse_scenario(name: &str) -> Option<TcpState> {
+        TcpState::parse(name).filter(|s| TcpState::SCENARIO.contains(s))
     }
 }
 
 named! {
-    /// An application event kind a scenario can wait for or expect.
+    /// What an event says happened: every kind the records hold (an
+    /// [`crate::evidence::Event`]'s `kind`), by who writes it.
+    ///
+    /// - The built-in endpoint (source = its name): `listening`, `accepted`,
+    ///   `connected`, `options` (detail = the options read back), `sent` and
+    ///   `received` (bytes), `eof`, `error` (op, errno), `closed`, `shutdown`
+    ///   (detail = wr|rd|rdwr), `bad_command` (detail = the line it did not
+    ///   understand).
+    /// - The supervisor, for any endpoint (source = its name): `stdout` (a
+    ///   line an external program printed, the detail), `exited` (detail =
+    ///   status and pid).
+    /// - The harness (source = `harness`): `started` (detail = name and
+    ///   pid), `step` (detail = the step), `fault` (detail = what was
+    ///   applied), `drops` (detail = the packets the capture lost).
+    ///
+    /// One enum for the records and the scenarios, like [`TcpState`]: the
+    /// scenario format's event names are these very words, and a wait or an
+    /// expectation compares an event's kind with its own directly, with no
+    /// second enum to keep in step. A scenario names only
+    /// [`EventKind::SCENARIO`], the kinds the format has always accepted.
     pub enum EventKind {
         Listening = "listening",
         Accepted = "accepted",
@@ -113,6 +217,49 @@ named! {
         Started = "started",
         /// A line an external program wrote on its stdout (the detail).
         Stdout = "stdout",
+        /// The socket options a built-in endpoint read back after connecting.
+        Options = "options",
+        /// A command line a built-in endpoint did not understand.
+        BadCommand = "bad_command",
+        /// A timeline step acted (source `harness`).
+        Step = "step",
+        /// A fault was applied or lifted (source `harness`).
+        Fault = "fault",
+        /// The capture lost frames (source `harness`).
+        Drops = "drops",
+    }
+}
+
+impl EventKind {
+    /// The kinds a scenario may wait for or expect, in the order its error
+    /// messages list them.
+    pub const SCENARIO: &'static [EventKind] = &[
+        EventKind::Listening,
+        EventKind::Accepted,
+        EventKind::Connected,
+        EventKind::Sent,
+        EventKind::Received,
+        EventKind::Eof,
+        EventKind::Error,
+        EventKind::Closed,
+        EventKind::Shutdown,
+        EventKind::Exited,
+        EventKind::Started,
+        EventKind::Stdout,
+    ];
+
+    /// The kind a scenario file's name stands for (one of [`EventKind::SCENARIO`]).
+    pub fn parse_scenario(name: &str) -> Option<EventKind> {
+        EventKind::parse(name).filter(|k| EventKind::SCENARIO.contains(k))
+    }
+
+    /// [`EventKind::SCENARIO`]'s names joined by `, ` (for error messages).
+    pub fn scenario_names() -> String {
+        EventKind::SCENARIO
+            .iter()
+            .map(|k| k.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -219,6 +366,44 @@ mod tests {
             Some(CapturePort::ServerPort)
         );
         assert_eq!(Host::Server.wire_port().name(), "server-port");
+    }
+
+    #[test]
+    fn scenarios_name_a_subset_of_the_records_names() {
+        // Every kernel state and event kind is typed; a scenario names fewer.
+        assert_eq!(TcpState::parse("NEW_SYN_RECV"), Some(TcpState::NewSynRecv));
+        assert_eq!(TcpState::parse_scenario("NEW_SYN_RECV"), None);
+        assert_eq!(TcpState::parse_scenario("BOUND_INACTIVE"), None);
+        assert_eq!(TcpState::parse_scenario("CLOSED"), Some(TcpState::Closed));
+        assert_eq!(TcpState::SCENARIO.len() + 2, TcpState::ALL.len());
+        assert_eq!(EventKind::parse("step"), Some(EventKind::Step));
+        for harness in ["step", "fault", "drops", "options", "bad_command"] {
+            assert_eq!(EventKind::parse_scenario(harness), None, "{harness}");
+        }
+        assert_eq!(
+            EventKind::scenario_names(),
+            "listening, accepted, connected, sent, received, eof, error, closed, shutdown, exited, started, stdout"
+        );
+        assert!(EventKind::SCENARIO
+            .iter()
+            .all(|k| EventKind::ALL.contains(k)));
+    }
+
+    #[test]
+    fn serde_forms_are_the_names() {
+        assert_eq!(serde_json::to_string(&Host::Client).unwrap(), r#""client""#);
+        assert_eq!(
+            serde_json::from_str::<TcpState>(r#""FIN_WAIT2""#).unwrap(),
+            TcpState::FinWait2
+        );
+        assert_eq!(
+            serde_json::to_string(&EventKind::BadCommand).unwrap(),
+            r#""bad_command""#
+        );
+        let err = serde_json::from_str::<Host>(r#""router""#).unwrap_err();
+        assert!(err
+            .to_string()
+            .contains("unknown Host `router` (expected one of client, server)"));
     }
 
     #[test]

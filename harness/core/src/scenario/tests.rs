@@ -571,6 +571,12 @@ fn wait_errors() {
     let text = with("\n[[step]]\nwait = { socket = \"TIMEWAIT\", host = \"client\" }\n");
     assert_error(&text, "{", 0, "unknown socket state `TIMEWAIT`");
 
+    // Names only the records use: a kernel state no sample shows, the harness's kinds.
+    let text = with("\n[[step]]\nwait = { socket = \"NEW_SYN_RECV\", host = \"server\" }\n");
+    assert_error(&text, "{", 0, "unknown socket state `NEW_SYN_RECV`");
+    let text = with("\n[[step]]\nwait = { event = \"step\", source = \"client\" }\n");
+    assert_error_starts(&text, "{", 0, "unknown event `step` (listening, accepted");
+
     let text = with("\n[[step]]\nwait = { socket = \"TIME_WAIT\" }\n");
     assert_error(&text, "{", 0, "a socket wait needs `host`");
 
@@ -674,6 +680,15 @@ fn expect_errors() {
 
     let text = with("\n[[expect]]\nevent = \"boom\"\nsource = \"client\"\n");
     assert_error(&text, "[[expect]]", 0, "unknown event `boom`");
+    let text = with("\n[[expect]]\nevent = \"fault\"\nsource = \"client\"\n");
+    assert_error(&text, "[[expect]]", 0, "unknown event `fault`");
+    let text = with("\n[[expect]]\nsocket = \"BOUND_INACTIVE\"\nhost = \"client\"\n");
+    assert_error(
+        &text,
+        "[[expect]]",
+        0,
+        "unknown socket state `BOUND_INACTIVE`",
+    );
 
     let text = with("\n[[expect]]\nevent = \"eof\"\n");
     assert_error(

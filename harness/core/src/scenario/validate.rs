@@ -464,10 +464,10 @@ fn wait_kind(
     }
     let mut event = None;
     if let Some(ev) = &w.event {
-        let kind = EventKind::parse(ev).ok_or_else(|| {
+        let kind = EventKind::parse_scenario(ev).ok_or_else(|| {
             ctx.err(
                 wspan.clone(),
-                format!("unknown event `{ev}` ({})", EventKind::names()),
+                format!("unknown event `{ev}` ({})", EventKind::scenario_names()),
             )
         })?;
         let source = match &w.source {
@@ -480,7 +480,7 @@ fn wait_kind(
         .socket
         .as_ref()
         .map(|st| {
-            TcpState::parse(st)
+            TcpState::parse_scenario(st)
                 .ok_or_else(|| ctx.err(wspan.clone(), format!("unknown socket state `{st}`")))
         })
         .transpose()?;
@@ -946,7 +946,7 @@ fn expect_args(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<ExpectArgs, Sce
     let mut state = None;
     if let Some(st) = &e.socket {
         state = Some(
-            TcpState::parse(st)
+            TcpState::parse_scenario(st)
                 .ok_or_else(|| ctx.err(span.clone(), format!("unknown socket state `{st}`")))?,
         );
         if host.is_none() {
@@ -956,7 +956,7 @@ fn expect_args(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<ExpectArgs, Sce
     let mut event = None;
     if let Some(ev) = &e.event {
         event = Some(
-            EventKind::parse(ev)
+            EventKind::parse_scenario(ev)
                 .ok_or_else(|| ctx.err(span.clone(), format!("unknown event `{ev}`")))?,
         );
         if source.is_none() {

@@ -203,7 +203,7 @@ fn host_ips(h: Host) -> Vec<IpAddr> {
 fn write_capture(dir: &Path, cap: &CaptureResult, events: &[Event]) -> Result<()> {
     let mut annotations: Vec<(u64, String)> = events
         .iter()
-        .filter(|e| e.source == "harness")
+        .filter(|e| e.source == teardown_core::evidence::HARNESS)
         .map(|e| {
             (
                 e.ts_ns,

@@ -21,7 +21,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use teardown_core::evidence::Event;
+use teardown_core::evidence::{Event, HARNESS};
 use teardown_core::scenario::{Endpoint, EventKind, Family, Host, Program, Scenario, Signal};
 
 /// The lab's host for a scenario's host name.
@@ -45,13 +45,10 @@ fn nix_signal(s: Signal) -> nix::sys::signal::Signal {
     }
 }
 
-pub(super) fn harness_event(kind: &str, detail: String) -> Event {
+pub(super) fn harness_event(kind: EventKind, detail: String) -> Event {
     Event {
-        ts_ns: now_ns(),
-        source: "harness".into(),
-        kind: kind.into(),
         detail: Some(detail),
-        ..Default::default()
+        ..Event::new(now_ns(), HARNESS, kind)
     }
 }
 
@@ -123,8 +120,10 @@ impl Supervisor {
         self.relay_stdout(name, stdout, external, log_path("stdout"));
         let killed = Arc::new(AtomicBool::new(false));
         self.reap(name, child, pid, external, killed.clone());
-        self.recorder
-            .push_event(harness_event("started", format!("{name} pid {pid}")));
+        self.recorder.push_event(harness_event(
+            EventKind::Started,
+            format!("{name} pid {pid}"),
+        ));
         if spec.program == Program::Server {
             self.await_listening(name, pid, listening_before)?;
         }
@@ -143,7 +142,7 @@ impl Supervisor {
         self.recorder.with(|r| {
             r.events
                 .iter()
-                .filter(|e| e.source == name && e.kind == EventKind::Listening.name())
+                .filter(|e| e.source == name && e.kind == EventKind::Listening)
                 .count()
         })
     }
@@ -167,11 +166,8 @@ impl Supervisor {
                 if external {
                     // What an external program prints is evidence too: an event per line.
                     recorder.push_event(Event {
-                        ts_ns: now_ns(),
-                        source: src.clone(),
-                        kind: EventKind::Stdout.name().into(),
                         detail: Some(line.clone()),
-                        ..Default::default()
+                        ..Event::new(now_ns(), src.clone(), EventKind::Stdout)
                     });
                 }
                 if let Some(l) = log.as_mut() {
@@ -213,11 +209,8 @@ impl Supervisor {
             };
             let detail = format!("{detail} (pid {pid})");
             recorder.push_event(Event {
-                ts_ns: now_ns(),
-                source: src,
-                kind: EventKind::Exited.name().into(),
                 detail: Some(detail),
-                ..Default::default()
+                ..Event::new(now_ns(), src, EventKind::Exited)
             });
         });
     }
@@ -230,12 +223,12 @@ impl Supervisor {
             .wait_for(Instant::now() + Duration::from_secs(5), |r| {
                 r.events
                     .iter()
-                    .filter(|e| e.source == name && e.kind == EventKind::Listening.name())
+                    .filter(|e| e.source == name && e.kind == EventKind::Listening)
                     .count()
                     > listening_before
                     || r.events.iter().any(|e| {
                         e.source == name
-                            && e.kind == EventKind::Exited.name()
+                            && e.kind == EventKind::Exited
                             && e.detail.as_deref().unwrap_or("").ends_with(&exited)
                     })
             });
@@ -299,7 +292,7 @@ impl Supervisor {
         let exits = |r: &crate::record::Records| {
             r.events
                 .iter()
-                .filter(|e| e.source == endpoint && e.kind == EventKind::Exited.name())
+                .filter(|e| e.source == endpoint && e.kind == EventKind::Exited)
                 .count()
         };
         // Counted before the signal: a process may be gone (and its `exited` recorded) at once.

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teardown_core::evidence::{Event, StepRecord};
 use teardown_core::scenario::{
-    Action, DropSelect, Dur, Host, Program, Scenario, Senders, Step, StepWait, Wait,
+    Action, DropSelect, Dur, EventKind, Host, Program, Scenario, Senders, Step, StepWait, Wait,
 };
 use teardown_core::waits::{WaitContext, Waiting};
 
@@ -76,7 +76,8 @@ impl<'a> Run<'a> {
                 ),
                 Err(e) => format!("{what}: {e:#}"),
             };
-            self.recorder.push_event(harness_event("drops", detail));
+            self.recorder
+                .push_event(harness_event(EventKind::Drops, detail));
         }
     }
 
@@ -151,7 +152,7 @@ impl<'a> Run<'a> {
         };
         self.recorder.push_event(Event {
             ts_ns: acted_ns,
-            ..harness_event("step", detail)
+            ..harness_event(EventKind::Step, detail)
         });
         result.with_context(|| format!("step {} ({action})", i + 1))?;
         Ok(acted_ns)
@@ -159,18 +160,17 @@ impl<'a> Run<'a> {
 
     fn start_sampler(&mut self, host: Host) -> Result<()> {
         let recorder = self.recorder.clone();
-        let name = host.name();
         let sampler = crate::sockdiag::Sampler::start_timed(
             self.lab.host(lab_host(host)),
-            name,
+            host,
             crate::sockdiag::DEFAULT_PERIOD,
             move |ts, mut round: Vec<teardown_core::evidence::SockSample>| {
                 if round.is_empty() {
-                    // A round that found no socket still counts as a round (state NONE,
-                    // no addresses): `expect` then knows the connection is gone.
-                    round.push(crate::sockdiag::empty_round(ts, name));
+                    // A round that found no socket still counts as a round (a
+                    // no-socket marker): `expect` then knows the connection is gone.
+                    round.push(crate::sockdiag::empty_round(ts, host));
                 }
-                recorder.push_round(name, ts, round);
+                recorder.push_round(host, ts, round);
             },
         )?;
         self.samplers.insert(host, sampler);
@@ -256,7 +256,8 @@ impl<'a> Run<'a> {
 
     /// Records a fault in force.
     fn fault(&self, detail: String) {
-        self.recorder.push_event(harness_event("fault", detail));
+        self.recorder
+            .push_event(harness_event(EventKind::Fault, detail));
     }
 
     fn drop_frames(&mut self, from: Senders, select: DropSelect, count: Option<u64>) -> Result<()> {
@@ -301,7 +302,7 @@ impl<'a> Run<'a> {
         self.endpoints.forget_on(self.sc, h);
         self.recorder.push_event(Event {
             ts_ns: in_force_ns,
-            ..harness_event("fault", format!("power_off {h}"))
+            ..harness_event(EventKind::Fault, format!("power_off {h}"))
         });
         self.in_force_ns = Some(in_force_ns);
         Ok(())
@@ -350,7 +351,7 @@ impl<'a> Run<'a> {
         let mut waiting = Waiting::new(
             &w.until,
             WaitContext {
-                server_port: self.sc.server_port(),
+                connection: self.sc.connection(),
                 client_ips: vec![
                     IpAddr::V4(lab_host(Host::Client).v4()),
                     IpAddr::V6(lab_host(Host::Client).v6()),
