@@ -77,24 +77,35 @@ fn dir_text(d: Side) -> &'static str {
     }
 }
 
-/// Reads `events.jsonl` and `sockets.jsonl` next to the capture, if there.
+/// The lines of a JSON-lines file as values, or `None` if it can't be read;
+/// a bad line is bad input (`file:line: why`).
+fn read_jsonl<T: serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+) -> anyhow::Result<Option<Vec<T>>> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(None);
+    };
+    let mut values = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        values.push(
+            serde_json::from_str(line).map_err(|e| {
+                teardown_core::bad_input(format!("{}:{}: {e}", path.display(), n + 1))
+            })?,
+        );
+    }
+    Ok(Some(values))
+}
+
+/// Reads `events.jsonl`, `sockets.jsonl` and `steal.jsonl` next to the capture, if there.
 fn load_run_files(capture: &std::path::Path, ev: &mut Evidence) -> anyhow::Result<()> {
     let dir = capture.parent().unwrap_or(std::path::Path::new("."));
-    let events = dir.join("events.jsonl");
-    if let Ok(text) = std::fs::read_to_string(&events) {
-        let mut evs = Vec::new();
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let e: teardown_core::evidence::Event = serde_json::from_str(line).map_err(|e| {
-                teardown_core::bad_input(format!("{}:{}: {e}", events.display(), n + 1))
-            })?;
-            evs.push(e);
-        }
+    if let Some(events) = read_jsonl::<teardown_core::evidence::Event>(&dir.join("events.jsonl"))? {
         // events.jsonl is complete: it replaces the comments' copy.
-        ev.events = evs;
+        ev.events = events;
         ev.steps = ev
             .events
             .iter()
@@ -116,20 +127,10 @@ fn load_run_files(capture: &std::path::Path, ev: &mut Evidence) -> anyhow::Resul
             })
             .collect();
     }
-    let sockets = dir.join("sockets.jsonl");
-    if let Ok(text) = std::fs::read_to_string(&sockets) {
-        for (n, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let s: teardown_core::evidence::SockSample =
-                serde_json::from_str(line).map_err(|e| {
-                    teardown_core::bad_input(format!("{}:{}: {e}", sockets.display(), n + 1))
-                })?;
-            ev.sockets.push(s);
-        }
-    }
+    ev.sockets
+        .extend(read_jsonl(&dir.join("sockets.jsonl"))?.unwrap_or_default());
+    ev.steal
+        .extend(read_jsonl(&dir.join("steal.jsonl"))?.unwrap_or_default());
     Ok(())
 }
 

@@ -420,11 +420,71 @@ pub struct Evidence {
     pub events: Vec<Event>,
     pub sockets: Vec<SockSample>,
     pub steps: Vec<StepRecord>,
+    /// The CPUs' stolen time over the run (`steal.jsonl`), oldest first.
+    #[serde(default)]
+    pub steal: Vec<CpuSteal>,
     pub start_ns: u64,
     pub end_ns: u64,
 }
 
+/// The time the hypervisor took each CPU away from this machine, so far: the
+/// `steal` column of `/proc/stat` per CPU, in nanoseconds (a line of
+/// `steal.jsonl`). Always zero on bare metal.
+///
+/// Why it is evidence: on a virtual machine whose virtual CPUs are busy, the
+/// host deschedules them now and then (on the development machine 6% of the
+/// CPU time while the suite runs, 0 when idle), and whatever was due on a
+/// descheduled CPU (a timer's softirq, the capture of its segment) runs that
+/// much later. A timing check that finds an event later than the model
+/// allows adds what a CPU lost while the event was overdue, from its
+/// predicted time to when it was seen ([`Evidence::stolen_within`]), to the
+/// allowance, and says so.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CpuSteal {
+    pub ts_ns: u64,
+    /// Per CPU (cpu0, cpu1, ...), cumulative.
+    pub steal_ns: Vec<u64>,
+}
+
+/// The resolution of `/proc/stat`'s counters: one USER_HZ tick (1/100 s,
+/// the value of the kernel's ABI). A difference of n ticks means up to n + 1
+/// ticks of steal.
+pub const STEAL_TICK: Duration = Duration::from_millis(10);
+
 impl Evidence {
+    /// At most how long one CPU was taken away between `from_ns` and `to_ns`:
+    /// the largest per-CPU growth of the steal counter from the last record
+    /// at or before `from_ns` to the first at or after `to_ns`, plus one tick
+    /// of counter resolution. Zero when no counter moved over the span (less
+    /// than a tick may hide below the resolution; a check stays strict then)
+    /// and when the run recorded none (bare metal, an idle host).
+    pub fn stolen_within(&self, from_ns: u64, to_ns: u64) -> Duration {
+        let (Some(first), Some(last)) = (self.steal.first(), self.steal.last()) else {
+            return Duration::ZERO;
+        };
+        if from_ns >= to_ns {
+            return Duration::ZERO;
+        }
+        let before = self
+            .steal
+            .iter()
+            .rfind(|s| s.ts_ns <= from_ns)
+            .unwrap_or(first);
+        let after = self.steal.iter().find(|s| s.ts_ns >= to_ns).unwrap_or(last);
+        let most = before
+            .steal_ns
+            .iter()
+            .zip(&after.steal_ns)
+            .map(|(a, b)| b.saturating_sub(*a))
+            .max()
+            .unwrap_or(0);
+        if most == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(most) + STEAL_TICK
+        }
+    }
+
     /// Which side sent this packet, if it came from a known host.
     pub fn sender(&self, p: &Packet) -> Option<Side> {
         if self.client_ips.contains(&p.src.ip()) {
@@ -743,6 +803,45 @@ mod tests {
         assert!(!conn.has_packet(&c2s, Some(Side::Server)));
         assert!(!conn.has_packet(&c2s, None), "from an unknown address");
         assert!(!Connection::new(80).has_packet(&c2s, Some(Side::Client)));
+    }
+
+    #[test]
+    fn stolen_time_is_the_largest_per_cpu_growth_over_the_span_plus_a_tick() {
+        let ms = |n: u64| n * 1_000_000;
+        let mut ev = Evidence::default();
+        assert_eq!(ev.stolen_within(0, ms(100)), Duration::ZERO, "no records");
+        ev.steal = vec![
+            CpuSteal {
+                ts_ns: ms(0),
+                steal_ns: vec![ms(50), ms(50)],
+            },
+            CpuSteal {
+                ts_ns: ms(10),
+                steal_ns: vec![ms(50), ms(50)],
+            },
+            CpuSteal {
+                ts_ns: ms(20),
+                steal_ns: vec![ms(80), ms(60)],
+            },
+            CpuSteal {
+                ts_ns: ms(30),
+                steal_ns: vec![ms(80), ms(60)],
+            },
+        ];
+        // cpu0 lost 30 ms between the records bracketing 5..25 ms.
+        assert_eq!(ev.stolen_within(ms(5), ms(25)), Duration::from_millis(40));
+        // Nothing grew from 20 to 30 ms: the check stays strict.
+        assert_eq!(ev.stolen_within(ms(20), ms(30)), Duration::ZERO);
+        assert_eq!(
+            ev.stolen_within(ms(25), ms(5)),
+            Duration::ZERO,
+            "an empty span"
+        );
+        // A run without any steal adds nothing.
+        for s in &mut ev.steal {
+            s.steal_ns = vec![ms(50), ms(50)];
+        }
+        assert_eq!(ev.stolen_within(ms(5), ms(25)), Duration::ZERO);
     }
 }
 

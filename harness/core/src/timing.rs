@@ -540,7 +540,9 @@ pub fn dies(
         };
     };
     let measured = at(p.reference, err.ts_ns);
-    let ok = p.anchored && p.window.earliest <= measured && measured <= latest;
+    // The CPU time taken while the death was overdue (see `compare_schedule`).
+    let stolen = ev.stolen_within(p.reference + p.predicted.as_nanos() as u64, err.ts_ns);
+    let ok = p.anchored && p.window.earliest <= measured && measured <= latest + stolen;
     if !p.anchored {
         lines.push(
             "the death is not accepted: the first retransmission it is predicted from is off the model"
@@ -548,11 +550,12 @@ pub fn dies(
         );
     }
     lines.push(format!(
-        "measured: {} on {} at {} ({:.6}s into the run)",
+        "measured: {} on {} at {} ({:.6}s into the run){}",
         err.errno.clone().unwrap_or_default(),
         err.op.clone().unwrap_or_default(),
         secs(measured),
-        ev.rel_secs(err.ts_ns)
+        ev.rel_secs(err.ts_ns),
+        accepted_until(latest, stolen)
     ));
     Death {
         check: Check {
@@ -576,6 +579,9 @@ fn fail(line: String) -> Check {
 /// A schedule to compare: (predicted times with their lateness, measured
 /// times), from the reference, and the header line.
 struct Schedule {
+    /// What the times are measured from.
+    reference_ns: u64,
+    /// Each predicted time with its lateness from the model.
     predicted: Vec<(Duration, Duration)>,
     measured: Vec<Duration>,
     header: String,
@@ -616,6 +622,7 @@ fn retransmission_schedule(
         return Err(fail(header));
     }
     Ok(Schedule {
+        reference_ns: d.first_ns,
         predicted: c.later,
         measured: c.later_seen,
         header,
@@ -649,6 +656,7 @@ fn keepalive_schedule(
         })
         .collect();
     Ok(Schedule {
+        reference_ns: seen.last_received.ts_ns,
         predicted,
         measured: seen
             .probes
@@ -681,13 +689,18 @@ pub fn schedule(
         DeathModel::Keepalive => keepalive_schedule(sc, ev, host, anchor),
     };
     match s {
-        Ok(s) => compare_schedule(s),
+        Ok(s) => compare_schedule(s, ev),
         Err(check) => check,
     }
 }
 
-/// Each predicted time against the captured one, in order.
-fn compare_schedule(s: Schedule) -> Check {
+/// Each predicted time against the captured one, in order. The lateness
+/// accepted is the model's (timer wheel, [`WIRE_LAG`]) plus the CPU time the
+/// hypervisor took while this entry and the ones before it were overdue,
+/// each from its predicted time to its capture ([`Evidence::stolen_within`];
+/// zero on bare metal): a late timer arms the next one that much later too.
+/// The line says so when it applied.
+fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
     let (predicted, measured, number_from) = (&s.predicted, &s.measured, s.number_from);
     let mut lines = vec![s.header.clone()];
     let mut ok = predicted.len() == measured.len();
@@ -698,17 +711,22 @@ fn compare_schedule(s: Schedule) -> Check {
             measured.len()
         ));
     }
+    let mut stolen = Duration::ZERO;
+    let abs = |d: &Duration| s.reference_ns + d.as_nanos() as u64;
     for i in 0..predicted.len().max(measured.len()) {
         let line = match (predicted.get(i), measured.get(i)) {
             (Some((t, late)), Some(got)) => {
-                let fits = *got + model::EARLY_SLACK >= *t && *got <= *t + *late + WIRE_LAG;
+                stolen += ev.stolen_within(abs(t), abs(got));
+                let latest = *t + *late + WIRE_LAG + stolen;
+                let fits = *got + model::EARLY_SLACK >= *t && *got <= latest;
                 ok &= fits;
                 format!(
-                    "#{}: predicted {} (accepted {}..{}), captured {} {}",
+                    "#{}: predicted {} (accepted {}..{}{}), captured {} {}",
                     i + number_from,
                     secs(*t),
                     secs(t.saturating_sub(model::EARLY_SLACK)),
-                    secs(*t + *late + WIRE_LAG),
+                    secs(latest),
+                    steal_note(stolen),
                     secs(*got),
                     if fits { "ok" } else { "OUT OF WINDOW" }
                 )
@@ -729,6 +747,31 @@ fn compare_schedule(s: Schedule) -> Check {
         name: String::new(),
         ok,
         evidence: lines,
+    }
+}
+
+/// The measured line's note when stolen CPU time widened the allowance.
+fn accepted_until(latest: Duration, stolen: Duration) -> String {
+    if stolen.is_zero() {
+        String::new()
+    } else {
+        format!(
+            "; accepted until {}{}",
+            secs(latest + stolen),
+            steal_note(stolen)
+        )
+    }
+}
+
+/// How an allowance mentions stolen CPU time (nothing when there was none).
+fn steal_note(stolen: Duration) -> String {
+    if stolen.is_zero() {
+        String::new()
+    } else {
+        format!(
+            " with {} of CPU time stolen by the hypervisor",
+            secs(stolen)
+        )
     }
 }
 
@@ -961,14 +1004,17 @@ pub fn gone(
         at(life.reference, seen.last_seen),
         at(life.reference, gone_ns),
     );
-    let overlaps = from < latest && earliest <= to;
+    // The CPU time taken while the vanishing was overdue (see `compare_schedule`).
+    let stolen = ev.stolen_within(life.reference + life.predicted.as_nanos() as u64, gone_ns);
+    let overlaps = from < latest + stolen && earliest <= to;
     let resolved = to - from <= resolution;
     lines.push(format!(
-        "measured: {host}'s socket last seen at {} ({:.6}s into the run), gone in the round at {} ({:.6}s) {}",
+        "measured: {host}'s socket last seen at {} ({:.6}s into the run), gone in the round at {} ({:.6}s){} {}",
         secs(from),
         ev.rel_secs(life.reference + from.as_nanos() as u64),
         secs(to),
         ev.rel_secs(gone_ns),
+        accepted_until(latest, stolen),
         match (overlaps, resolved) {
             (true, true) => "ok".to_string(),
             (false, _) => "OUT OF WINDOW".to_string(),
@@ -1270,5 +1316,43 @@ mod tests {
         let v = vanishing(&ev, Host::Client, Connection::new(8080), BASE);
         assert_eq!(v.gone, None);
         assert_eq!(v.last_seen, BASE + 20_000_000);
+    }
+
+    #[test]
+    fn a_schedule_accepts_the_cpu_time_stolen_while_overdue_and_says_so() {
+        use crate::evidence::CpuSteal;
+        let ms = |n: u64| Duration::from_millis(n);
+        let schedule = || Schedule {
+            reference_ns: BASE,
+            predicted: vec![(ms(408), ms(36))],
+            measured: vec![ms(487)],
+            header: "model".into(),
+            number_from: 2,
+        };
+        let steal = |records: &[(u64, u64)]| Evidence {
+            steal: records
+                .iter()
+                .map(|&(at, cpu1)| CpuSteal {
+                    ts_ns: BASE + at * 1_000_000,
+                    steal_ns: vec![0, cpu1 * 1_000_000],
+                })
+                .collect(),
+            ..Evidence::default()
+        };
+        // 408 + 36 + WIRE_LAG: 79 ms late is out of the model's window.
+        let c = compare_schedule(schedule(), &Evidence::default());
+        assert!(!c.ok, "{:?}", c.evidence);
+        assert!(!c.evidence[1].contains("stolen"));
+        // The hypervisor took a CPU for 30 ms while it was overdue: accepted.
+        let c = compare_schedule(schedule(), &steal(&[(0, 0), (405, 0), (490, 30)]));
+        assert!(c.ok, "{:?}", c.evidence);
+        assert!(
+            c.evidence[1].contains("0.040s of CPU time stolen"),
+            "{}",
+            c.evidence[1]
+        );
+        // Stolen before it was due: no excuse.
+        let c = compare_schedule(schedule(), &steal(&[(0, 0), (300, 30), (490, 30)]));
+        assert!(!c.ok, "{:?}", c.evidence);
     }
 }

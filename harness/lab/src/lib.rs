@@ -9,7 +9,8 @@
 //! - [`netlink`], [`rtnl`], [`tc`], [`bpf`]: the netlink request loop, rtnetlink
 //!   (links, addresses, neighbours), traffic control, eBPF programs.
 //! - [`topology`], [`lab`]: the lab's namespaces, links and addresses; `teardown lab`.
-//! - [`capture`], [`sockdiag`], [`record`]: the evidence: packets, socket samples, the recorder.
+//! - [`capture`], [`sockdiag`], [`steal`], [`record`]: the evidence: packets, socket samples,
+//!   the CPUs' stolen time, the recorder.
 //! - [`fault`], [`endpoint`]: faults on the wire; the processes under test.
 //! - [`runner`]: a scenario's timeline, its artifacts, many scenarios at once.
 //! - [`cleanup`], [`doctor`], [`sys`], [`files`]: leftovers, kernel features, the process's environment, input files.
@@ -29,6 +30,7 @@ pub mod record;
 pub mod rtnl;
 pub mod runner;
 pub mod sockdiag;
+pub mod steal;
 pub mod sys;
 pub mod tc;
 pub mod topology;

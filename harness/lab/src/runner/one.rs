@@ -154,6 +154,7 @@ fn prepare_hosts(sc: &Scenario, lab: &Lab) -> Result<()> {
 /// stops recording. Returns the evidence and the harness problems met.
 pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String>)> {
     prepare_hosts(sc, lab)?;
+    crate::steal::start();
     let recorder = Arc::new(Recorder::new());
     let capture = Capture::start(crate::capture::port_specs(lab), recorder.clone())?;
     let start_ns = now_ns();
@@ -187,6 +188,7 @@ pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence,
         events: records.events,
         sockets: records.sockets,
         steps,
+        steal: crate::steal::between(start_ns, end_ns),
         start_ns,
         end_ns,
     };
@@ -215,7 +217,7 @@ fn write_capture(dir: &Path, cap: &CaptureResult, events: &[Event]) -> Result<()
     crate::capture::write_pcapng(&dir.join("capture.pcapng"), cap, &annotations)
 }
 
-/// `events.jsonl` (by time) and `sockets.jsonl`.
+/// `events.jsonl` (by time), `sockets.jsonl` and `steal.jsonl`.
 fn write_records(dir: &Path, ev: &Evidence) -> Result<()> {
     let write_jsonl = |name: &str, lines: Vec<String>| -> Result<()> {
         let mut f = std::io::BufWriter::new(std::fs::File::create(dir.join(name))?);
@@ -235,7 +237,14 @@ fn write_records(dir: &Path, ev: &Evidence) -> Result<()> {
         .iter()
         .filter_map(|s| serde_json::to_string(s).ok())
         .collect();
-    write_jsonl("events.jsonl", ev_lines).and_then(|_| write_jsonl("sockets.jsonl", sock_lines))
+    let steal_lines = ev
+        .steal
+        .iter()
+        .filter_map(|s| serde_json::to_string(s).ok())
+        .collect();
+    write_jsonl("events.jsonl", ev_lines)
+        .and_then(|_| write_jsonl("sockets.jsonl", sock_lines))
+        .and_then(|_| write_jsonl("steal.jsonl", steal_lines))
 }
 
 /// Writes the run's files, evaluates, decides the verdict, writes `report.json`.
@@ -265,6 +274,7 @@ pub(super) fn finish(
         ("pcap", "capture.pcapng"),
         ("events", "events.jsonl"),
         ("sockets", "sockets.jsonl"),
+        ("steal", "steal.jsonl"),
         ("report", "report.json"),
     ] {
         result
