@@ -80,12 +80,21 @@
 //! An `ev.events` entry with that source and kind at or after the anchor (and,
 //! with `errno`, an errno in the list). `happens = false` inverts it: no such
 //! event. Evidence: the event with its time relative to the run's start.
+//!
+//! # `dies`, `schedule`, `gone`: the model expectations
+//!
+//! Checked against the kernel model by [`crate::timing`] ([`crate::timing::dies`],
+//! [`crate::timing::schedule`], [`crate::timing::gone`]). Their checks come with
+//! the model's predicted time of their key event and the measured one
+//! ([`evaluate_timed`]); [`crate::verdict::key_check`] says which of them a
+//! scenario's report shows.
 
 use crate::evidence::{Check, Connection, Event, Evidence, Packet, Side, SockSample};
 use crate::scenario::{
     CapturePort, EventKind, Expect, Expectation, FlagSet, Host, PacketPattern, Quiet, Scenario,
     TcpState, TimerBounds, When,
 };
+use crate::timing::Timed;
 use std::collections::BTreeMap;
 
 /// At most this many packet or sample lines in one check's evidence.
@@ -93,6 +102,17 @@ const MAX_LINES: usize = 40;
 
 /// Every expectation of the scenario, in file order, each with its evidence.
 pub fn evaluate(scenario: &Scenario, ev: &Evidence) -> Vec<Check> {
+    evaluate_timed(scenario, ev)
+        .into_iter()
+        .map(|t| t.check)
+        .collect()
+}
+
+/// Every expectation of the scenario, in file order, each with its evidence
+/// and, for a model expectation ([`Expectation::has_model`]), the times its
+/// model predicted and the run measured ([`Timed`]), computed once with the
+/// check's verdict. The other checks carry no times.
+pub fn evaluate_timed(scenario: &Scenario, ev: &Evidence) -> Vec<Timed> {
     let ctx = Ctx::new(scenario, ev);
     scenario.expects.iter().map(|e| ctx.check(e)).collect()
 }
@@ -104,17 +124,8 @@ pub fn evaluate_packets(scenario: &Scenario, ev: &Evidence) -> Vec<Check> {
         .expects
         .iter()
         .filter(|e| e.check.is_packet())
-        .map(|e| ctx.check(e))
+        .map(|e| ctx.check(e).check)
         .collect()
-}
-
-/// The anchor of an expectation: the time its `after` step acted, or the
-/// run's start without `after` (what [`crate::timing`] counts from too).
-pub fn anchor_ns(e: &Expect, ev: &Evidence) -> u64 {
-    e.after
-        .as_ref()
-        .and_then(|a| ev.step_time(a))
-        .unwrap_or(ev.start_ns)
 }
 
 struct Ctx<'a> {
@@ -181,7 +192,7 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    fn check(&self, e: &Expect) -> Check {
+    fn check(&self, e: &Expect) -> Timed {
         let anchor = self.anchor(e);
         let suffix = match &anchor {
             Ok(a) => a.name_suffix.clone(),
@@ -193,17 +204,18 @@ impl<'a> Ctx<'a> {
             .unwrap_or_else(|| derived_name(&e.check, &suffix));
         let anchor = match anchor {
             Ok(a) => a,
-            Err((_, why)) => return fail(name, vec![why]),
+            Err((_, why)) => return Timed::untimed(fail(name, vec![why])),
         };
         let from = anchor.from_ns;
-        let mut check = match &e.check {
+        let untimed = Timed::untimed;
+        let mut timed = match &e.check {
             Expectation::Packets {
                 port,
                 sequences,
                 any_of,
-            } => self.packets(*port, sequences, *any_of, &anchor),
+            } => untimed(self.packets(*port, sequences, *any_of, &anchor)),
             Expectation::Silent { port, from, flags } => {
-                self.silent(*port, *from, flags.as_ref(), &anchor)
+                untimed(self.silent(*port, *from, flags.as_ref(), &anchor))
             }
             Expectation::Socket {
                 host,
@@ -217,28 +229,29 @@ impl<'a> Ctx<'a> {
                     c.ok &= t.ok;
                     c.evidence.extend(t.evidence);
                 }
-                c
-            }
-            Expectation::Gone { model, host } => {
-                crate::timing::gone(self.sc, self.ev, *model, *host, from)
+                untimed(c)
             }
             Expectation::Event {
                 source,
                 kind,
                 errno,
                 happens,
-            } => self.event(source, *kind, errno.as_deref(), *happens, &anchor),
+            } => untimed(self.event(source, *kind, errno.as_deref(), *happens, &anchor)),
+            // The model expectations: their checks come with their times.
+            Expectation::Gone { model, host } => {
+                crate::timing::gone(self.sc, self.ev, *model, *host, from)
+            }
             Expectation::Dies {
                 model,
                 source,
                 host,
-            } => crate::timing::dies(self.sc, self.ev, *model, source, *host, from).check,
+            } => crate::timing::dies(self.sc, self.ev, *model, source, *host, from),
             Expectation::Schedule { model, host } => {
                 crate::timing::schedule(self.sc, self.ev, *model, *host, from)
             }
         };
-        check.name = name;
-        check
+        timed.check.name = name;
+        timed
     }
 
     // ---- packets ----------------------------------------------------------

@@ -378,22 +378,54 @@ fn at(reference: u64, ts: u64) -> Duration {
     Duration::from_nanos(ts.saturating_sub(reference))
 }
 
-/// The outcome of a `dies` expectation, with the two times the report shows.
-pub struct Death {
+/// A check's outcome with the two times the report can show for it: the
+/// model's time of the check's key event and that event as the run showed it,
+/// in seconds from the check's reference. Every model check ([`dies`],
+/// [`schedule`], [`gone`]) returns one, computed with its verdict, so the
+/// report's figures are the very numbers the check judged;
+/// [`crate::verdict::key_check`] says which check's figures a scenario reports.
+///
+/// The key event and the reference, per check:
+/// - `dies`: the death (the first error event); from the head segment's
+///   original send (`retransmission`) or the last segment received (`keepalive`).
+/// - `schedule`: the last predicted retransmission (probe), and the captured
+///   one of the same number (none when fewer were captured); from the same
+///   references as `dies`.
+/// - `gone`: the socket's vanishing; measured is the first sample round
+///   without it (the vanishing happened at or before it); from the FIN's
+///   original send (`orphan_fin`) or the ACK of the FIN (`fin_wait2`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Timed {
     pub check: Check,
     pub predicted: Option<f64>,
     pub measured: Option<f64>,
 }
 
-impl Death {
-    fn undecided(line: String) -> Death {
-        Death {
-            check: fail(line),
+impl Timed {
+    /// A check with no model time (every non-model check).
+    pub fn untimed(check: Check) -> Timed {
+        Timed {
+            check,
             predicted: None,
             measured: None,
         }
     }
+
+    fn undecided(line: String) -> Timed {
+        Timed::untimed(fail(line))
+    }
+
+    fn of(check: Check, key: KeyTimes) -> Timed {
+        Timed {
+            check,
+            predicted: key.0.map(|d| d.as_secs_f64()),
+            measured: key.1.map(|d| d.as_secs_f64()),
+        }
+    }
 }
+
+/// A check's key event: (predicted, measured), from the check's reference.
+type KeyTimes = (Option<Duration>, Option<Duration>);
 
 /// A death predicted by the model: from what reference, in which window.
 struct Predicted {
@@ -502,14 +534,14 @@ pub fn dies(
     source: &str,
     host: Host,
     anchor: u64,
-) -> Death {
+) -> Timed {
     let p = match model_name {
         DeathModel::Retransmission => predicted_retransmission(sc, ev, host, anchor),
         DeathModel::Keepalive => predicted_keepalive(sc, ev, host, anchor),
     };
     let p = match p {
         Ok(p) => p,
-        Err(line) => return Death::undecided(line),
+        Err(line) => return Timed::undecided(line),
     };
     let mut lines = p.lines;
     let latest = p.window.latest + APP_WAKEUP;
@@ -529,7 +561,7 @@ pub fn dies(
         lines.push(format!(
             "measured: {source} reported no error after the fault"
         ));
-        return Death {
+        return Timed {
             check: Check {
                 name: String::new(),
                 ok: false,
@@ -557,7 +589,7 @@ pub fn dies(
         ev.rel_secs(err.ts_ns),
         accepted_until(latest, stolen)
     ));
-    Death {
+    Timed {
         check: Check {
             name: String::new(),
             ok,
@@ -587,6 +619,21 @@ struct Schedule {
     header: String,
     /// The number of the list's first entry (retransmission #1 is checked in the header).
     number_from: usize,
+    /// The last predicted event and the captured one of its number ([`Timed`]).
+    key: KeyTimes,
+}
+
+/// A dead path's last predicted RTO retransmission and the captured one of
+/// its number, from the head segment's original send (as [`dies`] counts).
+fn chain_key(c: &Chain) -> KeyTimes {
+    match c.later.last() {
+        Some((t, _)) => (
+            Some(c.first + *t),
+            c.later_seen.get(c.later.len() - 1).map(|m| c.first + *m),
+        ),
+        // A budget of one retransmission: #1 is the last.
+        None => (c.model.retransmissions.first().copied(), Some(c.first)),
+    }
 }
 
 fn retransmission_schedule(
@@ -594,15 +641,15 @@ fn retransmission_schedule(
     ev: &Evidence,
     host: Host,
     anchor: u64,
-) -> Result<Schedule, Check> {
+) -> Result<Schedule, Timed> {
     if dead_path_seen(ev, host, sc.connection(), anchor).is_none() {
-        return Err(fail(format!(
+        return Err(Timed::undecided(format!(
             "no retransmission from {host} on {} after the fault",
             port_of_host(host)
         )));
     }
     let Some(d) = dead_path(sc, ev, host, anchor) else {
-        return Err(fail("no RTO retransmission captured".into()));
+        return Err(Timed::undecided("no RTO retransmission captured".into()));
     };
     let (c, k) = (d.chain, &d.knobs);
     let first_ok = c.first_ok();
@@ -618,8 +665,9 @@ fn retransmission_schedule(
         secs(c.first_window.1),
         if first_ok { "ok" } else { "OUT OF WINDOW" }
     );
+    let key = chain_key(&c);
     if !first_ok {
-        return Err(fail(header));
+        return Err(Timed::of(fail(header), key));
     }
     Ok(Schedule {
         reference_ns: d.first_ns,
@@ -627,6 +675,7 @@ fn retransmission_schedule(
         measured: c.later_seen,
         header,
         number_from: 2,
+        key,
     })
 }
 
@@ -635,15 +684,15 @@ fn keepalive_schedule(
     ev: &Evidence,
     host: Host,
     anchor: u64,
-) -> Result<Schedule, Check> {
+) -> Result<Schedule, Timed> {
     let Some(seen) = keepalive_seen(ev, host, sc.connection(), anchor) else {
-        return Err(fail(format!(
+        return Err(Timed::undecided(format!(
             "no segment received by {host} before the probes"
         )));
     };
     let k = keepalive_knobs(sc, host);
     let m = model::keepalive(&k);
-    let predicted = m
+    let predicted: Vec<(Duration, Duration)> = m
         .probes
         .iter()
         .scan(Duration::ZERO, |late, t| {
@@ -655,14 +704,20 @@ fn keepalive_schedule(
             Some((*t, *late))
         })
         .collect();
+    let measured: Vec<Duration> = seen
+        .probes
+        .iter()
+        .map(|p| at(seen.last_received.ts_ns, p.ts_ns))
+        .collect();
+    let key = match predicted.last() {
+        Some((t, _)) => (Some(*t), measured.get(predicted.len() - 1).copied()),
+        None => (None, None),
+    };
     Ok(Schedule {
         reference_ns: seen.last_received.ts_ns,
         predicted,
-        measured: seen
-            .probes
-            .iter()
-            .map(|p| at(seen.last_received.ts_ns, p.ts_ns))
-            .collect(),
+        measured,
+        key,
         header: format!(
             "model: {} keepalive probes (seq = snd_una - 1, idle={} intvl={} cnt={}), times from the last segment received at {:.6}s",
             m.probes.len(),
@@ -677,20 +732,25 @@ fn keepalive_schedule(
 
 /// Evaluates `schedule = "retransmission" | "keepalive"`: each captured
 /// retransmission (or probe) at its predicted time, and as many as predicted.
+/// Its times ([`Timed`]): the last predicted retransmission (probe) and the
+/// captured one of the same number.
 pub fn schedule(
     sc: &Scenario,
     ev: &Evidence,
     model_name: DeathModel,
     host: Host,
     anchor: u64,
-) -> Check {
+) -> Timed {
     let s = match model_name {
         DeathModel::Retransmission => retransmission_schedule(sc, ev, host, anchor),
         DeathModel::Keepalive => keepalive_schedule(sc, ev, host, anchor),
     };
     match s {
-        Ok(s) => compare_schedule(s, ev),
-        Err(check) => check,
+        Ok(s) => {
+            let key = s.key;
+            Timed::of(compare_schedule(s, ev), key)
+        }
+        Err(timed) => timed,
     }
 }
 
@@ -950,13 +1010,16 @@ fn vanishing(ev: &Evidence, host: Host, conn: Connection, reference: u64) -> Van
 /// death from one a retransmission earlier or later. (The span replaced a
 /// fixed allowance of one period plus 50 ms of sampler wake-up, which a
 /// round 81 ms late under `--repeat 20` exceeded.)
+///
+/// Its times ([`Timed`]): the model's lifetime, and the first round without
+/// the socket, from the reference.
 pub fn gone(
     sc: &Scenario,
     ev: &Evidence,
     model_name: OrphanModel,
     host: Host,
     anchor: u64,
-) -> Check {
+) -> Timed {
     let side = host.side();
     let conn = sc.connection();
     let pkts = conn_packets(ev, port_of_host(host), conn);
@@ -965,7 +1028,7 @@ pub fn gone(
         .copied()
         .find(|p| ev.sender(p) == Some(side) && p.flags.has(TcpFlags::FIN) && p.ts_ns >= anchor)
     else {
-        return fail(format!(
+        return Timed::undecided(format!(
             "no FIN from {host} on {} after the step",
             port_of_host(host)
         ));
@@ -974,7 +1037,7 @@ pub fn gone(
         OrphanModel::OrphanFin => orphan_fin_life(sc, ev, host, fin),
         OrphanModel::FinWait2 => match fin_wait2_life(sc, ev, host, &pkts, fin) {
             Ok(l) => l,
-            Err(line) => return fail(line),
+            Err(line) => return Timed::undecided(line),
         },
     };
     let earliest = life.predicted.saturating_sub(model::EARLY_SLACK);
@@ -994,11 +1057,14 @@ pub fn gone(
             "measured: {host}'s socket was still there in the last of {} sample rounds",
             seen.rounds
         ));
-        return Check {
-            name: String::new(),
-            ok: false,
-            evidence: lines,
-        };
+        return Timed::of(
+            Check {
+                name: String::new(),
+                ok: false,
+                evidence: lines,
+            },
+            (Some(life.predicted), None),
+        );
     };
     let (from, to) = (
         at(life.reference, seen.last_seen),
@@ -1021,11 +1087,14 @@ pub fn gone(
             (true, false) => format!("SAMPLED TOO COARSELY ({} between rounds)", secs(to - from)),
         }
     ));
-    Check {
-        name: String::new(),
-        ok: overlaps && resolved,
-        evidence: lines,
-    }
+    Timed::of(
+        Check {
+            name: String::new(),
+            ok: overlaps && resolved,
+            evidence: lines,
+        },
+        (Some(life.predicted), Some(to)),
+    )
 }
 
 #[cfg(test)]
@@ -1113,8 +1182,11 @@ mod tests {
         let d = dies(&sc, &ev, KEEPALIVE, "client", Host::Client, anchor);
         assert!(d.check.ok, "{:?}", d.check.evidence);
         assert_eq!(d.predicted, Some(5.0));
-        let c = schedule(&sc, &ev, KEEPALIVE, Host::Client, anchor);
-        assert!(c.ok, "{:?}", c.evidence);
+        let s = schedule(&sc, &ev, KEEPALIVE, Host::Client, anchor);
+        assert!(s.check.ok, "{:?}", s.check.evidence);
+        // Its times: the last probe, predicted and captured, from the last segment received.
+        assert_eq!(s.predicted, Some(4.0));
+        assert!((s.measured.unwrap() - 4.003).abs() < 1e-6, "{s:?}");
     }
 
     #[test]
@@ -1128,7 +1200,10 @@ mod tests {
                 .ok
         );
         let missing = evidence(keepalive_run(&[2.001, 4.003], 5.004), 5.005);
-        let c = schedule(&sc, &missing, KEEPALIVE, Host::Client, anchor);
+        let s = schedule(&sc, &missing, KEEPALIVE, Host::Client, anchor);
+        // The third probe was not captured: no measured time for it.
+        assert_eq!((s.predicted, s.measured), (Some(4.0), None));
+        let c = s.check;
         assert!(!c.ok, "{:?}", c.evidence);
         assert!(
             c.evidence
@@ -1166,14 +1241,23 @@ mod tests {
         let dies_now = |ev: &Evidence| dies(&sc, ev, RETRANS, "client", Host::Client, anchor);
         let d = dies_now(&ev);
         assert!(d.check.ok, "{:?}", d.check.evidence);
-        let c = schedule(&sc, &ev, RETRANS, Host::Client, anchor);
-        assert!(c.ok, "{:?}", c.evidence);
+        let s = schedule(&sc, &ev, RETRANS, Host::Client, anchor);
+        assert!(s.check.ok, "{:?}", s.check.evidence);
+        // Its times: the last retransmission, from the original send (like the death's).
+        let last = *m.retransmissions.last().unwrap();
+        let (p, got) = (s.predicted.unwrap(), s.measured.unwrap());
+        assert!((p - (last.as_secs_f64() + 0.002)).abs() < 1e-6, "{s:?}");
+        assert!((got - times.last().unwrap()).abs() < 1e-6, "{s:?}");
+        assert!(
+            p < d.predicted.unwrap(),
+            "the last retransmission comes before the death"
+        );
 
         // One retransmission a second late breaks the doubling.
         let mut shifted = times.clone();
         shifted[2] += 1.0;
         let bad = evidence(dead_path_run(&shifted), m.death.as_secs_f64() + 0.01);
-        let c = schedule(&sc, &bad, RETRANS, Host::Client, anchor);
+        let c = schedule(&sc, &bad, RETRANS, Host::Client, anchor).check;
         assert!(!c.ok, "{:?}", c.evidence);
         assert!(c.evidence.iter().any(|l| l.contains("OUT OF WINDOW")));
         // Death long after the model's time fails too.
@@ -1311,6 +1395,31 @@ mod tests {
     }
 
     #[test]
+    fn a_gone_check_reports_the_lifetime_and_the_first_round_without_the_socket() {
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_fin_timeout\" = 1\n");
+        // The client's FIN at 0.1 s, acknowledged at 0.1001 s: FIN_WAIT2 for
+        // max(1 s, 3.5 * RTO) = 1 s; the rounds place the vanishing in 1.090..1.105 s.
+        let packets = vec![
+            pkt(0.1, true, "F.", 1001, 5001, 0),
+            pkt(0.1001, false, ".", 5001, 1002, 0),
+        ];
+        let mut rounds: Vec<(u64, bool)> = (11..=109).map(|i| (i * 10, true)).collect();
+        rounds.push((1105, false));
+        let mut ev = with_rounds(&rounds);
+        ev.packets = packets;
+        let anchor = ev.steps[0].acted_ns;
+        let g = gone(&sc, &ev, OrphanModel::FinWait2, Host::Client, anchor);
+        assert!(g.check.ok, "{:?}", g.check.evidence);
+        assert_eq!(g.predicted, Some(1.0));
+        assert!((g.measured.unwrap() - 1.0049).abs() < 1e-6, "{g:?}");
+        // Still there in the last round: the prediction stands, nothing measured.
+        ev.sockets.retain(|s| s.ts_ns < BASE + 1_100_000_000);
+        let g = gone(&sc, &ev, OrphanModel::FinWait2, Host::Client, anchor);
+        assert!(!g.check.ok);
+        assert_eq!((g.predicted, g.measured), (Some(1.0), None));
+    }
+
+    #[test]
     fn a_socket_in_every_round_has_not_vanished() {
         let ev = with_rounds(&[(10, true), (20, true)]);
         let v = vanishing(&ev, Host::Client, Connection::new(8080), BASE);
@@ -1328,6 +1437,7 @@ mod tests {
             measured: vec![ms(487)],
             header: "model".into(),
             number_from: 2,
+            key: (None, None),
         };
         let steal = |records: &[(u64, u64)]| Evidence {
             steal: records

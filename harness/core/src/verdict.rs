@@ -6,10 +6,16 @@
 //! own, a wait that timed out, a fault the kernel refused) makes it `error`
 //! with the problems as its reason, whatever the checks say; otherwise a
 //! failed check makes it `fail`.
+//!
+//! The two key times (`predicted_seconds`, `measured_seconds` in
+//! `report.json` and `summary.json`, the table's `predicted` and `measured`
+//! columns, JUnit's `<system-out>`) are those of the scenario's key check
+//! ([`key_check`]), taken from that check's own evaluation: each expectation
+//! is evaluated once, and the figures are the numbers its check judged.
 
 use crate::evidence::{Check, Event, Evidence};
 use crate::report::Verdict;
-use crate::scenario::{EventKind, Expectation, Scenario};
+use crate::scenario::{EventKind, Expect, Expectation, Scenario};
 
 /// What a run's evidence and problems come to.
 #[derive(Clone, Debug, PartialEq)]
@@ -18,15 +24,20 @@ pub struct Outcome {
     pub verdict: Verdict,
     /// Why the verdict is `error` (the problems, `; `-joined).
     pub reason: Option<String>,
-    /// The first `dies` expectation's predicted and measured seconds.
+    /// The key check's ([`key_check`]) predicted and measured seconds.
     pub predicted_seconds: Option<f64>,
     pub measured_seconds: Option<f64>,
 }
 
-/// Evaluates every expectation and decides the verdict.
+/// Evaluates every expectation (once) and decides the verdict; the key times
+/// come from the key check's evaluation.
 pub fn outcome(sc: &Scenario, ev: &Evidence, problems: &[String]) -> Outcome {
-    let checks = crate::expect::evaluate(sc, ev);
-    let (predicted_seconds, measured_seconds) = key_times(sc, ev);
+    let timed = crate::expect::evaluate_timed(sc, ev);
+    let (predicted_seconds, measured_seconds) = key_check(&sc.expects)
+        .and_then(|i| timed.get(i))
+        .map(|t| (t.predicted, t.measured))
+        .unwrap_or((None, None));
+    let checks: Vec<Check> = timed.into_iter().map(|t| t.check).collect();
     let (verdict, reason) = verdict(&checks, problems);
     Outcome {
         checks,
@@ -49,22 +60,24 @@ pub fn verdict(checks: &[Check], problems: &[String]) -> (Verdict, Option<String
     }
 }
 
-/// The key time the report shows next to the model's: the first `dies`
-/// expectation's predicted and measured seconds.
-pub fn key_times(sc: &Scenario, ev: &Evidence) -> (Option<f64>, Option<f64>) {
-    for e in &sc.expects {
-        if let Expectation::Dies {
-            model,
-            source,
-            host,
-        } = &e.check
-        {
-            let anchor = crate::expect::anchor_ns(e, ev);
-            let d = crate::timing::dies(sc, ev, *model, source, *host, anchor);
-            return (d.predicted, d.measured);
-        }
-    }
-    (None, None)
+/// The scenario's key check: the expectation (an index into `expects`)
+/// whose predicted and measured times the report shows. The rule: **the
+/// first `dies` expectation in file order; without one, the first other
+/// model expectation ([`Expectation::has_model`]: `schedule`, `gone`) in file
+/// order; none when the scenario has no model expectation** (its columns stay
+/// empty).
+///
+/// A death is the event a teardown scenario is about, so a `dies` check wins
+/// over a `schedule` of the retransmissions or probes that lead to it. The
+/// choice depends on the scenario file alone, never on a run's evidence: every
+/// run of a scenario (repetitions, both families, shards) reports the same
+/// check's times, and a key check that could not predict (no retransmission
+/// captured) leaves the columns empty rather than showing another check's.
+pub fn key_check(expects: &[Expect]) -> Option<usize> {
+    expects
+        .iter()
+        .position(|e| matches!(e.check, Expectation::Dies { .. }))
+        .or_else(|| expects.iter().position(|e| e.check.has_model()))
 }
 
 /// Endpoints that died on their own, which make the evidence incomplete: an
@@ -123,6 +136,119 @@ mod tests {
                 Some("capture on client-port dropped 3 frames; x".into())
             )
         );
+    }
+
+    /// A scenario with a cut step, a keepalive client and these `[[expect]]` tables.
+    fn scenario(expects: &[&str]) -> Scenario {
+        let mut text = String::from(
+            "name = \"t\"\nconclusion = \"C4\"\nsummary = \"s\"\n\
+             [profile.fast.hosts.client.sysctl]\n\"net.ipv4.tcp_keepalive_time\" = 2\n\
+             \"net.ipv4.tcp_keepalive_intvl\" = 1\n\"net.ipv4.tcp_keepalive_probes\" = 3\n\
+             [endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n\
+             [endpoints.client]\nhost = \"client\"\nprogram = \"client\"\noptions = { keepalive = true }\n\
+             [[step]]\nname = \"cut\"\ndo = \"cut\"\n",
+        );
+        for e in expects {
+            text.push_str(&format!("[[expect]]\n{e}\nafter = \"cut\"\n"));
+        }
+        Scenario::parse("t.toml", &text, crate::scenario::Profile::Fast).unwrap()
+    }
+
+    const DIES: &str = "dies = \"keepalive\"\nsource = \"client\"";
+    const SCHEDULE: &str = "schedule = \"keepalive\"\nhost = \"client\"";
+    const GONE: &str = "gone = \"fin_wait2\"\nhost = \"client\"";
+    const EVENT: &str = "event = \"error\"\nsource = \"client\"";
+    const SOCKET: &str = "socket = \"ESTABLISHED\"\nhost = \"server\"\nwhen = \"throughout\"";
+    const SILENT: &str = "silent = \"client\"\nport = \"server-port\"";
+
+    #[test]
+    fn the_key_check_is_the_first_dies_else_the_first_model_check() {
+        let key = |expects: &[&str]| key_check(&scenario(expects).expects);
+        // A `dies` wins wherever it stands, and the first of two.
+        assert_eq!(key(&[EVENT, SCHEDULE, DIES]), Some(2));
+        assert_eq!(key(&[DIES, SCHEDULE, DIES]), Some(0));
+        assert_eq!(key(&[GONE, SILENT, DIES]), Some(2));
+        // Without one, the first model check in file order.
+        assert_eq!(key(&[EVENT, SCHEDULE, GONE]), Some(1));
+        assert_eq!(key(&[SILENT, GONE, SCHEDULE]), Some(1));
+        // Without a model check, none: packets, silence, sockets and events predict nothing.
+        assert_eq!(key(&[EVENT, SOCKET, SILENT]), None);
+        assert_eq!(key(&[]), None);
+    }
+
+    /// A keepalive run of the client, cut at 0.05 s: probes at 2, 3, 4 s
+    /// after the last segment it received (0 s), ETIMEDOUT at 5.005 s.
+    fn keepalive_evidence() -> Evidence {
+        use crate::evidence::{Packet, StepRecord, TcpFlags};
+        const BASE: u64 = 1_000_000_000_000;
+        let at = |t: f64| BASE + (t * 1e9) as u64;
+        let c: std::net::SocketAddr = "198.18.0.1:40000".parse().unwrap();
+        let srv: std::net::SocketAddr = "198.18.0.2:8080".parse().unwrap();
+        let pkt = |t: f64, from_client: bool, flags: &str, seq: u32, ack: u32| Packet {
+            ts_ns: at(t),
+            port: "client-port".into(),
+            src: if from_client { c } else { srv },
+            dst: if from_client { srv } else { c },
+            flags: TcpFlags::parse_tcpdump(flags).unwrap(),
+            seq,
+            ack,
+            len: 0,
+            win: 100,
+        };
+        let mut packets = vec![
+            pkt(0.0, false, "S.", 5000, 1001),
+            pkt(0.0001, true, ".", 1001, 5001),
+        ];
+        for t in [2.001, 3.002, 4.004] {
+            packets.push(pkt(t, true, ".", 1000, 5001));
+        }
+        packets.push(pkt(5.004, true, "R.", 1001, 5001));
+        Evidence {
+            client_ips: vec![c.ip()],
+            server_ips: vec![srv.ip()],
+            packets,
+            events: vec![Event {
+                op: Some("read".into()),
+                errno: Some("ETIMEDOUT".into()),
+                ..Event::new(at(5.005), "client", EventKind::Error)
+            }],
+            steps: vec![StepRecord {
+                index: 0,
+                name: Some("cut".into()),
+                action: "cut".into(),
+                started_ns: at(0.05),
+                acted_ns: at(0.05),
+            }],
+            start_ns: BASE,
+            end_ns: at(6.0),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_key_times_are_the_key_checks_own() {
+        let ev = keepalive_evidence();
+        let close = |a: Option<f64>, b: f64| (a.unwrap() - b).abs() < 1e-6;
+        // A schedule alone fills the columns: its last probe, predicted and captured.
+        let sc = scenario(&[EVENT, SCHEDULE]);
+        let o = outcome(&sc, &ev, &[]);
+        assert_eq!(o.verdict, Verdict::Pass, "{:?}", o.checks);
+        let timed = crate::expect::evaluate_timed(&sc, &ev);
+        assert_eq!((timed[0].predicted, timed[0].measured), (None, None));
+        assert_eq!(
+            (o.predicted_seconds, o.measured_seconds),
+            (timed[1].predicted, timed[1].measured)
+        );
+        assert!(close(o.predicted_seconds, 4.0) && close(o.measured_seconds, 4.004));
+        // With a `dies` after it, the death's times: from the same evaluation as its check.
+        let sc = scenario(&[SCHEDULE, DIES]);
+        let o = outcome(&sc, &ev, &[]);
+        let timed = crate::expect::evaluate_timed(&sc, &ev);
+        assert_eq!(o.checks[1], timed[1].check);
+        assert!(close(o.predicted_seconds, 5.0) && close(o.measured_seconds, 5.005));
+        // A scenario without a model check shows none, whatever it checks.
+        let o = outcome(&scenario(&[EVENT]), &ev, &[]);
+        assert_eq!((o.predicted_seconds, o.measured_seconds), (None, None));
     }
 
     fn exited(source: &str, detail: &str) -> Event {

@@ -8,8 +8,9 @@
 //!
 //! - [`table`]: the terminal table `teardown run` prints: one row per
 //!   scenario (scenario, conclusion, family, verdict, wall time, predicted and
-//!   measured key time), and under each failed or errored scenario one line
-//!   per failed check with its first evidence line, or the error's reason.
+//!   measured key time: [`ScenarioResult::predicted_seconds`]), and under
+//!   each failed or errored scenario one line per failed check with its first
+//!   evidence line, or the error's reason.
 //! - [`junit`]: JUnit XML, one `<testsuite>` in a `<testsuites>` root, one
 //!   `<testcase>` per scenario with `classname` = its conclusion ID; a failed
 //!   scenario has a `<failure>` listing its failed checks with their evidence,
@@ -48,11 +49,18 @@ pub struct ScenarioResult {
     /// Why the verdict is `error` (capture drops, endpoint crashed, wait timed out, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The scenario's run, from its start to its complete result (lab up,
+    /// timeline, lab down, evaluation): set once, before any output is
+    /// written, so `report.json`, `summary.json`, JUnit and the table show
+    /// the same value.
     pub wall_seconds: f64,
-    /// What the model predicts for the scenario's key time (death, close), if it has one.
+    /// The model's time of the key event of the scenario's key check
+    /// ([`crate::verdict::key_check`]: the first `dies` expectation, else the
+    /// first `schedule` or `gone`), from that check's reference
+    /// ([`crate::timing::Timed`]); `None` without a model check or when it could not predict.
     #[serde(default)]
     pub predicted_seconds: Option<f64>,
-    /// The same time as measured.
+    /// The same event as the run measured it, from the same reference.
     #[serde(default)]
     pub measured_seconds: Option<f64>,
     pub checks: Vec<Check>,

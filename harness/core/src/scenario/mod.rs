@@ -448,6 +448,21 @@ impl Expectation {
             | Expectation::Gone { .. } => false,
         }
     }
+
+    /// Whether it is checked against the kernel model (`dies`, `schedule`,
+    /// `gone`): its check then comes with the model's predicted time and the
+    /// measured one ([`crate::timing::Timed`]), which the report can show.
+    pub fn has_model(&self) -> bool {
+        match self {
+            Expectation::Dies { .. } | Expectation::Schedule { .. } | Expectation::Gone { .. } => {
+                true
+            }
+            Expectation::Packets { .. }
+            | Expectation::Silent { .. }
+            | Expectation::Socket { .. }
+            | Expectation::Event { .. } => false,
+        }
+    }
 }
 
 /// `timer_at_least` / `timer_at_most`: the first sample of the connection in

@@ -37,23 +37,48 @@ pub fn new_run_id() -> String {
     format!("{process:04x}{n:04x}")
 }
 
-/// Runs one scenario; a panic inside becomes an `error` verdict (the lab's drop guard has run).
+/// Runs one scenario and writes its `report.json`; a panic inside becomes an
+/// `error` verdict (the lab's drop guard has run).
+///
+/// The one place a result is completed, on every path (pass, fail, error,
+/// panic): its wall time is taken here, once, when the scenario's work (lab,
+/// timeline, evaluation) is over, and only then is `report.json` written,
+/// from that complete result: the same value `summary.json`, `junit.xml`
+/// and the table show, since they are all made from the result returned.
 pub fn run_scenario_guarded(sc: &Scenario, out: &Path) -> ScenarioResult {
     let started = Instant::now();
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(sc, out))) {
-        Ok(r) => r,
-        Err(p) => {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "panic".into());
-            let mut r = empty_result(sc);
-            r.verdict = Verdict::Error;
-            r.reason = Some(format!("harness panicked: {msg}"));
-            r.wall_seconds = started.elapsed().as_secs_f64();
-            r
-        }
+    let mut r =
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_scenario(sc, out))) {
+            Ok(r) => r,
+            Err(p) => {
+                let msg = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "panic".into());
+                let mut r = empty_result(sc);
+                r.verdict = Verdict::Error;
+                r.reason = Some(format!("harness panicked: {msg}"));
+                r
+            }
+        };
+    r.wall_seconds = started.elapsed().as_secs_f64();
+    write_report(sc, out, &mut r);
+    r
+}
+
+/// `report.json` of a complete result; the result lists it among its
+/// artifacts only when it was written.
+fn write_report(sc: &Scenario, out: &Path, r: &mut ScenarioResult) {
+    let path = out.join(&sc.name).join("report.json");
+    r.artifacts
+        .insert("report".into(), format!("{}/report.json", sc.name));
+    let written = serde_json::to_string_pretty(&r)
+        .map_err(std::io::Error::from)
+        .and_then(|j| std::fs::write(&path, j));
+    if let Err(e) = written {
+        r.artifacts.remove("report");
+        eprintln!("teardown: writing {}: {e}", path.display());
     }
 }
 
@@ -74,6 +99,7 @@ pub(super) fn empty_result(sc: &Scenario) -> ScenarioResult {
         profile: sc.profile.name().into(),
         verdict: Verdict::Error,
         reason: None,
+        // Set once, by run_scenario_guarded, when the result is complete.
         wall_seconds: 0.0,
         predicted_seconds: None,
         measured_seconds: None,
@@ -93,8 +119,9 @@ impl Drop for Registration {
     }
 }
 
+/// The scenario's result, complete but for its wall time (set by
+/// [`run_scenario_guarded`], which writes `report.json`).
 pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
-    let started = Instant::now();
     let mut result = empty_result(sc);
     let dir = out.join(&sc.name);
     if let Err(e) = std::fs::create_dir_all(&dir) {
@@ -118,7 +145,6 @@ pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
         Ok(l) => l,
         Err(e) => {
             result.reason = Some(format!("building the lab: {e:#}"));
-            result.wall_seconds = started.elapsed().as_secs_f64();
             return result;
         }
     };
@@ -132,7 +158,6 @@ pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
         Ok((evidence, problems)) => finish(sc, &dir, evidence, problems, &mut result),
         Err(e) => result.reason = Some(format!("{e:#}")),
     }
-    result.wall_seconds = started.elapsed().as_secs_f64();
     result
 }
 
@@ -247,7 +272,8 @@ fn write_records(dir: &Path, ev: &Evidence) -> Result<()> {
         .and_then(|_| write_jsonl("steal.jsonl", steal_lines))
 }
 
-/// Writes the run's files, evaluates, decides the verdict, writes `report.json`.
+/// Writes the run's records and ladder, evaluates, decides the verdict
+/// (`report.json` comes once the result is complete: [`run_scenario_guarded`]).
 pub(super) fn finish(
     sc: &Scenario,
     dir: &Path,
@@ -275,7 +301,6 @@ pub(super) fn finish(
         ("events", "events.jsonl"),
         ("sockets", "sockets.jsonl"),
         ("steal", "steal.jsonl"),
-        ("report", "report.json"),
     ] {
         result
             .artifacts
@@ -288,9 +313,6 @@ pub(super) fn finish(
     result.verdict = o.verdict;
     if o.reason.is_some() {
         result.reason = o.reason;
-    }
-    if let Ok(j) = serde_json::to_string_pretty(&result) {
-        let _ = std::fs::write(dir.join("report.json"), j);
     }
 }
 
