@@ -963,17 +963,24 @@ struct Vanishing {
     /// The first round without it; `None` while every round had it.
     gone: Option<u64>,
     rounds: usize,
+    /// When the timer of the last sample with the connection was due
+    /// (sock_diag's `expires`, ms): the kernel's own word on when it ends.
+    due: Option<u64>,
 }
 
 fn vanishing(ev: &Evidence, host: Host, conn: Connection, reference: u64) -> Vanishing {
     // Rounds on the host after the reference: ts -> whether the connection has a socket.
     let mut rounds: std::collections::BTreeMap<u64, bool> = std::collections::BTreeMap::new();
+    let mut due_at: std::collections::BTreeMap<u64, u64> = std::collections::BTreeMap::new();
     for s in ev
         .sockets
         .iter()
         .filter(|s| s.host == host && s.ts_ns > reference)
     {
         *rounds.entry(s.ts_ns).or_insert(false) |= conn.has_socket(s);
+        if let (true, Some(ms)) = (conn.has_socket(s), s.expires_ms) {
+            due_at.insert(s.ts_ns, s.ts_ns + ms * 1_000_000);
+        }
     }
     let gone = rounds
         .iter()
@@ -987,6 +994,7 @@ fn vanishing(ev: &Evidence, host: Host, conn: Connection, reference: u64) -> Van
         .last()
         .unwrap_or(reference);
     Vanishing {
+        due: due_at.get(&last_seen).copied(),
         last_seen,
         gone,
         rounds: rounds.len(),
@@ -1007,7 +1015,9 @@ fn vanishing(ev: &Evidence, host: Host, conn: Connection, reference: u64) -> Van
 /// loaded). Accepted: the model's time, minus [`model::EARLY_SLACK`], plus
 /// the timers' lateness, when that span overlaps it and is shorter than
 /// half the RTO: any coarser and the samples could not tell the model's
-/// death from one a retransmission earlier or later. (The span replaced a
+/// death from one a retransmission earlier or later. A wider span (rounds
+/// late under load) still decides when the last round's timer (sock_diag's
+/// expiry) was due inside both the span and the window. (The span replaced a
 /// fixed allowance of one period plus 50 ms of sampler wake-up, which a
 /// round 81 ms late under `--repeat 20` exceeded.)
 ///
@@ -1073,11 +1083,20 @@ pub fn gone(
     // The CPU time taken while the vanishing was overdue (see `compare_schedule`).
     let stolen = ev.stolen_within(life.reference + life.predicted.as_nanos() as u64, gone_ns);
     let overlaps = from < latest + stolen && earliest <= to;
-    let resolved = to - from <= resolution;
+    // Resolved by the rounds, or else by the timer the last round showed: due
+    // inside the span and inside the window (the rounds came late, the timer did not).
+    let due = seen
+        .due
+        .filter(|&d| d > seen.last_seen && d <= gone_ns)
+        .map(|d| at(life.reference, d));
+    let resolved =
+        to - from <= resolution || due.is_some_and(|d| earliest <= d && d <= latest + stolen);
     lines.push(format!(
-        "measured: {host}'s socket last seen at {} ({:.6}s into the run), gone in the round at {} ({:.6}s){} {}",
+        "measured: {host}'s socket last seen at {} ({:.6}s into the run){}, gone in the round at {} ({:.6}s){} {}",
         secs(from),
         ev.rel_secs(life.reference + from.as_nanos() as u64),
+        due.map(|d| format!(" with its timer due at {}", secs(d)))
+            .unwrap_or_default(),
         secs(to),
         ev.rel_secs(gone_ns),
         accepted_until(latest, stolen),
@@ -1417,6 +1436,19 @@ mod tests {
         let g = gone(&sc, &ev, OrphanModel::FinWait2, Host::Client, anchor);
         assert!(!g.check.ok);
         assert_eq!((g.predicted, g.measured), (Some(1.0), None));
+    }
+
+    #[test]
+    fn the_last_rounds_timer_says_when_the_socket_was_due_to_go() {
+        let mut ev = with_rounds(&[(10, true), (20, true), (125, false)]);
+        ev.sockets[1].expires_ms = Some(30);
+        let v = vanishing(&ev, Host::Client, Connection::new(8080), BASE);
+        assert_eq!(v.due, Some(BASE + 50_000_000));
+        // Only the last round with the socket counts.
+        ev.sockets[1].expires_ms = None;
+        ev.sockets[0].expires_ms = Some(30);
+        let v = vanishing(&ev, Host::Client, Connection::new(8080), BASE);
+        assert_eq!(v.due, None);
     }
 
     #[test]
