@@ -94,6 +94,89 @@ fn malformed_scenario_exits_2_with_location_and_creates_nothing() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A scenario file that validates but names a program or placeholder that
+/// cannot work: exit 2 with its place and reason, before any lab.
+fn assert_refused_before_any_lab(tag: &str, command: &str, col: usize, reason: &[&str]) {
+    let _serial = serial();
+    let dir = tmp(tag);
+    let file = dir.join(format!("{tag}.toml"));
+    std::fs::write(
+        &file,
+        format!(
+            "name = \"{tag}\"\nconclusion = \"X-TEST\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"external\"\ncommand = {command}\n"
+        ),
+    )
+    .unwrap();
+    let before = our_namespaces();
+    let out = teardown()
+        .arg("run")
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    // `command` is on line 7, its value from column 11.
+    assert!(err.contains(&format!("{tag}.toml:7:{col}:")), "{err}");
+    for r in reason {
+        assert!(err.contains(r), "`{r}` missing from: {err}");
+    }
+    assert_eq!(our_namespaces(), before, "nothing may be created");
+    assert!(!dir.join("out").exists(), "no output directory");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_program_that_is_not_there_exits_2_before_any_lab() {
+    assert_refused_before_any_lab(
+        "noprog",
+        r#"["/nonexistent/prog", "{server_port}"]"#,
+        11,
+        &[
+            "endpoint `server`",
+            "`/nonexistent/prog` cannot be run: ENOENT",
+            "working directory",
+        ],
+    );
+    assert_refused_before_any_lab(
+        "notinpath",
+        r#"["td-no-such-program-anywhere"]"#,
+        11,
+        &["`td-no-such-program-anywhere` is not in PATH"],
+    );
+    // A file that is there but not executable.
+    let data = tmp("noexec-data").join("data.txt");
+    std::fs::write(&data, "not a program").unwrap();
+    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    assert_refused_before_any_lab(
+        "noexec",
+        &format!("[\"{}\"]", data.display()),
+        11,
+        &[&format!("`{}` is not executable", data.display())],
+    );
+    std::fs::remove_dir_all(data.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn an_unknown_placeholder_exits_2_before_any_lab() {
+    assert_refused_before_any_lab(
+        "placeholder",
+        r#"["nc", "-l", "{server_addr}"]"#,
+        24, // the argument itself
+        &[
+            "unknown placeholder `{server_addr}`",
+            "{server_ip}, {server_port}, {client_ip}",
+        ],
+    );
+    assert_refused_before_any_lab(
+        "unclosed",
+        r#"["nc", "{server_port"]"#,
+        18,
+        &["never closes it"],
+    );
+}
+
 #[test]
 fn list_needs_no_root_and_names_conclusions() {
     let _serial = serial();

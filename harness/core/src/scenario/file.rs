@@ -84,7 +84,7 @@ pub(super) struct EndpointFile {
     pub port: u16,
     /// External endpoints: argv; placeholders `{server_ip}`, `{server_port}`, `{client_ip}`.
     #[serde(default)]
-    pub command: Option<Vec<String>>,
+    pub command: Option<Spanned<Vec<Spanned<String>>>>,
     /// External endpoints: run `command` joined by spaces under `/bin/sh -c`.
     #[serde(default)]
     pub shell: bool,

@@ -127,12 +127,39 @@ pub enum Program {
     Server,
     /// An external command.
     External {
-        /// argv (not empty); placeholders `{server_ip}`, `{server_port}`, `{client_ip}`.
+        /// argv (not empty); placeholders `{server_ip}`, `{server_port}`, `{client_ip}`
+        /// (only those: validation refuses any other `{...}`).
         argv: Vec<String>,
         /// Run `argv` joined by spaces under `/bin/sh -c`.
         shell: bool,
+        /// Where `command` is written, for errors found once the file is
+        /// valid (the lab resolves the program before it builds anything).
+        at: Location,
     },
 }
+
+/// A place in a scenario file, for an error found after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub col: usize,
+}
+
+impl Location {
+    /// An error at this place.
+    pub fn error(&self, message: impl Into<String>) -> ScenarioError {
+        ScenarioError {
+            file: self.file.clone(),
+            line: self.line,
+            col: self.col,
+            message: message.into(),
+        }
+    }
+}
+
+/// The placeholders an external command may hold.
+pub const PLACEHOLDERS: [&str; 3] = ["{server_ip}", "{server_port}", "{client_ip}"];
 
 impl Program {
     pub fn is_external(&self) -> bool {

@@ -202,6 +202,35 @@ fn add_sysctls(
     Ok(())
 }
 
+/// Every `{...}` in a command argument is one of [`super::PLACEHOLDERS`].
+fn check_placeholders(ctx: &Ctx, arg: &Spanned<String>, name: &str) -> Result<(), ScenarioError> {
+    let text = arg.get_ref();
+    let mut rest = text.as_str();
+    while let Some(open) = rest.find('{') {
+        let tail = &rest[open..];
+        let Some(close) = tail.find('}') else {
+            return Err(ctx.err(
+                arg.span(),
+                format!(
+                    "endpoint `{name}`: `{text}` opens a placeholder with `{{` and never closes it"
+                ),
+            ));
+        };
+        let found = &tail[..=close];
+        if !super::PLACEHOLDERS.contains(&found) {
+            return Err(ctx.err(
+                arg.span(),
+                format!(
+                    "endpoint `{name}`: unknown placeholder `{found}` in `{text}` (known: {})",
+                    super::PLACEHOLDERS.join(", ")
+                ),
+            ));
+        }
+        rest = &tail[close + 1..];
+    }
+    Ok(())
+}
+
 fn endpoints(
     ctx: &Ctx,
     raw: &BTreeMap<Spanned<String>, Spanned<EndpointFile>>,
@@ -213,10 +242,21 @@ fn endpoints(
         let spec = spec.get_ref();
         let host = ctx.host(&spec.host)?;
         let program = match (spec.program, &spec.command) {
-            (ProgramKind::External, Some(argv)) if !argv.is_empty() => Program::External {
-                argv: argv.clone(),
-                shell: spec.shell,
-            },
+            (ProgramKind::External, Some(argv)) if !argv.get_ref().is_empty() => {
+                for arg in argv.get_ref() {
+                    check_placeholders(ctx, arg, name)?;
+                }
+                let at = ctx.err(argv.span(), "");
+                Program::External {
+                    argv: argv.get_ref().iter().map(|a| a.get_ref().clone()).collect(),
+                    shell: spec.shell,
+                    at: super::Location {
+                        file: at.file,
+                        line: at.line,
+                        col: at.col,
+                    },
+                }
+            }
             (ProgramKind::External, _) => {
                 return Err(ctx.err(
                     span,

@@ -331,7 +331,7 @@ fn endpoint_command(sc: &Scenario, lab: &Lab, name: &str, spec: &Endpoint) -> Re
     let role = match &spec.program {
         Program::Client => crate::endpoint::Role::Client,
         Program::Server => crate::endpoint::Role::Server,
-        Program::External { argv, shell } => {
+        Program::External { argv, shell, .. } => {
             let argv: Vec<String> = argv.iter().map(|a| substitute(sc, a, spec.port)).collect();
             c.arg("ns-exec").arg("--netns").arg(&ns_path).arg("--");
             if *shell {
