@@ -55,14 +55,21 @@ fn names_and_verdicts(s: &serde_json::Value) -> Vec<(String, String)> {
 
 #[test]
 fn malformed_scenario_exits_2_with_location_and_creates_nothing() {
-    let _serial = serial();
-    let dir = tmp("bad");
-    let file = dir.join("bad.toml");
-    std::fs::write(
-        &file,
+    assert_bad_file_before_any_lab(
+        "bad",
         "name = \"bad\"\nconclusion = \"C1\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\noptions = { keepidle = \"0s\" }\n",
-    )
-    .unwrap();
+        "bad.toml:4:1:",
+        &["keepidle"],
+    );
+}
+
+/// `teardown run` on a bad scenario file: exit 2 with the place (`at`) and
+/// each of `reason`, and neither a lab nor an output directory.
+fn assert_bad_file_before_any_lab(tag: &str, text: &str, at: &str, reason: &[&str]) {
+    let _serial = serial();
+    let dir = tmp(tag);
+    let file = dir.join(format!("{tag}.toml"));
+    std::fs::write(&file, text).unwrap();
     let before = our_namespaces();
     let out = teardown()
         .arg("run")
@@ -71,17 +78,12 @@ fn malformed_scenario_exits_2_with_location_and_creates_nothing() {
         .arg(dir.join("out"))
         .output()
         .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("bad.toml:4:1:") && err.contains("keepidle"),
-        "{err}"
-    );
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(at), "{err}");
+    for r in reason {
+        assert!(err.contains(r), "`{r}` missing from: {err}");
+    }
     assert_eq!(
         our_namespaces(),
         before,
@@ -95,36 +97,12 @@ fn malformed_scenario_exits_2_with_location_and_creates_nothing() {
 }
 
 /// A scenario file that validates but names a program or placeholder that
-/// cannot work: exit 2 with its place and reason, before any lab.
+/// cannot work: exit 2 at the command (line 7, column `col`), before any lab.
 fn assert_refused_before_any_lab(tag: &str, command: &str, col: usize, reason: &[&str]) {
-    let _serial = serial();
-    let dir = tmp(tag);
-    let file = dir.join(format!("{tag}.toml"));
-    std::fs::write(
-        &file,
-        format!(
-            "name = \"{tag}\"\nconclusion = \"X-TEST\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"external\"\ncommand = {command}\n"
-        ),
-    )
-    .unwrap();
-    let before = our_namespaces();
-    let out = teardown()
-        .arg("run")
-        .arg(&file)
-        .arg("--out")
-        .arg(dir.join("out"))
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    // `command` is on line 7, its value from column 11.
-    assert!(err.contains(&format!("{tag}.toml:7:{col}:")), "{err}");
-    for r in reason {
-        assert!(err.contains(r), "`{r}` missing from: {err}");
-    }
-    assert_eq!(our_namespaces(), before, "nothing may be created");
-    assert!(!dir.join("out").exists(), "no output directory");
-    std::fs::remove_dir_all(&dir).unwrap();
+    let text = format!(
+        "name = \"{tag}\"\nconclusion = \"X-TEST\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"external\"\ncommand = {command}\n"
+    );
+    assert_bad_file_before_any_lab(tag, &text, &format!("{tag}.toml:7:{col}:"), reason);
 }
 
 #[test]
