@@ -114,6 +114,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<i32> {
     if scenarios.is_empty() {
         return Err(teardown_core::bad_input("no scenario matches").into());
     }
+    runner::check_programs(&scenarios)?;
     teardown_lab::sys::require_root()?;
     // The default out/ is under the current directory: the user's choice too.
     let out = match &args.out {

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use teardown_core::analysis::{self, CaptureData};
 use teardown_core::scenario::{Profile, Program, Scenario, ScenarioError};
 
-/// Reads and parses a scenario file for a profile, and finds every external
-/// endpoint's program ([`check_programs`]): all before any lab exists.
+/// Reads and parses a scenario file for a profile. (Its programs are found
+/// by [`check_programs`] once the run knows which scenarios it runs.)
 pub fn load_scenario(path: &Path, profile: Profile) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
@@ -19,13 +19,13 @@ pub fn load_scenario(path: &Path, profile: Profile) -> Result<Scenario, Scenario
         col: 0,
         message: format!("cannot read: {e}"),
     })?;
-    let scenario = Scenario::parse(&file, &text, profile)?;
-    check_programs(&scenario)?;
-    Ok(scenario)
+    Scenario::parse(&file, &text, profile)
 }
 
 /// Every external endpoint's program exists and is executable; the error
 /// points at its `command`. With `shell = true` the program is `/bin/sh`.
+/// Checked for the scenarios a run will run, before any lab: `list`, or a
+/// `--filter` that leaves a scenario out, does not need its program.
 pub fn check_programs(sc: &Scenario) -> Result<(), ScenarioError> {
     for (name, ep) in &sc.endpoints {
         let Program::External { argv, shell, at } = &ep.program else {

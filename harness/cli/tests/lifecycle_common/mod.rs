@@ -57,9 +57,13 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 }
 
 /// Starts `teardown run FILE --out DIR` (output to DIR/run.log).
+/// Starts `teardown run FILE --out OUT` from the project's root, as
+/// `make scenarios` does: the catalogue names its programs from there
+/// (`programs/bin/go-keepalive`).
 pub fn start_run(file: &Path, out: &Path) -> Child {
     let log = std::fs::File::create(out.with_extension("log")).unwrap();
     Command::new(BIN)
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .arg("run")
         .arg(file)
         .arg("--out")

@@ -88,6 +88,23 @@ pub fn scenario_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Finds the programs of the scenarios to run ([`crate::files::check_programs`]);
+/// every error together (exit 2).
+pub fn check_programs(scenarios: &[Scenario]) -> Result<()> {
+    let errors: Vec<String> = scenarios
+        .iter()
+        .filter_map(|s| crate::files::check_programs(s).err())
+        .map(|e| e.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::error::bad_input(errors.join("\n")))
+    }
+}
+
 /// Parses every file; all errors are reported together (exit 2).
 pub fn load_all(files: &[PathBuf], profile: Profile) -> Result<Vec<Scenario>> {
     let mut out = Vec::new();

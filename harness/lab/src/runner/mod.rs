@@ -26,7 +26,9 @@ mod signals;
 mod supervise;
 mod timeline;
 
-pub use discover::{load_all, parse_shard, scenario_files, shard, with_families, Families};
+pub use discover::{
+    check_programs, load_all, parse_shard, scenario_files, shard, with_families, Families,
+};
 pub use one::{new_run_id, run_scenario_guarded};
 pub use pool::{run_all, Observer, Plan};
 pub use signals::aborted;
