@@ -137,6 +137,33 @@ fn a_program_that_is_not_there_exits_2_before_any_lab() {
 }
 
 #[test]
+fn only_the_scenarios_a_run_runs_need_their_programs() {
+    let _serial = serial();
+    let dir = tmp("needs");
+    let text = |name: &str, command: &str| {
+        format!(
+            "name = \"{name}\"\nconclusion = \"X-TEST\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"external\"\ncommand = {command}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("missing.toml"),
+        text("missing", r#"["td-no-such-program-anywhere"]"#),
+    )
+    .unwrap();
+    // `list` runs nothing: it needs no program.
+    let (code, out, err) = exit_of(&["list", dir.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("missing"), "{out}");
+    // A filter that leaves the scenario out does not need it either: the
+    // run stops at "no scenario matches", not at the program.
+    let (code, _, err) = exit_of(&["run", dir.to_str().unwrap(), "--filter", "other*"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no scenario matches"), "{err}");
+    assert!(!err.contains("td-no-such-program-anywhere"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn an_unknown_placeholder_exits_2_before_any_lab() {
     assert_refused_before_any_lab(
         "placeholder",
