@@ -977,8 +977,9 @@ fn vanishing(ev: &Evidence, host: Host, conn: Connection, reference: u64) -> Van
         .iter()
         .filter(|s| s.host == host && s.ts_ns > reference)
     {
-        *rounds.entry(s.ts_ns).or_insert(false) |= conn.has_socket(s);
-        if let (true, Some(ms)) = (conn.has_socket(s), s.expires_ms) {
+        let ours = conn.has_socket(s);
+        *rounds.entry(s.ts_ns).or_insert(false) |= ours;
+        if let (true, Some(ms)) = (ours, s.expires_ms) {
             due_at.insert(s.ts_ns, s.ts_ns + ms * 1_000_000);
         }
     }
