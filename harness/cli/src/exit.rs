@@ -50,19 +50,31 @@ fn typed_kind(e: &anyhow::Error) -> Option<ErrorKind> {
 }
 
 /// Prints a failed command's error on stderr, with what to do next, and
-/// returns its exit code. `doctor_hint`: whether an environment error may
-/// point at `teardown doctor` (not when doctor itself failed).
+/// returns its exit code. `doctor_hint`: whether an error doctor explains
+/// ([`doctor_explains`]) may point at `teardown doctor` (not when doctor
+/// itself failed).
 pub fn report(e: &anyhow::Error, doctor_hint: bool) -> u8 {
     let k = kind(e);
     eprintln!("teardown: {e:#}");
     match k {
-        ErrorKind::Environment if doctor_hint => eprintln!(
-            "hint: `sudo teardown doctor` shows what this machine's kernel offers and what is missing"
-        ),
+        ErrorKind::Environment if doctor_hint && doctor_explains(e) => eprintln!("{DOCTOR_HINT}"),
         ErrorKind::Internal => eprintln!("{BUG}"),
         _ => {}
     }
     k.exit_code()
+}
+
+/// What follows an error [`doctor_explains`].
+pub const DOCTOR_HINT: &str =
+    "hint: `sudo teardown doctor` shows what this machine's kernel offers and what is missing";
+
+/// Whether a typed error in the chain is one `teardown doctor` explains (a
+/// missing kernel feature or privilege): a full disk or a program that
+/// failed to start is no business of doctor's.
+pub fn doctor_explains(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|c| c.downcast_ref::<Error>())
+        .any(|err| err.doctor_explains)
 }
 
 /// What follows an internal error's message.
@@ -156,6 +168,15 @@ mod tests {
         let inner: anyhow::Error = teardown_core::internal("parser state").into();
         let e = inner.context(teardown_core::bad_input("capture x: truncated"));
         assert_eq!(code(e), 2);
+    }
+
+    #[test]
+    fn only_what_doctor_explains_points_at_doctor() {
+        let lacks: anyhow::Error = teardown_core::missing("this kernel lacks sch_netem").into();
+        assert!(doctor_explains(&lacks.context("step 3")));
+        let full: anyhow::Error = teardown_core::unable("writing out/x: ENOSPC").into();
+        assert!(!doctor_explains(&full));
+        assert!(!doctor_explains(&anyhow::anyhow!("a bug")));
     }
 
     #[test]

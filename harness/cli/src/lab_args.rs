@@ -43,11 +43,27 @@ impl From<LabCommand> for lab::lab::LabCommand {
 
 #[derive(clap::Args, Debug)]
 pub struct NsExecArgs {
-    /// The namespace file (/run/netns/NAME)
+    /// The namespace file (/run/netns/NAME); without it, the caller's
     #[arg(long)]
-    pub netns: std::path::PathBuf,
+    pub netns: Option<std::path::PathBuf>,
+    /// Drop to this user (a name or uid) after entering: its groups, no capabilities
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only find the program as exec would, as that user, and print its path
+    #[arg(long)]
+    pub check: bool,
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
+}
+
+impl NsExecArgs {
+    pub fn how(&self) -> teardown_lab::exec::NsExec {
+        teardown_lab::exec::NsExec {
+            netns: self.netns.clone(),
+            user: self.user.clone(),
+            check: self.check,
+        }
+    }
 }
 
 #[derive(clap::Args, Debug)]

@@ -165,6 +165,6 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
         Command::Doctor => lab::doctor::doctor_main(),
         Command::Clean => lab::cleanup::clean_main(),
         Command::Endpoint(a) => lab::endpoint::endpoint_main(&a.config),
-        Command::NsExec(a) => lab::netns::ns_exec(&a.netns, &a.command),
+        Command::NsExec(a) => lab::exec::ns_exec(&a.how(), &a.command),
     }
 }

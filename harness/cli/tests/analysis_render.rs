@@ -358,6 +358,7 @@ fn analysis_index_renders_every_scenario() {
                 ok: true,
                 evidence: vec!["C>S F.".into()],
             }],
+            ran_as: Default::default(),
             artifacts: [("pcap".to_string(), format!("{name}/capture.pcapng"))].into(),
         });
     }

@@ -39,6 +39,7 @@ impl TestNs {
             on_eof: OnEof::None,
             on_eof_delay_ms: None,
             netns: Some(self.0.path().to_path_buf()),
+            user: None,
         }
     }
 }
@@ -468,4 +469,43 @@ fn sampler_sees_the_endpoints_close() {
         lpath.is_empty() || lpath.last() == Some(&TcpState::Closed),
         "{lpath:?}"
     );
+}
+
+/// A field of /proc/PID/status (`Uid`, `CapEff`, ...).
+fn proc_status(pid: u32, field: &str) -> String {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{field}:")))
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn a_builtin_endpoint_drops_to_its_user_with_no_capabilities() {
+    teardown_lab::require_privileged();
+    let nobody = teardown_lab::account::Account::lookup("nobody").unwrap();
+    let ns = TestNs::new("user");
+    let (mut scfg, mut ccfg) = pair(&ns, "127.0.0.1");
+    scfg.user = Some("nobody".into());
+    ccfg.user = Some("root".into());
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    // Once it listens it has dropped: every uid nobody's, nothing effective
+    // or permitted, and no way back (no_new_privs).
+    let uid = nobody.uid.to_string();
+    assert_eq!(
+        proc_status(s.child.id(), "Uid"),
+        [uid.as_str(); 4].join("\t")
+    );
+    assert_eq!(proc_status(s.child.id(), "CapEff"), "0000000000000000");
+    assert_eq!(proc_status(s.child.id(), "CapPrm"), "0000000000000000");
+    assert_eq!(proc_status(s.child.id(), "NoNewPrivs"), "1");
+    // It still does its work: receives what the client (root, as asked) sends.
+    assert_eq!(proc_status(c.child.id(), "Uid"), "0\t0\t0\t0");
+    c.cmd("send 100");
+    s.wait("received 100", |e| {
+        e.kind == EventKind::Received && e.bytes == Some(100)
+    });
 }

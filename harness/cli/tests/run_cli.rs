@@ -106,6 +106,17 @@ fn assert_refused_before_any_lab(tag: &str, command: &str, col: usize, reason: &
 }
 
 #[test]
+fn an_unknown_user_exits_2_before_any_lab() {
+    let text = "name = \"nouser\"\nconclusion = \"X-TEST\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\nuser = \"td-no-such-user\"\n";
+    assert_bad_file_before_any_lab(
+        "nouser",
+        text,
+        "nouser.toml:7:8:",
+        &["endpoint `server`: there is no user `td-no-such-user` on this machine"],
+    );
+}
+
+#[test]
 fn a_program_that_is_not_there_exits_2_before_any_lab() {
     assert_refused_before_any_lab(
         "noprog",
@@ -113,7 +124,9 @@ fn a_program_that_is_not_there_exits_2_before_any_lab() {
         11,
         &[
             "endpoint `server`",
-            "`/nonexistent/prog` cannot be run: ENOENT",
+            // As the endpoint's user: `cannot be run by nobody (...): ENOENT` as root.
+            "`/nonexistent/prog` cannot be run",
+            ": ENOENT",
             "working directory",
         ],
     );

@@ -33,6 +33,9 @@ impl ErrorKind {
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,
+    /// Whether `teardown doctor` explains it (a missing kernel feature or
+    /// privilege): only then does the message point at doctor.
+    pub doctor_explains: bool,
 }
 
 impl fmt::Display for Error {
@@ -48,6 +51,7 @@ pub fn bad_input(msg: impl Into<String>) -> Error {
     Error {
         kind: ErrorKind::BadInput,
         message: msg.into(),
+        doctor_explains: false,
     }
 }
 
@@ -56,6 +60,16 @@ pub fn unable(msg: impl Into<String>) -> Error {
     Error {
         kind: ErrorKind::Environment,
         message: msg.into(),
+        doctor_explains: false,
+    }
+}
+
+/// The environment lacks a kernel feature or a privilege that `teardown
+/// doctor` reports (exit 3, with a pointer to doctor).
+pub fn missing(msg: impl Into<String>) -> Error {
+    Error {
+        doctor_explains: true,
+        ..unable(msg)
     }
 }
 
@@ -64,6 +78,7 @@ pub fn internal(msg: impl Into<String>) -> Error {
     Error {
         kind: ErrorKind::Internal,
         message: msg.into(),
+        doctor_explains: false,
     }
 }
 
@@ -76,5 +91,7 @@ mod tests {
         assert_eq!(bad_input("x").kind.exit_code(), 2);
         assert_eq!(unable("x").kind.exit_code(), 3);
         assert_eq!(internal("x").kind.exit_code(), 4);
+        assert_eq!(missing("x").kind.exit_code(), 3);
+        assert!(missing("x").doctor_explains && !unable("x").doctor_explains);
     }
 }

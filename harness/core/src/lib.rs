@@ -30,4 +30,4 @@ pub mod timing;
 pub mod verdict;
 pub mod waits;
 
-pub use error::{bad_input, internal, unable, Error, ErrorKind};
+pub use error::{bad_input, internal, missing, unable, Error, ErrorKind};

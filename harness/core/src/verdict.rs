@@ -15,7 +15,7 @@
 
 use crate::evidence::{Check, Event, Evidence};
 use crate::report::Verdict;
-use crate::scenario::{EventKind, Expect, Expectation, Scenario};
+use crate::scenario::{EventKind, Expect, Expectation, Scenario, Wait};
 
 /// What a run's evidence and problems come to.
 #[derive(Clone, Debug, PartialEq)]
@@ -85,19 +85,9 @@ pub fn key_check(expects: &[Expect]) -> Option<usize> {
 /// connect() failed exits 1 by contract (the `error` op=connect event is the
 /// evidence), which is no crash.
 pub fn endpoint_crashes(events: &[Event]) -> Vec<String> {
-    let connect_failed = |src: &str| {
-        events.iter().any(|x| {
-            x.source == src && x.kind == EventKind::Error && x.op.as_deref() == Some("connect")
-        })
-    };
     events
         .iter()
-        .filter(|e| {
-            let detail = e.detail.as_deref().unwrap_or("");
-            e.kind == EventKind::Exited
-                && detail.starts_with("crashed")
-                && !(detail.starts_with("crashed: exit 1 ") && connect_failed(&e.source))
-        })
+        .filter(|e| is_crash(events, e))
         .map(|e| {
             format!(
                 "endpoint {} {}",
@@ -106,6 +96,65 @@ pub fn endpoint_crashes(events: &[Event]) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Whether `e` is an `exited` event of a process that died on its own (see
+/// [`endpoint_crashes`]).
+fn is_crash(events: &[Event], e: &Event) -> bool {
+    let detail = e.detail.as_deref().unwrap_or("");
+    let connect_failed = || {
+        events.iter().any(|x| {
+            x.source == e.source && x.kind == EventKind::Error && x.op.as_deref() == Some("connect")
+        })
+    };
+    e.kind == EventKind::Exited
+        && detail.starts_with(CRASHED)
+        && !(detail.starts_with("crashed: exit 1 ") && connect_failed())
+}
+
+/// How an `exited` event's detail begins (the supervisor's words, ending
+/// with `(pid N)`): a process that could not be started at all (its program
+/// could not be executed); one that ended on its own with a failure
+/// (external programs: `failed: exit N`; built-ins and any signal:
+/// `crashed: ...`). Other ends (`exit 0`, `killed by signal N`, or `exit N`
+/// after the harness signalled it) are no failure.
+pub const FAILED_TO_START: &str = "failed to start: ";
+pub const FAILED: &str = "failed: ";
+pub const CRASHED: &str = "crashed";
+
+/// The first endpoint process, among `events`, that ended in a way the
+/// scenario does not foresee, which makes whatever the timeline waits for
+/// moot: one that failed to start, always; one that crashed or failed on
+/// its own, unless the scenario foresees that endpoint's end (a wait or an
+/// expectation on its `exited` event, or a `dies` expectation on it). An
+/// exit 0 is never unforeseen (nc ends so on a FIN), nor a built-in's
+/// exit after its failed connect (its contract).
+pub fn unforeseen_exit<'a>(sc: &Scenario, events: &'a [Event]) -> Option<&'a Event> {
+    events.iter().find(|e| {
+        let detail = e.detail.as_deref().unwrap_or("");
+        e.kind == EventKind::Exited
+            && sc.endpoints.contains_key(&e.source)
+            && (detail.starts_with(FAILED_TO_START)
+                || ((detail.starts_with(FAILED) || is_crash(events, e))
+                    && !foresees_end(sc, &e.source)))
+    })
+}
+
+/// Whether the scenario makes `source`'s end part of its story.
+fn foresees_end(sc: &Scenario, source: &str) -> bool {
+    let waits = sc.steps.iter().filter_map(|s| s.wait.as_ref()).any(|w| {
+        matches!(&w.until, Wait::Event { source: s, kind: EventKind::Exited, .. } if s == source)
+    });
+    let expects = sc.expects.iter().any(|x| match &x.check {
+        Expectation::Event {
+            source: s,
+            kind: EventKind::Exited,
+            ..
+        } => s == source,
+        Expectation::Dies { source: s, .. } => s == source,
+        _ => false,
+    });
+    waits || expects
 }
 
 #[cfg(test)]
@@ -278,6 +327,68 @@ mod tests {
         assert_eq!(
             endpoint_crashes(&events),
             vec!["endpoint other crashed: signal 11 (pid 9)"]
+        );
+    }
+
+    #[test]
+    fn an_exit_is_unforeseen_when_it_failed_and_the_scenario_tells_no_end() {
+        let sc = scenario(&[EVENT]);
+        let unforeseen = |events: &[Event]| unforeseen_exit(&sc, events).map(|e| e.detail.clone());
+        // Ends that are no failure: exit 0 (nc on a FIN), the harness's kill,
+        // a status after the harness signalled it, a built-in's exit after its
+        // failed connect.
+        let mut events = vec![
+            exited("server", "exit 0 (pid 7)"),
+            exited("server", "killed by signal 9 (pid 8)"),
+            exited("server", "exit 143 (pid 9)"),
+            exited("nobody-of-ours", "failed: exit 1 (pid 5)"),
+        ];
+        assert_eq!(unforeseen(&events), None);
+        events.push(Event {
+            op: Some("connect".into()),
+            ..Event::new(0, "client", EventKind::Error)
+        });
+        events.push(exited("client", "crashed: exit 1 (pid 10)"));
+        assert_eq!(unforeseen(&events), None);
+        // A failure on its own: external (`failed:`), or a built-in's crash.
+        let failed = exited("server", "failed: exit 3 (pid 11)");
+        assert_eq!(
+            unforeseen(std::slice::from_ref(&failed)),
+            Some(Some("failed: exit 3 (pid 11)".into()))
+        );
+        let crash = exited("server", "crashed: signal 11 (pid 12)");
+        assert_eq!(
+            unforeseen(std::slice::from_ref(&crash)),
+            Some(crash.detail.clone())
+        );
+        // A scenario that tells the endpoint's end (a wait or an expectation
+        // on its `exited`, or a `dies` on it) foresees its failure...
+        for foreseeing in [
+            scenario(&["event = \"exited\"\nsource = \"server\""]),
+            scenario(&["dies = \"keepalive\"\nsource = \"server\""]),
+        ] {
+            assert_eq!(
+                unforeseen_exit(&foreseeing, std::slice::from_ref(&failed)),
+                None
+            );
+        }
+        let mut text = String::from(
+            "name = \"t\"\nconclusion = \"X\"\nsummary = \"s\"\n\
+             [endpoints.server]\nhost = \"server\"\nprogram = \"external\"\ncommand = [\"x\"]\n",
+        );
+        text.push_str("[[step]]\nwait = { event = \"exited\", source = \"server\" }\n");
+        let waits_for_it =
+            Scenario::parse("t.toml", &text, crate::scenario::Profile::Fast).unwrap();
+        assert_eq!(
+            unforeseen_exit(&waits_for_it, std::slice::from_ref(&failed)),
+            None
+        );
+        // ...but never a program that could not be started at all.
+        let no_start = exited("server", "failed to start: exec ./x: ENOENT (pid 13)");
+        assert_eq!(
+            unforeseen_exit(&waits_for_it, std::slice::from_ref(&no_start))
+                .map(|e| e.detail.clone()),
+            Some(no_start.detail.clone())
         );
     }
 }

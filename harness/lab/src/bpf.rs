@@ -551,7 +551,7 @@ pub fn load_insns(name: &str, insns: &[Insn]) -> Result<OwnedFd> {
             let text = String::from_utf8_lossy(&log[..end]);
             let tail: Vec<&str> = text.lines().rev().take(12).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Err(crate::error::unable(format!(
+            Err(crate::error::missing(format!(
                 "loading bpf program {name}: {}{}{}",
                 crate::sys::errno_of_io(&e),
                 if tail.is_empty() { "" } else { "; verifier: " },

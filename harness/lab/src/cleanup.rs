@@ -146,6 +146,12 @@ pub struct RunRecord {
     pub namespaces: Vec<String>,
 }
 
+/// Where run `id`'s endpoints keep their `{scratch}` directories (one per
+/// endpoint), removed with the run's record.
+pub fn scratch_dir(id: &str) -> std::path::PathBuf {
+    std::path::Path::new(RUN_DIR).join("scratch").join(id)
+}
+
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
@@ -175,7 +181,9 @@ impl RunRecord {
         std::path::Path::new(RUN_DIR).join(format!("{}.json", self.id))
     }
 
+    /// Forgets the run: its record, and its endpoints' scratch directories.
     pub fn unregister(&self) {
+        let _ = std::fs::remove_dir_all(scratch_dir(&self.id));
         let _ = std::fs::remove_file(self.path());
     }
 
@@ -224,6 +232,8 @@ pub struct CleanReport {
     pub removed_namespaces: Vec<String>,
     pub removed_records: Vec<String>,
     pub skipped_live_runs: Vec<String>,
+    /// Run ids whose stray scratch directories were removed.
+    pub removed_scratch: Vec<String>,
 }
 
 /// Removes leftovers: namespaces of runs whose owner is dead, and `td-`
@@ -262,13 +272,30 @@ pub fn clean() -> Result<CleanReport> {
     report
         .removed_namespaces
         .extend(strays.iter().map(|n| n.name().to_string()));
+    // Scratch directories no live run's record accounts for.
+    let live: Vec<&str> = recs
+        .iter()
+        .filter(|r| r.owner_alive())
+        .map(|r| r.id.as_str())
+        .collect();
+    if let Ok(dir) = std::fs::read_dir(std::path::Path::new(RUN_DIR).join("scratch")) {
+        for e in dir.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if !live.contains(&id.as_str()) && std::fs::remove_dir_all(e.path()).is_ok() {
+                report.removed_scratch.push(id);
+            }
+        }
+    }
     Ok(report)
 }
 
 pub fn clean_main() -> anyhow::Result<i32> {
     crate::sys::require_root()?;
     let report = clean()?;
-    if report.removed_namespaces.is_empty() && report.removed_records.is_empty() {
+    if report.removed_namespaces.is_empty()
+        && report.removed_records.is_empty()
+        && report.removed_scratch.is_empty()
+    {
         println!("nothing to clean");
     }
     for n in &report.removed_namespaces {
@@ -276,6 +303,9 @@ pub fn clean_main() -> anyhow::Result<i32> {
     }
     for r in &report.removed_records {
         println!("removed record of run {r}");
+    }
+    for r in &report.removed_scratch {
+        println!("removed scratch directories of run {r}");
     }
     for r in &report.skipped_live_runs {
         println!("left alone: run {r} (its owner is alive)");

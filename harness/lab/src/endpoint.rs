@@ -92,6 +92,10 @@ pub struct EndpointConfig {
     /// A namespace file (`/run/netns/NAME`) to enter first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<PathBuf>,
+    /// The account (a name or uid) to drop to once in the namespace, before
+    /// anything else ([`crate::account`]); none: stay as started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 fn yes() -> bool {
@@ -698,12 +702,17 @@ fn enter_netns(path: &PathBuf) -> Result<()> {
 pub fn endpoint_main(config: &str) -> Result<i32> {
     let cfg: EndpointConfig = serde_json::from_str(config)
         .map_err(|e| crate::error::bad_input(format!("endpoint config: {e}")))?;
-    // First, while single-threaded: the namespace.
+    // First, while single-threaded: the namespace, the priority (both need
+    // root), then the drop to the endpoint's account.
     if let Some(ns) = &cfg.netns {
         enter_netns(ns).map_err(|e| crate::error::unable(format!("{e:#}")))?;
     }
     ignore_sigpipe();
     raise_priority();
+    if let Some(u) = &cfg.user {
+        let account = crate::account::Account::lookup(u).map_err(crate::error::bad_input)?;
+        crate::account::drop_to(&account)?;
+    }
     run(cfg)
 }
 
@@ -939,6 +948,7 @@ mod tests {
             on_eof: OnEof::Close,
             on_eof_delay_ms: Some(300),
             netns: Some("/run/netns/td-x".into()),
+            user: Some("nobody".into()),
         };
         let json = cfg.to_json();
         let back: EndpointConfig = serde_json::from_str(&json).unwrap();

@@ -9,3 +9,9 @@ pub fn bad_input(msg: impl Into<String>) -> anyhow::Error {
 pub fn unable(msg: impl Into<String>) -> anyhow::Error {
     teardown_core::unable(msg).into()
 }
+
+/// A missing kernel feature or privilege, which `teardown doctor` explains
+/// (exit 3, with the hint), as an `anyhow` error.
+pub fn missing(msg: impl Into<String>) -> anyhow::Error {
+    teardown_core::missing(msg).into()
+}

@@ -4,10 +4,10 @@
 //! file system and turn a file that can't be read into bad input (exit 2)
 //! naming the file.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use crate::account::Account;
+use std::path::Path;
 use teardown_core::analysis::{self, CaptureData};
-use teardown_core::scenario::{Profile, Program, Scenario, ScenarioError};
+use teardown_core::scenario::{Profile, Program, RunAs, Scenario, ScenarioError};
 
 /// Reads and parses a scenario file for a profile. (Its programs are found
 /// by [`check_programs`] once the run knows which scenarios it runs.)
@@ -22,61 +22,75 @@ pub fn load_scenario(path: &Path, profile: Profile) -> Result<Scenario, Scenario
     Scenario::parse(&file, &text, profile)
 }
 
-/// Every external endpoint's program exists and is executable; the error
-/// points at its `command`. With `shell = true` the program is `/bin/sh`.
-/// Checked for the scenarios a run will run, before any lab: `list`, or a
-/// `--filter` that leaves a scenario out, does not need its program.
+/// Every endpoint's account exists, and every external endpoint's program
+/// exists and may be executed by that account (checked as it: a process
+/// that drops to the account and looks the program up as exec would); the
+/// error points at the endpoint's `user`, else its `command`. With
+/// `shell = true` the program is `/bin/sh`. Checked for the scenarios a run
+/// will run, before any lab: `list`, or a `--filter` that leaves a scenario
+/// out, does not need its program. Not as root, the check is made as the
+/// caller (the run stops at its need for root next).
 pub fn check_programs(sc: &Scenario) -> Result<(), ScenarioError> {
     for (name, ep) in &sc.endpoints {
+        let account = crate::account::resolve(&ep.user);
+        let account = match (account, &ep.user, &ep.program) {
+            (Ok(a), _, _) => a,
+            (Err(why), RunAs::Named { at, .. }, _) => {
+                return Err(at.error(format!("endpoint `{name}`: {why}")))
+            }
+            (Err(why), RunAs::Invoker, Program::External { at, .. }) => {
+                return Err(at.error(format!("endpoint `{name}`: {why}")))
+            }
+            (Err(why), RunAs::Invoker, _) => {
+                return Err(ScenarioError {
+                    file: sc.file.clone(),
+                    line: 0,
+                    col: 0,
+                    message: format!("endpoint `{name}`: {why}"),
+                })
+            }
+        };
         let Program::External { argv, shell, at } = &ep.program else {
             continue;
         };
         let program = if *shell { "/bin/sh" } else { argv[0].as_str() };
-        if let Err(why) = resolve_program(program) {
+        if let Err(why) = runnable_by(&account, program) {
             return Err(at.error(format!("endpoint `{name}`: {why}")));
         }
     }
     Ok(())
 }
 
-/// Where a program is, as exec finds it: a name with a `/` from the working
-/// directory (the harness runs endpoints from its own), a bare name from
-/// the first PATH entry that has it executable.
-pub fn resolve_program(program: &str) -> Result<PathBuf, String> {
-    if program.contains('/') {
-        let p = Path::new(program);
-        return executable(p).map(|()| p.to_path_buf()).map_err(|why| {
-            let cwd = std::env::current_dir()
-                .map(|d| d.display().to_string())
-                .unwrap_or_else(|_| "?".into());
-            format!(
-                "`{program}` {why} (a name with a `/` is taken from the working directory, {cwd})"
-            )
-        });
+/// Whether `account` may run `program`, asked as that account
+/// (`teardown ns-exec --user U --check`); not as root, asked as ourselves.
+fn runnable_by(account: &Account, program: &str) -> Result<(), String> {
+    if !nix::unistd::Uid::effective().is_root() {
+        return crate::exec::resolve_program(program, "")
+            .map(|_| ())
+            .map_err(|e| e.message);
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| executable(p).is_ok())
-        .ok_or_else(|| {
-            format!(
-                "`{program}` is not in PATH ({}); is it installed? (`make deps` installs what the catalogue's scenarios run)",
-                path.to_string_lossy()
-            )
-        })
-}
-
-/// Whether `p` is a file someone may execute.
-fn executable(p: &Path) -> Result<(), String> {
-    let m = std::fs::metadata(p)
-        .map_err(|e| format!("cannot be run: {}", crate::sys::errno_of_io(&e)))?;
-    if !m.is_file() {
-        return Err("is not a file".into());
+    let exe = std::env::current_exe().map_err(|e| format!("finding the teardown binary: {e}"))?;
+    let out = std::process::Command::new(exe)
+        .args([
+            "ns-exec",
+            "--check",
+            "--user",
+            &account.uid.to_string(),
+            "--",
+        ])
+        .arg(program)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| format!("checking `{program}` as {}: {e}", account.describe()))?;
+    if out.status.success() {
+        return Ok(());
     }
-    if m.permissions().mode() & 0o111 == 0 {
-        return Err("is not executable".into());
-    }
-    Ok(())
+    let said = String::from_utf8_lossy(&out.stderr);
+    let said = said.trim();
+    Err(said
+        .strip_prefix(crate::exec::EXEC_FAILED)
+        .unwrap_or(said)
+        .to_string())
 }
 
 /// Reads a whole capture file; errors are bad input naming the file.

@@ -127,7 +127,11 @@ fn lab_exec(host: &str, command: Vec<String>) -> Result<i32> {
     }
     let ns = NetNs::open(&ns_name(LAB_ID, host))
         .map_err(|_| crate::error::unable("the lab is not up (teardown lab up)"))?;
-    crate::netns::ns_exec(ns.path(), &command)
+    let how = crate::exec::NsExec {
+        netns: Some(ns.path().to_path_buf()),
+        ..Default::default()
+    };
+    crate::exec::ns_exec(&how, &command)
 }
 
 fn how_to(lab: &Lab) -> String {

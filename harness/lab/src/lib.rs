@@ -11,16 +11,19 @@
 //! - [`topology`], [`lab`]: the lab's namespaces, links and addresses; `teardown lab`.
 //! - [`capture`], [`sockdiag`], [`steal`], [`record`]: the evidence: packets, socket samples,
 //!   the CPUs' stolen time, the recorder.
-//! - [`fault`], [`endpoint`]: faults on the wire; the processes under test.
+//! - [`fault`], [`endpoint`], [`exec`], [`account`]: faults on the wire; the processes under test
+//!   (built-in, external), and who they run as.
 //! - [`runner`]: a scenario's timeline, its artifacts, many scenarios at once.
 //! - [`cleanup`], [`doctor`], [`sys`], [`files`]: leftovers, kernel features, the process's environment, input files.
 
+pub mod account;
 pub mod bpf;
 pub mod capture;
 pub mod cleanup;
 pub mod doctor;
 pub mod endpoint;
 pub mod error;
+pub mod exec;
 pub mod fault;
 pub mod files;
 pub mod lab;

@@ -79,11 +79,17 @@ impl fmt::Display for NlError {
 }
 
 /// The kernel or the machine refused: an environment error (exit 3), typed so
-/// `anyhow::Error::downcast_ref::<teardown_core::Error>()` finds it. (NlError
-/// is not a `std::error::Error` itself, so `?` always goes through here.)
+/// `anyhow::Error::downcast_ref::<teardown_core::Error>()` finds it; one
+/// that means a missing feature or privilege points at `teardown doctor`.
+/// (NlError is not a `std::error::Error` itself, so `?` always goes through here.)
 impl From<NlError> for anyhow::Error {
     fn from(e: NlError) -> anyhow::Error {
-        anyhow::Error::new(teardown_core::unable(e.to_string()))
+        let message = e.to_string();
+        anyhow::Error::new(if crate::sys::means_missing(e.errno) {
+            teardown_core::missing(message)
+        } else {
+            teardown_core::unable(message)
+        })
     }
 }
 

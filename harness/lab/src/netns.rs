@@ -302,25 +302,6 @@ pub fn list() -> Vec<String> {
     names
 }
 
-/// `teardown ns-exec --netns FILE -- CMD...`: enter the namespace and exec
-/// the command. Runs in a fresh single-threaded process, so the setns on the
-/// main thread covers the whole program that replaces it.
-pub fn ns_exec(netns: &Path, command: &[String]) -> Result<i32> {
-    use std::os::unix::process::CommandExt;
-    let file = File::open(netns)
-        .map_err(|e| refused_io(format_args!("opening {}", netns.display()), &e))?;
-    setns(file.as_fd(), CloneFlags::CLONE_NEWNET).map_err(|e| refused("setns", e))?;
-    drop(file);
-    let err = std::process::Command::new(&command[0])
-        .args(&command[1..])
-        .exec();
-    Err(crate::error::unable(format!(
-        "exec {}: {}",
-        command[0],
-        crate::sys::errno_of_io(&err)
-    )))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ pub fn require_root() -> Result<()> {
     if nix::unistd::Uid::effective().is_root() || has_cap_net_admin() {
         Ok(())
     } else {
-        Err(crate::error::unable(
+        Err(crate::error::missing(
             "needs root or CAP_NET_ADMIN (it creates network namespaces): run it with sudo",
         ))
     }
@@ -57,12 +57,42 @@ pub fn errno_of_io(e: &std::io::Error) -> String {
 /// The machine refused `step` with this I/O error: an environment error
 /// (exit 3) naming the step and the errno, e.g. `reading /proc/x: ENOENT`.
 pub fn refused_io(step: impl std::fmt::Display, e: &std::io::Error) -> anyhow::Error {
-    crate::error::unable(format!("{step}: {}", errno_of_io(e)))
+    environment(
+        format!("{step}: {}", errno_of_io(e)),
+        e.raw_os_error().unwrap_or(0),
+    )
 }
 
 /// The kernel refused `step` with this errno: an environment error (exit 3).
 pub fn refused(step: impl std::fmt::Display, e: nix::Error) -> anyhow::Error {
-    crate::error::unable(format!("{step}: {}", teardown_core::errno::name(e as i32)))
+    environment(
+        format!("{step}: {}", teardown_core::errno::name(e as i32)),
+        e as i32,
+    )
+}
+
+/// Whether the kernel's errno means a missing feature or privilege (what
+/// `teardown doctor` reports), not a failing machine.
+pub fn means_missing(errno: i32) -> bool {
+    matches!(
+        errno,
+        libc::EPERM
+            | libc::EACCES
+            | libc::EOPNOTSUPP
+            | libc::ENOSYS
+            | libc::EAFNOSUPPORT
+            | libc::EPROTONOSUPPORT
+    )
+}
+
+/// An environment error; one doctor explains when `errno` means a missing
+/// feature or privilege.
+fn environment(message: String, errno: i32) -> anyhow::Error {
+    if means_missing(errno) {
+        crate::error::missing(message)
+    } else {
+        crate::error::unable(message)
+    }
 }
 
 /// TCP_RTO_MAX_MS (include/uapi/linux/tcp.h, 6.15+; the installed headers may

@@ -204,7 +204,7 @@ pub fn add_netem_impairment(
         &format!("adding netem qdisc on ifindex {ifindex}"),
     ) {
         Ok(()) => Ok(()),
-        Err(e) if e.errno == libc::ENOENT => Err(crate::error::unable(format!(
+        Err(e) if e.errno == libc::ENOENT => Err(crate::error::missing(format!(
             "this kernel lacks sch_netem ({e})"
         ))),
         Err(e) => Err(e.into()),

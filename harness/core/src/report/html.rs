@@ -119,6 +119,14 @@ fn section(o: &mut String, s: &ScenarioResult, ladder: Option<&String>) {
     if let Some(r) = &s.reason {
         let _ = writeln!(o, "<p class=\"error\">{}</p>", esc(r));
     }
+    if !s.ran_as.is_empty() {
+        let who: Vec<String> = s
+            .ran_as
+            .iter()
+            .map(|(name, account)| format!("{} as {}", esc(name), esc(account)))
+            .collect();
+        let _ = writeln!(o, "<p class=\"muted\">endpoints: {}</p>", who.join(" · "));
+    }
     let _ = writeln!(
         o,
         "<p>measured {} · predicted {}</p>\n<h3>checks</h3><ul>",
@@ -182,6 +190,7 @@ mod tests {
                 ok: v == Verdict::Pass,
                 evidence: vec!["0.1 C>S F.".into()],
             }],
+            ran_as: Default::default(),
             artifacts: [("pcap".to_string(), format!("{name}/capture.pcapng"))].into(),
         };
         let summary = Summary {

@@ -64,6 +64,10 @@ pub struct ScenarioResult {
     #[serde(default)]
     pub measured_seconds: Option<f64>,
     pub checks: Vec<Check>,
+    /// Who ran each endpoint: its name -> the account (`nobody (uid 65534,
+    /// gid 65534)`); endpoints run as root only when the scenario says so.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub ran_as: BTreeMap<String, String>,
     /// Artifact name (`pcap`, `report`, `events`, `sockets`, `ladder`) -> path relative to the run directory.
     pub artifacts: BTreeMap<String, String>,
 }
@@ -407,6 +411,7 @@ mod tests {
             predicted_seconds: None,
             measured_seconds: None,
             checks,
+            ran_as: Default::default(),
             artifacts: BTreeMap::from([("pcap".to_string(), format!("{name}/capture.pcapng"))]),
         }
     }

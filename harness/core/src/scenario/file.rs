@@ -102,6 +102,9 @@ pub(super) struct EndpointFile {
     pub on_eof_delay: Option<Dur>,
     #[serde(default)]
     pub options: SocketOptions,
+    /// Who runs it: a user name or uid (default: the invoking user, else nobody).
+    #[serde(default)]
+    pub user: Option<Spanned<String>>,
 }
 
 fn default_port() -> u16 {

@@ -116,6 +116,23 @@ pub struct Endpoint {
     pub on_eof_delay: Option<Dur>,
     /// Socket options (built-in endpoints), the profile's applied.
     pub options: SocketOptions,
+    /// Who runs it (the lab resolves the account before it builds anything).
+    pub user: RunAs,
+}
+
+/// Who an endpoint's process runs as. Whatever the account, it runs inside
+/// its host's namespace; only root keeps any capability.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunAs {
+    /// The default: the user who invoked the harness through sudo
+    /// (SUDO_UID/SUDO_GID), else `nobody`; no capabilities.
+    Invoker,
+    /// `user = "NAME"` (a name or a numeric uid; `"root"` keeps root's privileges).
+    Named {
+        name: String,
+        /// Where `user` is written.
+        at: Location,
+    },
 }
 
 /// What runs as an endpoint.
@@ -158,8 +175,11 @@ impl Location {
     }
 }
 
-/// The placeholders an external command may hold.
-pub const PLACEHOLDERS: [&str; 3] = ["{server_ip}", "{server_port}", "{client_ip}"];
+/// The placeholders an external command may hold. `{scratch}`: a directory
+/// of the endpoint's own, empty at the scenario's start, owned by the
+/// endpoint's user, kept across its restarts and its host's power cycles,
+/// removed with the lab.
+pub const PLACEHOLDERS: [&str; 4] = ["{server_ip}", "{server_port}", "{client_ip}", "{scratch}"];
 
 impl Program {
     pub fn is_external(&self) -> bool {

@@ -1077,3 +1077,35 @@ host = "client"
         .collect();
     assert_eq!(at_start, [false, true, true, false, true]);
 }
+
+#[test]
+fn an_endpoints_user_is_a_name_or_uid_and_defaults_to_the_invoker() {
+    use crate::scenario::RunAs;
+    let sc = parse(BASE).unwrap();
+    assert_eq!(sc.endpoints["client"].user, RunAs::Invoker);
+    let text = BASE.replace(
+        "host = \"client\"\nprogram = \"client\"",
+        "host = \"client\"\nprogram = \"client\"\nuser = \"root\"",
+    );
+    let sc = parse(&text).unwrap();
+    let (line, col) = at(&text, "\"root\"", 0);
+    match &sc.endpoints["client"].user {
+        RunAs::Named { name, at } => {
+            assert_eq!(name, "root");
+            assert_eq!((at.line, at.col), (line, col));
+        }
+        other => panic!("{other:?}"),
+    }
+    for bad in ["", "two words", "a:b"] {
+        let text = BASE.replace(
+            "host = \"client\"\nprogram = \"client\"",
+            &format!("host = \"client\"\nprogram = \"client\"\nuser = \"{bad}\""),
+        );
+        assert_error(
+            &text,
+            &format!("\"{bad}\""),
+            0,
+            &format!("endpoint `client`: `user = \"{bad}\"` is not a user name or uid"),
+        );
+    }
+}

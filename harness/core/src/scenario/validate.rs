@@ -273,6 +273,27 @@ fn endpoints(
             (ProgramKind::Server, None) => Program::Server,
         };
         check_options(ctx, span.clone(), name, &spec.options)?;
+        let user = match &spec.user {
+            None => super::RunAs::Invoker,
+            Some(u) => {
+                let text = u.get_ref();
+                if text.is_empty() || text.chars().any(|c| c.is_whitespace() || c == ':') {
+                    return Err(ctx.err(
+                        u.span(),
+                        format!("endpoint `{name}`: `user = {text:?}` is not a user name or uid"),
+                    ));
+                }
+                let at = ctx.err(u.span(), "");
+                super::RunAs::Named {
+                    name: text.clone(),
+                    at: super::Location {
+                        file: at.file,
+                        line: at.line,
+                        col: at.col,
+                    },
+                }
+            }
+        };
         endpoints.insert(
             name.clone(),
             Endpoint {
@@ -284,6 +305,7 @@ fn endpoints(
                 on_eof: spec.on_eof,
                 on_eof_delay: spec.on_eof_delay,
                 options: spec.options.clone(),
+                user,
             },
         );
     }

@@ -104,6 +104,7 @@ pub(super) fn empty_result(sc: &Scenario) -> ScenarioResult {
         predicted_seconds: None,
         measured_seconds: None,
         checks: vec![],
+        ran_as: Default::default(),
         artifacts: BTreeMap::new(),
     }
 }
@@ -123,6 +124,15 @@ impl Drop for Registration {
 /// [`run_scenario_guarded`], which writes `report.json`).
 pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
     let mut result = empty_result(sc);
+    // The accounts the supervisor will resolve the same way (checked before any lab).
+    result.ran_as = sc
+        .endpoints
+        .iter()
+        .map(|(name, ep)| {
+            let who = crate::account::resolve(&ep.user).map_or_else(|e| e, |a| a.describe());
+            (name.clone(), who)
+        })
+        .collect();
     let dir = out.join(&sc.name);
     if let Err(e) = std::fs::create_dir_all(&dir) {
         result.reason = Some(format!("creating {}: {e}", dir.display()));
@@ -204,7 +214,13 @@ pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence,
     }
     problems.extend(cap.errors.iter().map(|e| format!("capture: {e}")));
     let records: Records = recorder.take();
-    problems.extend(teardown_core::verdict::endpoint_crashes(&records.events));
+    // A crash the timeline already gave as its reason (it names the pid) is not repeated.
+    for crash in teardown_core::verdict::endpoint_crashes(&records.events) {
+        let pid = crash.rsplit_once("(pid ").map(|(_, p)| format!("(pid {p}"));
+        if !pid.is_some_and(|pid| problems.iter().any(|p| p.contains(&pid))) {
+            problems.push(crash);
+        }
+    }
     write_capture(dir, &cap, &records.events)?;
     let evidence = Evidence {
         client_ips: host_ips(Host::Client),

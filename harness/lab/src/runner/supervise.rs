@@ -9,6 +9,7 @@
 //! ones (the kernel closes what they held).
 
 use super::signals::aborted;
+use crate::account::Account;
 use crate::record::Recorder;
 use crate::sys::now_ns;
 use crate::topology::Lab;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teardown_core::evidence::{Event, HARNESS};
 use teardown_core::scenario::{Endpoint, EventKind, Family, Host, Program, Scenario, Signal};
+use teardown_core::verdict::{FAILED, FAILED_TO_START};
 
 /// The lab's host for a scenario's host name.
 pub(super) fn lab_host(h: Host) -> crate::topology::Host {
@@ -77,6 +79,8 @@ pub(super) struct Supervisor {
     /// Process starts so far (numbers the logs).
     generation: usize,
     procs: BTreeMap<String, EndpointProc>,
+    /// Each process's stderr log, by pid (for the reason of a failed start).
+    stderr_logs: BTreeMap<i32, PathBuf>,
 }
 
 impl Supervisor {
@@ -86,6 +90,7 @@ impl Supervisor {
             dir: dir.to_path_buf(),
             generation: 0,
             procs: BTreeMap::new(),
+            stderr_logs: BTreeMap::new(),
         }
     }
 
@@ -93,16 +98,19 @@ impl Supervisor {
         self.procs.contains_key(name)
     }
 
-    /// Starts an endpoint; a built-in server must be listening within 5 s.
+    /// Starts an endpoint as its account; a built-in server must be
+    /// listening within 5 s.
     pub(super) fn start(&mut self, sc: &Scenario, lab: &Lab, name: &str) -> Result<()> {
         let spec = sc
             .endpoints
             .get(name)
             .ok_or_else(|| anyhow!("no endpoint {name}"))?;
+        let account =
+            crate::account::resolve(&spec.user).map_err(|why| anyhow!("endpoint {name}: {why}"))?;
         self.generation += 1;
         // `<name>.<n>.stdout` / `.stderr`: one pair per process start in this scenario.
         let log_path = |ext: &str| self.dir.join(format!("{name}.{}.{ext}", self.generation));
-        let mut cmd = endpoint_command(sc, lab, name, spec)?;
+        let mut cmd = endpoint_command(sc, lab, name, spec, &account)?;
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(
@@ -119,10 +127,11 @@ impl Supervisor {
         let external = spec.program.is_external();
         self.relay_stdout(name, stdout, external, log_path("stdout"));
         let killed = Arc::new(AtomicBool::new(false));
+        self.stderr_logs.insert(pid, log_path("stderr"));
         self.reap(name, child, pid, external, killed.clone());
         self.recorder.push_event(harness_event(
             EventKind::Started,
-            format!("{name} pid {pid}"),
+            format!("{name} pid {pid} as {}", account.describe()),
         ));
         if spec.program == Program::Server {
             self.await_listening(name, pid, listening_before)?;
@@ -177,7 +186,8 @@ impl Supervisor {
         });
     }
 
-    /// Waits for the process on a thread of its own and records its end.
+    /// Waits for the process on a thread of its own and records its end, in
+    /// the words [`teardown_core::verdict::unforeseen_exit`] reads.
     fn reap(
         &self,
         name: &str,
@@ -188,6 +198,7 @@ impl Supervisor {
     ) {
         let recorder = self.recorder.clone();
         let src = name.to_string();
+        let stderr_log = self.stderr_logs.get(&pid).cloned();
         std::thread::spawn(move || {
             let status = child.wait();
             let detail = match status {
@@ -199,7 +210,11 @@ impl Supervisor {
                         (_, Some(sig)) if by_harness => format!("killed by signal {sig}"),
                         // The harness ends endpoints at teardown; only a death during the run counts.
                         (_, Some(sig)) if aborted() => format!("killed by signal {sig}"),
-                        (Some(c), _) if external || by_harness => format!("exit {c}"),
+                        (Some(c), _) if by_harness => format!("exit {c}"),
+                        (Some(c), _) if external => match exec_failure(c, stderr_log.as_deref()) {
+                            Some(why) => format!("{FAILED_TO_START}{why}"),
+                            None => format!("{FAILED}exit {c}"),
+                        },
                         (Some(c), _) => format!("crashed: exit {c}"),
                         (_, Some(sig)) => format!("crashed: signal {sig}"),
                         _ => "exited".to_string(),
@@ -213,6 +228,14 @@ impl Supervisor {
                 ..Event::new(now_ns(), src, EventKind::Exited)
             });
         });
+    }
+
+    /// The last lines of a process's stderr (at most `n`, for a reason).
+    pub(super) fn stderr_tail(&self, pid: i32, n: usize) -> Vec<String> {
+        self.stderr_logs
+            .get(&pid)
+            .map(|p| last_lines(p, n))
+            .unwrap_or_default()
     }
 
     /// A new `listening` from this endpoint name, or this very process's exit.
@@ -322,9 +345,35 @@ impl Supervisor {
     }
 }
 
-/// The command that runs an endpoint in its host's namespace: the built-in
-/// (`teardown endpoint --config JSON`) or an external program (`teardown ns-exec`).
-fn endpoint_command(sc: &Scenario, lab: &Lab, name: &str, spec: &Endpoint) -> Result<Command> {
+/// Why `ns-exec` could not run the program, when it exited with a shell's
+/// status for that (127, 126) and said so last on stderr.
+fn exec_failure(code: i32, stderr_log: Option<&Path>) -> Option<String> {
+    if code != crate::exec::EXEC_NOT_FOUND && code != crate::exec::EXEC_NOT_EXECUTABLE {
+        return None;
+    }
+    let last = last_lines(stderr_log?, 1).pop()?;
+    last.strip_prefix(crate::exec::EXEC_FAILED)
+        .map(str::to_string)
+}
+
+/// The last `n` lines of a log file (none if it can't be read).
+fn last_lines(path: &Path, n: usize) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[lines.len().saturating_sub(n)..].to_vec()
+}
+
+/// The command that runs an endpoint in its host's namespace as its
+/// account: the built-in (`teardown endpoint --config JSON`) or an external
+/// program (`teardown ns-exec`); both start as root, enter the namespace and
+/// drop to the account themselves ([`crate::account`]).
+fn endpoint_command(
+    sc: &Scenario,
+    lab: &Lab,
+    name: &str,
+    spec: &Endpoint,
+    account: &Account,
+) -> Result<Command> {
     let ns_path = lab.host(lab_host(spec.host)).path().to_path_buf();
     let exe = std::env::current_exe().context("finding the teardown binary")?;
     let mut c = Command::new(&exe);
@@ -332,8 +381,17 @@ fn endpoint_command(sc: &Scenario, lab: &Lab, name: &str, spec: &Endpoint) -> Re
         Program::Client => crate::endpoint::Role::Client,
         Program::Server => crate::endpoint::Role::Server,
         Program::External { argv, shell, .. } => {
-            let argv: Vec<String> = argv.iter().map(|a| substitute(sc, a, spec.port)).collect();
-            c.arg("ns-exec").arg("--netns").arg(&ns_path).arg("--");
+            let scratch = if argv.iter().any(|a| a.contains("{scratch}")) {
+                Some(scratch_dir(&lab.id, name, account)?)
+            } else {
+                None
+            };
+            let argv: Vec<String> = argv
+                .iter()
+                .map(|a| substitute(sc, a, spec.port, scratch.as_deref()))
+                .collect();
+            c.arg("ns-exec").arg("--netns").arg(&ns_path);
+            c.arg("--user").arg(account.uid.to_string()).arg("--");
             if *shell {
                 c.arg("/bin/sh").arg("-c").arg(argv.join(" "));
             } else {
@@ -355,14 +413,41 @@ fn endpoint_command(sc: &Scenario, lab: &Lab, name: &str, spec: &Endpoint) -> Re
         on_eof: spec.on_eof,
         on_eof_delay_ms: spec.on_eof_delay.map(|d| d.0.as_millis() as u64),
         netns: Some(ns_path),
+        user: Some(account.uid.to_string()),
     };
     c.arg("endpoint").arg("--config").arg(config.to_json());
     Ok(c)
 }
 
-/// An external command's placeholders: `{server_ip}`, `{server_port}`, `{client_ip}`.
-fn substitute(sc: &Scenario, arg: &str, port: u16) -> String {
-    arg.replace("{server_ip}", &host_ip(sc, Host::Server).to_string())
+/// `{scratch}`: the endpoint's own directory for this lab
+/// ([`crate::cleanup::scratch_dir`]), made on its first start, owned by its
+/// account (mode 0700), kept across restarts, removed with the run's record.
+fn scratch_dir(lab_id: &str, name: &str, account: &Account) -> Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = crate::cleanup::scratch_dir(lab_id).join(name);
+    if !dir.exists() {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| crate::sys::refused_io(format_args!("creating {}", dir.display()), &e))?;
+        nix::unistd::chown(
+            &dir,
+            Some(nix::unistd::Uid::from_raw(account.uid)),
+            Some(nix::unistd::Gid::from_raw(account.gid)),
+        )
+        .map_err(|e| crate::sys::refused(format_args!("chown {}", dir.display()), e))?;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(dir)
+}
+
+/// An external command's placeholders: `{server_ip}`, `{server_port}`,
+/// `{client_ip}`, `{scratch}`.
+fn substitute(sc: &Scenario, arg: &str, port: u16, scratch: Option<&Path>) -> String {
+    let arg = arg
+        .replace("{server_ip}", &host_ip(sc, Host::Server).to_string())
         .replace("{server_port}", &port.to_string())
-        .replace("{client_ip}", &host_ip(sc, Host::Client).to_string())
+        .replace("{client_ip}", &host_ip(sc, Host::Client).to_string());
+    match scratch {
+        Some(dir) => arg.replace("{scratch}", &dir.to_string_lossy()),
+        None => arg,
+    }
 }

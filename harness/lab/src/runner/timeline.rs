@@ -114,7 +114,10 @@ impl<'a> Run<'a> {
                 self.wait(i, w)?;
             }
             let acted_ns = match &step.action {
-                Some(a) => self.step_action(i, step, a)?,
+                Some(a) => {
+                    self.check_exits(&format!("before step {} ({})", i + 1, step.text))?;
+                    self.step_action(i, step, a)?
+                }
                 None => now_ns(),
             };
             steps.push(StepRecord {
@@ -331,14 +334,53 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
+    /// Err with the real reason when an endpoint could not start or ended
+    /// on its own in a way the scenario does not foresee
+    /// ([`teardown_core::verdict::unforeseen_exit`]): its own words, or its
+    /// exit and the last lines of its stderr.
+    fn check_exits(&self, during: &str) -> Result<()> {
+        let exit = self
+            .recorder
+            .with(|r| teardown_core::verdict::unforeseen_exit(self.sc, &r.events).cloned());
+        let Some(e) = exit else {
+            return Ok(());
+        };
+        let detail = e.detail.unwrap_or_default();
+        if let Some(why) = detail.strip_prefix(teardown_core::verdict::FAILED_TO_START) {
+            let why = why.rsplit_once(" (pid ").map_or(why, |(w, _)| w);
+            return Err(anyhow!("endpoint {} failed to start: {why}", e.source));
+        }
+        let pid = detail
+            .rsplit_once("(pid ")
+            .and_then(|(_, p)| p.trim_end_matches(')').parse::<i32>().ok());
+        let tail = pid
+            .map(|p| self.endpoints.stderr_tail(p, 3))
+            .unwrap_or_default();
+        let said = if tail.is_empty() {
+            "its stderr is empty".to_string()
+        } else {
+            format!("its stderr ends: {}", tail.join(" | "))
+        };
+        Err(anyhow!(
+            "endpoint {} ended on its own, {detail}, {during}; {said}",
+            e.source
+        ))
+    }
+
     fn wait(&mut self, index: usize, w: &StepWait) -> Result<()> {
         let timeout = self
             .recorder
             .with(|r| teardown_core::waits::timeout(self.sc, w, r));
+        let sc = self.sc;
+        let ended = |r: &crate::record::Records| {
+            teardown_core::verdict::unforeseen_exit(sc, &r.events).is_some()
+        };
         if let Wait::Duration(d) = &w.until {
-            // A duration is the condition itself: time passing (abortable).
+            // A duration is the condition itself: time passing (abortable,
+            // and cut short by an endpoint's unforeseen end).
             let deadline = Instant::now() + d.0;
-            self.recorder.wait_for(deadline, |_| false);
+            self.recorder.wait_for(deadline, ended);
+            self.check_exits(&format!("while step {} waited {}", index + 1, Dur(d.0)))?;
             return if aborted() {
                 Err(anyhow!("interrupted"))
             } else {
@@ -360,7 +402,13 @@ impl<'a> Run<'a> {
                 since_ns: self.last_acted_ns,
             },
         );
-        if self.recorder.wait_for(deadline, |r| waiting.holds(r)) {
+        let held = self
+            .recorder
+            .wait_for(deadline, |r| ended(r) || waiting.holds(r));
+        // An endpoint that could not start, or died on its own, is the reason
+        // at once, not the wait's timeout.
+        self.check_exits(&format!("while step {} waited for {what}", index + 1))?;
+        if held {
             Ok(())
         } else if aborted() {
             Err(anyhow!("interrupted"))
