@@ -598,16 +598,17 @@ fn line_wait(
     let Some((stream, text)) = stream_key(&w.stdout, &w.stderr) else {
         return Ok(None);
     };
-    let source =
-        match &w.source {
-            Some(src) => external_source(ctx, endpoints, src, &format!("wait.{stream}"))?,
-            None => return Err(ctx.err(
+    let source = match &w.source {
+        Some(src) => external_source(ctx, endpoints, src, &format!("wait.{stream}"))?,
+        None => {
+            return Err(ctx.err(
                 wspan.clone(),
                 format!(
                     "`wait.{stream}` needs `source` (the external endpoint that prints the line)"
                 ),
-            )),
-        };
+            ))
+        }
+    };
     Ok(Some((stream, source, ctx.line_pattern(text)?)))
 }
 
