@@ -354,7 +354,8 @@ pub(super) struct ExpectFile {
     /// Only evidence after this named step acted.
     #[serde(default)]
     pub after: Option<Spanned<String>>,
-    /// When `source`'s connection dies (its first error event) against the
+    /// When `source`'s connection dies (its first error event; an external
+    /// program: its first line matching `line`) against the
     /// kernel model: `retransmission` (a dead path while data is in flight,
     /// counted from the original send of the first segment never acknowledged)
     /// or `keepalive` (an idle dead path, counted from the last segment received).
