@@ -81,6 +81,19 @@
 //! with `errno`, an errno in the list). `happens = false` inverts it: no such
 //! event. Evidence: the event with its time relative to the run's start.
 //!
+//! # `stdout = REGEX` / `stderr = REGEX`, `source = ENDPOINT [, happens = false]`
+//!
+//! A line the external endpoint printed on that stream (an `ev.events`
+//! entry of kind `stdout` / `stderr` from the source, the line its detail)
+//! at or after the anchor, matching the regular expression anywhere in the
+//! line. `happens = false` inverts it: no such line. The evidence is
+//! complete only if the source started at all (a harness `started` event
+//! for it): a program that never ran printed no line, which proves nothing,
+//! so the check fails either way. Evidence: the first matching line with its
+//! time into the run; for `happens = false` the offending lines, or how many
+//! lines there were and that none matched; for a missing line, the lines the
+//! program printed instead.
+//!
 //! # `dies`, `schedule`, `gone`: the model expectations
 //!
 //! Checked against the kernel model by [`crate::timing`] ([`crate::timing::dies`],
@@ -89,13 +102,16 @@
 //! ([`evaluate_timed`]); [`crate::verdict::key_check`] says which of them a
 //! scenario's report shows.
 
-use crate::evidence::{Check, Connection, Event, Evidence, Packet, Side, SockSample};
+use crate::evidence::{Check, Connection, Event, Evidence, Packet, Side, SockSample, HARNESS};
 use crate::scenario::{
-    CapturePort, EventKind, Expect, Expectation, FlagSet, Host, PacketPattern, Quiet, Scenario,
-    TcpState, TimerBounds, When,
+    CapturePort, EventKind, Expect, Expectation, FlagSet, Host, LinePattern, PacketPattern, Quiet,
+    Scenario, Stream, TcpState, TimerBounds, When,
 };
 use crate::timing::Timed;
 use std::collections::BTreeMap;
+
+#[cfg(test)]
+mod program_tests;
 
 /// At most this many packet or sample lines in one check's evidence.
 const MAX_LINES: usize = 40;
@@ -237,6 +253,12 @@ impl<'a> Ctx<'a> {
                 errno,
                 happens,
             } => untimed(self.event(source, *kind, errno.as_deref(), *happens, &anchor)),
+            Expectation::Line {
+                stream,
+                source,
+                pattern,
+                happens,
+            } => untimed(self.line(*stream, source, pattern, *happens, &anchor)),
             // The model expectations: their checks come with their times.
             Expectation::Gone { model, host } => {
                 crate::timing::gone(self.sc, self.ev, *model, *host, from)
@@ -245,7 +267,8 @@ impl<'a> Ctx<'a> {
                 model,
                 source,
                 host,
-            } => crate::timing::dies(self.sc, self.ev, *model, source, *host, from),
+                death,
+            } => crate::timing::dies(self.sc, self.ev, *model, source, *host, death, from),
             Expectation::Schedule { model, host } => {
                 crate::timing::schedule(self.sc, self.ev, *model, *host, from)
             }
@@ -587,6 +610,95 @@ impl<'a> Ctx<'a> {
     }
 }
 
+impl Ctx<'_> {
+    // ---- an external program's lines ---------------------------------------
+
+    fn line(
+        &self,
+        stream: Stream,
+        source: &str,
+        pattern: &LinePattern,
+        happens: bool,
+        a: &Anchor,
+    ) -> Check {
+        let started = format!("{source} pid ");
+        let ran = self.ev.events.iter().any(|x| {
+            x.source == HARNESS
+                && x.kind == EventKind::Started
+                && x.detail.as_deref().is_some_and(|d| d.starts_with(&started))
+        });
+        if !ran {
+            return fail(
+                String::new(),
+                vec![format!(
+                    "`{source}` never started: it printed no {stream} line to judge"
+                )],
+            );
+        }
+        let mut lines: Vec<&Event> = self
+            .ev
+            .events
+            .iter()
+            .filter(|x| x.source == source && x.kind == stream.kind() && x.ts_ns >= a.from_ns)
+            .collect();
+        lines.sort_by_key(|x| x.ts_ns);
+        let hits: Vec<&Event> = lines
+            .iter()
+            .copied()
+            .filter(|x| pattern.is_match(x.detail.as_deref().unwrap_or("")))
+            .collect();
+        let none = format!(
+            "no {stream} line of `{source}` matched {pattern} among {} line(s){}",
+            lines.len(),
+            a.text
+        );
+        match (happens, hits.first()) {
+            (true, Some(first)) => pass(vec![format!(
+                "{} matches {pattern}",
+                self.describe_line(first)
+            )]),
+            (false, None) => pass(vec![none]),
+            (false, Some(_)) => {
+                let mut evidence = vec![format!(
+                    "{} {stream} line(s) of `{source}` matched {pattern}{} (it must not happen)",
+                    hits.len(),
+                    a.text
+                )];
+                evidence.extend(self.describe_lines(&hits));
+                fail(String::new(), evidence)
+            }
+            (true, None) => {
+                let mut evidence = vec![none];
+                evidence.extend(self.describe_lines(&lines));
+                fail(String::new(), evidence)
+            }
+        }
+    }
+
+    fn describe_lines(&self, xs: &[&Event]) -> Vec<String> {
+        let mut v: Vec<String> = xs
+            .iter()
+            .take(MAX_LINES)
+            .map(|x| self.describe_line(x))
+            .collect();
+        if xs.len() > MAX_LINES {
+            v.push(format!("... and {} more lines", xs.len() - MAX_LINES));
+        }
+        v
+    }
+
+    /// `1.234567s client stderr line "oops"`.
+    fn describe_line(&self, x: &Event) -> String {
+        format!(
+            "{:.6}s {} {} line {:?}",
+            self.ev.rel_secs(x.ts_ns),
+            x.source,
+            x.kind,
+            x.detail.as_deref().unwrap_or("")
+        )
+    }
+}
+
 /// A `socket` expectation over its rounds (ts -> the connection's sockets).
 struct SocketQuery<'c, 'a> {
     ctx: &'c Ctx<'a>,
@@ -834,6 +946,15 @@ fn derived_name(e: &Expectation, after: &str) -> String {
                 None => String::new(),
             };
             format!("{source} gets {no}{kind}{errno}{after}")
+        }
+        Expectation::Line {
+            stream,
+            source,
+            pattern,
+            happens,
+        } => {
+            let a = if *happens { "a" } else { "no" };
+            format!("{source} prints {a} {stream} line matching {pattern}{after}")
         }
     }
 }

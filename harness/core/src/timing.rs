@@ -19,7 +19,8 @@
 use crate::evidence::{Check, Connection, Event, Evidence, Packet, TcpFlags};
 use crate::model::{self, Keepalive, Retrans};
 use crate::scenario::{
-    CapturePort, DeathModel, EventKind, Host, OrphanModel, Scenario, TcpState, Wait, WaitTimeout,
+    CapturePort, DeathMark, DeathModel, EventKind, Host, OrphanModel, Scenario, TcpState, Wait,
+    WaitTimeout,
 };
 use std::time::Duration;
 
@@ -366,12 +367,43 @@ fn keepalive_seen(
     })
 }
 
-/// The first error event of an endpoint after the anchor.
-fn first_error<'a>(ev: &'a Evidence, source: &str, anchor: u64) -> Option<&'a Event> {
+/// An endpoint's death after the anchor, as `death` marks it: its first
+/// error event, or (an external program) its first stdout or stderr line
+/// matching the pattern.
+fn first_death<'a>(
+    ev: &'a Evidence,
+    source: &str,
+    death: &DeathMark,
+    anchor: u64,
+) -> Option<&'a Event> {
     ev.events
         .iter()
-        .filter(|e| e.source == source && e.kind == EventKind::Error && e.ts_ns >= anchor)
+        .filter(|e| e.source == source && e.ts_ns >= anchor)
+        .filter(|e| match death {
+            DeathMark::ErrorEvent => e.kind == EventKind::Error,
+            DeathMark::Line(pattern) => {
+                matches!(e.kind, EventKind::Stdout | EventKind::Stderr)
+                    && pattern.is_match(e.detail.as_deref().unwrap_or(""))
+            }
+        })
         .min_by_key(|e| e.ts_ns)
+}
+
+/// What the death was, for the evidence: `ETIMEDOUT on read`, or the line
+/// (`stderr line "..."`).
+fn death_text(death: &DeathMark, e: &Event) -> String {
+    match death {
+        DeathMark::ErrorEvent => format!(
+            "{} on {}",
+            e.errno.clone().unwrap_or_default(),
+            e.op.clone().unwrap_or_default()
+        ),
+        DeathMark::Line(pattern) => format!(
+            "{} line {:?} (matching {pattern})",
+            e.kind,
+            e.detail.as_deref().unwrap_or("")
+        ),
+    }
 }
 
 fn at(reference: u64, ts: u64) -> Duration {
@@ -386,8 +418,9 @@ fn at(reference: u64, ts: u64) -> Duration {
 /// [`crate::verdict::key_check`] says which check's figures a scenario reports.
 ///
 /// The key event and the reference, per check:
-/// - `dies`: the death (the first error event); from the head segment's
-///   original send (`retransmission`) or the last segment received (`keepalive`).
+/// - `dies`: the death (the first error event, or with `line` the first
+///   matching line); from the head segment's original send
+///   (`retransmission`) or the last segment received (`keepalive`).
 /// - `schedule`: the last predicted retransmission (probe), and the captured
 ///   one of the same number (none when fewer were captured); from the same
 ///   references as `dies`.
@@ -526,13 +559,17 @@ fn predicted_keepalive(
     })
 }
 
-/// Evaluates `dies = "retransmission" | "keepalive"` for `source`, on `host`.
+/// Evaluates `dies = "retransmission" | "keepalive"` for `source`, on `host`,
+/// the death being what `death` marks. A line is judged like an error event:
+/// within the model's window plus [`APP_WAKEUP`] (the program's read returns
+/// the error, it prints, the relay stamps the line).
 pub fn dies(
     sc: &Scenario,
     ev: &Evidence,
     model_name: DeathModel,
     source: &str,
     host: Host,
+    death: &DeathMark,
     anchor: u64,
 ) -> Timed {
     let p = match model_name {
@@ -557,10 +594,15 @@ pub fn dies(
         ),
     );
     let predicted = Some((p.predicted + p.offset).as_secs_f64());
-    let Some(err) = first_error(ev, source, anchor) else {
-        lines.push(format!(
-            "measured: {source} reported no error after the fault"
-        ));
+    let Some(err) = first_death(ev, source, death, anchor) else {
+        lines.push(match death {
+            DeathMark::ErrorEvent => {
+                format!("measured: {source} reported no error after the fault")
+            }
+            DeathMark::Line(pattern) => format!(
+                "measured: no stdout or stderr line of {source} matched {pattern} after the fault"
+            ),
+        });
         return Timed {
             check: Check {
                 name: String::new(),
@@ -582,9 +624,8 @@ pub fn dies(
         );
     }
     lines.push(format!(
-        "measured: {} on {} at {} ({:.6}s into the run){}",
-        err.errno.clone().unwrap_or_default(),
-        err.op.clone().unwrap_or_default(),
+        "measured: {} at {} ({:.6}s into the run){}",
+        death_text(death, err),
         secs(measured),
         ev.rel_secs(err.ts_ns),
         accepted_until(latest, stolen)
@@ -1199,7 +1240,15 @@ mod tests {
         let sc = scenario(FAST_KEEPALIVE);
         let ev = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 5.005);
         let anchor = ev.steps[0].acted_ns;
-        let d = dies(&sc, &ev, KEEPALIVE, "client", Host::Client, anchor);
+        let d = dies(
+            &sc,
+            &ev,
+            KEEPALIVE,
+            "client",
+            Host::Client,
+            &DeathMark::ErrorEvent,
+            anchor,
+        );
         assert!(d.check.ok, "{:?}", d.check.evidence);
         assert_eq!(d.predicted, Some(5.0));
         let s = schedule(&sc, &ev, KEEPALIVE, Host::Client, anchor);
@@ -1215,9 +1264,17 @@ mod tests {
         let late = evidence(keepalive_run(&[2.001, 3.002, 4.003], 5.004), 6.5);
         let anchor = late.steps[0].acted_ns;
         assert!(
-            !dies(&sc, &late, KEEPALIVE, "client", Host::Client, anchor)
-                .check
-                .ok
+            !dies(
+                &sc,
+                &late,
+                KEEPALIVE,
+                "client",
+                Host::Client,
+                &DeathMark::ErrorEvent,
+                anchor
+            )
+            .check
+            .ok
         );
         let missing = evidence(keepalive_run(&[2.001, 4.003], 5.004), 5.005);
         let s = schedule(&sc, &missing, KEEPALIVE, Host::Client, anchor);
@@ -1258,7 +1315,17 @@ mod tests {
             .collect();
         let ev = evidence(dead_path_run(&times), m.death.as_secs_f64() + 0.01);
         let anchor = ev.steps[0].acted_ns;
-        let dies_now = |ev: &Evidence| dies(&sc, ev, RETRANS, "client", Host::Client, anchor);
+        let dies_now = |ev: &Evidence| {
+            dies(
+                &sc,
+                ev,
+                RETRANS,
+                "client",
+                Host::Client,
+                &DeathMark::ErrorEvent,
+                anchor,
+            )
+        };
         let d = dies_now(&ev);
         assert!(d.check.ok, "{:?}", d.check.evidence);
         let s = schedule(&sc, &ev, RETRANS, Host::Client, anchor);

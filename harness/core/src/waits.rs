@@ -14,6 +14,13 @@
 //!   `undrop` says nothing about after it).
 //! - Packet waits count the packets since the previous step acted: one may
 //!   come between that action and the start of this wait.
+//! - Line waits (`stdout`, `stderr`) look, like packet waits, at the lines
+//!   recorded since the previous step acted (`since_ns`; the run's start for
+//!   the first step), not since the wait began: the line a `write` or a
+//!   `start` causes may be printed before the next step starts waiting, and
+//!   a program's first lines come as soon as it starts. A line from before
+//!   the previous action never answers, so two waits for the same text in a
+//!   row with no action between them see the same line.
 
 use crate::evidence::{Connection, Side};
 use crate::records::Records;
@@ -30,16 +37,17 @@ pub struct WaitContext {
     pub client_ips: Vec<IpAddr>,
     /// When the wait began (socket and `gone` waits need a round after it).
     pub began_ns: u64,
-    /// When the previous step acted (packet waits count from there).
+    /// When the previous step acted (packet and line waits look from there).
     pub since_ns: u64,
 }
 
-/// A wait in progress: the condition, its context, and what packet waits counted so far.
+/// A wait in progress: the condition, its context, and what packet and line
+/// waits counted so far.
 #[derive(Debug)]
 pub struct Waiting<'a> {
     wait: &'a Wait,
     cx: WaitContext,
-    /// Packets already looked at, and how many of them matched.
+    /// Packets (a line wait: events) already looked at, and how many of them matched.
     seen: usize,
     hits: usize,
 }
@@ -54,9 +62,9 @@ impl<'a> Waiting<'a> {
         }
     }
 
-    /// Whether the condition holds on the records now. Packet waits look
-    /// only at packets added since the last call (records only grow while a
-    /// scenario runs).
+    /// Whether the condition holds on the records now. Packet and line
+    /// waits look only at packets (events) added since the last call
+    /// (records only grow while a scenario runs).
     pub fn holds(&mut self, r: &Records) -> bool {
         let conn = self.cx.connection;
         match self.wait {
@@ -112,6 +120,24 @@ impl<'a> Waiting<'a> {
                     .count();
                 self.seen = r.packets.len();
                 self.hits >= *count as usize
+            }
+            Wait::Line {
+                stream,
+                source,
+                pattern,
+            } => {
+                let new = r.events.get(self.seen..).unwrap_or(&[]);
+                self.hits += new
+                    .iter()
+                    .filter(|e| {
+                        e.source == *source
+                            && e.kind == stream.kind()
+                            && e.ts_ns >= self.cx.since_ns
+                            && pattern.is_match(e.detail.as_deref().unwrap_or(""))
+                    })
+                    .count();
+                self.seen = r.events.len();
+                self.hits > 0
             }
             Wait::Duration(_) => false,
         }
@@ -339,6 +365,58 @@ mod tests {
         r.packets.push(packet(170, false, "F.", "server-port"));
         assert!(!waiting.holds(&r), "one of two");
         r.packets.push(packet(180, false, ".", "server-port"));
+        assert!(waiting.holds(&r));
+    }
+
+    fn line(ts_ns: u64, source: &str, kind: EventKind, text: &str) -> Event {
+        Event {
+            detail: Some(text.into()),
+            ..Event::new(ts_ns, source, kind)
+        }
+    }
+
+    #[test]
+    fn line_waits_match_a_line_of_the_stream_from_the_source_since_the_last_action() {
+        let w = Wait::Line {
+            stream: crate::scenario::Stream::Stdout,
+            source: "client".into(),
+            pattern: crate::scenario::LinePattern::parse("^got (hello|bye)$").unwrap(),
+        };
+        assert_eq!(
+            w.describe(),
+            "a stdout line of client matching /^got (hello|bye)$/"
+        );
+        let mut r = Records::default();
+        // Began at 200, the previous step acted at 100.
+        let mut waiting = Waiting::new(&w, cx(200, 100));
+        r.events
+            .push(line(50, "client", EventKind::Stdout, "got hello"));
+        r.events
+            .push(line(150, "client", EventKind::Stderr, "got hello"));
+        r.events
+            .push(line(150, "server", EventKind::Stdout, "got hello"));
+        r.events
+            .push(line(150, "client", EventKind::Stdout, "got hello!"));
+        r.events.push(Event::new(150, "client", EventKind::Stdout));
+        assert!(
+            !waiting.holds(&r),
+            "too early, another stream, another source, no match, no line"
+        );
+        // Between the last action and the start of the wait: it counts.
+        r.events
+            .push(line(150, "client", EventKind::Stdout, "got bye"));
+        assert!(waiting.holds(&r));
+        assert!(waiting.holds(&r), "it keeps holding");
+        let err = Wait::Line {
+            stream: crate::scenario::Stream::Stderr,
+            source: "client".into(),
+            pattern: crate::scenario::LinePattern::parse("oops").unwrap(),
+        };
+        assert_eq!(err.describe(), "a stderr line of client matching /oops/");
+        let mut waiting = Waiting::new(&err, cx(200, 100));
+        assert!(!waiting.holds(&r));
+        r.events
+            .push(line(300, "client", EventKind::Stderr, "oops: lost"));
         assert!(waiting.holds(&r));
     }
 

@@ -134,6 +134,9 @@ pub(super) struct StepFile {
     /// `send`: how many bytes.
     #[serde(default)]
     pub bytes: Option<u64>,
+    /// `write`: the line written (plus a newline) on an external program's stdin.
+    #[serde(default)]
+    pub text: Option<Spanned<String>>,
     /// `kill`: the signal (`KILL`, `TERM`, `INT`, `STOP`, `CONT`, `HUP`).
     #[serde(default)]
     pub signal: Option<Spanned<String>>,
@@ -178,6 +181,8 @@ pub(super) enum ActionKind {
     Shutdown,
     /// Send a signal to the endpoint's process (`signal`, default KILL).
     Kill,
+    /// Write `text` and a newline on an external endpoint's stdin.
+    Write,
     /// Start an endpoint declared with `start = false`.
     Start,
     /// Kill the endpoint's process (SIGKILL) and start it again.
@@ -212,6 +217,7 @@ impl ActionKind {
                 | ActionKind::Close
                 | ActionKind::Shutdown
                 | ActionKind::Kill
+                | ActionKind::Write
                 | ActionKind::Start
                 | ActionKind::Restart
         )
@@ -229,6 +235,7 @@ impl ActionKind {
             ActionKind::Close => "close",
             ActionKind::Shutdown => "shutdown",
             ActionKind::Kill => "kill",
+            ActionKind::Write => "write",
             ActionKind::Start => "start",
             ActionKind::Restart => "restart",
             ActionKind::Cut => "cut",
@@ -246,7 +253,7 @@ impl ActionKind {
 }
 
 /// A condition to wait for. Exactly one of `event`, `socket`, `gone`,
-/// `packet`, `duration` is given.
+/// `packet`, `stdout`, `stderr`, `duration` is given.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct WaitFile {
@@ -279,6 +286,12 @@ pub(super) struct WaitFile {
     /// Just let time pass.
     #[serde(default)]
     pub duration: Option<Dur>,
+    /// A line that the external endpoint `source` prints on its stdout
+    /// (`stderr`: its stderr) matching this regular expression.
+    #[serde(default)]
+    pub stdout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub stderr: Option<Spanned<String>>,
     /// With `packet`: wait for this many such packets (default 1).
     #[serde(default)]
     pub count: Option<u32>,
@@ -293,7 +306,7 @@ pub(super) struct WaitFile {
 }
 
 /// One expectation. Exactly one of `packets`, `any_of`, `silent`, `socket`,
-/// `event` says what kind it is.
+/// `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone` says what kind it is.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ExpectFile {
@@ -329,7 +342,13 @@ pub(super) struct ExpectFile {
     pub source: Option<Spanned<String>>,
     #[serde(default)]
     pub errno: Option<Vec<String>>,
-    /// `event`: `false` means the event must not happen.
+    /// A line that the external endpoint `source` prints on its stdout
+    /// (`stderr`: its stderr) matching this regular expression.
+    #[serde(default)]
+    pub stdout: Option<Spanned<String>>,
+    #[serde(default)]
+    pub stderr: Option<Spanned<String>>,
+    /// `event`, `stdout`, `stderr`: `false` means it must not happen.
     #[serde(default)]
     pub happens: Option<bool>,
     /// The capture port packet expectations read (default `server-port`).
@@ -338,12 +357,17 @@ pub(super) struct ExpectFile {
     /// Only evidence after this named step acted.
     #[serde(default)]
     pub after: Option<Spanned<String>>,
-    /// When `source`'s connection dies (its first error event) against the
+    /// When `source`'s connection dies (its first error event; an external
+    /// program: its first line matching `line`) against the
     /// kernel model: `retransmission` (a dead path while data is in flight,
     /// counted from the original send of the first segment never acknowledged)
     /// or `keepalive` (an idle dead path, counted from the last segment received).
     #[serde(default)]
     pub dies: Option<Spanned<String>>,
+    /// With `dies` on an external endpoint: its death is its first stdout or
+    /// stderr line matching this regular expression (it reports no `error` event).
+    #[serde(default)]
+    pub line: Option<Spanned<String>>,
     /// The retransmissions (`retransmission`) or keepalive probes (`keepalive`)
     /// `host` sends after `after`, against the model's times, one by one.
     #[serde(default)]

@@ -19,7 +19,9 @@
 //!
 //! - `file`: the serde layer; `validate`: file to [`Scenario`], error by error.
 //! - [`terms`]: the closed sets of names (hosts, ports, states, models, ...).
-//! - [`pattern`]: packet patterns (`C>S F.|C>S .`, `C>S P.+`) and flag sets.
+//! - [`pattern`]: packet patterns (`C>S F.|C>S .`, `C>S P.+`), flag sets and
+//!   line patterns (the regular expressions an external program's lines are
+//!   matched with).
 //! - [`values`]: durations, socket options and the other plain values.
 
 mod file;
@@ -30,9 +32,9 @@ mod tests;
 mod validate;
 pub mod values;
 
-pub use pattern::{FlagSet, PacketAlt, PacketPattern};
+pub use pattern::{FlagSet, LinePattern, PacketAlt, PacketPattern};
 pub use terms::{
-    CapturePort, DeathModel, EventKind, Host, OrphanModel, Quiet, Senders, Signal, TcpState,
+    CapturePort, DeathModel, EventKind, Host, OrphanModel, Quiet, Senders, Signal, Stream, TcpState,
 };
 pub use values::{Dur, Family, OnEof, Profile, ShutdownHow, SocketOptions, Topology, When};
 
@@ -228,6 +230,12 @@ pub enum Action {
         endpoint: String,
         signal: Signal,
     },
+    /// Writes `text` and a newline on an external endpoint's stdin (what a
+    /// person would type into it: `SELECT pg_sleep(60);`).
+    Write {
+        endpoint: String,
+        text: String,
+    },
     /// Starts an endpoint declared with `start = false`.
     Start {
         endpoint: String,
@@ -288,6 +296,7 @@ impl Action {
             | Action::Close { endpoint }
             | Action::Shutdown { endpoint, .. }
             | Action::Kill { endpoint, .. }
+            | Action::Write { endpoint, .. }
             | Action::Start { endpoint }
             | Action::Restart { endpoint } => Some(endpoint),
             Action::Cut
@@ -318,6 +327,7 @@ impl Action {
             | Action::Close { .. }
             | Action::Shutdown { .. }
             | Action::Kill { .. }
+            | Action::Write { .. }
             | Action::Start { .. }
             | Action::Restart { .. }
             | Action::Restore
@@ -376,6 +386,13 @@ pub enum Wait {
         port: CapturePort,
         count: u32,
     },
+    /// A line that the external endpoint `source` printed on `stream`,
+    /// recorded since the previous step acted, matching `pattern`.
+    Line {
+        stream: Stream,
+        source: String,
+        pattern: LinePattern,
+    },
     /// Just let time pass.
     Duration(Dur),
 }
@@ -404,6 +421,11 @@ impl Wait {
             Wait::Packet { pattern, port, .. } => {
                 format!("packet {} on {port}", pattern.written)
             }
+            Wait::Line {
+                stream,
+                source,
+                pattern,
+            } => format!("a {stream} line of {source} matching {pattern}"),
             Wait::Duration(_) => "nothing".into(),
         }
     }
@@ -463,8 +485,16 @@ pub enum Expectation {
         errno: Option<Vec<String>>,
         happens: bool,
     },
-    /// When `source`'s connection (on `host`, the source's) dies, its first
-    /// error event, against the kernel model: `retransmission` (a dead path
+    /// A line the external endpoint `source` printed on `stream` matching
+    /// `pattern`; `happens = false`: no such line.
+    Line {
+        stream: Stream,
+        source: String,
+        pattern: LinePattern,
+        happens: bool,
+    },
+    /// When `source`'s connection (on `host`, the source's) dies, as `death`
+    /// marks it, against the kernel model: `retransmission` (a dead path
     /// while data is in flight, counted from the original send of the first
     /// segment never acknowledged) or `keepalive` (an idle dead path, counted
     /// from the last segment received).
@@ -472,6 +502,7 @@ pub enum Expectation {
         model: DeathModel,
         source: String,
         host: Host,
+        death: DeathMark,
     },
     /// The retransmissions or keepalive probes `host` sends after `after`,
     /// against the model's times, one by one.
@@ -483,6 +514,17 @@ pub enum Expectation {
     Gone { model: OrphanModel, host: Host },
 }
 
+/// What a `dies` expectation takes as the endpoint's death.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeathMark {
+    /// Its first `error` event (a built-in endpoint reports the failed call).
+    ErrorEvent,
+    /// `line = "..."`: its first stdout or stderr line matching the pattern
+    /// (an external program says it in its own words: psql's
+    /// `could not receive data from server: Connection timed out`).
+    Line(LinePattern),
+}
+
 impl Expectation {
     /// Whether it can be decided from packets alone (`packets`, `any_of`, `silent`).
     pub fn is_packet(&self) -> bool {
@@ -490,6 +532,7 @@ impl Expectation {
             Expectation::Packets { .. } | Expectation::Silent { .. } => true,
             Expectation::Socket { .. }
             | Expectation::Event { .. }
+            | Expectation::Line { .. }
             | Expectation::Dies { .. }
             | Expectation::Schedule { .. }
             | Expectation::Gone { .. } => false,
@@ -507,7 +550,8 @@ impl Expectation {
             Expectation::Packets { .. }
             | Expectation::Silent { .. }
             | Expectation::Socket { .. }
-            | Expectation::Event { .. } => false,
+            | Expectation::Event { .. }
+            | Expectation::Line { .. } => false,
         }
     }
 }

@@ -1,10 +1,17 @@
-//! Packet patterns in tcpdump's flag notation, parsed once at validation.
+//! Packet patterns in tcpdump's flag notation, and the line patterns (regular
+//! expressions) of an external program's output, parsed once at validation.
 //!
 //! An item is `DIR FLAGS` (`C>S F.`), `DIR` being `C>S` or `S>C` and FLAGS
 //! tcpdump's notation ([`TcpFlags::parse_tcpdump`]). Alternatives are
 //! separated by `|` (`S>C F.|S>C .`); an alternative ending in `+` matches a
 //! run of one or more consecutive packets (`C>S P.+`). [`PacketPattern::parse`]
 //! never panics; its errors are the messages the scenario file reports.
+//!
+//! A [`LinePattern`] is a regular expression in the `regex` crate's syntax
+//! (RE2-like: no backreferences or look-around, matching in time linear in
+//! the line), unanchored: it matches anywhere in a line unless it says `^` or
+//! `$`. It is compiled once, at validation, so an invalid one is a scenario
+//! error before any lab exists.
 
 use crate::evidence::{Side, TcpFlags};
 
@@ -136,9 +143,88 @@ impl FlagSet {
     }
 }
 
+/// A compiled regular expression for the lines of an external program's
+/// output (`wait = { stdout = "..." }`, `[[expect]] stderr = "..."`,
+/// `dies ... line = "..."`). Two are equal when they are written alike.
+#[derive(Clone)]
+pub struct LinePattern(regex::Regex);
+
+impl LinePattern {
+    /// Compiles `text`; the error says what is wrong in one line.
+    pub fn parse(text: &str) -> Result<LinePattern, String> {
+        regex::Regex::new(text).map(LinePattern).map_err(|e| {
+            let why = match &e {
+                // regex-syntax's message shows the pattern with a caret, then `error: why`.
+                regex::Error::Syntax(s) => s
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.strip_prefix("error: "))
+                    .unwrap_or(s)
+                    .to_string(),
+                regex::Error::CompiledTooBig(limit) => {
+                    format!("it compiles to more than {limit} bytes")
+                }
+                _ => e.to_string(),
+            };
+            format!("`{text}` is not a regular expression: {why}")
+        })
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// Whether it matches somewhere in `line`.
+    pub fn is_match(&self, line: &str) -> bool {
+        self.0.is_match(line)
+    }
+}
+
+impl PartialEq for LinePattern {
+    fn eq(&self, other: &LinePattern) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for LinePattern {}
+
+impl std::fmt::Debug for LinePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("LinePattern").field(&self.as_str()).finish()
+    }
+}
+
+/// `/expression/`, as the reports show it.
+impl std::fmt::Display for LinePattern {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "/{}/", self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_patterns_match_anywhere_and_say_why_they_are_invalid() {
+        let p = LinePattern::parse("reconnect(ing)?").unwrap();
+        assert!(p.is_match("client: reconnecting in 1s"));
+        assert!(!p.is_match("connected"));
+        assert_eq!(p.to_string(), "/reconnect(ing)?/");
+        assert_eq!(format!("{p:?}"), r#"LinePattern("reconnect(ing)?")"#);
+        assert_eq!(p, LinePattern::parse("reconnect(ing)?").unwrap());
+        assert_ne!(p, LinePattern::parse("reconnect").unwrap());
+        assert!(LinePattern::parse("^got x$").unwrap().is_match("got x"));
+        assert_eq!(
+            LinePattern::parse("(oops").unwrap_err(),
+            "`(oops` is not a regular expression: unclosed group"
+        );
+        assert_eq!(
+            LinePattern::parse("a{2,1}").unwrap_err(),
+            "`a{2,1}` is not a regular expression: invalid repetition count range, the start must be <= the end"
+        );
+    }
 
     #[test]
     fn alternatives_and_runs_are_kept() {

@@ -191,9 +191,9 @@ named! {
     ///   `received` (bytes), `eof`, `error` (op, errno), `closed`, `shutdown`
     ///   (detail = wr|rd|rdwr), `bad_command` (detail = the line it did not
     ///   understand).
-    /// - The supervisor, for any endpoint (source = its name): `stdout` (a
-    ///   line an external program printed, the detail), `exited` (detail =
-    ///   status and pid).
+    /// - The supervisor, for any endpoint (source = its name): `stdout` and
+    ///   `stderr` (a line an external program printed on that stream, the
+    ///   detail), `exited` (detail = status and pid).
     /// - The harness (source = `harness`): `started` (detail = name and
     ///   pid), `step` (detail = the step), `fault` (detail = what was
     ///   applied), `drops` (detail = the packets the capture lost).
@@ -217,6 +217,8 @@ named! {
         Started = "started",
         /// A line an external program wrote on its stdout (the detail).
         Stdout = "stdout",
+        /// A line an external program wrote on its stderr (the detail).
+        Stderr = "stderr",
         /// The socket options a built-in endpoint read back after connecting.
         Options = "options",
         /// A command line a built-in endpoint did not understand.
@@ -246,6 +248,7 @@ impl EventKind {
         EventKind::Exited,
         EventKind::Started,
         EventKind::Stdout,
+        EventKind::Stderr,
     ];
 
     /// The kind a scenario file's name stands for (one of [`EventKind::SCENARIO`]).
@@ -260,6 +263,25 @@ impl EventKind {
             .map(|k| k.name())
             .collect::<Vec<_>>()
             .join(", ")
+    }
+}
+
+named! {
+    /// An external program's output streams: each line it prints on one is
+    /// an event of the stream's kind ([`Stream::kind`]), the line its detail.
+    pub enum Stream {
+        Stdout = "stdout",
+        Stderr = "stderr",
+    }
+}
+
+impl Stream {
+    /// The kind of the events that hold the stream's lines.
+    pub fn kind(self) -> EventKind {
+        match self {
+            Stream::Stdout => EventKind::Stdout,
+            Stream::Stderr => EventKind::Stderr,
+        }
     }
 }
 
@@ -382,7 +404,7 @@ mod tests {
         }
         assert_eq!(
             EventKind::scenario_names(),
-            "listening, accepted, connected, sent, received, eof, error, closed, shutdown, exited, started, stdout"
+            "listening, accepted, connected, sent, received, eof, error, closed, shutdown, exited, started, stdout, stderr"
         );
         assert!(EventKind::SCENARIO
             .iter()

@@ -533,7 +533,7 @@ fn step_names_are_unique() {
 fn wait_needs_exactly_one_kind() {
     let text =
         with("\n[[step]]\nwait = { event = \"eof\", source = \"client\", duration = \"1s\" }\n");
-    let msg = "`wait` needs exactly one of `event`, `socket`, `gone`, `packet`, `duration`";
+    let msg = "`wait` needs exactly one of `event`, `socket`, `gone`, `packet`, `stdout`, `stderr`, `duration`";
     assert_error(&text, "{", 0, msg);
     let text = with("\n[[step]]\nwait = { timeout = \"1s\" }\n");
     assert_error(&text, "{", 0, msg);
@@ -665,7 +665,7 @@ fn after_naming_no_step() {
 
 #[test]
 fn expect_needs_exactly_one_kind() {
-    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`, `gone`";
+    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`";
     let text = with("\n[[expect]]\nsilent = \"any\"\nsocket = \"CLOSED\"\nhost = \"client\"\n");
     assert_error(&text, "[[expect]]", 0, msg);
     let text = with("\n[[expect]]\nname = \"nothing\"\n");
@@ -1109,3 +1109,7 @@ fn an_endpoints_user_is_a_name_or_uid_and_defaults_to_the_invoker() {
         );
     }
 }
+
+// An external program's lines and stdin: `stdout`/`stderr` waits and
+// expectations, `dies ... line`, `write`.
+mod programs;

@@ -13,9 +13,10 @@ use super::file::{
 };
 use super::values::{Dur, Profile, SocketOptions};
 use super::{
-    Action, CapturePort, DeathModel, DropSelect, Endpoint, EventKind, Expect, Expectation, FlagSet,
-    Host, OrphanModel, PacketPattern, Program, Quiet, Scenario, ScenarioError, Senders, Signal,
-    Step, StepWait, TcpState, TimerBounds, Wait, WaitTimeout,
+    Action, CapturePort, DeathMark, DeathModel, DropSelect, Endpoint, EventKind, Expect,
+    Expectation, FlagSet, Host, LinePattern, OrphanModel, PacketPattern, Program, Quiet, Scenario,
+    ScenarioError, Senders, Signal, Step, StepWait, Stream, TcpState, TimerBounds, Wait,
+    WaitTimeout,
 };
 use crate::evidence::TcpFlags;
 use std::collections::BTreeMap;
@@ -122,6 +123,49 @@ impl Ctx<'_> {
             Some(_) => Ok(()),
             None => Err(self.err(span.clone(), format!("unknown errno `{name}`"))),
         }
+    }
+
+    /// A regular expression for an external program's lines, compiled (an
+    /// error at the string).
+    fn line_pattern(&self, text: &Spanned<String>) -> Result<LinePattern, ScenarioError> {
+        LinePattern::parse(text.get_ref()).map_err(|m| self.err(text.span(), m))
+    }
+}
+
+/// `stdout = "..."` or `stderr = "..."` (a wait or an expectation), whichever
+/// is given (the exactly-one-kind checks refuse both).
+fn stream_key<'a>(
+    stdout: &'a Option<Spanned<String>>,
+    stderr: &'a Option<Spanned<String>>,
+) -> Option<(Stream, &'a Spanned<String>)> {
+    match (stdout, stderr) {
+        (Some(t), _) => Some((Stream::Stdout, t)),
+        (None, Some(t)) => Some((Stream::Stderr, t)),
+        (None, None) => None,
+    }
+}
+
+/// The endpoint whose lines a `stdout`/`stderr` wait or expectation (`what`)
+/// reads: declared, and an external program (a built-in prints no lines).
+fn external_source(
+    ctx: &Ctx,
+    endpoints: &BTreeMap<String, Endpoint>,
+    src: &Spanned<String>,
+    what: &str,
+) -> Result<String, ScenarioError> {
+    let name = ctx.endpoint(src)?;
+    if endpoints
+        .get(&name)
+        .is_some_and(|e| e.program.is_external())
+    {
+        Ok(name)
+    } else {
+        Err(ctx.err(
+            src.span(),
+            format!(
+                "`{what}` reads the lines an external program prints; `{name}` is a built-in endpoint, which prints none (it reports events: use `event`)"
+            ),
+        ))
     }
 }
 
@@ -430,6 +474,7 @@ fn step(
         Some(a) => action_args(ctx, s, a)?,
         None => None,
     };
+    write_args(ctx, endpoints, s)?;
     let wire = wire_args(ctx, s, &span)?;
     if let Some(n) = &s.name {
         if step_names.contains(n) {
@@ -461,6 +506,7 @@ fn wait(
     let wspan = w.span();
     let w = w.get_ref();
     let (event, state) = wait_kind(ctx, w, &wspan)?;
+    let line = line_wait(ctx, endpoints, w, &wspan)?;
     let a = wait_args(ctx, w, &wspan)?;
     let host_or_client = a.host.unwrap_or(Host::Client);
     let until = if let Some((source, kind)) = event {
@@ -484,6 +530,12 @@ fn wait(
             pattern,
             port: a.port.unwrap_or(CapturePort::ServerPort),
             count: w.count.unwrap_or(1),
+        }
+    } else if let Some((stream, source, pattern)) = line {
+        Wait::Line {
+            stream,
+            source,
+            pattern,
         }
     } else {
         Wait::Duration(w.duration.unwrap_or(Dur(Duration::ZERO)))
@@ -513,6 +565,8 @@ fn wait_kind(
         w.socket.is_some(),
         w.gone.is_some(),
         w.packet.is_some(),
+        w.stdout.is_some(),
+        w.stderr.is_some(),
         w.duration.is_some(),
     ]
     .iter()
@@ -521,7 +575,7 @@ fn wait_kind(
     if kinds != 1 {
         return Err(ctx.err(
             wspan.clone(),
-            "`wait` needs exactly one of `event`, `socket`, `gone`, `packet`, `duration`",
+            "`wait` needs exactly one of `event`, `socket`, `gone`, `packet`, `stdout`, `stderr`, `duration`",
         ));
     }
     let mut event = None;
@@ -551,6 +605,34 @@ fn wait_kind(
 
 /// An event wait's source and kind.
 type EventWait = (String, EventKind);
+
+/// A line wait's stream, source and pattern.
+type LineWait = (Stream, String, LinePattern);
+
+/// A `stdout`/`stderr` wait: its stream, its source (an external endpoint,
+/// required) and its pattern, compiled.
+fn line_wait(
+    ctx: &Ctx,
+    endpoints: &BTreeMap<String, Endpoint>,
+    w: &WaitFile,
+    wspan: &Span,
+) -> Result<Option<LineWait>, ScenarioError> {
+    let Some((stream, text)) = stream_key(&w.stdout, &w.stderr) else {
+        return Ok(None);
+    };
+    let source = match &w.source {
+        Some(src) => external_source(ctx, endpoints, src, &format!("wait.{stream}"))?,
+        None => {
+            return Err(ctx.err(
+                wspan.clone(),
+                format!(
+                    "`wait.{stream}` needs `source` (the external endpoint that prints the line)"
+                ),
+            ))
+        }
+    };
+    Ok(Some((stream, source, ctx.line_pattern(text)?)))
+}
 
 /// A wait's other keys, checked and parsed.
 struct WaitArgs {
@@ -644,6 +726,47 @@ fn action_args(
             format!("unknown signal `{}` ({})", sig.get_ref(), Signal::names()),
         )
     })
+}
+
+/// `text` goes with `write`, which needs it and an external endpoint (a
+/// built-in takes commands of its own: `send`, `close`, ...).
+fn write_args(
+    ctx: &Ctx,
+    endpoints: &BTreeMap<String, Endpoint>,
+    s: &StepFile,
+) -> Result<(), ScenarioError> {
+    let write = match &s.action {
+        Some(a) if *a.get_ref() == ActionKind::Write => a,
+        Some(_) | None => {
+            return match &s.text {
+                Some(t) => Err(ctx.err(t.span(), "`text` goes with `do = \"write\"`")),
+                None => Ok(()),
+            }
+        }
+    };
+    if s.text.is_none() {
+        return Err(ctx.err(
+            write.span(),
+            "`do = \"write\"` needs `text` (the line written on the program's stdin)",
+        ));
+    }
+    let Some(e) = &s.endpoint else {
+        return Ok(()); // `needs endpoint` is action_args' error.
+    };
+    let external = endpoints
+        .get(e.get_ref())
+        .is_some_and(|x| x.program.is_external());
+    if external {
+        Ok(())
+    } else {
+        Err(ctx.err(
+            e.span(),
+            format!(
+                "`do = \"write\"` writes a line on an external program's stdin; `{}` is a built-in endpoint, which takes `send`, `stream`, `close`, `shutdown` and `kill`",
+                e.get_ref()
+            ),
+        ))
+    }
 }
 
 /// A step's wire arguments, checked: who sends, what is dropped, how many.
@@ -809,6 +932,14 @@ fn assemble(kind: ActionKind, s: &StepFile, c: Checked) -> Action {
             endpoint,
             signal: c.signal,
         },
+        ActionKind::Write => Action::Write {
+            endpoint,
+            text: s
+                .text
+                .as_ref()
+                .map(|t| t.get_ref().clone())
+                .unwrap_or_default(),
+        },
         ActionKind::Start => Action::Start { endpoint },
         ActionKind::Restart => Action::Restart { endpoint },
         ActionKind::Cut => Action::Cut,
@@ -834,7 +965,8 @@ fn assemble(kind: ActionKind, s: &StepFile, c: Checked) -> Action {
 }
 
 /// A step as written, for humans: `close client`, `send client 100 bytes`,
-/// `kill client SIGKILL`, `shutdown client wr` (every key the step gives).
+/// `kill client SIGKILL`, `shutdown client wr`, `write psql "SELECT 1;"`
+/// (every key the step gives).
 fn describe(step: &StepFile, action: ActionKind) -> String {
     let mut s = action.name().to_string();
     if let Some(e) = &step.endpoint {
@@ -847,6 +979,9 @@ fn describe(step: &StepFile, action: ActionKind) -> String {
     }
     if let Some(b) = step.bytes {
         s.push_str(&format!(" {b} bytes"));
+    }
+    if let Some(t) = &step.text {
+        s.push_str(&format!(" {:?}", t.get_ref()));
     }
     if let Some(sig) = &step.signal {
         s.push_str(&format!(" SIG{}", sig.get_ref()));
@@ -873,6 +1008,8 @@ fn expect_kind(
         e.silent.is_some(),
         e.socket.is_some(),
         e.event.is_some(),
+        e.stdout.is_some(),
+        e.stderr.is_some(),
         e.dies.is_some(),
         e.schedule.is_some(),
         e.gone.is_some(),
@@ -881,7 +1018,7 @@ fn expect_kind(
     .filter(|b| **b)
     .count();
     if kinds != 1 {
-        return Err(ctx.err(span.clone(), "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `dies`, `schedule`, `gone`"));
+        return Err(ctx.err(span.clone(), "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`"));
     }
     if (e.timer_at_least.is_some() || e.timer_at_most.is_some()) && e.socket.is_none() {
         return Err(ctx.err(
@@ -1051,6 +1188,7 @@ fn expect(
     let e = ex.get_ref();
     let (orphan, death) = expect_kind(ctx, e, &span)?;
     let a = expect_args(ctx, e, &span)?;
+    let lines = line_args(ctx, endpoints, e, &span)?;
     if let Some(after) = &e.after {
         if !step_names.contains(after.get_ref()) {
             return Err(ctx.err(
@@ -1062,8 +1200,80 @@ fn expect(
     Ok(Expect {
         name: e.name.clone(),
         after: e.after.as_ref().map(|a| a.get_ref().clone()),
-        check: expectation(endpoints, e, a, orphan, death),
+        check: expectation(endpoints, e, a, lines, orphan, death),
     })
+}
+
+/// What an expectation says about an external program's lines: a
+/// `stdout`/`stderr` expectation's stream and pattern, and how `dies` knows
+/// the death.
+struct LineArgs {
+    line: Option<(Stream, LinePattern)>,
+    death: DeathMark,
+}
+
+/// `stdout`/`stderr` (with an external `source`) and `line` (with `dies`),
+/// checked and compiled.
+fn line_args(
+    ctx: &Ctx,
+    endpoints: &BTreeMap<String, Endpoint>,
+    e: &ExpectFile,
+    span: &Span,
+) -> Result<LineArgs, ScenarioError> {
+    let mut line = None;
+    if let Some((stream, text)) = stream_key(&e.stdout, &e.stderr) {
+        let Some(src) = &e.source else {
+            return Err(ctx.err(
+                span.clone(),
+                format!("a `{stream}` expectation needs `source` (the external endpoint that prints the line)"),
+            ));
+        };
+        external_source(ctx, endpoints, src, stream.name())?;
+        line = Some((stream, ctx.line_pattern(text)?));
+    }
+    Ok(LineArgs {
+        line,
+        death: death_mark(ctx, endpoints, e, span)?,
+    })
+}
+
+/// What `dies` takes as the death: a built-in's first `error` event, or the
+/// first line of an external program matching `line` (required there,
+/// refused on a built-in).
+fn death_mark(
+    ctx: &Ctx,
+    endpoints: &BTreeMap<String, Endpoint>,
+    e: &ExpectFile,
+    span: &Span,
+) -> Result<DeathMark, ScenarioError> {
+    let source = e
+        .source
+        .as_ref()
+        .map(|s| s.get_ref().as_str())
+        .unwrap_or("");
+    let external = endpoints
+        .get(source)
+        .is_some_and(|x| x.program.is_external());
+    match (&e.dies, &e.line, external) {
+        (None, None, _) | (Some(_), None, false) => Ok(DeathMark::ErrorEvent),
+        (None, Some(l), _) => Err(ctx.err(
+            l.span(),
+            "`line` goes with `dies` (the line an external program prints when its connection dies)",
+        )),
+        (Some(_), None, true) => Err(ctx.err(
+            span.clone(),
+            format!(
+                "`dies` on the external endpoint `{source}` needs `line = \"REGEX\"`, the line it prints when its connection dies (a program reports no `error` event), e.g. `line = \"Connection timed out\"`"
+            ),
+        )),
+        (Some(_), Some(l), false) => Err(ctx.err(
+            l.span(),
+            format!(
+                "`line` is for `dies` on an external endpoint; the built-in `{source}` reports its death as an `error` event: leave `line` out"
+            ),
+        )),
+        (Some(_), Some(l), true) => Ok(DeathMark::Line(ctx.line_pattern(l)?)),
+    }
 }
 
 /// The typed expectation of one whose checks all passed.
@@ -1071,6 +1281,7 @@ fn expectation(
     endpoints: &BTreeMap<String, Endpoint>,
     e: &ExpectFile,
     a: ExpectArgs,
+    lines: LineArgs,
     orphan: Option<OrphanModel>,
     death: Option<DeathModel>,
 ) -> Expectation {
@@ -1109,8 +1320,16 @@ fn expectation(
             errno: e.errno.clone(),
             happens: e.happens.unwrap_or(true),
         }
+    } else if let Some((stream, pattern)) = lines.line {
+        Expectation::Line {
+            stream,
+            source,
+            pattern,
+            happens: e.happens.unwrap_or(true),
+        }
     } else if e.dies.is_some() {
         Expectation::Dies {
+            death: lines.death,
             model,
             host: endpoints
                 .get(&source)

@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use teardown_core::evidence::{Event, HARNESS};
 use teardown_core::scenario::{Endpoint, EventKind, Family, Host, Program, Scenario, Signal};
@@ -113,10 +114,15 @@ impl Supervisor {
         let mut cmd = endpoint_command(sc, lab, name, spec, &account)?;
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(
-                std::fs::File::create(log_path("stderr"))
-                    .or_else(|_| std::fs::File::create("/dev/null"))?,
-            ));
+            .stderr(if spec.program.is_external() {
+                // Its lines are events too (relay_stderr writes the log).
+                Stdio::piped()
+            } else {
+                Stdio::from(
+                    std::fs::File::create(log_path("stderr"))
+                        .or_else(|_| std::fs::File::create("/dev/null"))?,
+                )
+            });
         let listening_before = self.listening_count(name);
         let mut child: Child = cmd
             .spawn()
@@ -126,9 +132,13 @@ impl Supervisor {
         let stdout = child.stdout.take().expect("piped stdout");
         let external = spec.program.is_external();
         self.relay_stdout(name, stdout, external, log_path("stdout"));
+        let stderr_relay = child
+            .stderr
+            .take()
+            .map(|stderr| self.relay_stderr(name, stderr, log_path("stderr")));
         let killed = Arc::new(AtomicBool::new(false));
         self.stderr_logs.insert(pid, log_path("stderr"));
-        self.reap(name, child, pid, external, killed.clone());
+        self.reap(name, child, pid, external, killed.clone(), stderr_relay);
         self.recorder.push_event(harness_event(
             EventKind::Started,
             format!("{name} pid {pid} as {}", account.describe()),
@@ -164,30 +174,74 @@ impl Supervisor {
         let src = name.to_string();
         std::thread::spawn(move || {
             let mut log = std::fs::File::create(log).ok();
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            Self::each_line(stdout, |raw| {
+                let line = String::from_utf8_lossy(raw);
                 if !external {
                     if let Ok(mut e) = serde_json::from_str::<Event>(&line) {
                         e.source = src.clone();
                         recorder.push_event(e);
-                        continue;
+                        return;
                     }
                 }
                 if external {
                     // What an external program prints is evidence too: an event per line.
                     recorder.push_event(Event {
-                        detail: Some(line.clone()),
+                        detail: Some(line.into_owned()),
                         ..Event::new(now_ns(), src.clone(), EventKind::Stdout)
                     });
                 }
                 if let Some(l) = log.as_mut() {
-                    let _ = writeln!(l, "{line}");
+                    let _ = l.write_all(raw).and_then(|_| l.write_all(b"\n"));
                 }
-            }
+            });
         });
     }
 
+    /// An external program's stderr: each line to its stderr log and to the
+    /// records as a `stderr` event (a built-in's stderr goes to the log
+    /// directly: it holds no evidence).
+    fn relay_stderr(&self, name: &str, stderr: ChildStderr, log: PathBuf) -> JoinHandle<()> {
+        let recorder = self.recorder.clone();
+        let src = name.to_string();
+        std::thread::spawn(move || {
+            let mut log = std::fs::File::create(log).ok();
+            Self::each_line(stderr, |raw| {
+                recorder.push_event(Event {
+                    detail: Some(String::from_utf8_lossy(raw).into_owned()),
+                    ..Event::new(now_ns(), src.clone(), EventKind::Stderr)
+                });
+                if let Some(l) = log.as_mut() {
+                    let _ = l.write_all(raw).and_then(|_| l.write_all(b"\n"));
+                }
+            });
+        })
+    }
+
+    /// Calls `f` with each line `from` gives until its end (without the `\n` or
+    /// `\r\n`; a last line without one too), whatever its bytes: a line that is
+    /// not UTF-8 must not stop the relay, or the program would block on a full pipe.
+    fn each_line(from: impl std::io::Read, mut f: impl FnMut(&[u8])) {
+        let mut reader = BufReader::new(from);
+        let mut buf = Vec::new();
+        loop {
+            buf.clear();
+            match reader.read_until(b'\n', &mut buf) {
+                Ok(0) => return,
+                Ok(_) => {
+                    let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                    f(line.strip_suffix(b"\r").unwrap_or(line));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return,
+            }
+        }
+    }
+
     /// Waits for the process on a thread of its own and records its end, in
-    /// the words [`teardown_core::verdict::unforeseen_exit`] reads.
+    /// the words [`teardown_core::verdict::unforeseen_exit`] reads. Its
+    /// stderr relay (an external program's) is given up to 1 s to write the
+    /// last lines first, so the log is complete when the `exited` event is
+    /// seen (a child the program left behind may hold the pipe open longer).
     fn reap(
         &self,
         name: &str,
@@ -195,12 +249,19 @@ impl Supervisor {
         pid: i32,
         external: bool,
         killed: Arc<AtomicBool>,
+        stderr_relay: Option<JoinHandle<()>>,
     ) {
         let recorder = self.recorder.clone();
         let src = name.to_string();
         let stderr_log = self.stderr_logs.get(&pid).cloned();
         std::thread::spawn(move || {
             let status = child.wait();
+            if let Some(relay) = stderr_relay {
+                let deadline = Instant::now() + Duration::from_secs(1);
+                while !relay.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
             let detail = match status {
                 Ok(st) => {
                     use std::os::unix::process::ExitStatusExt;

@@ -210,6 +210,8 @@ impl<'a> Run<'a> {
                 .endpoints
                 .command(endpoint, &format!("shutdown {}", how.name())),
             Action::Kill { endpoint, signal } => self.endpoints.kill(endpoint, *signal),
+            // The text as a line on the program's stdin (validation: an external endpoint).
+            Action::Write { endpoint, text } => self.endpoints.command(endpoint, text),
             Action::Start { endpoint } => self.endpoints.start(self.sc, self.lab, endpoint),
             Action::Restart { endpoint } => {
                 if self.endpoints.is_running(endpoint) {
