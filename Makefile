@@ -88,7 +88,7 @@ clean-runs: build
 	$(TEARDOWN) clean
 
 # What the tests, benchmarks and external-program scenarios use at run time (Debian/Ubuntu).
-DEB_PACKAGES := iproute2 ethtool tcpdump tshark netcat-openbsd socat iputils-ping time python3 golang-go
+DEB_PACKAGES := iproute2 ethtool tcpdump tshark netcat-openbsd socat iputils-ping time python3 golang-go postgresql curl
 deps:
 	@if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then \
 	  echo "deps: no apt here; install the equivalents of: $(DEB_PACKAGES)"; exit 0; fi; \
@@ -97,6 +97,10 @@ deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  export DEBIAN_FRONTEND=noninteractive; \
+	  : "PostgreSQL: the scenarios start their own server on a throw-away directory; no system cluster (ucf keeps this file)"; \
+	  if ! dpkg -s postgresql-common >/dev/null 2>&1 && [ ! -e /etc/postgresql-common/createcluster.conf ]; then \
+	    mkdir -p /etc/postgresql-common && echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.conf; fi; \
+	  export UCF_FORCE_CONFFOLD=1; \
 	  apt-get update -qq && echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections && \
 	  apt-get install -y -qq $$missing >/dev/null; \
 	fi

@@ -101,6 +101,10 @@ pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: Host, before_ns: u64) -
     if let Some(m) = rto_max {
         k.rto_max = m;
     }
+    // tcp_early_retrans: 3 and 4 (the default 3) enable the tail loss probe.
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_early_retrans") {
+        k.tlp = v >= 3;
+    }
     k
 }
 
@@ -238,10 +242,34 @@ fn last_ack_before(ev: &Evidence, host: Host, conn: Connection, before_ns: u64) 
         .unwrap_or(0)
 }
 
-/// A dead path as captured: the original send of the head segment and its retransmissions.
+/// A dead path as captured: the original send of the head segment and its
+/// RTO retransmissions (a tail loss probe that repeated the head set apart).
 struct DeadPathSeen<'a> {
     original: &'a Packet,
     retransmissions: Vec<&'a Packet>,
+    /// The tail loss probe, when it repeated the head itself ([`tail_loss_probe`]).
+    probe: Option<&'a Packet>,
+}
+
+/// Sets apart a tail loss probe that repeated the head segment (one segment
+/// in flight: tcp_send_loss_probe resends it, `__tcp_retransmit_skb`, which
+/// neither counts as an RTO retransmission nor sets `retrans_stamp`, and the
+/// RTO timer is re-armed from the probe without backoff). Told by the gap to
+/// the next head retransmission: one RTO after a probe, at least two after
+/// an RTO retransmission (the backoff doubles it). The threshold is their
+/// midpoint, 1.5 RTO; a timer's lateness (a few ms) and stolen CPU time are
+/// far below the RTO's half (100 ms at the minimum RTO). With fewer than two
+/// head retransmissions captured the first is taken as the RTO's.
+fn tail_loss_probe<'a>(retransmissions: &mut Vec<&'a Packet>, rto: Duration) -> Option<&'a Packet> {
+    let [first, second, ..] = retransmissions[..] else {
+        return None;
+    };
+    let gap = at(first.ts_ns, second.ts_ns);
+    if gap < rto + rto / 2 {
+        Some(retransmissions.remove(0))
+    } else {
+        None
+    }
 }
 
 fn dead_path_seen(
@@ -280,6 +308,7 @@ fn dead_path_seen(
     Some(DeadPathSeen {
         original,
         retransmissions,
+        probe: None,
     })
 }
 
@@ -296,12 +325,15 @@ struct DeadPath<'a> {
 /// The host's dead path after the anchor: `None` without a captured RTO retransmission.
 fn dead_path<'a>(sc: &Scenario, ev: &'a Evidence, host: Host, anchor: u64) -> Option<DeadPath<'a>> {
     let conn = sc.connection();
-    let seen = dead_path_seen(ev, host, conn, anchor)?;
-    let first_ns = seen.retransmissions.first()?.ts_ns;
+    let mut seen = dead_path_seen(ev, host, conn, anchor)?;
     // The RTO in force when the timer fired: the last sample before the
     // first retransmission (ACKs after the last sample before the fault
     // may still have changed it; nothing changes it after the fault).
-    let knobs = retrans_knobs(sc, ev, host, first_ns);
+    let knobs = retrans_knobs(sc, ev, host, seen.retransmissions.first()?.ts_ns);
+    if knobs.tlp {
+        seen.probe = tail_loss_probe(&mut seen.retransmissions, knobs.rto);
+    }
+    let first_ns = seen.retransmissions.first()?.ts_ns;
     let chain = chain(&knobs, &seen, last_ack_before(ev, host, conn, first_ns))?;
     Some(DeadPath {
         seen,
@@ -478,6 +510,19 @@ struct Predicted {
     lines: Vec<String>,
 }
 
+/// `tail loss probe of the head at X (not an RTO retransmission); `, or nothing.
+fn probe_note(d: &DeadPath) -> String {
+    d.seen
+        .probe
+        .map(|p| {
+            format!(
+                "tail loss probe of the head at {} after its original send (not an RTO retransmission: the next comes one RTO later, not two); ",
+                secs(at(d.seen.original.ts_ns, p.ts_ns))
+            )
+        })
+        .unwrap_or_default()
+}
+
 fn predicted_retransmission(
     sc: &Scenario,
     ev: &Evidence,
@@ -493,7 +538,8 @@ fn predicted_retransmission(
     let (c, k) = (&d.chain, &d.knobs);
     let first_ok = c.first_ok();
     let line = format!(
-        "first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
+        "{}first RTO retransmission of seq {} at {} after its original send (accepted {}..{}) {}",
+        probe_note(&d),
         d.seen.original.seq,
         secs(c.first),
         secs(c.first_window.0),
@@ -662,6 +708,12 @@ struct Schedule {
     number_from: usize,
     /// The last predicted event and the captured one of its number ([`Timed`]).
     key: KeyTimes,
+    /// When a time budget ends the connection (tcp_retries2's or
+    /// TCP_USER_TIMEOUT's, from the reference, at its earliest): a
+    /// retransmission predicted before it whose timer, as late as the model
+    /// allows, fires after it is not sent (the connection dies instead). None
+    /// where the end is counted (keepalive probes).
+    budget_ends: Option<Duration>,
 }
 
 /// A dead path's last predicted RTO retransmission and the captured one of
@@ -692,11 +744,12 @@ fn retransmission_schedule(
     let Some(d) = dead_path(sc, ev, host, anchor) else {
         return Err(Timed::undecided("no RTO retransmission captured".into()));
     };
+    let probe = probe_note(&d);
     let (c, k) = (d.chain, &d.knobs);
     let first_ok = c.first_ok();
     let header = format!(
         "model: {} RTO retransmissions of seq {} (retries2={}, rto={}), each RTO double the one before; \
-         #1 at {} after the original send (accepted {}..{}) {}; the rest from #1",
+         {probe}#1 at {} after the original send (accepted {}..{}) {}; the rest from #1",
         c.model.retransmissions.len(),
         d.seen.original.seq,
         k.retries2,
@@ -712,6 +765,7 @@ fn retransmission_schedule(
     }
     Ok(Schedule {
         reference_ns: d.first_ns,
+        budget_ends: Some(c.death.0.saturating_sub(model::EARLY_SLACK)),
         predicted: c.later,
         measured: c.later_seen,
         header,
@@ -756,6 +810,7 @@ fn keepalive_schedule(
     };
     Ok(Schedule {
         reference_ns: seen.last_received.ts_ns,
+        budget_ends: None,
         predicted,
         measured,
         key,
@@ -804,16 +859,12 @@ pub fn schedule(
 fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
     let (predicted, measured, number_from) = (&s.predicted, &s.measured, s.number_from);
     let mut lines = vec![s.header.clone()];
-    let mut ok = predicted.len() == measured.len();
-    if !ok {
-        lines.push(format!(
-            "count: predicted {}, captured {}",
-            predicted.len(),
-            measured.len()
-        ));
-    }
     let mut stolen = Duration::ZERO;
     let abs = |d: &Duration| s.reference_ns + d.as_nanos() as u64;
+    // Entries predicted but not captured, each either excused by the time
+    // budget (see `Schedule::budget_ends`) or missing.
+    let mut missing = 0;
+    let mut ok = true;
     for i in 0..predicted.len().max(measured.len()) {
         let line = match (predicted.get(i), measured.get(i)) {
             (Some((t, late)), Some(got)) => {
@@ -832,17 +883,44 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
                     if fits { "ok" } else { "OUT OF WINDOW" }
                 )
             }
-            (Some((t, _)), None) => {
-                format!("#{}: predicted {}, not captured", i + number_from, secs(*t))
+            (Some((t, late)), None) => {
+                let latest = *t + *late + WIRE_LAG + stolen;
+                match s.budget_ends {
+                    Some(end) if latest >= end => format!(
+                        "#{}: predicted {} (accepted until {}), not captured: its timer, that late, fires after the budget ends at {} (the connection dies instead)",
+                        i + number_from,
+                        secs(*t),
+                        secs(latest),
+                        secs(end)
+                    ),
+                    _ => {
+                        missing += 1;
+                        format!("#{}: predicted {}, not captured", i + number_from, secs(*t))
+                    }
+                }
             }
-            (None, Some(got)) => format!(
-                "#{}: captured {} but not predicted",
-                i + number_from,
-                secs(*got)
-            ),
+            (None, Some(got)) => {
+                ok = false;
+                format!(
+                    "#{}: captured {} but not predicted",
+                    i + number_from,
+                    secs(*got)
+                )
+            }
             (None, None) => continue,
         };
         lines.push(line);
+    }
+    if missing > 0 || measured.len() > predicted.len() {
+        ok = false;
+        lines.insert(
+            1,
+            format!(
+                "count: predicted {}, captured {}",
+                predicted.len(),
+                measured.len()
+            ),
+        );
     }
     Check {
         name: String::new(),
@@ -1538,6 +1616,7 @@ mod tests {
             header: "model".into(),
             number_from: 2,
             key: (None, None),
+            budget_ends: None,
         };
         let steal = |records: &[(u64, u64)]| Evidence {
             steal: records
@@ -1563,6 +1642,66 @@ mod tests {
         );
         // Stolen before it was due: no excuse.
         let c = compare_schedule(schedule(), &steal(&[(0, 0), (300, 30), (490, 30)]));
+        assert!(!c.ok, "{:?}", c.evidence);
+    }
+
+    #[test]
+    fn a_probe_that_repeats_the_head_is_told_from_the_rto_chain_by_its_gap() {
+        let rto = Duration::from_millis(204);
+        // Measured here (x-postgres-power-off-in-flight): one segment in
+        // flight, the probe at 0.204 s, the RTO chain one RTO after it, then
+        // doubling: 0.412, 0.840, 1.672 s after the original send.
+        let chain = [0.204, 0.412, 0.840, 1.672].map(|t| pkt(t, true, "P.", 1, 1, 10));
+        let mut r: Vec<&Packet> = chain.iter().collect();
+        let probe = tail_loss_probe(&mut r, rto);
+        assert_eq!(probe.map(|p| p.ts_ns), Some(chain[0].ts_ns));
+        assert_eq!(r.len(), 3);
+        assert_eq!(r[0].ts_ns, chain[1].ts_ns);
+        // Without a probe the first two RTO retransmissions are two RTOs apart.
+        let plain = [0.204, 0.612, 1.428].map(|t| pkt(t, true, "P.", 1, 1, 10));
+        let mut r: Vec<&Packet> = plain.iter().collect();
+        assert_eq!(tail_loss_probe(&mut r, rto), None);
+        assert_eq!(r.len(), 3);
+        // One retransmission alone can't tell: it is the RTO's.
+        let mut r: Vec<&Packet> = plain[..1].iter().collect();
+        assert_eq!(tail_loss_probe(&mut r, rto), None);
+        assert_eq!(r.len(), 1);
+    }
+
+    #[test]
+    fn a_last_retransmission_due_at_the_budgets_end_may_give_way_to_the_death() {
+        let ms = |n: u64| Duration::from_millis(n);
+        // Seen under load (x-postgres-power-off-in-flight, TCP_USER_TIMEOUT 3 s
+        // from #1): #4 predicted 2.912 s after #1, its timer as late as the
+        // model allows fires after 3 s, and the kernel ends the connection
+        // there instead (tcp_write_timeout before tcp_retransmit_skb).
+        let schedule = |last: u64, end: Option<u64>| Schedule {
+            reference_ns: BASE,
+            predicted: vec![(ms(416), ms(36)), (ms(1248), ms(72)), (ms(last), ms(108))],
+            measured: vec![ms(448), ms(1312)],
+            header: "model".into(),
+            number_from: 2,
+            key: (None, None),
+            budget_ends: end.map(ms),
+        };
+        let c = compare_schedule(schedule(2912, Some(2992)), &Evidence::default());
+        assert!(c.ok, "{:?}", c.evidence);
+        assert!(
+            c.evidence[3].contains(
+                "not captured: its timer, that late, fires after the budget ends at 2.992s"
+            ),
+            "{:?}",
+            c.evidence
+        );
+        // Due well before the budget ends: it must be there.
+        let c = compare_schedule(schedule(2000, Some(2992)), &Evidence::default());
+        assert!(
+            !c.ok && c.evidence[1] == "count: predicted 3, captured 2",
+            "{:?}",
+            c.evidence
+        );
+        // A count-decided end (keepalive) excuses nothing.
+        let c = compare_schedule(schedule(2912, None), &Evidence::default());
         assert!(!c.ok, "{:?}", c.evidence);
     }
 }

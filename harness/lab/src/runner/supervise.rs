@@ -131,14 +131,16 @@ impl Supervisor {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("piped stdout");
         let external = spec.program.is_external();
-        self.relay_stdout(name, stdout, external, log_path("stdout"));
-        let stderr_relay = child
-            .stderr
-            .take()
-            .map(|stderr| self.relay_stderr(name, stderr, log_path("stderr")));
+        let mut relays = vec![self.relay_stdout(name, stdout, external, log_path("stdout"))];
+        relays.extend(
+            child
+                .stderr
+                .take()
+                .map(|stderr| self.relay_stderr(name, stderr, log_path("stderr"))),
+        );
         let killed = Arc::new(AtomicBool::new(false));
         self.stderr_logs.insert(pid, log_path("stderr"));
-        self.reap(name, child, pid, external, killed.clone(), stderr_relay);
+        self.reap(name, child, pid, external, killed.clone(), relays);
         self.recorder.push_event(harness_event(
             EventKind::Started,
             format!("{name} pid {pid} as {}", account.describe()),
@@ -169,7 +171,13 @@ impl Supervisor {
     /// What the process prints: a built-in's event lines go to the records;
     /// everything else to its stdout log (and, from an external program, to
     /// the records as `stdout` events).
-    fn relay_stdout(&self, name: &str, stdout: ChildStdout, external: bool, log: PathBuf) {
+    fn relay_stdout(
+        &self,
+        name: &str,
+        stdout: ChildStdout,
+        external: bool,
+        log: PathBuf,
+    ) -> JoinHandle<()> {
         let recorder = self.recorder.clone();
         let src = name.to_string();
         std::thread::spawn(move || {
@@ -194,7 +202,7 @@ impl Supervisor {
                     let _ = l.write_all(raw).and_then(|_| l.write_all(b"\n"));
                 }
             });
-        });
+        })
     }
 
     /// An external program's stderr: each line to its stderr log and to the
@@ -239,9 +247,10 @@ impl Supervisor {
 
     /// Waits for the process on a thread of its own and records its end, in
     /// the words [`teardown_core::verdict::unforeseen_exit`] reads. Its
-    /// stderr relay (an external program's) is given up to 1 s to write the
-    /// last lines first, so the log is complete when the `exited` event is
-    /// seen (a child the program left behind may hold the pipe open longer).
+    /// output relays are given up to 1 s to record the last lines first, so
+    /// what it printed (a built-in's `error` event, the end of its stderr log)
+    /// is on the record before its `exited` event (a child the program left
+    /// behind may hold a pipe open longer).
     fn reap(
         &self,
         name: &str,
@@ -249,18 +258,16 @@ impl Supervisor {
         pid: i32,
         external: bool,
         killed: Arc<AtomicBool>,
-        stderr_relay: Option<JoinHandle<()>>,
+        relays: Vec<JoinHandle<()>>,
     ) {
         let recorder = self.recorder.clone();
         let src = name.to_string();
         let stderr_log = self.stderr_logs.get(&pid).cloned();
         std::thread::spawn(move || {
             let status = child.wait();
-            if let Some(relay) = stderr_relay {
-                let deadline = Instant::now() + Duration::from_secs(1);
-                while !relay.is_finished() && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+            let deadline = Instant::now() + Duration::from_secs(1);
+            while relays.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(1));
             }
             let detail = match status {
                 Ok(st) => {
