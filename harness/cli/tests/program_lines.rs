@@ -3,36 +3,11 @@
 //! matched lines as evidence in `report.json`; and an invalid line pattern
 //! refused with its place before any lab.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
-fn teardown() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_teardown"));
-    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    c
-}
-
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("td-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// One lab at a time: the bad-file test compares the namespaces before and
-/// after its run (cargo runs the tests of one binary in parallel).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn our_namespaces() -> Vec<String> {
-    teardown_lab::netns::list()
-        .into_iter()
-        .filter(|n| n.starts_with("td-"))
-        .collect()
-}
+mod cli_common;
+use cli_common::{our_namespaces, serial, teardown, tmp};
 
 /// `teardown run FILE --quiet --out OUT`.
 fn run(file: &Path, out: &Path) -> Output {

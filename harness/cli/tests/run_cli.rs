@@ -2,38 +2,11 @@
 //! rejected before anything is created, shards partition the set, `merge`
 //! equals a single run, `--repeat` counts passes.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn teardown() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_teardown"));
-    c.current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."));
-    c
-}
-
-fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("td-test-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// The tests here compare the namespaces before and after a run, and one
-/// copies the binary to run it unprivileged (a process forked meanwhile would
-/// hold the copy open: ETXTBSY), so they run one at a time (cargo runs the
-/// tests of one binary in parallel).
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn our_namespaces() -> Vec<String> {
-    teardown_lab::netns::list()
-        .into_iter()
-        .filter(|n| n.starts_with("td-"))
-        .collect()
-}
+mod cli_common;
+use cli_common::{our_namespaces, serial, teardown, tmp};
 
 fn summary(dir: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(dir.join("summary.json")).unwrap()).unwrap()
