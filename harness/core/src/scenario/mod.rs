@@ -181,7 +181,31 @@ impl Location {
 /// of the endpoint's own, empty at the scenario's start, owned by the
 /// endpoint's user, kept across its restarts and its host's power cycles,
 /// removed with the lab.
-pub const PLACEHOLDERS: [&str; 4] = ["{server_ip}", "{server_port}", "{client_ip}", "{scratch}"];
+///
+/// `{keepidle}`, `{keepintvl}`, `{user_timeout}`: the endpoint's declared
+/// option (its `options`, the profile's applied) as a duration (`1s`,
+/// `500ms`: Go's `time.ParseDuration` syntax), so one declaration feeds both
+/// the model and the program's command line, per profile.
+pub const PLACEHOLDERS: [&str; 7] = [
+    "{server_ip}",
+    "{server_port}",
+    "{client_ip}",
+    "{scratch}",
+    "{keepidle}",
+    "{keepintvl}",
+    "{user_timeout}",
+];
+
+/// An option placeholder's value from an endpoint's options: `None` when
+/// `placeholder` is not one, `Some(None)` when the option is not declared.
+pub fn option_placeholder(options: &SocketOptions, placeholder: &str) -> Option<Option<Dur>> {
+    match placeholder {
+        "{keepidle}" => Some(options.keepidle),
+        "{keepintvl}" => Some(options.keepintvl),
+        "{user_timeout}" => Some(options.user_timeout),
+        _ => None,
+    }
+}
 
 impl Program {
     pub fn is_external(&self) -> bool {

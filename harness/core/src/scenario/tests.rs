@@ -1113,3 +1113,39 @@ fn an_endpoints_user_is_a_name_or_uid_and_defaults_to_the_invoker() {
 // An external program's lines and stdin: `stdout`/`stderr` waits and
 // expectations, `dies ... line`, `write`.
 mod programs;
+
+#[test]
+fn option_placeholders_take_the_declared_option_per_profile() {
+    use crate::scenario::{option_placeholder, Dur};
+    let text = |options: &str| {
+        format!(
+            "name = \"t\"\nconclusion = \"X\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n\
+             [endpoints.client]\nhost = \"client\"\nprogram = \"external\"\n\
+             command = [\"go-keepalive\", \"{{server_ip}}\", \"{{keepidle}}\"]\n{options}\
+             [profile.fast.endpoints.client]\noptions = {{ keepidle = \"1s\" }}\n"
+        )
+    };
+    let declared = text("options = { keepidle = \"5s\" }\n");
+    let fast = parse(&declared).unwrap();
+    let faithful = Scenario::parse("t.toml", &declared, Profile::Faithful).unwrap();
+    let value = |sc: &Scenario| option_placeholder(&sc.endpoints["client"].options, "{keepidle}");
+    assert_eq!(value(&fast), Some(Some(Dur(Duration::from_secs(1)))));
+    assert_eq!(value(&faithful), Some(Some(Dur(Duration::from_secs(5)))));
+    assert_eq!(
+        Dur(Duration::from_secs(1)).to_string(),
+        "1s",
+        "Go's duration syntax"
+    );
+    assert_eq!(
+        option_placeholder(&fast.endpoints["client"].options, "{server_ip}"),
+        None
+    );
+    // A placeholder of an option the endpoint does not declare is refused at the argument.
+    let undeclared = text("");
+    assert_error(
+        &undeclared,
+        "\"{keepidle}\"",
+        0,
+        "endpoint `client`: `{keepidle}` in `{keepidle}` is the endpoint's `keepidle` option, which it does not declare (add `options = { keepidle = \"1s\" }`)",
+    );
+}

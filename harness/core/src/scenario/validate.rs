@@ -246,8 +246,14 @@ fn add_sysctls(
     Ok(())
 }
 
-/// Every `{...}` in a command argument is one of [`super::PLACEHOLDERS`].
-fn check_placeholders(ctx: &Ctx, arg: &Spanned<String>, name: &str) -> Result<(), ScenarioError> {
+/// Every `{...}` in a command argument is one of [`super::PLACEHOLDERS`],
+/// and an option placeholder names an option the endpoint declares.
+fn check_placeholders(
+    ctx: &Ctx,
+    arg: &Spanned<String>,
+    name: &str,
+    options: &super::SocketOptions,
+) -> Result<(), ScenarioError> {
     let text = arg.get_ref();
     let mut rest = text.as_str();
     while let Some(open) = rest.find('{') {
@@ -270,6 +276,15 @@ fn check_placeholders(ctx: &Ctx, arg: &Spanned<String>, name: &str) -> Result<()
                 ),
             ));
         }
+        if super::option_placeholder(options, found) == Some(None) {
+            let option = &found[1..found.len() - 1];
+            return Err(ctx.err(
+                arg.span(),
+                format!(
+                    "endpoint `{name}`: `{found}` in `{text}` is the endpoint's `{option}` option, which it does not declare (add `options = {{ {option} = \"1s\" }}`)"
+                ),
+            ));
+        }
         rest = &tail[close + 1..];
     }
     Ok(())
@@ -288,7 +303,7 @@ fn endpoints(
         let program = match (spec.program, &spec.command) {
             (ProgramKind::External, Some(argv)) if !argv.get_ref().is_empty() => {
                 for arg in argv.get_ref() {
-                    check_placeholders(ctx, arg, name)?;
+                    check_placeholders(ctx, arg, name, &spec.options)?;
                 }
                 let at = ctx.err(argv.span(), "");
                 Program::External {

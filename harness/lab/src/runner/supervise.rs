@@ -456,7 +456,7 @@ fn endpoint_command(
             };
             let argv: Vec<String> = argv
                 .iter()
-                .map(|a| substitute(sc, a, spec.port, scratch.as_deref()))
+                .map(|a| substitute(sc, a, spec, scratch.as_deref()))
                 .collect();
             c.arg("ns-exec").arg("--netns").arg(&ns_path);
             c.arg("--user").arg(account.uid.to_string()).arg("--");
@@ -507,13 +507,19 @@ fn scratch_dir(lab_id: &str, name: &str, account: &Account) -> Result<PathBuf> {
     Ok(dir)
 }
 
-/// An external command's placeholders: `{server_ip}`, `{server_port}`,
-/// `{client_ip}`, `{scratch}`.
-fn substitute(sc: &Scenario, arg: &str, port: u16, scratch: Option<&Path>) -> String {
-    let arg = arg
+/// An external command's placeholders ([`teardown_core::scenario::PLACEHOLDERS`]):
+/// the addresses and port, `{scratch}`, and the endpoint's declared options.
+fn substitute(sc: &Scenario, arg: &str, spec: &Endpoint, scratch: Option<&Path>) -> String {
+    let mut arg = arg
         .replace("{server_ip}", &host_ip(sc, Host::Server).to_string())
-        .replace("{server_port}", &port.to_string())
+        .replace("{server_port}", &spec.port.to_string())
         .replace("{client_ip}", &host_ip(sc, Host::Client).to_string());
+    for p in teardown_core::scenario::PLACEHOLDERS {
+        // Validation made sure each one used is declared.
+        if let Some(Some(d)) = teardown_core::scenario::option_placeholder(&spec.options, p) {
+            arg = arg.replace(p, &d.to_string());
+        }
+    }
     match scratch {
         Some(dir) => arg.replace("{scratch}", &dir.to_string_lossy()),
         None => arg,
