@@ -36,9 +36,27 @@ pub struct ModelArgs {
     /// net.ipv4.tcp_syn_linear_timeouts (0 on kernels before 6.5)
     #[arg(long, default_value_t = 4)]
     pub syn_linear_timeouts: u32,
-    /// Tail loss probe off (net.ipv4.tcp_early_retrans not 3 or 4)
+    /// Tail loss probe off. The kernel sends none when net.ipv4.tcp_early_retrans
+    /// is not 3 or 4, SACK was not negotiated (--no-sack), nothing is in flight,
+    /// or the connection is in loss recovery (congestion state not Open or CWR)
     #[arg(long)]
     pub no_tlp: bool,
+    /// Smoothed RTT, ms (the TLP's 2*srtt; 0: negligible, as on a veth)
+    #[arg(long, default_value_t = 0.0)]
+    pub srtt_ms: f64,
+    /// An RTT sample, ms: sets srtt and derives the RTO as srtt + max(4*rttvar,
+    /// rto_min) with rttvar = rtt/2 (the kernel's first sample); overrides --rto-ms and --srtt-ms
+    #[arg(long)]
+    pub rtt_ms: Option<f64>,
+    /// rto_min in force, ms (net.ipv4.tcp_rto_min_us, a route's rto_min)
+    #[arg(long, default_value_t = 200)]
+    pub rto_min_ms: u64,
+    /// Segments in flight at the tail: 1 adds rto_min to the TLP's timeout, more add 2 ms
+    #[arg(long, default_value_t = 1)]
+    pub in_flight: u32,
+    /// SACK not negotiated (no tail loss probe)
+    #[arg(long)]
+    pub no_sack: bool,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -58,6 +76,11 @@ impl ModelArgs {
             syn_retries: self.syn_retries,
             syn_linear_timeouts: self.syn_linear_timeouts,
             no_tlp: self.no_tlp,
+            srtt_ms: self.srtt_ms,
+            rtt_ms: self.rtt_ms,
+            rto_min_ms: self.rto_min_ms,
+            in_flight: self.in_flight,
+            no_sack: self.no_sack,
         }
     }
 }

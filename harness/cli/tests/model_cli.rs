@@ -59,3 +59,44 @@ fn text_output_names_the_death_and_bad_flags_exit_2() {
     let out = model(&["--rto-max-ms", "0"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn the_tail_loss_probe_takes_the_rtt_the_flight_and_sack() {
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = model(&[&["--json"], args].concat());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    // A 100 ms RTT: RTO 300 ms derived; one segment (an orphan FIN): the probe at the RTO's cap.
+    let v = json(&["--rtt-ms", "100"]);
+    assert_eq!(v["knobs"]["rto"].as_f64().unwrap(), 0.3);
+    assert_eq!(v["knobs"]["srtt"].as_f64().unwrap(), 0.1);
+    assert_eq!(v["dead_path"]["tail_loss_probe"].as_f64().unwrap(), 0.3);
+    // Eleven segments after a 10 ms RTT: 2*10 + 2 ms.
+    let v = json(&["--rtt-ms", "10", "--in-flight", "11"]);
+    assert!((v["dead_path"]["tail_loss_probe"].as_f64().unwrap() - 0.022).abs() < 1e-9);
+    // Without SACK, no probe.
+    let v = json(&["--no-sack"]);
+    assert!(v["dead_path"]["tail_loss_probe"].is_null());
+    // --help names every knob and what turns the probe off.
+    let help = Command::new(env!("CARGO_BIN_EXE_teardown"))
+        .args(["model", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    for knob in [
+        "--srtt-ms",
+        "--rtt-ms",
+        "--rto-min-ms",
+        "--in-flight",
+        "--no-sack",
+        "tcp_early_retrans",
+        "loss recovery",
+    ] {
+        assert!(help.contains(knob), "`{knob}` missing from:\n{help}");
+    }
+}

@@ -25,8 +25,10 @@
 //!   replaces the budget, and the kernel clamps each RTO so that a timer
 //!   fires exactly at `t1 + UTO` (`tcp_clamp_rto_to_user_timeout`).
 //! - RTO intervals start at the measured R0 (`tcpi_rto`) and double up to rto_max.
-//! - Tail loss probe (`tcp_early_retrans` 3 or 4): one probe at
-//!   `min(2*srtt + rto_min, R0)` after the send, which re-arms the RTO from it.
+//! - Tail loss probe (`tcp_schedule_loss_probe`; `tcp_early_retrans` 3 or 4,
+//!   SACK negotiated, congestion state Open or CWR): one probe at
+//!   `2*srtt + rto_min` after the send with one segment in flight, `2*srtt +
+//!   2 ms` with more, capped by the RTO; it re-arms the RTO from itself.
 //! - Keepalive ticks at `idle + k*intvl`; probes for k = 0..cnt-1, death (RST,
 //!   ETIMEDOUT) at `idle + cnt*intvl`; with TCP_USER_TIMEOUT the count is
 //!   ignored and death is the first tick with elapsed >= UTO after a probe.
@@ -142,6 +144,12 @@ pub struct Retrans {
     /// Smoothed RTT (tiny on a veth); only the TLP uses it.
     #[serde(serialize_with = "ser_secs")]
     pub srtt: Duration,
+    /// Segments in flight when the tail was sent (`packets_out`): one adds
+    /// rto_min to the probe timeout (a delayed ACK may be all that is
+    /// missing), more add 2 ms (TCP_TIMEOUT_MIN_US). Only the TLP uses it.
+    pub in_flight: u32,
+    /// SACK negotiated (the TLP needs it).
+    pub sack: bool,
     /// TCP_USER_TIMEOUT, if set (replaces the budget).
     #[serde(serialize_with = "ser_opt_secs")]
     pub user_timeout: Option<Duration>,
@@ -157,10 +165,23 @@ impl Default for Retrans {
             rto_max: TCP_RTO_MAX,
             rto_min: TCP_RTO_MIN,
             srtt: Duration::ZERO,
+            in_flight: 1,
+            sack: true,
             user_timeout: None,
             tlp: true,
         }
     }
+}
+
+/// The kernel's probe timeout floor with more than one segment in flight
+/// (TCP_TIMEOUT_MIN_US, include/net/tcp.h).
+pub const TCP_TIMEOUT_MIN: Duration = Duration::from_millis(2);
+
+/// The RTO after a first RTT sample `rtt` (tcp_rtt_estimator, tcp_set_rto):
+/// srtt = rtt, mdev = rtt/2, so RTO = srtt + max(4*mdev, rto_min) = rtt +
+/// max(2*rtt, rto_min) (RFC 6298's 3*rtt, floored).
+pub fn rto_from_rtt(rtt: Duration, rto_min: Duration) -> Duration {
+    rtt + (rtt * 2).max(rto_min)
 }
 
 /// When a retransmitting socket dies; times from the original send of the lost segment.
@@ -249,13 +270,32 @@ fn rto_chain(
     (sent, t, slack)
 }
 
+/// When the tail loss probe goes out after the send (tcp_schedule_loss_probe),
+/// or none when it is off: `2*srtt` plus rto_min with one segment in flight
+/// (plus 2 ms with more), capped by the RTO ("if the RTO formula yields an
+/// earlier time, then use that time").
+pub fn probe_timeout(k: &Retrans) -> Option<Duration> {
+    if !k.tlp || !k.sack || k.in_flight == 0 {
+        return None;
+    }
+    let extra = if k.in_flight == 1 {
+        k.rto_min
+    } else {
+        TCP_TIMEOUT_MIN
+    };
+    Some(
+        k.srtt
+            .saturating_mul(2)
+            .saturating_add(extra)
+            .min(k.rto.max(JIFFY)),
+    )
+}
+
 /// The tail loss probe (if on) and the first RTO expiry, with their slack.
-/// The probe goes out `min(2*srtt + rto_min, R0)` after the send and re-arms
-/// the RTO from itself.
+/// The probe ([`probe_timeout`]) re-arms the RTO from itself.
 fn first_rto_expiry(k: &Retrans) -> (Option<Duration>, Duration, Duration) {
     let rto = k.rto.max(JIFFY);
-    if k.tlp {
-        let pto = k.srtt.saturating_mul(2).saturating_add(k.rto_min).min(rto);
+    if let Some(pto) = probe_timeout(k) {
         (
             Some(pto),
             pto.saturating_add(rto),
@@ -529,6 +569,16 @@ pub struct Knobs {
     pub syn_linear_timeouts: u32,
     /// Tail loss probe off
     pub no_tlp: bool,
+    /// Smoothed RTT, ms (0: negligible, as on a veth)
+    pub srtt_ms: f64,
+    /// An RTT sample, ms: sets srtt and derives the RTO from it
+    pub rtt_ms: Option<f64>,
+    /// rto_min in force, ms
+    pub rto_min_ms: u64,
+    /// Segments in flight at the tail
+    pub in_flight: u32,
+    /// SACK not negotiated
+    pub no_sack: bool,
 }
 
 impl Knobs {
@@ -539,6 +589,16 @@ impl Knobs {
         }
         if self.rto_ms == 0 {
             return Err("--rto-ms must be positive".into());
+        }
+        for (name, v) in [("--srtt-ms", Some(self.srtt_ms)), ("--rtt-ms", self.rtt_ms)] {
+            if let Some(v) = v {
+                if !(0.0..=120_000.0).contains(&v) {
+                    return Err(format!("{name} must be 0..120000"));
+                }
+            }
+        }
+        if !(1..=120_000).contains(&self.rto_min_ms) {
+            return Err("--rto-min-ms must be 1..120000".into());
         }
         Ok(())
     }
@@ -582,13 +642,22 @@ pub struct Prediction {
 /// Builds the prediction for the CLI's knobs.
 pub fn predict(a: &Knobs) -> Prediction {
     let uto = (a.user_timeout_ms > 0).then(|| Duration::from_millis(a.user_timeout_ms));
+    let ms = |v: f64| Duration::from_secs_f64(v / 1000.0);
+    let rto_min = Duration::from_millis(a.rto_min_ms);
+    let (srtt, rto) = match a.rtt_ms {
+        Some(rtt) => (ms(rtt), rto_from_rtt(ms(rtt), rto_min)),
+        None => (ms(a.srtt_ms), Duration::from_millis(a.rto_ms)),
+    };
     let knobs = Retrans {
         retries2: a.retries2,
-        rto: Duration::from_millis(a.rto_ms),
+        rto,
         rto_max: Duration::from_millis(a.rto_max_ms),
+        rto_min,
+        srtt,
+        in_flight: a.in_flight,
+        sack: !a.no_sack,
         user_timeout: uto,
         tlp: !a.no_tlp,
-        ..Retrans::default()
     };
     let ka = Keepalive {
         idle: Duration::from_secs(a.keepalive.0),
@@ -650,8 +719,21 @@ fn render_dead_path(p: &Prediction) -> String {
         "Dead path with data in flight (C3), R0 = {} s; seconds after the original send of the lost segment:\n",
         secs(k.rto)
     );
-    if let Some(t) = d.tail_loss_probe {
-        o += &format!("  tail loss probe          {}\n", secs(t));
+    match d.tail_loss_probe {
+        Some(t) => {
+            o += &format!(
+                "  tail loss probe          {} (2*srtt {} s + {}, {} in flight, capped by R0)\n",
+                secs(t),
+                secs(k.srtt * 2),
+                if k.in_flight == 1 {
+                    format!("rto_min {} s", secs(k.rto_min))
+                } else {
+                    "2 ms".to_string()
+                },
+                k.in_flight
+            )
+        }
+        None => o += "  tail loss probe          none (off, no SACK, or nothing in flight)\n",
     }
     o += &format!(
         "  RTO retransmissions ({}) {}\n",
@@ -978,5 +1060,58 @@ mod tests {
         assert!(parse_keepalive("15,15").is_err());
         assert!(parse_keepalive("0,15,9").is_err());
         assert!(parse_keepalive("1,1,128").is_err());
+    }
+
+    #[test]
+    fn the_tail_loss_probe_follows_tcp_schedule_loss_probe() {
+        let ms = Duration::from_millis;
+        // An orphan FIN after a 100 ms RTT (issue 12): RTO 100 + max(200, 200)
+        // = 300 ms; one segment in flight: 2*100 + 200 = 400 ms, capped by the
+        // RTO: the probe at 300 ms, the first RTO retransmission 300 ms later.
+        let rto = rto_from_rtt(ms(100), TCP_RTO_MIN);
+        assert_eq!(rto, ms(300));
+        let fin = Retrans {
+            rto,
+            srtt: ms(100),
+            ..Retrans::default()
+        };
+        assert_eq!(probe_timeout(&fin), Some(ms(300)));
+        let d = dead_path(&fin);
+        assert_eq!(d.tail_loss_probe, Some(ms(300)));
+        assert_eq!(d.retransmissions[0], ms(600));
+        // Ten segments and a FIN after a 10 ms RTT: 2*10 + 2 = 22 ms.
+        let flight = Retrans {
+            rto: rto_from_rtt(ms(10), TCP_RTO_MIN),
+            srtt: ms(10),
+            in_flight: 11,
+            ..Retrans::default()
+        };
+        assert_eq!(flight.rto, ms(210));
+        assert_eq!(probe_timeout(&flight), Some(ms(22)));
+        // A veth (srtt ~0), one segment: rto_min, capped by the RTO (the
+        // 0.204 s probe of x-postgres-power-off-in-flight).
+        let veth = Retrans {
+            rto: ms(204),
+            ..Retrans::default()
+        };
+        assert_eq!(probe_timeout(&veth), Some(ms(200)));
+        // No SACK, nothing in flight, or TLP off: no probe.
+        for k in [
+            Retrans {
+                sack: false,
+                ..veth.clone()
+            },
+            Retrans {
+                in_flight: 0,
+                ..veth.clone()
+            },
+            Retrans {
+                tlp: false,
+                ..veth.clone()
+            },
+        ] {
+            assert_eq!(probe_timeout(&k), None);
+            assert_eq!(dead_path(&k).tail_loss_probe, None);
+        }
     }
 }
