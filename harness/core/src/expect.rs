@@ -913,6 +913,7 @@ fn derived_name(e: &Expectation, after: &str) -> String {
             let what = match model {
                 crate::scenario::DeathModel::Keepalive => "keepalive probes",
                 crate::scenario::DeathModel::Retransmission => "retransmissions",
+                crate::scenario::DeathModel::Syn => "SYN retransmissions",
             };
             format!("{host}'s {what} at the model's times{after}")
         }

@@ -17,7 +17,7 @@
 //! the RTO sock_diag measured on the connection just before the fault.
 
 use crate::evidence::{Check, Connection, Event, Evidence, Packet, TcpFlags};
-use crate::model::{self, Keepalive, Retrans};
+use crate::model::{self, Keepalive, Retrans, Syn};
 use crate::scenario::{
     CapturePort, DeathMark, DeathModel, EventKind, Host, OrphanModel, Scenario, TcpState, Wait,
     WaitTimeout,
@@ -106,6 +106,152 @@ pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: Host, before_ns: u64) -
         k.tlp = v >= 3;
     }
     k
+}
+
+/// Model inputs for a connect from `host`: the socket's TCP_SYNCNT, else
+/// net.ipv4.tcp_syn_retries (6); net.ipv4.tcp_syn_linear_timeouts as the
+/// scenario sets it, else 4 (6.5+; kernels before have none: set it to 0
+/// there); TCP_USER_TIMEOUT; the RTO cap.
+pub fn syn_knobs(sc: &Scenario, host: Host) -> Syn {
+    let mut k = Syn::default();
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_syn_retries") {
+        k.syn_retries = v as u32;
+    }
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_syn_linear_timeouts") {
+        k.linear_timeouts = v as u32;
+    }
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_rto_max_ms") {
+        k.rto_max = Duration::from_millis(v);
+    }
+    if let Some(e) = sc.endpoint_on(host) {
+        if let Some(n) = e.options.syncnt {
+            k.syn_retries = n;
+        }
+        if let Some(r) = e.options.rto_max {
+            k.rto_max = k.rto_max.min(r.0);
+        }
+        k.user_timeout = e.options.user_timeout.map(|d| d.0).filter(|d| !d.is_zero());
+    }
+    k
+}
+
+/// A connect as captured on the host's port: its first SYN and the SYN's
+/// retransmissions (same sequence number), after the anchor.
+struct SynSeen<'a> {
+    first: &'a Packet,
+    retransmissions: Vec<&'a Packet>,
+}
+
+fn syn_seen(ev: &Evidence, host: Host, conn: Connection, anchor: u64) -> Option<SynSeen<'_>> {
+    let side = host.side();
+    let syns: Vec<&Packet> = conn_packets(ev, port_of_host(host), conn)
+        .into_iter()
+        .filter(|p| {
+            ev.sender(p) == Some(side)
+                && p.flags.has(TcpFlags::SYN)
+                && !p.flags.has(TcpFlags::ACK)
+                && p.ts_ns >= anchor
+        })
+        .collect();
+    let (first, rest) = syns.split_first()?;
+    Some(SynSeen {
+        first,
+        retransmissions: rest
+            .iter()
+            .copied()
+            .filter(|p| p.seq == first.seq)
+            .collect(),
+    })
+}
+
+fn syn_inputs(k: &Syn) -> String {
+    format!(
+        "syn_retries={} linear_timeouts={} rto_max={}{}; times from the first SYN",
+        k.syn_retries,
+        k.linear_timeouts,
+        secs(k.rto_max),
+        k.user_timeout
+            .map(|u| format!(" user_timeout={}", secs(u)))
+            .unwrap_or_default()
+    )
+}
+
+fn predicted_syn(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Predicted, String> {
+    let Some(seen) = syn_seen(ev, host, sc.connection(), anchor) else {
+        return Err(format!(
+            "no SYN from {host} on {} after the step",
+            port_of_host(host)
+        ));
+    };
+    let k = syn_knobs(sc, host);
+    let m = model::syn_sent(&k);
+    Ok(Predicted {
+        reference: seen.first.ts_ns,
+        window: m.death_window(),
+        predicted: m.death,
+        inputs: syn_inputs(&k),
+        offset: Duration::ZERO,
+        anchored: true,
+        lines: vec![format!(
+            "reference: the first SYN at {:.6}s; {} retransmissions captured",
+            ev.rel_secs(seen.first.ts_ns),
+            seen.retransmissions.len()
+        )],
+    })
+}
+
+fn syn_schedule(sc: &Scenario, ev: &Evidence, host: Host, anchor: u64) -> Result<Schedule, Timed> {
+    let Some(seen) = syn_seen(ev, host, sc.connection(), anchor) else {
+        return Err(Timed::undecided(format!(
+            "no SYN from {host} on {} after the step",
+            port_of_host(host)
+        )));
+    };
+    let k = syn_knobs(sc, host);
+    let m = model::syn_sent(&k);
+    let mut late = Duration::ZERO;
+    let mut before = Duration::ZERO;
+    let predicted: Vec<(Duration, Duration)> = m
+        .retransmissions
+        .iter()
+        .map(|t| {
+            late += model::timer_slack(t.saturating_sub(before));
+            before = *t;
+            (*t, late)
+        })
+        .collect();
+    let measured: Vec<Duration> = seen
+        .retransmissions
+        .iter()
+        .map(|p| at(seen.first.ts_ns, p.ts_ns))
+        .collect();
+    let key = match predicted.last() {
+        Some((t, _)) => (Some(*t), measured.get(predicted.len() - 1).copied()),
+        None => (None, None),
+    };
+    Ok(Schedule {
+        reference_ns: seen.first.ts_ns,
+        // A budget in time decides when TCP_USER_TIMEOUT is set (tcp_write_timeout);
+        // otherwise the count or M(syn_retries) does, at an expiry.
+        budget_ends: k
+            .user_timeout
+            .map(|_| m.death.saturating_sub(model::EARLY_SLACK)),
+        predicted,
+        measured,
+        key,
+        header: format!(
+            "model: {} SYN retransmissions ({}), connect fails at {}",
+            m.retransmissions.len(),
+            syn_inputs(&k),
+            secs(m.death)
+        ),
+        number_from: 1,
+    })
 }
 
 /// Model inputs for keepalive on `host`.
@@ -621,6 +767,7 @@ pub fn dies(
     let p = match model_name {
         DeathModel::Retransmission => predicted_retransmission(sc, ev, host, anchor),
         DeathModel::Keepalive => predicted_keepalive(sc, ev, host, anchor),
+        DeathModel::Syn => predicted_syn(sc, ev, host, anchor),
     };
     let p = match p {
         Ok(p) => p,
@@ -840,6 +987,7 @@ pub fn schedule(
     let s = match model_name {
         DeathModel::Retransmission => retransmission_schedule(sc, ev, host, anchor),
         DeathModel::Keepalive => keepalive_schedule(sc, ev, host, anchor),
+        DeathModel::Syn => syn_schedule(sc, ev, host, anchor),
     };
     match s {
         Ok(s) => {
@@ -975,6 +1123,10 @@ pub fn model_life(
                 k.rto = r;
             }
             let m = model::dead_path(&k);
+            m.death + m.late_by_at_most
+        }
+        DeathModel::Syn => {
+            let m = model::syn_sent(&syn_knobs(sc, host));
             m.death + m.late_by_at_most
         }
     }
@@ -1703,5 +1855,56 @@ mod tests {
         // A count-decided end (keepalive) excuses nothing.
         let c = compare_schedule(schedule(2912, None), &Evidence::default());
         assert!(!c.ok, "{:?}", c.evidence);
+    }
+
+    #[test]
+    fn a_connect_dies_and_retransmits_its_syn_at_the_models_times() {
+        // tcp_syn_retries = 2 (linear timeouts 4): SYN retransmissions every
+        // 1 s up to 5 s, ETIMEDOUT at 7 s (measured on 6.18: 7.14 s).
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_syn_retries\" = 2\n");
+        let syns = |times: &[f64]| -> Vec<Packet> {
+            times.iter().map(|t| pkt(*t, true, "S", 77, 0, 0)).collect()
+        };
+        let sent = [0.1, 1.102, 2.104, 3.106, 4.108, 5.11];
+        let ev = evidence(syns(&sent), 7.24);
+        let anchor = ev.steps[0].acted_ns;
+        let death = dies(
+            &sc,
+            &ev,
+            DeathModel::Syn,
+            "client",
+            Host::Client,
+            &DeathMark::ErrorEvent,
+            anchor,
+        );
+        assert!(death.check.ok, "{:?}", death.check.evidence);
+        assert_eq!(death.predicted, Some(7.0));
+        assert!((death.measured.unwrap() - 7.14).abs() < 1e-6);
+        let s = schedule(&sc, &ev, DeathModel::Syn, Host::Client, anchor);
+        assert!(s.check.ok, "{:?}", s.check.evidence);
+        // Early: at 5 s, the SYN budget is not spent.
+        let early = evidence(syns(&sent), 5.2);
+        assert!(
+            !dies(
+                &sc,
+                &early,
+                DeathModel::Syn,
+                "client",
+                Host::Client,
+                &DeathMark::ErrorEvent,
+                anchor
+            )
+            .check
+            .ok
+        );
+        // A socket's TCP_SYNCNT wins over the sysctl.
+        let text = "name = \"t\"\nconclusion = \"X\"\nsummary = \"s\"\n[hosts.client.sysctl]\n\"net.ipv4.tcp_syn_retries\" = 6\n\
+                    [endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[endpoints.client]\nhost = \"client\"\nprogram = \"client\"\noptions = { syncnt = 1 }\n";
+        let sc = Scenario::parse("t.toml", text, Profile::Fast).unwrap();
+        assert_eq!(syn_knobs(&sc, Host::Client).syn_retries, 1);
+        assert_eq!(
+            model::syn_sent(&syn_knobs(&sc, Host::Client)).death,
+            Duration::from_secs(3)
+        );
     }
 }

@@ -149,6 +149,9 @@ fn ser_options<S: Serializer>(o: &SocketOptions, s: S) -> Result<S::Ok, S::Error
     if let Some(v) = &o.rto_max {
         m.serialize_entry("rto_max", &dur(v))?;
     }
+    if let Some(v) = o.syncnt {
+        m.serialize_entry("syncnt", &v)?;
+    }
     m.end()
 }
 
@@ -387,6 +390,9 @@ pub fn apply_options(
     if let Some(d) = o.rto_max {
         let ms = d.0.as_millis().min(u32::MAX as u128) as u32;
         crate::sys::set_tcp_rto_max_ms(sock.as_fd(), ms).map_err(|e| ("rto_max", e))?;
+    }
+    if let Some(n) = o.syncnt {
+        crate::sys::set_tcp_syncnt(sock.as_fd(), n).map_err(|e| ("syncnt", e))?;
     }
     Ok(())
 }

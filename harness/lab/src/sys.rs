@@ -101,13 +101,23 @@ const TCP_RTO_MAX_MS: libc::c_int = 44;
 
 /// setsockopt(IPPROTO_TCP, TCP_RTO_MAX_MS) on a TCP socket.
 pub fn set_tcp_rto_max_ms(sock: BorrowedFd<'_>, ms: u32) -> std::io::Result<()> {
-    let v = ms as libc::c_int;
+    set_tcp_int(sock, TCP_RTO_MAX_MS, ms as libc::c_int)
+}
+
+/// setsockopt(IPPROTO_TCP, TCP_SYNCNT): the socket's own SYN retries (1..127).
+/// (socket2 and nix have no call for it.)
+pub fn set_tcp_syncnt(sock: BorrowedFd<'_>, n: u32) -> std::io::Result<()> {
+    set_tcp_int(sock, libc::TCP_SYNCNT, n as libc::c_int)
+}
+
+/// setsockopt at IPPROTO_TCP level with an int value.
+fn set_tcp_int(sock: BorrowedFd<'_>, opt: libc::c_int, v: libc::c_int) -> std::io::Result<()> {
     // SAFETY: `sock` is open for the call; passes a pointer to a live c_int and its exact size.
     let r = unsafe {
         libc::setsockopt(
             sock.as_raw_fd(),
             libc::IPPROTO_TCP,
-            TCP_RTO_MAX_MS,
+            opt,
             &v as *const libc::c_int as *const libc::c_void,
             std::mem::size_of::<libc::c_int>() as libc::socklen_t,
         )

@@ -315,6 +315,9 @@ named! {
         Retransmission = "retransmission",
         /// An idle connection: keepalive probes until `keepcnt` go unanswered.
         Keepalive = "keepalive",
+        /// A connect whose SYNs go unanswered: SYN retransmissions until
+        /// `tcp_syn_retries` (or the socket's `syncnt`, or the user timeout).
+        Syn = "syn",
     }
 }
 

@@ -436,12 +436,14 @@ fn check_options(
     };
     secs(&o.keepidle, "keepidle", 1.0, 32767.0)?;
     secs(&o.keepintvl, "keepintvl", 1.0, 32767.0)?;
-    if let Some(c) = o.keepcnt {
-        if !(1..=127).contains(&c) {
-            return Err(ctx.err(
-                span,
-                format!("endpoint `{name}`: keepcnt must be 1..127, not {c}"),
-            ));
+    for (what, v) in [("keepcnt", o.keepcnt), ("syncnt", o.syncnt)] {
+        if let Some(c) = v {
+            if !(1..=127).contains(&c) {
+                return Err(ctx.err(
+                    span.clone(),
+                    format!("endpoint `{name}`: {what} must be 1..127, not {c}"),
+                ));
+            }
         }
     }
     if let Some(r) = &o.rto_max {

@@ -144,6 +144,9 @@ pub struct SocketOptions {
     /// TCP_RTO_MAX_MS (kernel 6.15+, 1s..120s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rto_max: Option<Dur>,
+    /// TCP_SYNCNT (1..127): this socket's SYN retries, instead of tcp_syn_retries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syncnt: Option<u32>,
 }
 
 impl SocketOptions {
@@ -161,7 +164,8 @@ impl SocketOptions {
             linger,
             nodelay,
             reuseaddr,
-            rto_max
+            rto_max,
+            syncnt
         );
     }
 }
