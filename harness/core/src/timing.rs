@@ -230,10 +230,7 @@ fn syn_schedule(sc: &Scenario, ev: &Evidence, host: Host, anchor: u64) -> Result
         .iter()
         .map(|p| at(seen.first.ts_ns, p.ts_ns))
         .collect();
-    let key = match predicted.last() {
-        Some((t, _)) => (Some(*t), measured.get(predicted.len() - 1).copied()),
-        None => (None, None),
-    };
+    let key = last_of(&predicted, &measured);
     Ok(Schedule {
         reference_ns: seen.first.ts_ns,
         // A budget in time decides when TCP_USER_TIMEOUT is set (tcp_write_timeout);
@@ -863,6 +860,14 @@ struct Schedule {
     budget_ends: Option<Duration>,
 }
 
+/// A schedule's last predicted event and the captured one of its number.
+fn last_of(predicted: &[(Duration, Duration)], measured: &[Duration]) -> KeyTimes {
+    match predicted.last() {
+        Some((t, _)) => (Some(*t), measured.get(predicted.len() - 1).copied()),
+        None => (None, None),
+    }
+}
+
 /// A dead path's last predicted RTO retransmission and the captured one of
 /// its number, from the head segment's original send (as [`dies`] counts).
 fn chain_key(c: &Chain) -> KeyTimes {
@@ -951,10 +956,7 @@ fn keepalive_schedule(
         .iter()
         .map(|p| at(seen.last_received.ts_ns, p.ts_ns))
         .collect();
-    let key = match predicted.last() {
-        Some((t, _)) => (Some(*t), measured.get(predicted.len() - 1).copied()),
-        None => (None, None),
-    };
+    let key = last_of(&predicted, &measured);
     Ok(Schedule {
         reference_ns: seen.last_received.ts_ns,
         budget_ends: None,
