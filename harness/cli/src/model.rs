@@ -36,6 +36,10 @@ pub struct ModelArgs {
     /// net.ipv4.tcp_syn_linear_timeouts (0 on kernels before 6.5)
     #[arg(long, default_value_t = 4)]
     pub syn_linear_timeouts: u32,
+    /// net.ipv4.tcp_synack_retries (or the listener's TCP_SYNCNT): a passive
+    /// open whose SYN-ACK is never acknowledged
+    #[arg(long, default_value_t = 5)]
+    pub synack_retries: u32,
     /// Tail loss probe off. The kernel sends none when net.ipv4.tcp_early_retrans
     /// is not 3 or 4, SACK was not negotiated (--no-sack), nothing is in flight,
     /// or the connection is in loss recovery (congestion state not Open or CWR)
@@ -75,6 +79,7 @@ impl ModelArgs {
             linger2: self.linger2,
             syn_retries: self.syn_retries,
             syn_linear_timeouts: self.syn_linear_timeouts,
+            synack_retries: self.synack_retries,
             no_tlp: self.no_tlp,
             srtt_ms: self.srtt_ms,
             rtt_ms: self.rtt_ms,

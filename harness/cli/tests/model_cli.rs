@@ -100,3 +100,30 @@ fn the_tail_loss_probe_takes_the_rtt_the_flight_and_sack() {
         assert!(help.contains(knob), "`{knob}` missing from:\n{help}");
     }
 }
+
+#[test]
+fn a_passive_open_retransmits_its_syn_ack_from_one_second_and_drops_the_request() {
+    // tcp_synack_retries 5 (the default): 1, 3, 7, 15, 31 s, dropped at 63 s;
+    // 2 (the fast profile of x-passive-open-ack-lost): 1, 3 s, dropped at 7 s.
+    for (retries, times, death) in [
+        ("5", vec![1.0, 3.0, 7.0, 15.0, 31.0], 63.0),
+        ("2", vec![1.0, 3.0], 7.0),
+    ] {
+        let out = model(&["--json", "--synack-retries", retries]);
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let got: Vec<f64> = v["syn_recv"]["retransmissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_f64().unwrap())
+            .collect();
+        assert_eq!(got, times);
+        assert_eq!(v["syn_recv"]["death"].as_f64().unwrap(), death);
+    }
+    let text = String::from_utf8(model(&["--synack-retries", "2"]).stdout).unwrap();
+    assert!(
+        text.contains("SYN-ACK retransmissions (2) 1.000 3.000") && text.contains("dropped"),
+        "{text}"
+    );
+}

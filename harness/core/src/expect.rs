@@ -907,13 +907,20 @@ fn derived_name(e: &Expectation, after: &str) -> String {
             format!("{source} dies by {model} at the model's time{after}")
         }
         Expectation::Gone { model, host } => {
-            format!("{host}'s orphan vanishes ({model}) at the model's time{after}")
+            let what = match model {
+                crate::scenario::OrphanModel::SynRecv => "half-open request",
+                crate::scenario::OrphanModel::OrphanFin
+                | crate::scenario::OrphanModel::FinWait2 => "orphan",
+            };
+            format!("{host}'s {what} vanishes ({model}) at the model's time{after}")
         }
         Expectation::Schedule { model, host } => {
             let what = match model {
                 crate::scenario::DeathModel::Keepalive => "keepalive probes",
                 crate::scenario::DeathModel::Retransmission => "retransmissions",
                 crate::scenario::DeathModel::Syn => "SYN retransmissions",
+                crate::scenario::DeathModel::Synack => "SYN-ACK retransmissions",
+                crate::scenario::DeathModel::LocalDrop => "local-drop probes",
             };
             format!("{host}'s {what} at the model's times{after}")
         }

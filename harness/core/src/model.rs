@@ -13,6 +13,8 @@
 //! - [`orphan_fin`]: the original transmission of the orphan's FIN (close()).
 //! - [`keepalive`] (C4, C4b): the last segment received from the peer.
 //! - [`syn_sent`]: the first SYN (connect()).
+//! - [`syn_recv`]: the listener's first SYN-ACK (its half-open request).
+//! - [`local_drop`]: the write of new data the sender's own interface drops.
 //! - [`fin_wait2_lifetime`]: the moment the orphan enters FIN_WAIT2.
 //! - [`TIME_WAIT`]: the moment the socket enters TIME_WAIT.
 //!
@@ -421,6 +423,116 @@ pub fn syn_sent(k: &Syn) -> DeadPath {
     }
 }
 
+/// TCP_RESOURCE_PROBE_INTERVAL (include/net/tcp.h, HZ/2): the timer a
+/// transmission that failed locally re-arms, without backoff.
+pub const TCP_RESOURCE_PROBE_INTERVAL: Duration = Duration::from_millis(500);
+
+/// New data written while the sender's own interface drops everything (a
+/// qdisc or an egress filter on the host: the transmit call returns
+/// NET_XMIT_DROP, so TCP knows the loss is local). Times from the write.
+///
+/// The segment never leaves: nothing is in flight, so no RTO runs. The
+/// failed transmit arms the zero-window probe timer at `tcp_probe0_base`
+/// (max(RTO, TCP_RTO_MIN); tcp_check_probe_timer), and each probe that fails
+/// locally re-arms it at TCP_RESOURCE_PROBE_INTERVAL (500 ms) without
+/// backoff (tcp_send_probe0: "err > 0 ... Let local senders to fight for
+/// local resources"). tcp_probe_timer aborts (ETIMEDOUT) at the expiry where
+/// `icsk_probes_out >= tcp_retries2`, or, with TCP_USER_TIMEOUT, where the
+/// time since the first expiry (`icsk_probes_tstamp`, not the write nor the
+/// last ACK) reaches it; tcp_clamp_probe0_to_user_timeout makes a timer fire
+/// exactly then. Measured on 6.18 (RTO 204 ms, retries2 3): probes every
+/// 500 ms (sock_diag: timer `persist`, backoff 0), ETIMEDOUT 1.74 s after the
+/// write (model 1.704 s).
+pub fn local_drop(k: &Retrans) -> DeadPath {
+    let first = k.rto.max(TCP_RTO_MIN);
+    let mut t = first;
+    let mut slack = timer_slack(first);
+    let mut probes = Vec::new();
+    for _ in 0..MAX_STEPS {
+        let elapsed = t - first;
+        let gone = match k.user_timeout {
+            Some(u) => elapsed >= u || probes.len() as u32 >= k.retries2,
+            None => probes.len() as u32 >= k.retries2,
+        };
+        if gone {
+            break;
+        }
+        probes.push(t);
+        let mut next = TCP_RESOURCE_PROBE_INTERVAL;
+        if let Some(u) = k.user_timeout {
+            next = next.min(u.saturating_sub(elapsed).max(JIFFY));
+        }
+        slack += timer_slack(next);
+        t += next;
+    }
+    DeadPath {
+        tail_loss_probe: None,
+        retransmissions: probes,
+        budget: k
+            .user_timeout
+            .unwrap_or(TCP_RESOURCE_PROBE_INTERVAL * k.retries2),
+        death: t,
+        late_by_at_most: slack,
+    }
+}
+
+/// Knobs for a passive open whose handshake never completes: the listener
+/// answered a SYN, and neither its SYN-ACK's ACK nor data ever arrives (the
+/// ACK is lost, or the client vanished). The request (`SYN_RECV`, the
+/// listener's half-open child) lives on a timer of its own.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Synack {
+    /// The listener's TCP_SYNCNT, else net.ipv4.tcp_synack_retries (default 5).
+    pub synack_retries: u32,
+    /// A TCP Fast Open child: one retry more (tcp_fastopen_synack_timer:
+    /// "add one more retry for fastopen").
+    pub fastopen: bool,
+}
+
+impl Default for Synack {
+    fn default() -> Self {
+        Synack {
+            synack_retries: 5,
+            fastopen: false,
+        }
+    }
+}
+
+/// SYN-ACK retransmissions of a request and the time it is dropped, from the
+/// first SYN-ACK (net/ipv4/inet_connection_sock.c, reqsk_timer_handler).
+/// The request timer starts at TCP_TIMEOUT_INIT (1 s, `tcp_timeout_init`)
+/// and doubles after each retransmission (`TCP_TIMEOUT_INIT <<
+/// num_timeout`), capped by the compile-time TCP_RTO_MAX: measured on 6.18,
+/// `tcp_rto_max_ms` = 1000 leaves the intervals at 1 s, 2 s. At each expiry
+/// `syn_ack_recalc` expires the request once `num_timeout >= thresh`
+/// (`icsk_syn_retries ? : tcp_synack_retries`; the young/old pruning that
+/// lowers thresh applies only to a queue more than half full, never to the
+/// lab's one request). The request vanishes silently: no RST, and the
+/// listener's application never hears of it (nothing reaches accept()).
+/// Measured on 6.18 with synack_retries 2: SYN-ACKs at 1.03 s and 3.04 s, the
+/// request gone at 7 s.
+pub fn syn_recv(k: &Synack) -> DeadPath {
+    let base = TCP_TIMEOUT_INIT;
+    let retries = k.synack_retries + u32::from(k.fastopen);
+    let (retransmissions, death, late) = rto_chain(
+        base,
+        base,
+        TCP_RTO_MAX,
+        0,
+        Clock::At(Duration::ZERO),
+        None,
+        timer_slack(base),
+        |retransmits, _, _| retransmits >= retries,
+    );
+    DeadPath {
+        tail_loss_probe: None,
+        retransmissions,
+        budget: death,
+        death,
+        late_by_at_most: late,
+    }
+}
+
 /// Keepalive knobs (per socket: TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Keepalive {
@@ -567,6 +679,8 @@ pub struct Knobs {
     pub syn_retries: u32,
     /// net.ipv4.tcp_syn_linear_timeouts (0 on kernels before 6.5)
     pub syn_linear_timeouts: u32,
+    /// net.ipv4.tcp_synack_retries (or the listener's TCP_SYNCNT)
+    pub synack_retries: u32,
     /// Tail loss probe off
     pub no_tlp: bool,
     /// Smoothed RTT, ms (0: negligible, as on a veth)
@@ -637,6 +751,8 @@ pub struct Prediction {
     pub time_wait: Duration,
     pub syn_knobs: Syn,
     pub syn_sent: DeadPath,
+    pub synack_knobs: Synack,
+    pub syn_recv: DeadPath,
 }
 
 /// Builds the prediction for the CLI's knobs.
@@ -671,6 +787,10 @@ pub fn predict(a: &Knobs) -> Prediction {
         rto_max: knobs.rto_max,
         user_timeout: uto,
     };
+    let synack = Synack {
+        synack_retries: a.synack_retries,
+        fastopen: false,
+    };
     Prediction {
         dead_path: dead_path(&knobs),
         orphan_fin: orphan_fin(&knobs, a.orphan_retries),
@@ -681,6 +801,8 @@ pub fn predict(a: &Knobs) -> Prediction {
         keepalive_knobs: ka,
         syn_sent: syn_sent(&syn),
         syn_knobs: syn,
+        syn_recv: syn_recv(&synack),
+        synack_knobs: synack,
         knobs,
     }
 }
@@ -809,9 +931,24 @@ fn render_close_and_connect(p: &Prediction) -> String {
         list(&s.retransmissions)
     );
     o += &format!(
-        "  connect() fails (ETIMEDOUT) at {} s, late by at most {} s\n",
+        "  connect() fails (ETIMEDOUT) at {} s, late by at most {} s\n\n",
         secs(s.death),
         secs(s.late_by_at_most)
+    );
+    let r = &p.syn_recv;
+    o += &format!(
+        "SYN-ACK unacknowledged (the listener's half-open request), tcp_synack_retries={}; seconds after the first SYN-ACK:\n",
+        p.synack_knobs.synack_retries
+    );
+    o += &format!(
+        "  SYN-ACK retransmissions ({}) {}\n",
+        r.retransmissions.len(),
+        list(&r.retransmissions)
+    );
+    o += &format!(
+        "  the request is dropped (no RST; accept() never hears of it) at {} s, late by at most {} s\n",
+        secs(r.death),
+        secs(r.late_by_at_most)
     );
     o
 }
@@ -1005,6 +1142,63 @@ mod tests {
         // 3.5 * RTO floor.
         assert_eq!(fin_wait2_lifetime(s(1.0), 0, s(2.0)), Some(s(7.0)));
         assert_eq!(TIME_WAIT, s(60.0));
+    }
+
+    #[test]
+    fn a_local_drop_probes_every_500_ms_without_backoff_and_counts_from_the_first_probe() {
+        let k = Retrans {
+            retries2: 3,
+            rto: s(0.204),
+            ..Retrans::default()
+        };
+        let d = local_drop(&k);
+        // The probe timer at the RTO, then every 500 ms; the 4th expiry finds
+        // probes_out = retries2 (measured on 6.18: ETIMEDOUT at 1.74 s).
+        assert_eq!(d.retransmissions, [0.204, 0.704, 1.204].map(s));
+        assert_eq!(d.death, s(1.704));
+        assert!(d.death_window().contains(s(1.74)), "{:?}", d.death_window());
+        // TCP_USER_TIMEOUT counts from the first expiry (icsk_probes_tstamp),
+        // the timer clamped to it: 1.1 s after 0.204 is 1.304, not 1.1 or 1.204.
+        let d = local_drop(&Retrans {
+            retries2: 15,
+            user_timeout: Some(s(1.1)),
+            ..k.clone()
+        });
+        assert_eq!(d.retransmissions, [0.204, 0.704, 1.204].map(s));
+        assert_eq!(d.death, s(1.304));
+        // An RTO under TCP_RTO_MIN still waits tcp_probe0_base = 200 ms.
+        let d = local_drop(&Retrans { rto: s(0.05), ..k });
+        assert_eq!(d.retransmissions[0], s(0.2));
+    }
+
+    #[test]
+    fn syn_recv_doubles_from_one_second_and_drops_the_request_at_the_next_expiry() {
+        // The kernel's default (tcp_synack_retries 5): SYN-ACKs at 1, 3, 7,
+        // 15, 31 s after the first, the request dropped at 63 s.
+        let d = syn_recv(&Synack::default());
+        assert_eq!(d.retransmissions, [1.0, 3.0, 7.0, 15.0, 31.0].map(s));
+        assert_eq!(d.death, s(63.0));
+        // Measured on 6.18 with synack_retries 2: 1.027 s, 3.043 s, gone at ~7 s.
+        let d = syn_recv(&Synack {
+            synack_retries: 2,
+            ..Synack::default()
+        });
+        assert_eq!(d.retransmissions, [1.0, 3.0].map(s));
+        for (i, measured) in [1.027, 3.043].into_iter().enumerate() {
+            let late: Duration = [1.0, 2.0][..=i].iter().map(|&t| timer_slack(s(t))).sum();
+            let (t, m) = (d.retransmissions[i], s(measured));
+            assert!(
+                t <= m && m <= t + late,
+                "SYN-ACK {i}: {m:?} vs {t:?} + {late:?}"
+            );
+        }
+        assert_eq!(d.death, s(7.0));
+        // A Fast Open child gets one retry more.
+        let d = syn_recv(&Synack {
+            synack_retries: 2,
+            fastopen: true,
+        });
+        assert_eq!(d.death, s(15.0));
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! the RTO sock_diag measured on the connection just before the fault.
 
 use crate::evidence::{Check, Connection, Event, Evidence, Packet, TcpFlags};
-use crate::model::{self, Keepalive, Retrans, Syn};
+use crate::model::{self, Keepalive, Retrans, Syn, Synack};
 use crate::scenario::{
     CapturePort, DeathMark, DeathModel, EventKind, Host, OrphanModel, Scenario, TcpState, Wait,
     WaitTimeout,
@@ -214,17 +214,7 @@ fn syn_schedule(sc: &Scenario, ev: &Evidence, host: Host, anchor: u64) -> Result
     };
     let k = syn_knobs(sc, host);
     let m = model::syn_sent(&k);
-    let mut late = Duration::ZERO;
-    let mut before = Duration::ZERO;
-    let predicted: Vec<(Duration, Duration)> = m
-        .retransmissions
-        .iter()
-        .map(|t| {
-            late += model::timer_slack(t.saturating_sub(before));
-            before = *t;
-            (*t, late)
-        })
-        .collect();
+    let predicted = chain_lateness(&m.retransmissions);
     let measured: Vec<Duration> = seen
         .retransmissions
         .iter()
@@ -249,6 +239,87 @@ fn syn_schedule(sc: &Scenario, ev: &Evidence, host: Host, anchor: u64) -> Result
         ),
         number_from: 1,
     })
+}
+
+/// Model inputs for a passive open on `host` (the listener): its endpoint's
+/// TCP_SYNCNT, else net.ipv4.tcp_synack_retries (5).
+pub fn synack_knobs(sc: &Scenario, host: Host) -> Synack {
+    let mut k = Synack::default();
+    if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_synack_retries") {
+        k.synack_retries = v as u32;
+    }
+    if let Some(n) = sc.endpoint_on(host).and_then(|e| e.options.syncnt) {
+        k.synack_retries = n;
+    }
+    k
+}
+
+fn synack_inputs(k: &Synack) -> String {
+    format!("synack_retries={}", k.synack_retries)
+}
+
+/// `schedule = "synack"`: the listener's SYN-ACK retransmissions (same
+/// sequence number as its first SYN-ACK after the anchor), from that first one.
+fn synack_schedule(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Schedule, Timed> {
+    let side = host.side();
+    let synacks: Vec<&Packet> = conn_packets(ev, port_of_host(host), sc.connection())
+        .into_iter()
+        .filter(|p| {
+            ev.sender(p) == Some(side)
+                && p.flags.has(TcpFlags::SYN)
+                && p.flags.has(TcpFlags::ACK)
+                && p.ts_ns >= anchor
+        })
+        .collect();
+    let Some((first, rest)) = synacks.split_first() else {
+        return Err(Timed::undecided(format!(
+            "no SYN-ACK from {host} on {} after the step",
+            port_of_host(host)
+        )));
+    };
+    let k = synack_knobs(sc, host);
+    let m = model::syn_recv(&k);
+    let predicted = chain_lateness(&m.retransmissions);
+    let measured: Vec<Duration> = rest
+        .iter()
+        .filter(|p| p.seq == first.seq)
+        .map(|p| at(first.ts_ns, p.ts_ns))
+        .collect();
+    let key = last_of(&predicted, &measured);
+    Ok(Schedule {
+        reference_ns: first.ts_ns,
+        budget_ends: None,
+        predicted,
+        measured,
+        key,
+        header: format!(
+            "model: {} SYN-ACK retransmissions ({}; times from the first SYN-ACK), the request dropped at {}",
+            m.retransmissions.len(),
+            synack_inputs(&k),
+            secs(m.death)
+        ),
+        number_from: 1,
+    })
+}
+
+/// Each time of a chain of timers with the lateness accumulated up to it
+/// (each timer re-armed from the one before: [`model::timer_slack`] of each interval).
+fn chain_lateness(times: &[Duration]) -> Vec<(Duration, Duration)> {
+    let mut late = Duration::ZERO;
+    let mut before = Duration::ZERO;
+    times
+        .iter()
+        .map(|t| {
+            late += model::timer_slack(t.saturating_sub(before));
+            before = *t;
+            (*t, late)
+        })
+        .collect()
 }
 
 /// Model inputs for keepalive on `host`.
@@ -710,6 +781,92 @@ fn predicted_retransmission(
     })
 }
 
+/// `dies = "local_drop"`: from the first write (`sent`) of an endpoint on
+/// `host` after the step that put the local drop in force; the model is
+/// [`model::local_drop`]. Nothing reaches the capture, so the sock_diag
+/// samples are the evidence of the regime: the zero-window probe timer
+/// (`persist`) re-armed at 500 ms at most, its probe count, no backoff.
+fn predicted_local_drop(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Predicted, String> {
+    let on_host: Vec<&str> = sc
+        .endpoints
+        .iter()
+        .filter(|(_, e)| e.host == host)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    let Some(write) = ev.events.iter().find(|e| {
+        e.kind == EventKind::Sent && e.ts_ns >= anchor && on_host.contains(&e.source.as_str())
+    }) else {
+        return Err(format!("no write by an endpoint on {host} after the step"));
+    };
+    let k = retrans_knobs(sc, ev, host, write.ts_ns);
+    let m = model::local_drop(&k);
+    let conn = sc.connection();
+    let samples: Vec<&crate::evidence::SockSample> = ev
+        .sockets
+        .iter()
+        .filter(|s| s.host == host && s.ts_ns >= write.ts_ns && conn.has_socket(s))
+        .collect();
+    let persist: Vec<&&crate::evidence::SockSample> = samples
+        .iter()
+        .filter(|s| s.timer == Some(crate::evidence::Timer::Persist))
+        .collect();
+    if persist.is_empty() {
+        return Err(format!(
+            "{host}'s socket never showed the probe timer (persist) after the write: not a local drop of new data"
+        ));
+    }
+    let longest = persist
+        .iter()
+        .filter_map(|s| s.expires_ms)
+        .max()
+        .unwrap_or(0);
+    let info = samples.iter().filter_map(|s| s.tcp.as_ref());
+    let probes = info.clone().map(|t| t.probes).max().unwrap_or(0);
+    let backoff = info.map(|t| t.backoff).max().unwrap_or(0);
+    // The regime, as sock_diag saw it: no timer beyond the first probe0_base
+    // or 500 ms, and no backoff (the checks below decide nothing by themselves;
+    // the death's time does).
+    let limit = k
+        .rto
+        .max(model::TCP_RTO_MIN)
+        .max(model::TCP_RESOURCE_PROBE_INTERVAL);
+    let regime_ok = Duration::from_millis(longest) <= limit && backoff == 0;
+    Ok(Predicted {
+        reference: write.ts_ns,
+        window: m.death_window(),
+        predicted: m.death,
+        inputs: format!(
+            "retries2={} rto={}{}; {} probes at {}; times from the write at {:.6}s",
+            k.retries2,
+            secs(k.rto),
+            k.user_timeout
+                .map(|u| format!(" user_timeout={} (from the first probe)", secs(u)))
+                .unwrap_or_default(),
+            m.retransmissions.len(),
+            m.retransmissions
+                .iter()
+                .map(|t| secs(*t))
+                .collect::<Vec<_>>()
+                .join(" "),
+            ev.rel_secs(write.ts_ns)
+        ),
+        offset: Duration::ZERO,
+        anchored: regime_ok,
+        lines: vec![format!(
+            "sock_diag after the write: {} samples with the probe timer (persist), the longest {} ms (at most {} ms without backoff), probes_out up to {probes}, backoff up to {backoff} {}",
+            persist.len(),
+            longest,
+            limit.as_millis(),
+            if regime_ok { "ok" } else { "NOT THE LOCAL-DROP REGIME" }
+        )],
+    })
+}
+
 fn predicted_keepalive(
     sc: &Scenario,
     ev: &Evidence,
@@ -765,6 +922,11 @@ pub fn dies(
         DeathModel::Retransmission => predicted_retransmission(sc, ev, host, anchor),
         DeathModel::Keepalive => predicted_keepalive(sc, ev, host, anchor),
         DeathModel::Syn => predicted_syn(sc, ev, host, anchor),
+        DeathModel::LocalDrop => predicted_local_drop(sc, ev, host, anchor),
+        // Rejected by validation: no application hears of a request's end.
+        DeathModel::Synack => {
+            Err("`dies = \"synack\"` has no application death: use `gone = \"syn_recv\"`".into())
+        }
     };
     let p = match p {
         Ok(p) => p,
@@ -990,6 +1152,11 @@ pub fn schedule(
         DeathModel::Retransmission => retransmission_schedule(sc, ev, host, anchor),
         DeathModel::Keepalive => keepalive_schedule(sc, ev, host, anchor),
         DeathModel::Syn => syn_schedule(sc, ev, host, anchor),
+        DeathModel::Synack => synack_schedule(sc, ev, host, anchor),
+        DeathModel::LocalDrop => Err(Timed::undecided(
+            "a local drop's probes never reach the capture: check its death with `dies = \"local_drop\"`"
+                .to_string(),
+        )),
     };
     match s {
         Ok(s) => {
@@ -1131,6 +1298,18 @@ pub fn model_life(
             let m = model::syn_sent(&syn_knobs(sc, host));
             m.death + m.late_by_at_most
         }
+        DeathModel::Synack => {
+            let m = model::syn_recv(&synack_knobs(sc, host));
+            m.death + m.late_by_at_most
+        }
+        DeathModel::LocalDrop => {
+            let mut k = retrans_knobs(sc, &Evidence::default(), host, u64::MAX);
+            if let Some(r) = rto {
+                k.rto = r;
+            }
+            let m = model::local_drop(&k);
+            m.death + m.late_by_at_most
+        }
     }
 }
 
@@ -1163,6 +1342,65 @@ struct Lifetime {
     /// the vanishing to better than half of it (see [`gone`]).
     rto: Duration,
     inputs: String,
+}
+
+/// The model's lifetime of `host`'s socket for `gone`, from its reference
+/// packet (the host's FIN after the anchor; for `syn_recv`, its first SYN-ACK).
+fn lifetime(
+    sc: &Scenario,
+    ev: &Evidence,
+    model_name: OrphanModel,
+    host: Host,
+    anchor: u64,
+) -> Result<Lifetime, String> {
+    let side = host.side();
+    let pkts = conn_packets(ev, port_of_host(host), sc.connection());
+    let first = |what: &str, wanted: &dyn Fn(&Packet) -> bool| {
+        pkts.iter()
+            .copied()
+            .find(|p| ev.sender(p) == Some(side) && p.ts_ns >= anchor && wanted(p))
+            .ok_or_else(|| {
+                format!(
+                    "no {what} from {host} on {} after the step",
+                    port_of_host(host)
+                )
+            })
+    };
+    match model_name {
+        OrphanModel::OrphanFin => {
+            let fin = first("FIN", &|p| p.flags.has(TcpFlags::FIN))?;
+            Ok(orphan_fin_life(sc, ev, host, fin))
+        }
+        OrphanModel::FinWait2 => {
+            let fin = first("FIN", &|p| p.flags.has(TcpFlags::FIN))?;
+            fin_wait2_life(sc, ev, host, &pkts, fin)
+        }
+        OrphanModel::SynRecv => {
+            let synack = first("SYN-ACK", &|p| {
+                p.flags.has(TcpFlags::SYN) && p.flags.has(TcpFlags::ACK)
+            })?;
+            Ok(syn_recv_life(sc, ev, host, synack))
+        }
+    }
+}
+
+/// `syn_recv`: from the request's first SYN-ACK ([`model::syn_recv`]).
+fn syn_recv_life(sc: &Scenario, ev: &Evidence, host: Host, synack: &Packet) -> Lifetime {
+    let k = synack_knobs(sc, host);
+    let m = model::syn_recv(&k);
+    Lifetime {
+        reference: synack.ts_ns,
+        predicted: m.death,
+        late: m.late_by_at_most,
+        // The request timer's last interval, what the sampling must resolve.
+        rto: m.death - m.retransmissions.last().copied().unwrap_or_default(),
+        inputs: format!(
+            "syn_recv; {}, {} SYN-ACK retransmissions; from the first SYN-ACK at {:.6}s",
+            synack_inputs(&k),
+            m.retransmissions.len(),
+            ev.rel_secs(synack.ts_ns)
+        ),
+    }
 }
 
 /// `orphan_fin`: from the original send of the host's FIN.
@@ -1304,25 +1542,10 @@ pub fn gone(
     host: Host,
     anchor: u64,
 ) -> Timed {
-    let side = host.side();
     let conn = sc.connection();
-    let pkts = conn_packets(ev, port_of_host(host), conn);
-    let Some(fin) = pkts
-        .iter()
-        .copied()
-        .find(|p| ev.sender(p) == Some(side) && p.flags.has(TcpFlags::FIN) && p.ts_ns >= anchor)
-    else {
-        return Timed::undecided(format!(
-            "no FIN from {host} on {} after the step",
-            port_of_host(host)
-        ));
-    };
-    let life = match model_name {
-        OrphanModel::OrphanFin => orphan_fin_life(sc, ev, host, fin),
-        OrphanModel::FinWait2 => match fin_wait2_life(sc, ev, host, &pkts, fin) {
-            Ok(l) => l,
-            Err(line) => return Timed::undecided(line),
-        },
+    let life = match lifetime(sc, ev, model_name, host, anchor) {
+        Ok(l) => l,
+        Err(line) => return Timed::undecided(line),
     };
     let earliest = life.predicted.saturating_sub(model::EARLY_SLACK);
     let latest = life.predicted + life.late;
@@ -1736,6 +1959,69 @@ mod tests {
         let g = gone(&sc, &ev, OrphanModel::FinWait2, Host::Client, anchor);
         assert!(!g.check.ok);
         assert_eq!((g.predicted, g.measured), (Some(1.0), None));
+    }
+
+    #[test]
+    fn a_half_open_request_retransmits_its_syn_ack_and_vanishes_at_the_models_times() {
+        use crate::evidence::SockSample;
+        // tcp_synack_retries = 2: SYN-ACKs at 1 s and 3 s after the first, the
+        // request dropped at 7 s (measured on 6.18: 1.027, 3.043, gone by 7.08 s).
+        let sc = scenario("[hosts.server.sysctl]\n\"net.ipv4.tcp_synack_retries\" = 2\n");
+        let synack = |t: f64| Packet {
+            port: "server-port".into(),
+            ..pkt(t, false, "S.", 900, 78, 0)
+        };
+        let mut ev = evidence(
+            vec![
+                Packet {
+                    port: "server-port".into(),
+                    ..pkt(0.1, true, "S", 77, 0, 0)
+                },
+                synack(0.1001),
+                synack(1.127),
+                synack(3.143),
+            ],
+            100.0,
+        );
+        let (client, server): (SocketAddr, SocketAddr) = (
+            "198.18.0.1:40000".parse().unwrap(),
+            "198.18.0.2:8080".parse().unwrap(),
+        );
+        // Rounds every 10 ms with the request until `until_ms`, then one without it.
+        let rounds = |until_ms: u64| -> Vec<SockSample> {
+            (11..=until_ms / 10)
+                .map(|i| {
+                    let ts = BASE + i * 10_000_000;
+                    SockSample::new(ts, Host::Server, server, client, TcpState::SynRecv)
+                })
+                .chain([SockSample::no_socket(
+                    BASE + (until_ms + 10) * 1_000_000,
+                    Host::Server,
+                )])
+                .collect()
+        };
+        ev.sockets = rounds(7170);
+        let anchor = ev.steps[0].acted_ns;
+        let s = schedule(&sc, &ev, DeathModel::Synack, Host::Server, anchor);
+        assert!(s.check.ok, "{:?}", s.check.evidence);
+        assert_eq!(s.predicted, Some(3.0));
+        let g = gone(&sc, &ev, OrphanModel::SynRecv, Host::Server, anchor);
+        assert!(g.check.ok, "{:?}", g.check.evidence);
+        assert_eq!(g.predicted, Some(7.0));
+        // A request that outlived the model's time by more than its lateness fails.
+        ev.sockets = rounds(7590);
+        assert!(
+            !gone(&sc, &ev, OrphanModel::SynRecv, Host::Server, anchor)
+                .check
+                .ok
+        );
+        // A third SYN-ACK retransmission is one more than the model's.
+        ev.packets.push(synack(7.2));
+        assert!(
+            !schedule(&sc, &ev, DeathModel::Synack, Host::Server, anchor)
+                .check
+                .ok
+        );
     }
 
     #[test]

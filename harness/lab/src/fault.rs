@@ -10,7 +10,9 @@
 //!   sent into the cut.
 //! - drop (selective): a tiny cls_bpf program on the ingress where the wire
 //!   receives the sender's frames (see [`crate::bpf`]); the capture on that
-//!   port still shows what was sent, the other port what got through.
+//!   port still shows what was sent, the other port what got through. The
+//!   one drop on a host's own interface is asked for by name (`at = "host"`,
+//!   a local drop the sender's TCP is told about); the capture sees none of it.
 //! - power off: the host's port is cut first, so not one packet escapes; then
 //!   its processes are killed, its sockets destroyed and its namespace
 //!   deleted. Power on: a fresh empty namespace with the same name, addresses
@@ -22,7 +24,7 @@ use crate::rtnl::Rtnl;
 use crate::topology::{Host, Lab};
 use anyhow::{anyhow, Result};
 use std::sync::atomic::Ordering;
-use teardown_core::scenario::DropSelect;
+use teardown_core::scenario::{DropAt, DropSelect};
 
 /// Cuts (`true`) or restores (`false`) the wire in both directions.
 /// Switched: bridge ports disabled. Direct: a drop-all cls_bpf filter on each
@@ -66,14 +68,46 @@ pub fn drop_first(
     rule: &DropRule,
     count: Option<u64>,
 ) -> Result<Option<crate::bpf::Budget>> {
+    drop_at(lab, from, rule, count, DropAt::Wire)
+}
+
+/// Like [`drop_first`], at `at`: the wire's ingress of `from`'s frames, or
+/// `from`'s own interface (clsact egress, the one exception to this module's
+/// contract, asked for by name: the sender's TCP is told of the drop, the
+/// local-congestion case of tcp_retransmit_timer). Undo the latter with
+/// [`undrop_local`].
+pub fn drop_at(
+    lab: &Lab,
+    from: Host,
+    rule: &DropRule,
+    count: Option<u64>,
+    at: DropAt,
+) -> Result<Option<crate::bpf::Budget>> {
     rule.validate()?;
     let budget = count.map(crate::bpf::Budget::new).transpose()?;
-    let (ns, ifname) = ingress_of(lab, from);
+    let (ns, ifname, hook) = match at {
+        DropAt::Wire => {
+            let (ns, ifname) = ingress_of(lab, from);
+            (ns, ifname, crate::tc::Hook::Ingress)
+        }
+        DropAt::Host => (lab.host(from), "eth0", crate::tc::Hook::Egress),
+    };
     ns.run(|| -> Result<()> {
         let idx = crate::tc::ifindex(ifname)?;
-        crate::tc::attach_counted_drop_at(idx, crate::tc::Hook::Ingress, rule, budget.as_ref())
+        crate::tc::attach_counted_drop_at(idx, hook, rule, budget.as_ref())
     })?;
     Ok(budget)
+}
+
+/// Removes the local drops ([`DropAt::Host`]) on these hosts' own interfaces.
+pub fn undrop_local(lab: &Lab, hosts: &[Host]) -> Result<()> {
+    for &h in hosts {
+        lab.host(h).run(|| -> Result<()> {
+            let idx = crate::tc::ifindex("eth0")?;
+            crate::tc::detach_all(idx)
+        })?;
+    }
+    Ok(())
 }
 
 /// Removes every drop filter the harness added, in both directions.

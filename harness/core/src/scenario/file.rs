@@ -166,6 +166,10 @@ pub(super) struct StepFile {
     /// retransmission timer: "the FIN is lost once").
     #[serde(default)]
     pub count: Option<Spanned<u64>>,
+    /// `drop`: where: `wire` (default; a loss on the path) or `host` (the
+    /// sender's own interface: a local drop its TCP is told about).
+    #[serde(default)]
+    pub at: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]

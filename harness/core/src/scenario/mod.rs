@@ -34,7 +34,8 @@ pub mod values;
 
 pub use pattern::{FlagSet, LinePattern, PacketAlt, PacketPattern};
 pub use terms::{
-    CapturePort, DeathModel, EventKind, Host, OrphanModel, Quiet, Senders, Signal, Stream, TcpState,
+    CapturePort, DeathModel, DropAt, EventKind, Host, OrphanModel, Quiet, Senders, Signal, Stream,
+    TcpState,
 };
 pub use values::{Dur, Family, OnEof, Profile, ShutdownHow, SocketOptions, Topology, When};
 
@@ -295,6 +296,7 @@ pub enum Action {
         from: Senders,
         select: DropSelect,
         count: Option<u64>,
+        at: DropAt,
     },
     /// The wire stops every `drop`.
     Undrop,

@@ -318,16 +318,44 @@ named! {
         /// A connect whose SYNs go unanswered: SYN retransmissions until
         /// `tcp_syn_retries` (or the socket's `syncnt`, or the user timeout).
         Syn = "syn",
+        /// A passive open whose SYN-ACK is never acknowledged: the listener's
+        /// request retransmits its SYN-ACK until `tcp_synack_retries` (or the
+        /// listener's `syncnt`). For `schedule` (on the server) and
+        /// `model_timeout`; its end is `gone = "syn_recv"` (no application
+        /// hears of it).
+        Synack = "synack",
+        /// New data written while the sender's own interface drops it
+        /// (`drop` with `at = "host"`): probes every 500 ms without backoff
+        /// until `tcp_retries2` probes or TCP_USER_TIMEOUT from the first.
+        /// For `dies` (nothing reaches the capture, so no `schedule`).
+        LocalDrop = "local_drop",
     }
 }
 
 named! {
-    /// How a closed (orphaned) socket vanishes, per the kernel model.
+    /// How a socket nobody holds (an orphan, a listener's request) vanishes, per the kernel model.
     pub enum OrphanModel {
         /// Its FIN is never acknowledged: retransmitted under `tcp_orphan_retries`.
         OrphanFin = "orphan_fin",
         /// Its peer never sends a FIN: FIN_WAIT2 lasts `tcp_fin_timeout`.
         FinWait2 = "fin_wait2",
+        /// A listener's half-open request (SYN_RECV) whose SYN-ACK is never
+        /// acknowledged: dropped at the expiry after `tcp_synack_retries`.
+        SynRecv = "syn_recv",
+    }
+}
+
+named! {
+    /// Where a `drop` acts.
+    pub enum DropAt {
+        /// In the wire, on the port that receives the sender's frames: the
+        /// sender's TCP never knows (a loss on the path).
+        Wire = "wire",
+        /// On the sender's own interface (clsact egress): the transmit call
+        /// fails (NET_XMIT_DROP), and the sender's TCP knows it was a local
+        /// drop (tcp_retransmit_timer re-arms TCP_RESOURCE_PROBE_INTERVAL).
+        /// Nothing of it reaches the capture.
+        Host = "host",
     }
 }
 

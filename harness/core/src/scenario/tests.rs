@@ -7,9 +7,9 @@
 
 use crate::evidence::TcpFlags;
 use crate::scenario::{
-    line_col, Action, CapturePort, DropSelect, Dur, EventKind, Expectation, Family, Host, OnEof,
-    PacketPattern, Profile, Program, Quiet, Scenario, ScenarioError, Senders, Signal, TcpState,
-    Topology, Wait, WaitTimeout, When,
+    line_col, Action, CapturePort, DropAt, DropSelect, Dur, EventKind, Expectation, Family, Host,
+    OnEof, PacketPattern, Profile, Program, Quiet, Scenario, ScenarioError, Senders, Signal,
+    TcpState, Topology, Wait, WaitTimeout, When,
 };
 use std::time::Duration;
 
@@ -436,6 +436,25 @@ fn unknown_signal() {
 }
 
 #[test]
+fn a_drop_acts_in_the_wire_or_on_the_senders_own_interface() {
+    let sc = parse(&with(
+        "\n[[step]]\ndo = \"drop\"\nfrom = \"client\"\nat = \"host\"\n",
+    ))
+    .unwrap();
+    assert!(matches!(
+        sc.steps[0].action,
+        Some(Action::Drop {
+            at: DropAt::Host,
+            ..
+        })
+    ));
+    let text = with("\n[[step]]\ndo = \"drop\"\nat = \"nic\"\n");
+    assert_error(&text, "\"nic\"", 0, "drop `at` is wire or host");
+    let text = with("\n[[step]]\ndo = \"cut\"\nat = \"host\"\n");
+    assert_error(&text, "\"host\"", 0, "`at` goes with `do = \"drop\"`");
+}
+
+#[test]
 fn drop_count_goes_with_drop_and_is_at_least_one() {
     let ok = with("\n[[step]]\ndo = \"drop\"\nfrom = \"client\"\nflags = \"F\"\ncount = 1\n");
     let sc = parse(&ok).unwrap();
@@ -444,7 +463,8 @@ fn drop_count_goes_with_drop_and_is_at_least_one() {
         Some(Action::Drop {
             from: Senders::Client,
             select: DropSelect::AnyFlag(TcpFlags(TcpFlags::FIN)),
-            count: Some(1)
+            count: Some(1),
+            at: DropAt::Wire,
         })
     );
     let text = with("\n[[step]]\ndo = \"drop\"\nflags = \"F\"\ncount = 0\n");
@@ -973,6 +993,31 @@ fn gone_and_timer_bounds_are_validated() {
     let e = parse("[[expect]]\nevent = \"eof\"\nsource = \"server\"\ntimer_at_least = \"55s\"\n")
         .unwrap_err();
     assert!(e.message.contains("go with `socket`"), "{e}");
+    // A half-open request: its SYN-ACKs and its end, but no application death.
+    let s = parse("[[expect]]\ngone = \"syn_recv\"\nhost = \"server\"\nafter = \"close\"\n[[expect]]\nschedule = \"synack\"\nhost = \"server\"\nafter = \"close\"\n").unwrap();
+    assert_eq!(
+        s.expects[0].check,
+        Expectation::Gone {
+            model: super::OrphanModel::SynRecv,
+            host: Host::Server
+        }
+    );
+    let e = parse("[[expect]]\ndies = \"synack\"\nsource = \"server\"\nafter = \"close\"\n")
+        .unwrap_err();
+    assert!(
+        e.message
+            .contains("no application hears of a half-open request's end"),
+        "{e}"
+    );
+    assert_eq!((e.line, e.col), (11, 8), "{e}");
+    // A local drop leaves nothing in the capture: its death, not its schedule.
+    assert!(
+        parse("[[expect]]\ndies = \"local_drop\"\nsource = \"server\"\nafter = \"close\"\n")
+            .is_ok()
+    );
+    let e = parse("[[expect]]\nschedule = \"local_drop\"\nhost = \"client\"\nafter = \"close\"\n")
+        .unwrap_err();
+    assert!(e.message.contains("never leave the host"), "{e}");
 }
 
 #[test]

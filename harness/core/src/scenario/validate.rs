@@ -13,7 +13,7 @@ use super::file::{
 };
 use super::values::{Dur, Profile, SocketOptions};
 use super::{
-    Action, CapturePort, DeathMark, DeathModel, DropSelect, Endpoint, EventKind, Expect,
+    Action, CapturePort, DeathMark, DeathModel, DropAt, DropSelect, Endpoint, EventKind, Expect,
     Expectation, FlagSet, Host, LinePattern, OrphanModel, PacketPattern, Program, Quiet, Scenario,
     ScenarioError, Senders, Signal, Step, StepWait, Stream, TcpState, TimerBounds, Wait,
     WaitTimeout,
@@ -110,10 +110,7 @@ impl Ctx<'_> {
         DeathModel::parse(m.get_ref()).ok_or_else(|| {
             self.err(
                 m.span(),
-                format!(
-                    "unknown model `{}` (retransmission, keepalive)",
-                    m.get_ref()
-                ),
+                format!("unknown model `{}` ({})", m.get_ref(), DeathModel::names()),
             )
         })
     }
@@ -789,6 +786,7 @@ fn write_args(
 /// A step's wire arguments, checked: who sends, what is dropped, how many.
 struct WireArgs {
     from: Senders,
+    at: DropAt,
     select: DropSelect,
     count: Option<u64>,
     probability: Option<f64>,
@@ -827,9 +825,10 @@ fn wire_keys(ctx: &Ctx, s: &StepFile, span: &Span) -> Result<(), ScenarioError> 
             is_drop || is_impair,
         ),
         (s.count.as_ref().map(|x| x.span()), "count", is_drop),
+        (s.at.as_ref().map(|x| x.span()), "at", is_drop),
     ] {
         if let (Some(sp), false) = (present, ok) {
-            let with = if key == "flags" || key == "count" {
+            let with = if matches!(key, "flags" | "count" | "at") {
                 "`do = \"drop\"`"
             } else {
                 "`do = \"drop\"` or `do = \"impair\"`"
@@ -889,8 +888,18 @@ fn wire_values(ctx: &Ctx, s: &StepFile) -> Result<WireArgs, ScenarioError> {
         }
         select = DropSelect::Probability(v);
     }
+    let at = match &s.at {
+        None => DropAt::Wire,
+        Some(a) => DropAt::parse(a.get_ref()).ok_or_else(|| {
+            ctx.err(
+                a.span(),
+                format!("drop `at` is {}", DropAt::names().replace(", ", " or ")),
+            )
+        })?,
+    };
     Ok(WireArgs {
         from,
+        at,
         select,
         count: s.count.as_ref().map(|c| *c.get_ref()),
         probability: s.probability.as_ref().map(|p| *p.get_ref()),
@@ -969,6 +978,7 @@ fn assemble(kind: ActionKind, s: &StepFile, c: Checked) -> Action {
             from: c.wire.from,
             select: c.wire.select,
             count: c.wire.count,
+            at: c.wire.at,
         },
         ActionKind::Undrop => Action::Undrop,
         ActionKind::Impair => Action::Impair {
@@ -1048,7 +1058,7 @@ fn expect_kind(
         orphan = Some(OrphanModel::parse(g.get_ref()).ok_or_else(|| {
             ctx.err(
                 g.span(),
-                format!("unknown model `{}` (orphan_fin, fin_wait2)", g.get_ref()),
+                format!("unknown model `{}` ({})", g.get_ref(), OrphanModel::names()),
             )
         })?);
         if e.host.is_none() || e.after.is_none() {
@@ -1070,6 +1080,18 @@ fn timing_needs(
     let mut death = None;
     for model in [&e.dies, &e.schedule].into_iter().flatten() {
         death = Some(ctx.death_model(model)?);
+    }
+    if let (Some(d), Some(DeathModel::Synack)) = (&e.dies, death) {
+        return Err(ctx.err(
+            d.span(),
+            "no application hears of a half-open request's end: check it with `gone = \"syn_recv\"` (and the SYN-ACKs with `schedule = \"synack\"`)",
+        ));
+    }
+    if let (Some(d), Some(DeathModel::LocalDrop)) = (&e.schedule, death) {
+        return Err(ctx.err(
+            d.span(),
+            "a local drop's probes never leave the host, so the capture holds no schedule: check the death with `dies = \"local_drop\"`",
+        ));
     }
     if e.dies.is_some() && e.source.is_none() {
         return Err(ctx.err(

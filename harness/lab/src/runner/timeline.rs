@@ -17,7 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teardown_core::evidence::{Event, StepRecord};
 use teardown_core::scenario::{
-    Action, DropSelect, Dur, EventKind, Host, Program, Scenario, Senders, Step, StepWait, Wait,
+    Action, DropAt, DropSelect, Dur, EventKind, Host, Program, Scenario, Senders, Step, StepWait,
+    Wait,
 };
 use teardown_core::waits::{WaitContext, Waiting};
 
@@ -40,6 +41,8 @@ pub(super) struct Run<'a> {
     /// Counted drops in force: (`td_drop_fl01 from client`, its budget), reported
     /// at `undrop` and at the end of the timeline.
     budgets: Vec<(String, crate::bpf::Budget)>,
+    /// Hosts with a local drop (`at = "host"`) on their own interface.
+    local_drops: Vec<crate::topology::Host>,
 }
 
 impl<'a> Run<'a> {
@@ -62,6 +65,7 @@ impl<'a> Run<'a> {
             in_force_ns: None,
             capture_bound,
             budgets: Vec::new(),
+            local_drops: Vec::new(),
         }
     }
 
@@ -238,9 +242,11 @@ impl<'a> Run<'a> {
                 from,
                 select,
                 count,
-            } => self.drop_frames(*from, *select, *count),
+                at,
+            } => self.drop_frames(*from, *select, *count, *at),
             Action::Undrop => {
                 crate::fault::undrop(self.lab)?;
+                crate::fault::undrop_local(self.lab, &std::mem::take(&mut self.local_drops))?;
                 self.fault("undrop".into());
                 self.report_budgets();
                 Ok(())
@@ -265,17 +271,30 @@ impl<'a> Run<'a> {
             .push_event(harness_event(EventKind::Fault, detail));
     }
 
-    fn drop_frames(&mut self, from: Senders, select: DropSelect, count: Option<u64>) -> Result<()> {
+    fn drop_frames(
+        &mut self,
+        from: Senders,
+        select: DropSelect,
+        count: Option<u64>,
+        at: DropAt,
+    ) -> Result<()> {
         let rule = crate::fault::rule_for(select);
         for h in from.hosts() {
-            if let Some(b) = crate::fault::drop_first(self.lab, lab_host(*h), &rule, count)? {
+            if let Some(b) = crate::fault::drop_at(self.lab, lab_host(*h), &rule, count, at)? {
                 self.budgets.push((format!("{} from {h}", rule.name()), b));
+            }
+            if at == DropAt::Host {
+                self.local_drops.push(lab_host(*h));
             }
         }
         let first = count
             .map(|c| format!(", the first {c}"))
             .unwrap_or_default();
-        self.fault(format!("drop {} from {from}{first}", rule.name()));
+        let place = match at {
+            DropAt::Wire => "",
+            DropAt::Host => " on its own interface (a local drop)",
+        };
+        self.fault(format!("drop {} from {from}{first}{place}", rule.name()));
         Ok(())
     }
 
