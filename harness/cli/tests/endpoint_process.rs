@@ -40,6 +40,8 @@ impl TestNs {
             on_eof_delay_ms: None,
             netns: Some(self.0.path().to_path_buf()),
             user: None,
+            accept: true,
+            epoll: false,
         }
     }
 }

@@ -916,6 +916,7 @@ fn valid_file_parses_with_fast_overrides() {
             source: "client".into(),
             kind: EventKind::Error,
             errno: Some(vec!["ETIMEDOUT".to_string()]),
+            detail: None,
             happens: true
         }
     );
