@@ -1712,6 +1712,38 @@ after = "cut"
     }
 
     #[test]
+    fn event_with_detail_matches_it_exactly() {
+        let exp = r#"
+[[expect]]
+event = "error"
+source = "client"
+errno = ["ETIMEDOUT"]
+detail = "EPOLLIN|EPOLLERR|EPOLLHUP"
+after = "cut"
+"#;
+        let mut ev = evidence();
+        let epoll = |ms, detail: &str| Event {
+            detail: Some(detail.to_string()),
+            ..event(ms, "client", "error", Some("ETIMEDOUT"))
+        };
+        ev.events = vec![epoll(5000, "EPOLLERR|EPOLLHUP")];
+        let c = one(exp, &ev);
+        assert!(!c.ok, "another detail does not count");
+        assert_eq!(
+            c.name,
+            "client gets error ETIMEDOUT (EPOLLIN|EPOLLERR|EPOLLHUP) after cut"
+        );
+        assert!(
+            c.evidence[0].contains("and detail `EPOLLIN|EPOLLERR|EPOLLHUP`"),
+            "{:?}",
+            c.evidence
+        );
+        ev.events.push(epoll(5100, "EPOLLIN|EPOLLERR|EPOLLHUP"));
+        let c = one(exp, &ev);
+        assert!(c.ok, "{c:?}");
+    }
+
+    #[test]
     fn event_without_errno_and_reports_what_happened() {
         let exp = "[[expect]]\nevent = \"eof\"\nsource = \"server\"\n";
         let mut ev = evidence();

@@ -12,18 +12,22 @@
 //! - Server: socket, options (SO_REUSEADDR on unless `reuseaddr = false`),
 //!   bind, listen -> `listening`; accepts ONE connection -> `accepted`
 //!   (detail = peer address), options again on the accepted socket, then
-//!   closes the listener. Client: socket, options, connect (blocking, gives
-//!   up after 10 s) -> `connected` (detail = local address), or `error`
-//!   op=connect errno=NAME and exit status 1. After connecting, an `options`
+//!   closes the listener (`accept = false`: never accepts; the listener is the
+//!   socket `close` closes, resetting the queued connections). Client: socket,
+//!   options, a non-blocking connect watched by poll (gives up after 10 s) ->
+//!   `connected` (detail = local address), or `error` op=connect errno=NAME and
+//!   exit status 1; a `close` while connecting closes the socket in SYN_SENT
+//!   (`closed`, detail `connecting`). After connecting, an `options`
 //!   event reports the options read back from the connected socket (getsockopt).
 //! - Events: one [`Event`] JSON object per line on stdout, flushed at once.
 //!   Kinds: listening, accepted, connected, options, sent, received, eof,
-//!   error (op = read|write|connect|accept|bind|listen|close|shutdown|setsockopt),
+//!   error (op = read|write|connect|accept|bind|listen|close|shutdown|setsockopt|epoll|disconnect),
 //!   closed, shutdown (detail = wr|rd|rdwr). `sent`/`received` carry the
 //!   cumulative byte count and are coalesced (at most one per 10 ms, plus a
 //!   final one before eof/error/close).
 //! - Commands, one per line on stdin: `send N`, `stream`, `close`,
-//!   `shutdown wr|rd|rdwr`. Commands that arrive before the connection exists
+//!   `shutdown wr|rd|rdwr`, `read` (start a reader unless one is reading),
+//!   `disconnect` (connect(AF_UNSPEC) -> `disconnected`). Commands that arrive before the connection exists
 //!   wait for it. Writes run on a writer thread, so `close` is never stuck
 //!   behind a blocked write. Stdin EOF: exit 0 (the kernel closes whatever is
 //!   open). SIGTERM: the default action (the process ends, the kernel closes).
@@ -36,6 +40,8 @@
 //! - autoread = true: a reader thread reads everything (`received`, then
 //!   `eof` or `error` op=read). autoread = false: nothing is ever read, data
 //!   stays in the receive queue (so close() sends RST); errors show on writes.
+//!   epoll = true: the reader waits in epoll_wait; EPOLLERR or EPOLLHUP is
+//!   reported as `error` op=epoll errno=SO_ERROR detail=the flags.
 //! - on_eof = close: after EOF wait `on_eof_delay_ms` (none by default, no
 //!   sleep at all then: the three-segment close needs the FIN within the
 //!   delayed-ACK window) and close.
@@ -56,6 +62,7 @@ use std::io::{self, BufRead, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -457,6 +464,9 @@ struct ReaderArgs {
     fin_on_eof: bool,
     /// Wait in epoll_wait ([`Waiter`]).
     epoll: bool,
+    /// Set before the reader reports its last event (EOF or an error), so a
+    /// `read` that follows that event always starts a new reader.
+    ended: Arc<AtomicBool>,
 }
 
 /// Work for the writer thread.
@@ -564,11 +574,14 @@ fn reader(r: ReaderArgs) {
         ctl,
         fin_on_eof,
         epoll,
+        ended,
     } = r;
+    let end = || ended.store(true, Ordering::SeqCst);
     let fd = sock.as_fd();
     let waiter = match Waiter::new(epoll, fd, &stop) {
         Ok(w) => w,
         Err(e) => {
+            end();
             em.error("read", errno_name(&e), Some("epoll_create".into()));
             return;
         }
@@ -593,11 +606,13 @@ fn reader(r: ReaderArgs) {
             Ok(Woke::Ready(Ready::Socket)) => {}
             Ok(Woke::Hangup(flags)) => {
                 got.flush(&em);
+                end();
                 report_hangup(&sock, flags, &em);
                 return;
             }
             Err(e) => {
                 got.flush(&em);
+                end();
                 em.error("read", errno_name(&e), Some("poll".into()));
                 return;
             }
@@ -611,6 +626,7 @@ fn reader(r: ReaderArgs) {
                     );
                 }
                 got.flush(&em);
+                end();
                 em.simple(EventKind::Eof, None);
                 let _ = ctl.send(Msg::PeerEof);
                 return;
@@ -621,6 +637,7 @@ fn reader(r: ReaderArgs) {
                     || e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 got.flush(&em);
+                end();
                 em.error("read", errno_name(&e), None);
                 return;
             }
@@ -762,6 +779,8 @@ struct Conn {
     sock: Arc<Socket>,
     stop: Arc<StopFd>,
     reader: Option<JoinHandle<()>>,
+    /// The running reader's [`ReaderArgs::ended`].
+    reader_ended: Arc<AtomicBool>,
     writer: Option<JoinHandle<()>>,
     jobs: Option<Sender<Job>>,
     /// What a reader started later (`read`) gets: the controller's sender, fin_on_eof, epoll.
@@ -789,6 +808,7 @@ impl Conn {
             sock,
             stop,
             reader: None,
+            reader_ended: Arc::new(AtomicBool::new(true)),
             writer: Some(writer),
             jobs: Some(jobs),
             ctl: ctl.clone(),
@@ -804,12 +824,13 @@ impl Conn {
     /// Starts a reader unless one is reading (one that ended at EOF or an
     /// error is replaced: the next read(2) shows what the socket says now).
     fn read(&mut self, em: &Emitter) -> io::Result<()> {
-        if self.reader.as_ref().is_some_and(|h| !h.is_finished()) {
+        if self.reader.is_some() && !self.reader_ended.load(Ordering::SeqCst) {
             return Ok(());
         }
         if let Some(h) = self.reader.take() {
             let _ = h.join();
         }
+        self.reader_ended = Arc::new(AtomicBool::new(false));
         let args = ReaderArgs {
             sock: self.sock.clone(),
             stop: self.stop.clone(),
@@ -817,6 +838,7 @@ impl Conn {
             ctl: self.ctl.clone(),
             fin_on_eof: self.fin_on_eof,
             epoll: self.epoll,
+            ended: self.reader_ended.clone(),
         };
         self.reader = Some(
             std::thread::Builder::new()
