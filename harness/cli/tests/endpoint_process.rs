@@ -584,3 +584,39 @@ fn an_epoll_reader_reports_the_reset_with_its_flags() {
         );
     }
 }
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn close_while_connecting_closes_in_syn_sent() {
+    teardown_lab::require_privileged();
+    let ns = TestNs::new("synsent");
+    // A route over lo to addresses no one holds: the SYN loops back, the
+    // namespace does not forward, no SYN-ACK comes; connect stays in SYN_SENT.
+    let ok = Command::new("ip")
+        .args([
+            "-n",
+            ns.0.name(),
+            "route",
+            "add",
+            "198.18.77.0/24",
+            "dev",
+            "lo",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ip route add");
+    let mut c = Proc::start(&ns.config("client", Role::Client, "198.18.77.1:8080"));
+    let early = c.drain_for(Duration::from_millis(200));
+    assert!(
+        early
+            .iter()
+            .all(|e| e.kind != EventKind::Connected && e.kind != EventKind::Error),
+        "still connecting: {early:?}"
+    );
+    c.cmd("close");
+    let closed = c.wait_kind("closed");
+    assert_eq!(closed.detail.as_deref(), Some("connecting"));
+    let after = c.drain_for(Duration::from_millis(100));
+    assert!(after.is_empty(), "nothing after the close: {after:?}");
+}
