@@ -40,6 +40,8 @@ impl TestNs {
             on_eof_delay_ms: None,
             netns: Some(self.0.path().to_path_buf()),
             user: None,
+            accept: true,
+            epoll: false,
         }
     }
 }
@@ -508,4 +510,113 @@ fn a_builtin_endpoint_drops_to_its_user_with_no_capabilities() {
     s.wait("received 100", |e| {
         e.kind == EventKind::Received && e.bytes == Some(100)
     });
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn read_starts_a_reader_and_disconnect_resets_the_peer() {
+    teardown_lab::require_privileged();
+    for (tag, ip) in [("v4", "127.0.0.1"), ("v6", "[::1]")] {
+        let ns = TestNs::new(&format!("rd{tag}"));
+        let (scfg, mut ccfg) = pair(&ns, ip);
+        ccfg.autoread = false;
+        let (mut s, mut c) = connect(&ns, scfg, ccfg);
+        s.cmd("send 100");
+        s.wait_kind("sent");
+        let early = c.drain_for(Duration::from_millis(200));
+        assert!(
+            early.iter().all(|e| e.kind != EventKind::Received),
+            "autoread = false reads nothing: {early:?}"
+        );
+        c.cmd("read");
+        assert_eq!(c.wait_kind("received").bytes, Some(100));
+        c.cmd("disconnect");
+        c.wait_kind("disconnected");
+        let err = s.wait_kind("error");
+        assert_eq!(err.errno.as_deref(), Some("ECONNRESET"), "{err:?}");
+    }
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn a_server_that_does_not_accept_resets_its_queue_at_close() {
+    teardown_lab::require_privileged();
+    for (tag, ip) in [("v4", "127.0.0.1"), ("v6", "[::1]")] {
+        let ns = TestNs::new(&format!("acc{tag}"));
+        let (mut scfg, ccfg) = pair(&ns, ip);
+        scfg.accept = false;
+        let mut s = Proc::start(&scfg);
+        s.wait_kind("listening");
+        let mut c = Proc::start(&ccfg);
+        c.wait_kind("connected");
+        let quiet = s.drain_for(Duration::from_millis(100));
+        assert!(
+            quiet.iter().all(|e| e.kind != EventKind::Accepted),
+            "{quiet:?}"
+        );
+        s.cmd("close");
+        s.wait_kind("closed");
+        let err = c.wait_kind("error");
+        assert_eq!(err.errno.as_deref(), Some("ECONNRESET"), "{err:?}");
+    }
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn an_epoll_reader_reports_the_reset_with_its_flags() {
+    teardown_lab::require_privileged();
+    for (tag, ip) in [("v4", "127.0.0.1"), ("v6", "[::1]")] {
+        let ns = TestNs::new(&format!("ep{tag}"));
+        let (mut scfg, mut ccfg) = pair(&ns, ip);
+        scfg.options.linger = Some(Dur(Duration::ZERO));
+        ccfg.epoll = true;
+        let (mut s, mut c) = connect(&ns, scfg, ccfg);
+        s.cmd("send 10");
+        assert_eq!(c.wait_kind("received").bytes, Some(10));
+        s.cmd("close");
+        let err = c.wait_kind("error");
+        assert_eq!(err.op.as_deref(), Some("epoll"), "{err:?}");
+        assert_eq!(err.errno.as_deref(), Some("ECONNRESET"), "{err:?}");
+        assert_eq!(
+            err.detail.as_deref(),
+            Some("EPOLLIN|EPOLLERR|EPOLLHUP|EPOLLRDHUP"),
+            "{err:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn close_while_connecting_closes_in_syn_sent() {
+    teardown_lab::require_privileged();
+    let ns = TestNs::new("synsent");
+    // A route over lo to addresses no one holds: the SYN loops back, the
+    // namespace does not forward, no SYN-ACK comes; connect stays in SYN_SENT.
+    let ok = Command::new("ip")
+        .args([
+            "-n",
+            ns.0.name(),
+            "route",
+            "add",
+            "198.18.77.0/24",
+            "dev",
+            "lo",
+        ])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ip route add");
+    let mut c = Proc::start(&ns.config("client", Role::Client, "198.18.77.1:8080"));
+    let early = c.drain_for(Duration::from_millis(200));
+    assert!(
+        early
+            .iter()
+            .all(|e| e.kind != EventKind::Connected && e.kind != EventKind::Error),
+        "still connecting: {early:?}"
+    );
+    c.cmd("close");
+    let closed = c.wait_kind("closed");
+    assert_eq!(closed.detail.as_deref(), Some("connecting"));
+    let after = c.drain_for(Duration::from_millis(100));
+    assert!(after.is_empty(), "nothing after the close: {after:?}");
 }

@@ -251,8 +251,15 @@ impl<'a> Ctx<'a> {
                 source,
                 kind,
                 errno,
+                detail,
                 happens,
-            } => untimed(self.event(source, *kind, errno.as_deref(), *happens, &anchor)),
+            } => untimed(self.event(
+                source,
+                *kind,
+                (errno.as_deref(), detail.as_deref()),
+                *happens,
+                &anchor,
+            )),
             Expectation::Line {
                 stream,
                 source,
@@ -504,7 +511,7 @@ impl<'a> Ctx<'a> {
         &self,
         source: &str,
         kind: EventKind,
-        errno: Option<&[String]>,
+        (errno, detail): (Option<&[String]>, Option<&str>),
         happens: bool,
         a: &Anchor,
     ) -> Check {
@@ -514,15 +521,21 @@ impl<'a> Ctx<'a> {
             .iter()
             .filter(|x| x.source == source && x.kind == kind && x.ts_ns >= a.from_ns)
             .collect();
-        let wanted = |x: &&Event| match errno {
-            None => true,
-            Some(list) => x.errno.as_ref().map(|n| list.contains(n)).unwrap_or(false),
+        let wanted = |x: &&Event| {
+            let errno_ok = match errno {
+                None => true,
+                Some(list) => x.errno.as_ref().map(|n| list.contains(n)).unwrap_or(false),
+            };
+            errno_ok && detail.is_none_or(|d| x.detail.as_deref() == Some(d))
         };
         let hits: Vec<&Event> = of_kind.iter().copied().filter(wanted).collect();
-        let what = match errno {
+        let mut what = match errno {
             Some(list) => format!("`{kind}` event with errno {}", list.join(" or ")),
             None => format!("`{kind}` event"),
         };
+        if let Some(d) = detail {
+            what.push_str(&format!(" and detail `{d}`"));
+        }
         match (happens, hits.is_empty()) {
             (true, false) => pass(self.describe_events(&hits[..1])),
             (false, true) => pass(vec![format!("no {what} from `{source}`{}", a.text)]),
@@ -946,6 +959,7 @@ fn derived_name(e: &Expectation, after: &str) -> String {
             source,
             kind,
             errno,
+            detail,
             happens,
         } => {
             let no = if *happens { "" } else { "no " };
@@ -953,7 +967,11 @@ fn derived_name(e: &Expectation, after: &str) -> String {
                 Some(list) => format!(" {}", list.join("|")),
                 None => String::new(),
             };
-            format!("{source} gets {no}{kind}{errno}{after}")
+            let detail = detail
+                .as_ref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default();
+            format!("{source} gets {no}{kind}{errno}{detail}{after}")
         }
         Expectation::Line {
             stream,
@@ -1698,6 +1716,38 @@ after = "cut"
             c.evidence,
             vec!["9.600000s client error ETIMEDOUT (op read)"]
         );
+    }
+
+    #[test]
+    fn event_with_detail_matches_it_exactly() {
+        let exp = r#"
+[[expect]]
+event = "error"
+source = "client"
+errno = ["ETIMEDOUT"]
+detail = "EPOLLIN|EPOLLERR|EPOLLHUP"
+after = "cut"
+"#;
+        let mut ev = evidence();
+        let epoll = |ms, detail: &str| Event {
+            detail: Some(detail.to_string()),
+            ..event(ms, "client", "error", Some("ETIMEDOUT"))
+        };
+        ev.events = vec![epoll(5000, "EPOLLERR|EPOLLHUP")];
+        let c = one(exp, &ev);
+        assert!(!c.ok, "another detail does not count");
+        assert_eq!(
+            c.name,
+            "client gets error ETIMEDOUT (EPOLLIN|EPOLLERR|EPOLLHUP) after cut"
+        );
+        assert!(
+            c.evidence[0].contains("and detail `EPOLLIN|EPOLLERR|EPOLLHUP`"),
+            "{:?}",
+            c.evidence
+        );
+        ev.events.push(epoll(5100, "EPOLLIN|EPOLLERR|EPOLLHUP"));
+        let c = one(exp, &ev);
+        assert!(c.ok, "{c:?}");
     }
 
     #[test]

@@ -12,18 +12,22 @@
 //! - Server: socket, options (SO_REUSEADDR on unless `reuseaddr = false`),
 //!   bind, listen -> `listening`; accepts ONE connection -> `accepted`
 //!   (detail = peer address), options again on the accepted socket, then
-//!   closes the listener. Client: socket, options, connect (blocking, gives
-//!   up after 10 s) -> `connected` (detail = local address), or `error`
-//!   op=connect errno=NAME and exit status 1. After connecting, an `options`
+//!   closes the listener (`accept = false`: never accepts; the listener is the
+//!   socket `close` closes, resetting the queued connections). Client: socket,
+//!   options, a non-blocking connect watched by poll (gives up after 10 s) ->
+//!   `connected` (detail = local address), or `error` op=connect errno=NAME and
+//!   exit status 1; a `close` while connecting closes the socket in SYN_SENT
+//!   (`closed`, detail `connecting`). After connecting, an `options`
 //!   event reports the options read back from the connected socket (getsockopt).
 //! - Events: one [`Event`] JSON object per line on stdout, flushed at once.
 //!   Kinds: listening, accepted, connected, options, sent, received, eof,
-//!   error (op = read|write|connect|accept|bind|listen|close|shutdown|setsockopt),
+//!   error (op = read|write|connect|accept|bind|listen|close|shutdown|setsockopt|epoll|disconnect),
 //!   closed, shutdown (detail = wr|rd|rdwr). `sent`/`received` carry the
 //!   cumulative byte count and are coalesced (at most one per 10 ms, plus a
 //!   final one before eof/error/close).
 //! - Commands, one per line on stdin: `send N`, `stream`, `close`,
-//!   `shutdown wr|rd|rdwr`. Commands that arrive before the connection exists
+//!   `shutdown wr|rd|rdwr`, `read` (start a reader unless one is reading),
+//!   `disconnect` (connect(AF_UNSPEC) -> `disconnected`). Commands that arrive before the connection exists
 //!   wait for it. Writes run on a writer thread, so `close` is never stuck
 //!   behind a blocked write. Stdin EOF: exit 0 (the kernel closes whatever is
 //!   open). SIGTERM: the default action (the process ends, the kernel closes).
@@ -36,6 +40,8 @@
 //! - autoread = true: a reader thread reads everything (`received`, then
 //!   `eof` or `error` op=read). autoread = false: nothing is ever read, data
 //!   stays in the receive queue (so close() sends RST); errors show on writes.
+//!   epoll = true: the reader waits in epoll_wait; EPOLLERR or EPOLLHUP is
+//!   reported as `error` op=epoll errno=SO_ERROR detail=the flags.
 //! - on_eof = close: after EOF wait `on_eof_delay_ms` (none by default, no
 //!   sleep at all then: the three-segment close needs the FIN within the
 //!   delayed-ACK window) and close.
@@ -47,6 +53,7 @@ use crate::sys::now_ns;
 use anyhow::{anyhow, Context, Result};
 use nix::errno::Errno;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::socket::{recv, send, MsgFlags};
 use serde::{Deserialize, Serialize, Serializer};
@@ -55,6 +62,7 @@ use std::io::{self, BufRead, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -96,6 +104,14 @@ pub struct EndpointConfig {
     /// anything else ([`crate::account`]); none: stay as started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Server: accept the connection (true), or only listen: the handshakes
+    /// complete into the accept queue and `close` closes the listener.
+    #[serde(default = "yes")]
+    pub accept: bool,
+    /// The reader waits in epoll_wait instead of poll and reports an error or
+    /// hangup wake-up as `error` op=epoll (errno = SO_ERROR, detail = the flags).
+    #[serde(default)]
+    pub epoll: bool,
 }
 
 fn yes() -> bool {
@@ -438,6 +454,21 @@ enum Msg {
     PeerEof,
 }
 
+/// What a reader thread gets.
+struct ReaderArgs {
+    sock: Arc<Socket>,
+    stop: Arc<StopFd>,
+    em: Emitter,
+    ctl: Sender<Msg>,
+    /// shutdown(SHUT_WR) at once on EOF (`on_eof = close` with no delay).
+    fin_on_eof: bool,
+    /// Wait in epoll_wait ([`Waiter`]).
+    epoll: bool,
+    /// Set before the reader reports its last event (EOF or an error), so a
+    /// `read` that follows that event always starts a new reader.
+    ended: Arc<AtomicBool>,
+}
+
 /// Work for the writer thread.
 enum Job {
     Send(u64),
@@ -445,9 +476,116 @@ enum Job {
     Stream(Option<u64>),
 }
 
+/// How the reader waits for its socket: poll(), or an epoll set (the socket
+/// for EPOLLIN|EPOLLRDHUP, plus the stop fd).
+enum Waiter {
+    Poll,
+    Epoll(Epoll),
+}
+
+/// The epoll flags a wake-up may carry, in the order an event's detail lists them.
+const EPOLL_NAMES: [(EpollFlags, &str); 6] = [
+    (EpollFlags::EPOLLIN, "EPOLLIN"),
+    (EpollFlags::EPOLLPRI, "EPOLLPRI"),
+    (EpollFlags::EPOLLOUT, "EPOLLOUT"),
+    (EpollFlags::EPOLLERR, "EPOLLERR"),
+    (EpollFlags::EPOLLHUP, "EPOLLHUP"),
+    (EpollFlags::EPOLLRDHUP, "EPOLLRDHUP"),
+];
+
+/// `EPOLLIN|EPOLLERR|EPOLLHUP`: the flags set, by name, in [`EPOLL_NAMES`]' order.
+fn epoll_flag_names(f: EpollFlags) -> String {
+    EPOLL_NAMES
+        .iter()
+        .filter(|(flag, _)| f.contains(*flag))
+        .map(|(_, n)| *n)
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
+/// What the reader's wait found; `Hangup` (epoll only): EPOLLERR or EPOLLHUP, with the flags.
+enum Woke {
+    Ready(Ready),
+    Hangup(EpollFlags),
+}
+
+impl Waiter {
+    fn new(epoll: bool, sock: BorrowedFd<'_>, stop: &StopFd) -> io::Result<Waiter> {
+        if !epoll {
+            return Ok(Waiter::Poll);
+        }
+        let ep = Epoll::new(EpollCreateFlags::EPOLL_CLOEXEC)?;
+        let want = EpollFlags::EPOLLIN | EpollFlags::EPOLLRDHUP;
+        ep.add(sock, EpollEvent::new(want, 0))?;
+        ep.add(stop.0.as_fd(), EpollEvent::new(EpollFlags::EPOLLIN, 1))?;
+        Ok(Waiter::Epoll(ep))
+    }
+
+    /// Waits for input on the socket (or stop, or the timeout).
+    fn wait(&self, fd: BorrowedFd<'_>, stop: &StopFd, timeout_ms: i32) -> io::Result<Woke> {
+        let ep = match self {
+            Waiter::Poll => return wait(fd, PollFlags::POLLIN, stop, timeout_ms).map(Woke::Ready),
+            Waiter::Epoll(ep) => ep,
+        };
+        let timeout = PollTimeout::try_from(timeout_ms).unwrap_or(PollTimeout::NONE);
+        let mut evs = [EpollEvent::empty(); 2];
+        let n = loop {
+            match ep.wait(&mut evs, timeout) {
+                Ok(n) => break n,
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        };
+        let mut sock = EpollFlags::empty();
+        for ev in &evs[..n] {
+            if ev.data() == 1 {
+                return Ok(Woke::Ready(Ready::Stop));
+            }
+            sock = ev.events();
+        }
+        if n == 0 {
+            Ok(Woke::Ready(Ready::Timeout))
+        } else if sock.intersects(EpollFlags::EPOLLERR | EpollFlags::EPOLLHUP) {
+            Ok(Woke::Hangup(sock))
+        } else {
+            Ok(Woke::Ready(Ready::Socket))
+        }
+    }
+}
+
+/// An epoll wake-up with EPOLLERR or EPOLLHUP, as an application handles it:
+/// `error` op=epoll, errno = SO_ERROR (getsockopt, which also clears it; `0`
+/// when none), detail = the flags.
+fn report_hangup(sock: &Socket, flags: EpollFlags, em: &Emitter) {
+    let errno = match sock.take_error() {
+        Ok(Some(e)) => errno_name(&e),
+        Ok(None) => "0".into(),
+        Err(e) => errno_name(&e),
+    };
+    em.error("epoll", errno, Some(epoll_flag_names(flags)));
+}
+
 /// The reader: reads everything until EOF, an error or stop.
-fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, fin_on_eof: bool) {
+fn reader(r: ReaderArgs) {
+    let ReaderArgs {
+        sock,
+        stop,
+        em,
+        ctl,
+        fin_on_eof,
+        epoll,
+        ended,
+    } = r;
+    let end = || ended.store(true, Ordering::SeqCst);
     let fd = sock.as_fd();
+    let waiter = match Waiter::new(epoll, fd, &stop) {
+        Ok(w) => w,
+        Err(e) => {
+            end();
+            em.error("read", errno_name(&e), Some("epoll_create".into()));
+            return;
+        }
+    };
     let mut buf = vec![0u8; 64 * 1024];
     let mut got = Counter::new(EventKind::Received);
     loop {
@@ -456,18 +594,25 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
         } else {
             -1
         };
-        match wait(fd, PollFlags::POLLIN, &stop, timeout) {
-            Ok(Ready::Stop) => {
+        match waiter.wait(fd, &stop, timeout) {
+            Ok(Woke::Ready(Ready::Stop)) => {
                 got.flush(&em);
                 return;
             }
-            Ok(Ready::Timeout) => {
+            Ok(Woke::Ready(Ready::Timeout)) => {
                 got.flush(&em);
                 continue;
             }
-            Ok(Ready::Socket) => {}
+            Ok(Woke::Ready(Ready::Socket)) => {}
+            Ok(Woke::Hangup(flags)) => {
+                got.flush(&em);
+                end();
+                report_hangup(&sock, flags, &em);
+                return;
+            }
             Err(e) => {
                 got.flush(&em);
+                end();
                 em.error("read", errno_name(&e), Some("poll".into()));
                 return;
             }
@@ -481,6 +626,7 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
                     );
                 }
                 got.flush(&em);
+                end();
                 em.simple(EventKind::Eof, None);
                 let _ = ctl.send(Msg::PeerEof);
                 return;
@@ -491,6 +637,7 @@ fn reader(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, ctl: Sender<Msg>, f
                     || e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 got.flush(&em);
+                end();
                 em.error("read", errno_name(&e), None);
                 return;
             }
@@ -626,47 +773,79 @@ fn writer(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, jobs: Receiver<Job>
     }
 }
 
-/// The open connection and its helper threads.
+/// The open connection (or, for a server with `accept = false`, the
+/// listener) and its helper threads.
 struct Conn {
     sock: Arc<Socket>,
     stop: Arc<StopFd>,
     reader: Option<JoinHandle<()>>,
+    /// The running reader's [`ReaderArgs::ended`].
+    reader_ended: Arc<AtomicBool>,
     writer: Option<JoinHandle<()>>,
     jobs: Option<Sender<Job>>,
+    /// What a reader started later (`read`) gets: the controller's sender, fin_on_eof, epoll.
+    ctl: Sender<Msg>,
+    fin_on_eof: bool,
+    epoll: bool,
 }
 
 impl Conn {
     fn start(
         sock: Socket,
-        autoread: bool,
+        cfg: &EndpointConfig,
         fin_on_eof: bool,
         em: &Emitter,
         ctl: &Sender<Msg>,
     ) -> Result<Conn> {
         let sock = Arc::new(sock);
         let stop = Arc::new(StopFd::new().context("eventfd")?);
-        let reader = if autoread {
-            let (s, st, e, c) = (sock.clone(), stop.clone(), em.clone(), ctl.clone());
-            Some(
-                std::thread::Builder::new()
-                    .name("reader".into())
-                    .spawn(move || reader(s, st, e, c, fin_on_eof))?,
-            )
-        } else {
-            None
-        };
         let (jobs, rx) = mpsc::channel();
         let (s, st, e) = (sock.clone(), stop.clone(), em.clone());
         let writer = std::thread::Builder::new()
             .name("writer".into())
             .spawn(move || writer(s, st, e, rx))?;
-        Ok(Conn {
+        let mut conn = Conn {
             sock,
             stop,
-            reader,
+            reader: None,
+            reader_ended: Arc::new(AtomicBool::new(true)),
             writer: Some(writer),
             jobs: Some(jobs),
-        })
+            ctl: ctl.clone(),
+            fin_on_eof,
+            epoll: cfg.epoll,
+        };
+        if cfg.autoread {
+            conn.read(em)?;
+        }
+        Ok(conn)
+    }
+
+    /// Starts a reader unless one is reading (one that ended at EOF or an
+    /// error is replaced: the next read(2) shows what the socket says now).
+    fn read(&mut self, em: &Emitter) -> io::Result<()> {
+        if self.reader.is_some() && !self.reader_ended.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        if let Some(h) = self.reader.take() {
+            let _ = h.join();
+        }
+        self.reader_ended = Arc::new(AtomicBool::new(false));
+        let args = ReaderArgs {
+            sock: self.sock.clone(),
+            stop: self.stop.clone(),
+            em: em.clone(),
+            ctl: self.ctl.clone(),
+            fin_on_eof: self.fin_on_eof,
+            epoll: self.epoll,
+            ended: self.reader_ended.clone(),
+        };
+        self.reader = Some(
+            std::thread::Builder::new()
+                .name("reader".into())
+                .spawn(move || reader(args))?,
+        );
+        Ok(())
     }
 
     /// Stops and joins the threads, then closes the socket.
@@ -729,8 +908,12 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
     };
     let (ctl, inbox) = mpsc::channel::<Msg>();
     read_stdin(ctl.clone())?;
-    let conn_sock = match open(&cfg, &em) {
-        Ok(s) => s,
+    // Commands that arrive while a client connects, run once it is connected.
+    let mut early = Vec::new();
+    let conn_sock = match open(&cfg, &em, &inbox, &mut early) {
+        Ok(Some(s)) => s,
+        // `close` while connecting: nothing left but to wait for stdin EOF.
+        Ok(None) => return Ok(control(&cfg, &em, None, &inbox)),
         Err(status) => return Ok(status),
     };
     em.simple(EventKind::Options, Some(read_options(&conn_sock)));
@@ -740,7 +923,10 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
     // through the controller thread: the ACK can only ride on that FIN if it
     // leaves within the peer's delayed-ACK window (40 ms).
     let fin_on_eof = cfg.on_eof == OnEof::Close && cfg.on_eof_delay_ms.unwrap_or(0) == 0;
-    let conn = Conn::start(conn_sock, cfg.autoread, fin_on_eof, &em, &ctl)?;
+    let mut conn = Some(Conn::start(conn_sock, &cfg, fin_on_eof, &em, &ctl)?);
+    for line in early {
+        command(&line, &mut conn, &em);
+    }
     Ok(control(&cfg, &em, conn, &inbox))
 }
 
@@ -762,8 +948,14 @@ fn read_stdin(ctl: Sender<Msg>) -> Result<()> {
 }
 
 /// The connected socket: accepted (server) or connected (client), options
-/// set; or the exit status after the error event.
-fn open(cfg: &EndpointConfig, em: &Emitter) -> std::result::Result<Socket, i32> {
+/// set (a server with `accept = false`: its listener); `None` when the client
+/// was told to `close` while connecting; or the exit status after the error event.
+fn open(
+    cfg: &EndpointConfig,
+    em: &Emitter,
+    inbox: &Receiver<Msg>,
+    early: &mut Vec<String>,
+) -> std::result::Result<Option<Socket>, i32> {
     let domain = Domain::for_address(cfg.addr);
     let sock = match Socket::new(domain, Type::STREAM, None) {
         Ok(s) => s,
@@ -778,12 +970,11 @@ fn open(cfg: &EndpointConfig, em: &Emitter) -> std::result::Result<Socket, i32> 
         return Err(3);
     }
     match cfg.role {
-        Role::Server => accept_one(cfg, em, sock),
+        Role::Server => accept_one(cfg, em, sock).map(Some),
         Role::Client => {
-            if let Err(e) = sock.connect_timeout(&SockAddr::from(cfg.addr), CONNECT_TIMEOUT) {
-                em.error("connect", errno_name(&e), Some(cfg.addr.to_string()));
-                return Err(1);
-            }
+            let Some(sock) = connect(cfg, em, sock, inbox, early)? else {
+                return Ok(None);
+            };
             let local = sock
                 .local_addr()
                 .ok()
@@ -791,8 +982,85 @@ fn open(cfg: &EndpointConfig, em: &Emitter) -> std::result::Result<Socket, i32> 
                 .map(|a| a.to_string())
                 .unwrap_or_default();
             em.simple(EventKind::Connected, Some(local));
-            Ok(sock)
+            Ok(Some(sock))
         }
+    }
+}
+
+/// How often a connecting client looks at its commands (a `close` in SYN_SENT).
+const CONNECT_POLL: Duration = Duration::from_millis(5);
+
+/// A non-blocking connect watched by poll(), giving up after
+/// [`CONNECT_TIMEOUT`]; meanwhile a `close` command closes the socket in
+/// SYN_SENT (`closed`, detail `connecting`; `None`), other commands wait in
+/// `early`. Errors: `error` op=connect and exit status 1.
+fn connect(
+    cfg: &EndpointConfig,
+    em: &Emitter,
+    sock: Socket,
+    inbox: &Receiver<Msg>,
+    early: &mut Vec<String>,
+) -> std::result::Result<Option<Socket>, i32> {
+    let fail = |e: &io::Error| {
+        em.error("connect", errno_name(e), Some(cfg.addr.to_string()));
+        1
+    };
+    sock.set_nonblocking(true).map_err(|e| fail(&e))?;
+    match sock.connect(&SockAddr::from(cfg.addr)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
+            let deadline = Instant::now() + CONNECT_TIMEOUT;
+            loop {
+                while let Ok(msg) = inbox.try_recv() {
+                    let Msg::Line(line) = msg else { continue };
+                    if line.split_whitespace().eq(["close"]) {
+                        match close_reporting(OwnedFd::from(sock)) {
+                            Ok(()) => em.simple(EventKind::Closed, Some("connecting".into())),
+                            Err(e) => em.error("close", errno_name(&e), Some("connecting".into())),
+                        }
+                        return Ok(None);
+                    }
+                    early.push(line);
+                }
+                if Instant::now() >= deadline {
+                    return Err(fail(&io::ErrorKind::TimedOut.into()));
+                }
+                let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
+                let tick = PollTimeout::try_from(CONNECT_POLL.as_millis() as i32)
+                    .unwrap_or(PollTimeout::NONE);
+                match poll(&mut fds, tick) {
+                    Ok(0) | Err(Errno::EINTR) => continue,
+                    Ok(_) => break,
+                    Err(e) => return Err(fail(&e.into())),
+                }
+            }
+            match sock.take_error() {
+                Ok(None) => {}
+                Ok(Some(e)) | Err(e) => return Err(fail(&e)),
+            }
+        }
+        Err(e) => return Err(fail(&e)),
+    }
+    sock.set_nonblocking(false).map_err(|e| fail(&e))?;
+    Ok(Some(sock))
+}
+
+/// connect(2) with an AF_UNSPEC address: the kernel's tcp_disconnect (an RST
+/// when tcp_need_reset says so), leaving the socket CLOSED and reusable.
+fn disconnect(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: a zeroed sockaddr is a valid AF_UNSPEC (0) address of its own size.
+    let rc = unsafe {
+        let addr: libc::sockaddr = std::mem::zeroed();
+        libc::connect(
+            fd.as_raw_fd(),
+            &addr,
+            std::mem::size_of::<libc::sockaddr>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
     }
 }
 
@@ -811,6 +1079,10 @@ fn accept_one(
         return Err(3);
     }
     em.simple(EventKind::Listening, Some(cfg.addr.to_string()));
+    if !cfg.accept {
+        // The handshakes complete into the accept queue; `close` closes the listener.
+        return Ok(sock);
+    }
     let (c, peer) = match sock.accept() {
         Ok(x) => x,
         Err(e) => {
@@ -830,8 +1102,12 @@ fn accept_one(
 
 /// The controller: stdin commands and the peer's EOF (with `on_eof`), until
 /// stdin closes. Returns the exit status.
-fn control(cfg: &EndpointConfig, em: &Emitter, conn: Conn, inbox: &Receiver<Msg>) -> i32 {
-    let mut conn = Some(conn);
+fn control(
+    cfg: &EndpointConfig,
+    em: &Emitter,
+    mut conn: Option<Conn>,
+    inbox: &Receiver<Msg>,
+) -> i32 {
     let mut close_at: Option<Instant> = None;
     loop {
         let msg = match close_at {
@@ -905,6 +1181,21 @@ fn command(line: &str, conn: &mut Option<Conn>, em: &Emitter) {
                 None => not_open("write"),
             }
         }
+        ("read", None) => match conn.as_mut() {
+            Some(c) => {
+                if let Err(e) = c.read(em) {
+                    em.error("read", errno_name(&e), Some("starting the reader".into()));
+                }
+            }
+            None => not_open("read"),
+        },
+        ("disconnect", None) => match conn.as_ref() {
+            Some(c) => match disconnect(c.sock.as_fd()) {
+                Ok(()) => em.simple(EventKind::Disconnected, None),
+                Err(e) => em.error("disconnect", errno_name(&e), None),
+            },
+            None => not_open("disconnect"),
+        },
         ("close", None) => match conn.take() {
             Some(c) => c.close(em),
             None => not_open("close"),
@@ -955,6 +1246,8 @@ mod tests {
             on_eof_delay_ms: Some(300),
             netns: Some("/run/netns/td-x".into()),
             user: Some("nobody".into()),
+            accept: false,
+            epoll: true,
         };
         let json = cfg.to_json();
         let back: EndpointConfig = serde_json::from_str(&json).unwrap();
@@ -966,13 +1259,20 @@ mod tests {
         let cfg: EndpointConfig =
             serde_json::from_str(r#"{"name":"s","role":"server","addr":"198.18.0.2:8080"}"#)
                 .unwrap();
-        assert!(cfg.autoread);
+        assert!(cfg.autoread && cfg.accept && !cfg.epoll);
         assert_eq!(cfg.on_eof, OnEof::None);
         assert_eq!(cfg.options, SocketOptions::default());
         assert!(serde_json::from_str::<EndpointConfig>(
             r#"{"name":"s","role":"server","addr":"198.18.0.2:8080","bogus":1}"#
         )
         .is_err());
+    }
+
+    #[test]
+    fn epoll_flags_are_named_in_order() {
+        let f = EpollFlags::EPOLLHUP | EpollFlags::EPOLLIN | EpollFlags::EPOLLERR;
+        assert_eq!(epoll_flag_names(f), "EPOLLIN|EPOLLERR|EPOLLHUP");
+        assert_eq!(epoll_flag_names(EpollFlags::empty()), "");
     }
 
     #[test]

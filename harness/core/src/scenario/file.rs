@@ -105,6 +105,14 @@ pub(super) struct EndpointFile {
     /// Who runs it: a user name or uid (default: the invoking user, else nobody).
     #[serde(default)]
     pub user: Option<Spanned<String>>,
+    /// Built-in server: accept the connection (true), or only listen, so the
+    /// handshakes complete into the accept queue and `close` closes the listener.
+    #[serde(default)]
+    pub accept: Option<Spanned<bool>>,
+    /// Built-in endpoint: its reader waits in epoll_wait (not poll) and reports
+    /// an error or hangup wake-up as `error` op=epoll (detail = the epoll flags).
+    #[serde(default)]
+    pub epoll: Option<Spanned<bool>>,
 }
 
 fn default_port() -> u16 {
@@ -183,6 +191,10 @@ pub(super) enum ActionKind {
     Close,
     /// Endpoint calls shutdown(`how`).
     Shutdown,
+    /// Endpoint starts reading (a reader that ended, or `autoread = false`).
+    Read,
+    /// Endpoint calls connect(AF_UNSPEC) on its socket.
+    Disconnect,
     /// Send a signal to the endpoint's process (`signal`, default KILL).
     Kill,
     /// Write `text` and a newline on an external endpoint's stdin.
@@ -220,6 +232,8 @@ impl ActionKind {
                 | ActionKind::Stream
                 | ActionKind::Close
                 | ActionKind::Shutdown
+                | ActionKind::Read
+                | ActionKind::Disconnect
                 | ActionKind::Kill
                 | ActionKind::Write
                 | ActionKind::Start
@@ -238,6 +252,8 @@ impl ActionKind {
             ActionKind::Stream => "stream",
             ActionKind::Close => "close",
             ActionKind::Shutdown => "shutdown",
+            ActionKind::Read => "read",
+            ActionKind::Disconnect => "disconnect",
             ActionKind::Kill => "kill",
             ActionKind::Write => "write",
             ActionKind::Start => "start",
@@ -346,6 +362,9 @@ pub(super) struct ExpectFile {
     pub source: Option<Spanned<String>>,
     #[serde(default)]
     pub errno: Option<Vec<String>>,
+    /// With `event`: the event's detail, exactly (`error` op=epoll: `EPOLLERR|EPOLLHUP`).
+    #[serde(default)]
+    pub detail: Option<Spanned<String>>,
     /// A line that the external endpoint `source` prints on its stdout
     /// (`stderr`: its stderr) matching this regular expression.
     #[serde(default)]

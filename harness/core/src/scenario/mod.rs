@@ -121,6 +121,12 @@ pub struct Endpoint {
     pub options: SocketOptions,
     /// Who runs it (the lab resolves the account before it builds anything).
     pub user: RunAs,
+    /// Built-in server: accepts its connection (true), or only listens (the
+    /// handshakes complete into the accept queue; `close` closes the listener).
+    pub accept: bool,
+    /// Built-in endpoint: its reader waits in epoll_wait and reports an error
+    /// or hangup wake-up as `error` op=epoll, detail = the flags (`EPOLLERR|EPOLLHUP`).
+    pub epoll: bool,
 }
 
 /// Who an endpoint's process runs as. Whatever the account, it runs inside
@@ -250,6 +256,15 @@ pub enum Action {
         endpoint: String,
         how: ShutdownHow,
     },
+    /// The endpoint starts a reader (it has none: `autoread = false`, or its
+    /// reader ended at EOF or an error); nothing if one is reading.
+    Read {
+        endpoint: String,
+    },
+    /// The endpoint calls connect(AF_UNSPEC) on its connected socket (tcp_disconnect).
+    Disconnect {
+        endpoint: String,
+    },
     /// A signal to the endpoint's process (default KILL).
     Kill {
         endpoint: String,
@@ -321,6 +336,8 @@ impl Action {
             | Action::Stream { endpoint, .. }
             | Action::Close { endpoint }
             | Action::Shutdown { endpoint, .. }
+            | Action::Read { endpoint }
+            | Action::Disconnect { endpoint }
             | Action::Kill { endpoint, .. }
             | Action::Write { endpoint, .. }
             | Action::Start { endpoint }
@@ -352,6 +369,8 @@ impl Action {
             | Action::Stream { .. }
             | Action::Close { .. }
             | Action::Shutdown { .. }
+            | Action::Read { .. }
+            | Action::Disconnect { .. }
             | Action::Kill { .. }
             | Action::Write { .. }
             | Action::Start { .. }
@@ -503,12 +522,13 @@ pub enum Expectation {
         when: When,
         timer: Option<TimerBounds>,
     },
-    /// An application event from `source` (with an errno in `errno`);
-    /// `happens = false`: it must not happen.
+    /// An application event from `source` (with an errno in `errno`, with
+    /// exactly `detail`); `happens = false`: it must not happen.
     Event {
         source: String,
         kind: EventKind,
         errno: Option<Vec<String>>,
+        detail: Option<String>,
         happens: bool,
     },
     /// A line the external endpoint `source` printed on `stream` matching

@@ -189,7 +189,7 @@ named! {
     /// - The built-in endpoint (source = its name): `listening`, `accepted`,
     ///   `connected`, `options` (detail = the options read back), `sent` and
     ///   `received` (bytes), `eof`, `error` (op, errno), `closed`, `shutdown`
-    ///   (detail = wr|rd|rdwr), `bad_command` (detail = the line it did not
+    ///   (detail = wr|rd|rdwr), `disconnected`, `bad_command` (detail = the line it did not
     ///   understand).
     /// - The supervisor, for any endpoint (source = its name): `stdout` and
     ///   `stderr` (a line an external program printed on that stream, the
@@ -213,6 +213,8 @@ named! {
         Error = "error",
         Closed = "closed",
         Shutdown = "shutdown",
+        /// A built-in endpoint's connect(AF_UNSPEC) returned 0.
+        Disconnected = "disconnected",
         Exited = "exited",
         Started = "started",
         /// A line an external program wrote on its stdout (the detail).
@@ -245,6 +247,7 @@ impl EventKind {
         EventKind::Error,
         EventKind::Closed,
         EventKind::Shutdown,
+        EventKind::Disconnected,
         EventKind::Exited,
         EventKind::Started,
         EventKind::Stdout,
@@ -435,7 +438,7 @@ mod tests {
         }
         assert_eq!(
             EventKind::scenario_names(),
-            "listening, accepted, connected, sent, received, eof, error, closed, shutdown, exited, started, stdout, stderr"
+            "listening, accepted, connected, sent, received, eof, error, closed, shutdown, disconnected, exited, started, stdout, stderr"
         );
         assert!(EventKind::SCENARIO
             .iter()

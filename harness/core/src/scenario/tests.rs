@@ -936,6 +936,7 @@ fn valid_file_parses_with_fast_overrides() {
             source: "client".into(),
             kind: EventKind::Error,
             errno: Some(vec!["ETIMEDOUT".to_string()]),
+            detail: None,
             happens: true
         }
     );
@@ -1193,4 +1194,103 @@ fn option_placeholders_take_the_declared_option_per_profile() {
         0,
         "endpoint `client`: `{keepidle}` in `{keepidle}` is the endpoint's `keepidle` option, which it does not declare (add `options = { keepidle = \"1s\" }`)",
     );
+}
+
+// ---- read, disconnect, accept, epoll, detail -------------------------------------
+
+#[test]
+fn read_and_disconnect_are_builtin_endpoint_actions() {
+    let text = with(
+        "\n[[step]]\ndo = \"read\"\nendpoint = \"client\"\n\n[[step]]\ndo = \"disconnect\"\nendpoint = \"client\"\n",
+    );
+    let s = parse(&text).unwrap();
+    assert_eq!(
+        s.steps[0].action,
+        Some(Action::Read {
+            endpoint: "client".into()
+        })
+    );
+    assert_eq!(s.steps[0].text, "read client");
+    assert_eq!(
+        s.steps[1].action,
+        Some(Action::Disconnect {
+            endpoint: "client".into()
+        })
+    );
+    assert!(s.steps[1].action.as_ref().unwrap().timed_at_start());
+    assert_eq!(
+        s.steps[1].action.as_ref().unwrap().endpoint(),
+        Some("client")
+    );
+
+    let text = with("\n[[step]]\ndo = \"read\"\n");
+    assert_error(&text, "\"read\"", 0, "`do = \"read\"` needs `endpoint`");
+    let text = with(
+        "\n[endpoints.nc]\nhost = \"client\"\nprogram = \"external\"\ncommand = [\"nc\"]\n\n[[step]]\ndo = \"disconnect\"\nendpoint = \"nc\"\n",
+    );
+    assert_error(
+        &text,
+        "\"nc\"\n",
+        0,
+        "`do = \"disconnect\"` is a built-in endpoint's command; `nc` is external (use `write`)",
+    );
+}
+
+#[test]
+fn accept_goes_with_the_builtin_server_and_epoll_with_a_builtin() {
+    let text = BASE.replace(
+        "program = \"server\"\n",
+        "program = \"server\"\naccept = false\n",
+    );
+    let text = text.replace(
+        "program = \"client\"\n",
+        "program = \"client\"\nepoll = true\n",
+    );
+    let s = parse(&text).unwrap();
+    assert!(!s.endpoints["server"].accept && !s.endpoints["server"].epoll);
+    assert!(s.endpoints["client"].accept && s.endpoints["client"].epoll);
+    let d = parse(BASE).unwrap();
+    assert!(
+        d.endpoints["server"].accept && !d.endpoints["client"].epoll,
+        "defaults"
+    );
+
+    let text = with("accept = false\n");
+    assert_error(
+        &text,
+        "false",
+        0,
+        "endpoint `client`: `accept` goes with `program = \"server\"`",
+    );
+    let text = with(
+        "\n[endpoints.nc]\nhost = \"client\"\nprogram = \"external\"\ncommand = [\"nc\"]\nepoll = true\n",
+    );
+    assert_error(
+        &text,
+        "true",
+        0,
+        "endpoint `nc`: `epoll` goes with a built-in endpoint (`client` or `server`)",
+    );
+}
+
+#[test]
+fn detail_goes_with_an_event_expectation() {
+    let text = with(
+        "\n[[expect]]\nevent = \"error\"\nsource = \"client\"\nerrno = [\"ETIMEDOUT\"]\ndetail = \"EPOLLIN|EPOLLERR|EPOLLHUP\"\n",
+    );
+    let s = parse(&text).unwrap();
+    assert_eq!(
+        s.expects[0].check,
+        Expectation::Event {
+            source: "client".into(),
+            kind: EventKind::Error,
+            errno: Some(vec!["ETIMEDOUT".into()]),
+            detail: Some("EPOLLIN|EPOLLERR|EPOLLHUP".into()),
+            happens: true,
+        }
+    );
+    let text = with("\n[[expect]]\nsocket = \"CLOSED\"\nhost = \"client\"\ndetail = \"x\"\n");
+    assert_error(&text, "\"x\"", 0, "`detail` goes with `event`");
+    let text = with("\n[[expect]]\nevent = \"disconnected\"\nsource = \"client\"\n");
+    assert!(parse(&text).is_ok(), "disconnected is a scenario event");
 }

@@ -329,6 +329,7 @@ fn endpoints(
             (ProgramKind::Server, None) => Program::Server,
         };
         check_options(ctx, span.clone(), name, &spec.options)?;
+        builtin_keys(ctx, name, spec, &program)?;
         let user = match &spec.user {
             None => super::RunAs::Invoker,
             Some(u) => {
@@ -362,6 +363,8 @@ fn endpoints(
                 on_eof_delay: spec.on_eof_delay,
                 options: spec.options.clone(),
                 user,
+                accept: spec.accept.as_ref().is_none_or(|a| *a.get_ref()),
+                epoll: spec.epoll.as_ref().is_some_and(|a| *a.get_ref()),
             },
         );
     }
@@ -372,6 +375,32 @@ fn endpoints(
         return Err(ctx.err(0..0, "a scenario needs a server endpoint"));
     }
     Ok(endpoints)
+}
+
+/// `accept` goes with the built-in server, `epoll` with a built-in endpoint.
+fn builtin_keys(
+    ctx: &Ctx,
+    name: &str,
+    spec: &EndpointFile,
+    program: &Program,
+) -> Result<(), ScenarioError> {
+    if let Some(a) = &spec.accept {
+        if *program != Program::Server {
+            return Err(ctx.err(
+                a.span(),
+                format!("endpoint `{name}`: `accept` goes with `program = \"server\"`"),
+            ));
+        }
+    }
+    if let Some(e) = &spec.epoll {
+        if program.is_external() {
+            return Err(ctx.err(
+                e.span(),
+                format!("endpoint `{name}`: `epoll` goes with a built-in endpoint (`client` or `server`)"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Checks every profile's overrides; applies the chosen profile's.
@@ -489,6 +518,7 @@ fn step(
         None => None,
     };
     write_args(ctx, endpoints, s)?;
+    builtin_action(ctx, endpoints, s)?;
     let wire = wire_args(ctx, s, &span)?;
     if let Some(n) = &s.name {
         if step_names.contains(n) {
@@ -783,6 +813,32 @@ fn write_args(
     }
 }
 
+/// `read` and `disconnect` are commands of the built-in endpoint.
+fn builtin_action(
+    ctx: &Ctx,
+    endpoints: &BTreeMap<String, Endpoint>,
+    s: &StepFile,
+) -> Result<(), ScenarioError> {
+    let (Some(a), Some(e)) = (&s.action, &s.endpoint) else {
+        return Ok(());
+    };
+    let act = *a.get_ref();
+    if !matches!(act, ActionKind::Read | ActionKind::Disconnect) {
+        return Ok(());
+    }
+    match endpoints.get(e.get_ref()) {
+        Some(x) if x.program.is_external() => Err(ctx.err(
+            e.span(),
+            format!(
+                "`do = \"{}\"` is a built-in endpoint's command; `{}` is external (use `write`)",
+                act.name(),
+                e.get_ref()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// A step's wire arguments, checked: who sends, what is dropped, how many.
 struct WireArgs {
     from: Senders,
@@ -954,6 +1010,8 @@ fn assemble(kind: ActionKind, s: &StepFile, c: Checked) -> Action {
             endpoint,
             how: s.how.unwrap_or(super::ShutdownHow::Wr),
         },
+        ActionKind::Read => Action::Read { endpoint },
+        ActionKind::Disconnect => Action::Disconnect { endpoint },
         ActionKind::Kill => Action::Kill {
             endpoint,
             signal: c.signal,
@@ -1204,6 +1262,9 @@ fn expect_args(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<ExpectArgs, Sce
     for errno in e.errno.iter().flatten() {
         ctx.errno(span, errno)?;
     }
+    if let (Some(d), None) = (&e.detail, &e.event) {
+        return Err(ctx.err(d.span(), "`detail` goes with `event`"));
+    }
     let port = e.port.as_ref().map(|p| ctx.port(p)).transpose()?;
     Ok(ExpectArgs {
         sequences,
@@ -1357,6 +1418,7 @@ fn expectation(
             source,
             kind,
             errno: e.errno.clone(),
+            detail: e.detail.as_ref().map(|d| d.get_ref().clone()),
             happens: e.happens.unwrap_or(true),
         }
     } else if let Some((stream, pattern)) = lines.line {

@@ -482,6 +482,8 @@ fn endpoint_command(
         on_eof_delay_ms: spec.on_eof_delay.map(|d| d.0.as_millis() as u64),
         netns: Some(ns_path),
         user: Some(account.uid.to_string()),
+        accept: spec.accept,
+        epoll: spec.epoll,
     };
     c.arg("endpoint").arg("--config").arg(config.to_json());
     Ok(c)

@@ -213,6 +213,8 @@ impl<'a> Run<'a> {
             Action::Shutdown { endpoint, how } => self
                 .endpoints
                 .command(endpoint, &format!("shutdown {}", how.name())),
+            Action::Read { endpoint } => self.endpoints.command(endpoint, "read"),
+            Action::Disconnect { endpoint } => self.endpoints.command(endpoint, "disconnect"),
             Action::Kill { endpoint, signal } => self.endpoints.kill(endpoint, *signal),
             // The text as a line on the program's stdin (validation: an external endpoint).
             Action::Write { endpoint, text } => self.endpoints.command(endpoint, text),
