@@ -914,6 +914,7 @@ fn derived_name(e: &Expectation, after: &str) -> String {
                 crate::scenario::DeathModel::Keepalive => "keepalive probes",
                 crate::scenario::DeathModel::Retransmission => "retransmissions",
                 crate::scenario::DeathModel::Syn => "SYN retransmissions",
+                crate::scenario::DeathModel::ZeroWindow => "zero-window probes",
             };
             format!("{host}'s {what} at the model's times{after}")
         }

@@ -251,6 +251,194 @@ fn syn_schedule(sc: &Scenario, ev: &Evidence, host: Host, anchor: u64) -> Result
     })
 }
 
+// ---------------------------------------------------------------------------
+// Zero-window probes (`dies = "zero_window"`, `schedule = "zero_window"`):
+// model::zero_window against the capture. Time zero is the peer's ACK that
+// closed the window (its first segment with window 0 acknowledging all the
+// data sent); the probes are the host's zero-length segments with seq =
+// snd_una - 1 after it (tcp_xmit_probe_skb); a probe counts as answered when
+// a segment from the peer reaches the host before its next probe.
+// ---------------------------------------------------------------------------
+
+/// Model inputs for a zero window on `host`: as a dead path's (tcp_retries2,
+/// the RTO sampled before `before_ns`, rto_max, TCP_USER_TIMEOUT).
+pub fn zero_window_knobs(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    before_ns: u64,
+) -> model::ZeroWindow {
+    let r = retrans_knobs(sc, ev, host, before_ns);
+    model::ZeroWindow {
+        retries2: r.retries2,
+        rto: r.rto,
+        rto_max: r.rto_max,
+        user_timeout: r.user_timeout,
+        ..model::ZeroWindow::default()
+    }
+}
+
+/// A zero-window run as captured on the host's port.
+struct ZeroWindowSeen<'a> {
+    closing: &'a Packet,
+    probes: Vec<&'a Packet>,
+    answered: Vec<bool>,
+}
+
+fn zero_window_seen(ev: &Evidence, host: Host, conn: Connection) -> Option<ZeroWindowSeen<'_>> {
+    let side = host.side();
+    let pkts = conn_packets(ev, port_of_host(host), conn);
+    let from_peer = |p: &Packet| ev.sender(p).is_some() && ev.sender(p) != Some(side);
+    let last_zero = pkts
+        .iter()
+        .copied()
+        .rfind(|p| from_peer(p) && p.win == 0 && p.flags.has(TcpFlags::ACK))?;
+    let snd_una = last_zero.ack;
+    let closing = pkts
+        .iter()
+        .copied()
+        .find(|p| from_peer(p) && p.win == 0 && p.ack == snd_una)?;
+    let sfr = |p: &Packet| {
+        p.flags.has(TcpFlags::SYN) || p.flags.has(TcpFlags::FIN) || p.flags.has(TcpFlags::RST)
+    };
+    let probes: Vec<&Packet> = pkts
+        .iter()
+        .copied()
+        .filter(|p| {
+            ev.sender(p) == Some(side)
+                && p.ts_ns > closing.ts_ns
+                && p.len == 0
+                && !sfr(p)
+                && p.seq == snd_una.wrapping_sub(1)
+        })
+        .collect();
+    let answered = probes
+        .iter()
+        .enumerate()
+        .map(|(i, pr)| {
+            let until = probes.get(i + 1).map(|n| n.ts_ns).unwrap_or(u64::MAX);
+            pkts.iter()
+                .any(|p| from_peer(p) && p.ts_ns > pr.ts_ns && p.ts_ns < until)
+        })
+        .collect();
+    Some(ZeroWindowSeen {
+        closing,
+        probes,
+        answered,
+    })
+}
+
+fn zero_window_inputs(k: &model::ZeroWindow) -> String {
+    format!(
+        "retries2={} rto={} rto_max={}{}; answered {:?}; times from the ACK that closed the window",
+        k.retries2,
+        secs(k.rto),
+        secs(k.rto_max),
+        k.user_timeout
+            .map(|u| format!(" user_timeout={}", secs(u)))
+            .unwrap_or_default(),
+        k.answered
+    )
+}
+
+/// The captured run and the model for it: the RTO sampled before the window
+/// closed, the peer's answers as seen.
+fn zero_window_model<'a>(
+    sc: &Scenario,
+    ev: &'a Evidence,
+    host: Host,
+) -> Result<
+    (
+        ZeroWindowSeen<'a>,
+        model::ZeroWindow,
+        model::ZeroWindowDeath,
+    ),
+    String,
+> {
+    let Some(seen) = zero_window_seen(ev, host, sc.connection()) else {
+        return Err(format!(
+            "no zero window announced to {host} on {}",
+            port_of_host(host)
+        ));
+    };
+    // The RTO as the closing ACK left it (its RTT sample may change it; nothing
+    // changes it after): the last sample before the first probe (samples with
+    // the probes' backoff are skipped, see `measured_rto`).
+    let before = seen.probes.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
+    let mut k = zero_window_knobs(sc, ev, host, before);
+    k.answered = seen.answered.clone();
+    let m = model::zero_window(&k);
+    Ok((seen, k, m))
+}
+
+fn predicted_zero_window(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Predicted, String> {
+    let (seen, k, m) = zero_window_model(sc, ev, host)?;
+    let (Some(death), Some(window)) = (m.death, m.death_window()) else {
+        return Err(format!(
+            "model ({}): no death: {}",
+            zero_window_inputs(&k),
+            m.reason
+        ));
+    };
+    Ok(Predicted {
+        reference: seen.closing.ts_ns,
+        window,
+        predicted: death,
+        inputs: format!("{}; {}", zero_window_inputs(&k), m.reason),
+        offset: Duration::ZERO,
+        anchored: true,
+        lines: vec![format!(
+            "reference: the ACK that closed the window (win 0, ack {}) at {:.6}s; {} probes captured",
+            seen.closing.ack,
+            ev.rel_secs(seen.closing.ts_ns),
+            seen.probes.len()
+        )],
+    })
+}
+
+fn zero_window_schedule(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Schedule, Timed> {
+    let (seen, k, m) = zero_window_model(sc, ev, host).map_err(Timed::undecided)?;
+    let mut late = Duration::ZERO;
+    let mut before = Duration::ZERO;
+    let predicted: Vec<(Duration, Duration)> = m
+        .probes
+        .iter()
+        .map(|t| {
+            late += model::timer_slack(t.saturating_sub(before));
+            before = *t;
+            (*t, late)
+        })
+        .collect();
+    let measured: Vec<Duration> = seen
+        .probes
+        .iter()
+        .map(|p| at(seen.closing.ts_ns, p.ts_ns))
+        .collect();
+    let key = last_of(&predicted, &measured);
+    Ok(Schedule {
+        reference_ns: seen.closing.ts_ns,
+        // TCP_USER_TIMEOUT is a budget in time (the last timer is clamped to it);
+        // otherwise the count of unanswered probes decides.
+        budget_ends: k
+            .user_timeout
+            .and(m.death)
+            .map(|d| d.saturating_sub(model::EARLY_SLACK)),
+        predicted,
+        measured,
+        key,
+        header: format!(
+            "model: {} zero-window probes (seq = snd_una - 1; {}), {}",
+            m.probes.len(),
+            zero_window_inputs(&k),
+            match m.death {
+                Some(d) => format!("death at {} ({})", secs(d), m.reason),
+                None => format!("no death ({})", m.reason),
+            }
+        ),
+        number_from: 1,
+    })
+}
+
 /// Model inputs for keepalive on `host`.
 pub fn keepalive_knobs(sc: &Scenario, host: Host) -> Keepalive {
     let mut k = Keepalive::default();
@@ -765,6 +953,7 @@ pub fn dies(
         DeathModel::Retransmission => predicted_retransmission(sc, ev, host, anchor),
         DeathModel::Keepalive => predicted_keepalive(sc, ev, host, anchor),
         DeathModel::Syn => predicted_syn(sc, ev, host, anchor),
+        DeathModel::ZeroWindow => predicted_zero_window(sc, ev, host),
     };
     let p = match p {
         Ok(p) => p,
@@ -990,6 +1179,7 @@ pub fn schedule(
         DeathModel::Retransmission => retransmission_schedule(sc, ev, host, anchor),
         DeathModel::Keepalive => keepalive_schedule(sc, ev, host, anchor),
         DeathModel::Syn => syn_schedule(sc, ev, host, anchor),
+        DeathModel::ZeroWindow => zero_window_schedule(sc, ev, host),
     };
     match s {
         Ok(s) => {
@@ -1130,6 +1320,15 @@ pub fn model_life(
         DeathModel::Syn => {
             let m = model::syn_sent(&syn_knobs(sc, host));
             m.death + m.late_by_at_most
+        }
+        DeathModel::ZeroWindow => {
+            let mut k = zero_window_knobs(sc, &Evidence::default(), host, u64::MAX);
+            if let Some(r) = rto {
+                k.rto = r;
+            }
+            let m = model::zero_window(&k);
+            let last = m.probes.last().copied().unwrap_or_default();
+            m.death.unwrap_or(last) + m.late_by_at_most
         }
     }
 }

@@ -318,6 +318,10 @@ named! {
         /// A connect whose SYNs go unanswered: SYN retransmissions until
         /// `tcp_syn_retries` (or the socket's `syncnt`, or the user timeout).
         Syn = "syn",
+        /// A sender facing a zero window: its zero-window probes (the persist
+        /// timer, `tcp_probe_timer`) go unanswered until `tcp_retries2` (or the
+        /// user timeout, from the first probe).
+        ZeroWindow = "zero_window",
     }
 }
 
