@@ -1426,6 +1426,72 @@ fn fin_wait2_life(
     })
 }
 
+/// `orphan_fin` and `fin_wait2`: their lifetimes start at the host's FIN (after the anchor).
+fn fin_life(
+    sc: &Scenario,
+    ev: &Evidence,
+    model_name: OrphanModel,
+    host: Host,
+    anchor: u64,
+) -> Result<Lifetime, String> {
+    let side = host.side();
+    let conn = sc.connection();
+    let pkts = conn_packets(ev, port_of_host(host), conn);
+    let Some(fin) = pkts
+        .iter()
+        .copied()
+        .find(|p| ev.sender(p) == Some(side) && p.flags.has(TcpFlags::FIN) && p.ts_ns >= anchor)
+    else {
+        return Err(format!(
+            "no FIN from {host} on {} after the step",
+            port_of_host(host)
+        ));
+    };
+    if model_name == OrphanModel::OrphanFin {
+        Ok(orphan_fin_life(sc, ev, host, fin))
+    } else {
+        fin_wait2_life(sc, ev, host, &pkts, fin)
+    }
+}
+
+/// `zero_window`: an orphan whose FIN waits behind data its peer's zero window
+/// holds back ([`model::zero_window`] with `tcp_orphan_retries`); from the ACK
+/// that closed the window, the peer's answers to the probes as captured.
+fn zero_window_life(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Lifetime, String> {
+    let Some(seen) = zero_window_seen(ev, host, sc.connection()) else {
+        return Err(format!(
+            "no zero window announced to {host} on {}",
+            port_of_host(host)
+        ));
+    };
+    let before = seen.probes.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
+    let mut k = zero_window_knobs(sc, ev, host, before);
+    k.orphan = Some(sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32);
+    k.answered = seen.answered.clone();
+    let m = model::zero_window(&k);
+    let Some(death) = m.death else {
+        return Err(format!(
+            "model ({}): no death: {}",
+            zero_window_inputs(&k),
+            m.reason
+        ));
+    };
+    Ok(Lifetime {
+        reference: seen.closing.ts_ns,
+        predicted: death,
+        late: m.late_by_at_most,
+        rto: k.rto,
+        inputs: format!(
+            "zero_window; tcp_orphan_retries={} {}; {}; {} probes captured, from the ACK that closed the window at {:.6}s",
+            k.orphan.unwrap_or(0),
+            zero_window_inputs(&k),
+            m.reason,
+            seen.probes.len(),
+            ev.rel_secs(seen.closing.ts_ns)
+        ),
+    })
+}
+
 /// Where the samples place a socket's vanishing: after the last round on
 /// the host (after the reference) that still had the connection, at or
 /// before the first that had not.
@@ -1503,25 +1569,15 @@ pub fn gone(
     host: Host,
     anchor: u64,
 ) -> Timed {
-    let side = host.side();
-    let conn = sc.connection();
-    let pkts = conn_packets(ev, port_of_host(host), conn);
-    let Some(fin) = pkts
-        .iter()
-        .copied()
-        .find(|p| ev.sender(p) == Some(side) && p.flags.has(TcpFlags::FIN) && p.ts_ns >= anchor)
-    else {
-        return Timed::undecided(format!(
-            "no FIN from {host} on {} after the step",
-            port_of_host(host)
-        ));
-    };
     let life = match model_name {
-        OrphanModel::OrphanFin => orphan_fin_life(sc, ev, host, fin),
-        OrphanModel::FinWait2 => match fin_wait2_life(sc, ev, host, &pkts, fin) {
-            Ok(l) => l,
-            Err(line) => return Timed::undecided(line),
-        },
+        OrphanModel::ZeroWindow => zero_window_life(sc, ev, host),
+        OrphanModel::OrphanFin | OrphanModel::FinWait2 => {
+            fin_life(sc, ev, model_name, host, anchor)
+        }
+    };
+    let life = match life {
+        Ok(l) => l,
+        Err(line) => return Timed::undecided(line),
     };
     let earliest = life.predicted.saturating_sub(model::EARLY_SLACK);
     let latest = life.predicted + life.late;
@@ -1534,7 +1590,7 @@ pub fn gone(
         secs(latest),
         secs(resolution)
     )];
-    let seen = vanishing(ev, host, conn, life.reference);
+    let seen = vanishing(ev, host, sc.connection(), life.reference);
     let Some(gone_ns) = seen.gone else {
         lines.push(format!(
             "measured: {host}'s socket was still there in the last of {} sample rounds",

@@ -332,6 +332,9 @@ named! {
         OrphanFin = "orphan_fin",
         /// Its peer never sends a FIN: FIN_WAIT2 lasts `tcp_fin_timeout`.
         FinWait2 = "fin_wait2",
+        /// Its FIN is queued behind data its peer's zero window holds back:
+        /// the persist timer's orphan rules (`tcp_probe_timer`).
+        ZeroWindow = "zero_window",
     }
 }
 
