@@ -555,14 +555,7 @@ fn window_classes(fwd: &mut Flow, rev: &Flow, s: &Segment) -> u16 {
         c |= Classes::LOST_SEGMENT;
     }
     if seglen <= 1 && seq == fwd.nextseq.wrapping_sub(1) && flags & sfr == 0 {
-        // Linux probes a zero window with the keep-alive's shape (seq = snd_una
-        // - 1, no data: tcp_xmit_probe_skb), where Wireshark expects one byte
-        // of new data: against a zero window it is a window probe.
-        c |= if rev.window == 0 && rev.nextseq != 0 {
-            Classes::ZERO_WINDOW_PROBE
-        } else {
-            Classes::KEEP_ALIVE
-        };
+        c |= Classes::KEEP_ALIVE;
     }
     let same_pos = seq == fwd.nextseq && ack == fwd.lastack && flags & sfr == 0;
     if seglen == 0 && window != 0 && window != fwd.window && same_pos {
@@ -1120,17 +1113,6 @@ mod tests {
         assert_eq!(
             t.seg(1, true, "P.", 201, 501, 100, 1000),
             vec!["retransmission", "fast_retransmission"]
-        );
-    }
-
-    #[test]
-    fn a_linux_zero_window_probe_has_the_keepalive_shape() {
-        let mut t = T::new();
-        t.handshake();
-        assert_eq!(t.seg(1, false, ".", 501, 101, 0, 0), vec!["zero_window"]);
-        assert_eq!(
-            t.seg(200, true, ".", 100, 501, 0, 1000),
-            vec!["zero_window_probe"]
         );
     }
 
