@@ -2164,4 +2164,52 @@ mod tests {
             Duration::from_secs(3)
         );
     }
+    #[test]
+    fn zero_window_probes_and_death_at_the_models_times() {
+        // Measured (x-zero-window-cut, retries2 = 3, rto 208 ms, no sample): the
+        // ACK closing the window at 0.1 s, probes (seq = snd_una - 1) 0.216,
+        // 0.648, 1.512 s after it, ETIMEDOUT 3.240 s after it.
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 3\n");
+        let mut closing = pkt(0.1, false, ".", 1, 5001, 0);
+        closing.win = 0;
+        let mut packets = vec![pkt(0.0999, true, ".", 4001, 1, 1000), closing];
+        for t in [0.216, 0.648, 1.512] {
+            packets.push(pkt(0.1 + t, true, ".", 5000, 1, 0));
+        }
+        let three = packets.clone();
+        let ev = evidence(packets.clone(), 3.34);
+        let anchor = ev.steps[0].acted_ns;
+        let zw = DeathModel::ZeroWindow;
+        let death = dies(
+            &sc,
+            &ev,
+            zw,
+            "client",
+            Host::Client,
+            &DeathMark::ErrorEvent,
+            anchor,
+        );
+        assert!(death.check.ok, "{:?}", death.check.evidence);
+        let s = schedule(&sc, &ev, zw, Host::Client, anchor);
+        assert!(s.check.ok, "{:?}", s.check.evidence);
+        // A fourth probe is one too many for tcp_retries2 = 3.
+        packets.push(pkt(0.1 + 3.3, true, ".", 5000, 1, 0));
+        let ev = evidence(packets, 3.34);
+        assert!(!schedule(&sc, &ev, zw, Host::Client, anchor).check.ok);
+        // A death right after the last probe is early: the budget is not spent.
+        let early = evidence(three, 1.7);
+        assert!(
+            !dies(
+                &sc,
+                &early,
+                zw,
+                "client",
+                Host::Client,
+                &DeathMark::ErrorEvent,
+                anchor
+            )
+            .check
+            .ok
+        );
+    }
 }
