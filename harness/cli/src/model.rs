@@ -61,6 +61,20 @@ pub struct ModelArgs {
     /// SACK not negotiated (no tail loss probe)
     #[arg(long)]
     pub no_sack: bool,
+    /// Also predict zero-window probes (the persist timer, tcp_probe_timer): a sender
+    /// whose peer's window is zero, with unsent data and nothing in flight; probes
+    /// back off like RTOs (capped by --rto-max-ms) and the socket dies when
+    /// --retries2 probes go unanswered, when --user-timeout-ms has passed since the
+    /// first probe, or (--zero-window-orphan) by tcp_orphan_retries
+    #[arg(long)]
+    pub zero_window: bool,
+    /// With --zero-window: the peer answers the probes (alive, window still zero):
+    /// only TCP_USER_TIMEOUT or the orphan rules end it
+    #[arg(long, requires = "zero_window")]
+    pub zero_window_answered: bool,
+    /// With --zero-window: the socket is orphaned (closed, its FIN queued behind the data)
+    #[arg(long, requires = "zero_window")]
+    pub zero_window_orphan: bool,
     /// Print JSON instead of text
     #[arg(long)]
     pub json: bool,
@@ -94,11 +108,33 @@ pub fn main(args: ModelArgs) -> anyhow::Result<i32> {
     let knobs = args.knobs();
     knobs.validate().map_err(teardown_core::bad_input)?;
     let p = model::predict(&knobs);
+    let zw = args.zero_window.then(|| model::ZeroWindow {
+        retries2: args.retries2,
+        rto: p.knobs.rto,
+        rto_max: p.knobs.rto_max,
+        user_timeout: p.knobs.user_timeout,
+        orphan: args.zero_window_orphan.then_some(args.orphan_retries),
+        answered: Vec::new(),
+        then_answered: args.zero_window_answered,
+    });
     let text = if args.json {
         // Serializing the model's own prediction cannot fail but by a bug (exit 4).
-        format!("{}\n", serde_json::to_string_pretty(&p)?)
+        let mut v = serde_json::to_value(&p)?;
+        if let (Some(k), Some(map)) = (&zw, v.as_object_mut()) {
+            map.insert("zero_window_knobs".into(), serde_json::to_value(k)?);
+            map.insert(
+                "zero_window".into(),
+                serde_json::to_value(model::zero_window(k))?,
+            );
+        }
+        format!("{}\n", serde_json::to_string_pretty(&v)?)
     } else {
-        model::render(&p)
+        let mut t = model::render(&p);
+        if let Some(k) = &zw {
+            t += "\n";
+            t += &model::render_zero_window(k);
+        }
+        t
     };
     std::io::stdout()
         .write_all(text.as_bytes())

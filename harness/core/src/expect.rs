@@ -923,7 +923,8 @@ fn derived_name(e: &Expectation, after: &str) -> String {
             let what = match model {
                 crate::scenario::OrphanModel::SynRecv => "half-open request",
                 crate::scenario::OrphanModel::OrphanFin
-                | crate::scenario::OrphanModel::FinWait2 => "orphan",
+                | crate::scenario::OrphanModel::FinWait2
+                | crate::scenario::OrphanModel::ZeroWindow => "orphan",
             };
             format!("{host}'s {what} vanishes ({model}) at the model's time{after}")
         }
@@ -934,6 +935,7 @@ fn derived_name(e: &Expectation, after: &str) -> String {
                 crate::scenario::DeathModel::Syn => "SYN retransmissions",
                 crate::scenario::DeathModel::Synack => "SYN-ACK retransmissions",
                 crate::scenario::DeathModel::LocalDrop => "local-drop probes",
+                crate::scenario::DeathModel::ZeroWindow => "zero-window probes",
             };
             format!("{host}'s {what} at the model's times{after}")
         }

@@ -375,6 +375,226 @@ pub fn orphan_fin(k: &Retrans, orphan_retries_sysctl: u32) -> DeadPath {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Zero-window probes (the persist timer), net/ipv4/tcp_timer.c and tcp_output.c
+// (Linux 6.15+, with the socket's rto_max), measured on 6.18.
+// ---------------------------------------------------------------------------
+
+/// The largest shift `tcp_probe0_when` applies: ilog2(TCP_RTO_MAX / TCP_RTO_MIN) + 1.
+const PROBE0_MAX_SHIFT: u32 = 10;
+
+/// Probes after which a run that has not ended is taken to go on for ever.
+const FOREVER_PROBES: usize = 200;
+
+/// Knobs for a sender facing a zero window with unsent data and nothing in
+/// flight. Time zero is the last segment it received before its first probe
+/// (the ACK that closed the window): that segment armed the probe timer at
+/// `tcp_probe0_base` (`tcp_check_probe_timer`), with the backoff at 0 (the ACK
+/// carried a valid RTT sample, `tcp_ack_update_rtt` resets it).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZeroWindow {
+    /// net.ipv4.tcp_retries2: max_probes, and the cap of icsk_backoff (`tcp_send_probe0`).
+    pub retries2: u32,
+    /// icsk_rto (`tcpi_rto`) when the window closed.
+    #[serde(serialize_with = "ser_secs")]
+    pub rto: Duration,
+    /// The socket's rto_max (`tcp_rto_max(sk)`).
+    #[serde(serialize_with = "ser_secs")]
+    pub rto_max: Duration,
+    /// TCP_USER_TIMEOUT, counted from the first probe timer (`icsk_probes_tstamp`).
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub user_timeout: Option<Duration>,
+    /// `Some(net.ipv4.tcp_orphan_retries)` when the socket is orphaned (SOCK_DEAD).
+    pub orphan: Option<u32>,
+    /// Which probes (in order) the peer answers; later ones go unanswered.
+    /// An answer resets `icsk_probes_out` (`tcp_ack`) and re-arms the timer
+    /// with the same backoff (`tcp_ack_probe`); the window stays zero. (A
+    /// receiver rate-limits its answers to out-of-window segments to one per
+    /// tcp_invalid_ratelimit, 500 ms, `tcp_oow_rate_limited`: measured, the
+    /// second probe 0.43 s after the first goes unanswered.)
+    pub answered: Vec<bool>,
+    /// Whether the probes after `answered` are answered (the peer alive).
+    pub then_answered: bool,
+}
+
+impl Default for ZeroWindow {
+    fn default() -> Self {
+        ZeroWindow {
+            retries2: 15,
+            rto: VETH_RTO,
+            rto_max: TCP_RTO_MAX,
+            user_timeout: None,
+            orphan: None,
+            answered: Vec::new(),
+            then_answered: false,
+        }
+    }
+}
+
+/// The probes and the end of a zero-window run, from the segment that closed the window.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ZeroWindowDeath {
+    /// Probe times (each a zero-length segment with seq = snd_una - 1, `tcp_xmit_probe_skb`).
+    #[serde(serialize_with = "ser_vec_secs")]
+    pub probes: Vec<Duration>,
+    /// The probe-timer expiry that ends the socket (`tcp_write_err`: ETIMEDOUT,
+    /// no FIN, no RST), or `None` when the probes go on for ever (RFC 1122
+    /// 4.2.2.17: a peer answering probes keeps the socket open).
+    #[serde(serialize_with = "ser_opt_secs")]
+    pub death: Option<Duration>,
+    /// Why it ends (the rule of `tcp_probe_timer` that fired).
+    pub reason: &'static str,
+    #[serde(serialize_with = "ser_secs")]
+    pub late_by_at_most: Duration,
+}
+
+impl ZeroWindowDeath {
+    /// Where the death may be observed (`None`: it never comes).
+    pub fn death_window(&self) -> Option<Window> {
+        self.death.map(|d| window(d, self.late_by_at_most))
+    }
+}
+
+/// `tcp_probe0_when` (include/net/tcp.h): `tcp_probe0_base` = max(icsk_rto,
+/// TCP_RTO_MIN), shifted by the backoff (at most [`PROBE0_MAX_SHIFT`]),
+/// capped by rto_max.
+pub fn probe0_when(rto: Duration, backoff: u32, rto_max: Duration) -> Duration {
+    let base = rto.max(TCP_RTO_MIN);
+    base.saturating_mul(1u32 << backoff.min(PROBE0_MAX_SHIFT))
+        .min(rto_max.max(JIFFY))
+}
+
+/// The persist timer's run ([`ZeroWindow`]), as `tcp_probe_timer` and
+/// `tcp_send_probe0` compute it. At each expiry:
+/// - the first sets `icsk_probes_tstamp`; a later one at or beyond
+///   TCP_USER_TIMEOUT from it aborts;
+/// - an orphan: max_probes = `tcp_orphan_retries(alive)` with alive =
+///   min(icsk_rto << backoff, rto_max) < rto_max (`inet_csk_rto_backoff`);
+///   `!alive && backoff >= max_probes` aborts (a peer answering the probes
+///   cannot save it); else max_probes = tcp_retries2;
+/// - `icsk_probes_out >= max_probes` aborts; else a probe goes out,
+///   probes_out + 1, backoff + 1 while below tcp_retries2, and the timer is
+///   re-armed at [`probe0_when`], clamped to the user timeout's remainder
+///   (`tcp_clamp_probe0_to_user_timeout`, at least TCP_TIMEOUT_MIN).
+///
+/// Measured on 6.18 (veth, icsk_rto 212 ms): retries2 = 3, wire cut: probes
+/// 0.216, 0.648, 1.512 s, death 3.240 s (model 0.212, 0.636, 1.484, 3.180);
+/// orphan, rto_max 1 s, peer answering: gone at 2.51 s (model 2.484); orphan,
+/// rto_max 1 s, retries2 = 2: the backoff stops at 2, 0.848 s < rto_max, so
+/// it stays "alive" and probes every 0.864 s for ever (FIN_WAIT1 stall).
+pub fn zero_window(k: &ZeroWindow) -> ZeroWindowDeath {
+    let rto_max = k.rto_max.max(JIFFY);
+    let two_jiffies = JIFFY * 2; // TCP_TIMEOUT_MIN
+    let mut backoff = 0u32;
+    let mut probes_out = 0u32;
+    let mut t = probe0_when(k.rto, 0, rto_max);
+    let mut late = timer_slack(t);
+    let mut tstamp: Option<Duration> = None;
+    let mut probes = Vec::new();
+    let end = |probes, death, reason, late| ZeroWindowDeath {
+        probes,
+        death,
+        reason,
+        late_by_at_most: late,
+    };
+    for _ in 0..MAX_STEPS {
+        match (tstamp, k.user_timeout) {
+            (None, _) => tstamp = Some(t),
+            (Some(s), Some(u)) if t.saturating_sub(s) >= u => {
+                return end(
+                    probes,
+                    Some(t),
+                    "TCP_USER_TIMEOUT since the first probe timer",
+                    late,
+                )
+            }
+            _ => {}
+        }
+        let mut max_probes = k.retries2;
+        if let Some(sysctl) = k.orphan {
+            let alive = k.rto.max(JIFFY).saturating_mul(1u32 << backoff.min(30)) < rto_max;
+            max_probes = orphan_retries(sysctl, alive);
+            if !alive && backoff >= max_probes {
+                return end(
+                    probes,
+                    Some(t),
+                    "orphan: backoff past rto_max and tcp_orphan_retries",
+                    late,
+                );
+            }
+        }
+        if probes_out >= max_probes {
+            let why = if k.orphan.is_some() {
+                "orphan: tcp_orphan_retries probes unanswered"
+            } else {
+                "tcp_retries2 probes unanswered"
+            };
+            return end(probes, Some(t), why, late);
+        }
+        let n = probes.len();
+        probes.push(t);
+        probes_out += 1;
+        if backoff < k.retries2 {
+            backoff += 1;
+        }
+        if k.answered.get(n).copied().unwrap_or(k.then_answered) {
+            probes_out = 0;
+        }
+        if probes.len() >= FOREVER_PROBES {
+            return end(
+                probes,
+                None,
+                "the peer answers: probes for ever (RFC 1122 4.2.2.17)",
+                late,
+            );
+        }
+        let mut next = probe0_when(k.rto, backoff, rto_max);
+        if let (Some(u), Some(s)) = (k.user_timeout, tstamp) {
+            let remaining = (s + u).saturating_sub(t).max(two_jiffies);
+            next = next.min(remaining);
+        }
+        late = late.saturating_add(timer_slack(next));
+        t = t.saturating_add(next);
+    }
+    end(probes, None, "no end within the model's horizon", late)
+}
+
+/// The zero-window run as readable text (`teardown model --zero-window`).
+pub fn render_zero_window(k: &ZeroWindow) -> String {
+    let d = zero_window(k);
+    let who = match k.orphan {
+        Some(n) => format!("orphan (closed), tcp_orphan_retries={n}"),
+        None => "open socket".to_string(),
+    };
+    let mut o = format!(
+        "Zero window, persist timer ({who}, tcp_retries2={}, rto {} s, rto_max {} s{}, peer {}); seconds after the segment that closed the window:\n",
+        k.retries2,
+        secs(k.rto),
+        secs(k.rto_max),
+        k.user_timeout
+            .map(|u| format!(", TCP_USER_TIMEOUT {} s", secs(u)))
+            .unwrap_or_default(),
+        if k.then_answered { "answering" } else { "gone" }
+    );
+    o += &format!(
+        "  probes, seq = snd_una - 1 ({}) {}\n",
+        d.probes.len(),
+        list(&d.probes[..d.probes.len().min(20)])
+    );
+    match d.death {
+        Some(t) => {
+            o += &format!(
+                "  death (ETIMEDOUT, no FIN, no RST) at {} s, late by at most {} s: {}\n",
+                secs(t),
+                secs(d.late_by_at_most),
+                d.reason
+            )
+        }
+        None => o += &format!("  no death: {}\n", d.reason),
+    }
+    o
+}
+
 /// Knobs for an active open whose SYNs get no answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Syn {
@@ -1307,5 +1527,91 @@ mod tests {
             assert_eq!(probe_timeout(&k), None);
             assert_eq!(dead_path(&k).tail_loss_probe, None);
         }
+    }
+    #[test]
+    fn zero_window_probes_follow_tcp_probe_timer() {
+        let ms = Duration::from_millis;
+        // tcp_probe0_when: max(rto, 200 ms) << backoff, capped.
+        assert_eq!(probe0_when(ms(212), 0, TCP_RTO_MAX), ms(212));
+        assert_eq!(probe0_when(ms(100), 0, TCP_RTO_MAX), ms(200));
+        assert_eq!(probe0_when(ms(212), 3, TCP_RTO_MAX), ms(1696));
+        assert_eq!(probe0_when(ms(212), 3, s(1.0)), s(1.0));
+        // The shift stops at ilog2(120 s / 200 ms) + 1 = 10.
+        assert_eq!(probe0_when(ms(1), 15, Duration::MAX), ms(200 * 1024));
+        // Measured (x-zero-window-cut): retries2 = 3, rto 212 ms, the wire cut:
+        // probes 0.216, 0.648, 1.512 s, ETIMEDOUT at 3.240 s.
+        let k = ZeroWindow {
+            retries2: 3,
+            rto: ms(212),
+            ..ZeroWindow::default()
+        };
+        let d = zero_window(&k);
+        assert_eq!(d.probes, [ms(212), ms(636), ms(1484)]);
+        assert_eq!(d.death, Some(ms(3180)));
+        let measured = [0.216, 0.648, 1.512];
+        assert!(d.death_window().unwrap().contains(s(3.240)));
+        for (p, m) in d.probes.iter().zip(measured) {
+            assert!(*p <= s(m) && s(m) <= *p + d.late_by_at_most);
+        }
+        // A peer that answers keeps it open for ever (RFC 1122 4.2.2.17).
+        let alive = zero_window(&ZeroWindow {
+            then_answered: true,
+            ..k.clone()
+        });
+        assert_eq!(alive.death, None);
+        // ...unless TCP_USER_TIMEOUT, counted from the first probe timer (not
+        // reset by the answers): the timer is clamped to fire at t1 + UTO.
+        let uto = zero_window(&ZeroWindow {
+            then_answered: true,
+            user_timeout: Some(s(2.0)),
+            ..k.clone()
+        });
+        assert_eq!(uto.death, Some(ms(2212)));
+        assert_eq!(uto.probes, [ms(212), ms(636), ms(1484)]);
+    }
+
+    #[test]
+    fn an_orphan_facing_a_zero_window() {
+        let ms = Duration::from_millis;
+        // Measured: rto_max 1 s, peer answering: backoff 3 makes 212 << 3 >=
+        // rto_max, not alive, tcp_orphan_retries(0, false) = 0 <= backoff:
+        // gone at 0.212 + 0.424 + 0.848 + 1.0 = 2.484 s (measured 2.51 s).
+        let k = ZeroWindow {
+            rto: ms(212),
+            rto_max: s(1.0),
+            orphan: Some(0),
+            then_answered: true,
+            ..ZeroWindow::default()
+        };
+        let d = zero_window(&k);
+        assert_eq!(d.death, Some(ms(2484)));
+        assert_eq!(d.probes.len(), 3);
+        // retries2 = 2 caps the backoff at 2 (848 ms < rto_max): alive for
+        // ever, probes every 0.848 s (measured 0.864 s): FIN_WAIT1 stalls.
+        let stall = zero_window(&ZeroWindow {
+            retries2: 2,
+            ..k.clone()
+        });
+        assert_eq!(stall.death, None);
+        let p = &stall.probes;
+        assert_eq!(p[5] - p[4], ms(848));
+        // Default rto_max: not alive from backoff 10 (0.212 * 1024 s): ~217 s.
+        let slow = zero_window(&ZeroWindow {
+            rto_max: TCP_RTO_MAX,
+            ..k.clone()
+        });
+        assert_eq!(
+            slow.death,
+            Some(ms(212 * 1023) + TCP_RTO_MAX.min(ms(212 * 1024)))
+        );
+        // Unanswered, tcp_orphan_retries = 2 while alive: gone at the third expiry.
+        let cut = zero_window(&ZeroWindow {
+            rto_max: TCP_RTO_MAX,
+            orphan: Some(2),
+            then_answered: false,
+            ..k
+        });
+        assert_eq!(cut.death, Some(ms(1484)));
+        assert_eq!(cut.probes.len(), 2);
     }
 }

@@ -322,6 +322,194 @@ fn chain_lateness(times: &[Duration]) -> Vec<(Duration, Duration)> {
         .collect()
 }
 
+// ---------------------------------------------------------------------------
+// Zero-window probes (`dies = "zero_window"`, `schedule = "zero_window"`):
+// model::zero_window against the capture. Time zero is the peer's ACK that
+// closed the window (its first segment with window 0 acknowledging all the
+// data sent); the probes are the host's zero-length segments with seq =
+// snd_una - 1 after it (tcp_xmit_probe_skb); a probe counts as answered when
+// a segment from the peer reaches the host before its next probe.
+// ---------------------------------------------------------------------------
+
+/// Model inputs for a zero window on `host`: as a dead path's (tcp_retries2,
+/// the RTO sampled before `before_ns`, rto_max, TCP_USER_TIMEOUT).
+pub fn zero_window_knobs(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    before_ns: u64,
+) -> model::ZeroWindow {
+    let r = retrans_knobs(sc, ev, host, before_ns);
+    model::ZeroWindow {
+        retries2: r.retries2,
+        rto: r.rto,
+        rto_max: r.rto_max,
+        user_timeout: r.user_timeout,
+        ..model::ZeroWindow::default()
+    }
+}
+
+/// A zero-window run as captured on the host's port.
+struct ZeroWindowSeen<'a> {
+    closing: &'a Packet,
+    probes: Vec<&'a Packet>,
+    answered: Vec<bool>,
+}
+
+fn zero_window_seen(ev: &Evidence, host: Host, conn: Connection) -> Option<ZeroWindowSeen<'_>> {
+    let side = host.side();
+    let pkts = conn_packets(ev, port_of_host(host), conn);
+    let from_peer = |p: &Packet| ev.sender(p).is_some() && ev.sender(p) != Some(side);
+    let last_zero = pkts
+        .iter()
+        .copied()
+        .rfind(|p| from_peer(p) && p.win == 0 && p.flags.has(TcpFlags::ACK))?;
+    let snd_una = last_zero.ack;
+    let closing = pkts
+        .iter()
+        .copied()
+        .find(|p| from_peer(p) && p.win == 0 && p.ack == snd_una)?;
+    let sfr = |p: &Packet| {
+        p.flags.has(TcpFlags::SYN) || p.flags.has(TcpFlags::FIN) || p.flags.has(TcpFlags::RST)
+    };
+    let probes: Vec<&Packet> = pkts
+        .iter()
+        .copied()
+        .filter(|p| {
+            ev.sender(p) == Some(side)
+                && p.ts_ns > closing.ts_ns
+                && p.len == 0
+                && !sfr(p)
+                && p.seq == snd_una.wrapping_sub(1)
+        })
+        .collect();
+    let answered = probes
+        .iter()
+        .enumerate()
+        .map(|(i, pr)| {
+            let until = probes.get(i + 1).map(|n| n.ts_ns).unwrap_or(u64::MAX);
+            pkts.iter()
+                .any(|p| from_peer(p) && p.ts_ns > pr.ts_ns && p.ts_ns < until)
+        })
+        .collect();
+    Some(ZeroWindowSeen {
+        closing,
+        probes,
+        answered,
+    })
+}
+
+fn zero_window_inputs(k: &model::ZeroWindow) -> String {
+    format!(
+        "retries2={} rto={} rto_max={}{}; answered {:?}; times from the ACK that closed the window",
+        k.retries2,
+        secs(k.rto),
+        secs(k.rto_max),
+        k.user_timeout
+            .map(|u| format!(" user_timeout={}", secs(u)))
+            .unwrap_or_default(),
+        k.answered
+    )
+}
+
+/// The captured run and the model for it: the RTO sampled before the window
+/// closed, the peer's answers as seen.
+fn zero_window_model<'a>(
+    sc: &Scenario,
+    ev: &'a Evidence,
+    host: Host,
+) -> Result<
+    (
+        ZeroWindowSeen<'a>,
+        model::ZeroWindow,
+        model::ZeroWindowDeath,
+    ),
+    String,
+> {
+    let Some(seen) = zero_window_seen(ev, host, sc.connection()) else {
+        return Err(format!(
+            "no zero window announced to {host} on {}",
+            port_of_host(host)
+        ));
+    };
+    // The RTO as the closing ACK left it (its RTT sample may change it; nothing
+    // changes it after): the last sample before the first probe (samples with
+    // the probes' backoff are skipped, see `measured_rto`).
+    let before = seen.probes.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
+    let mut k = zero_window_knobs(sc, ev, host, before);
+    k.answered = seen.answered.clone();
+    let m = model::zero_window(&k);
+    Ok((seen, k, m))
+}
+
+fn predicted_zero_window(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Predicted, String> {
+    let (seen, k, m) = zero_window_model(sc, ev, host)?;
+    let (Some(death), Some(window)) = (m.death, m.death_window()) else {
+        return Err(format!(
+            "model ({}): no death: {}",
+            zero_window_inputs(&k),
+            m.reason
+        ));
+    };
+    Ok(Predicted {
+        reference: seen.closing.ts_ns,
+        window,
+        predicted: death,
+        inputs: format!("{}; {}", zero_window_inputs(&k), m.reason),
+        offset: Duration::ZERO,
+        anchored: true,
+        lines: vec![format!(
+            "reference: the ACK that closed the window (win 0, ack {}) at {:.6}s; {} probes captured",
+            seen.closing.ack,
+            ev.rel_secs(seen.closing.ts_ns),
+            seen.probes.len()
+        )],
+    })
+}
+
+fn zero_window_schedule(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Schedule, Timed> {
+    let (seen, k, m) = zero_window_model(sc, ev, host).map_err(Timed::undecided)?;
+    let mut late = Duration::ZERO;
+    let mut before = Duration::ZERO;
+    let predicted: Vec<(Duration, Duration)> = m
+        .probes
+        .iter()
+        .map(|t| {
+            late += model::timer_slack(t.saturating_sub(before));
+            before = *t;
+            (*t, late)
+        })
+        .collect();
+    let measured: Vec<Duration> = seen
+        .probes
+        .iter()
+        .map(|p| at(seen.closing.ts_ns, p.ts_ns))
+        .collect();
+    let key = last_of(&predicted, &measured);
+    Ok(Schedule {
+        reference_ns: seen.closing.ts_ns,
+        // TCP_USER_TIMEOUT is a budget in time (the last timer is clamped to it);
+        // otherwise the count of unanswered probes decides.
+        budget_ends: k
+            .user_timeout
+            .and(m.death)
+            .map(|d| d.saturating_sub(model::EARLY_SLACK)),
+        predicted,
+        measured,
+        key,
+        header: format!(
+            "model: {} zero-window probes (seq = snd_una - 1; {}), {}",
+            m.probes.len(),
+            zero_window_inputs(&k),
+            match m.death {
+                Some(d) => format!("death at {} ({})", secs(d), m.reason),
+                None => format!("no death ({})", m.reason),
+            }
+        ),
+        number_from: 1,
+    })
+}
+
 /// Model inputs for keepalive on `host`.
 pub fn keepalive_knobs(sc: &Scenario, host: Host) -> Keepalive {
     let mut k = Keepalive::default();
@@ -927,6 +1115,7 @@ pub fn dies(
         DeathModel::Synack => {
             Err("`dies = \"synack\"` has no application death: use `gone = \"syn_recv\"`".into())
         }
+        DeathModel::ZeroWindow => predicted_zero_window(sc, ev, host),
     };
     let p = match p {
         Ok(p) => p,
@@ -1157,6 +1346,7 @@ pub fn schedule(
             "a local drop's probes never reach the capture: check its death with `dies = \"local_drop\"`"
                 .to_string(),
         )),
+        DeathModel::ZeroWindow => zero_window_schedule(sc, ev, host),
     };
     match s {
         Ok(s) => {
@@ -1310,6 +1500,15 @@ pub fn model_life(
             let m = model::local_drop(&k);
             m.death + m.late_by_at_most
         }
+        DeathModel::ZeroWindow => {
+            let mut k = zero_window_knobs(sc, &Evidence::default(), host, u64::MAX);
+            if let Some(r) = rto {
+                k.rto = r;
+            }
+            let m = model::zero_window(&k);
+            let last = m.probes.last().copied().unwrap_or_default();
+            m.death.unwrap_or(last) + m.late_by_at_most
+        }
     }
 }
 
@@ -1375,6 +1574,7 @@ fn lifetime(
             let fin = first("FIN", &|p| p.flags.has(TcpFlags::FIN))?;
             fin_wait2_life(sc, ev, host, &pkts, fin)
         }
+        OrphanModel::ZeroWindow => zero_window_life(sc, ev, host),
         OrphanModel::SynRecv => {
             let synack = first("SYN-ACK", &|p| {
                 p.flags.has(TcpFlags::SYN) && p.flags.has(TcpFlags::ACK)
@@ -1465,6 +1665,44 @@ fn fin_wait2_life(
     })
 }
 
+/// `zero_window`: an orphan whose FIN waits behind data its peer's zero window
+/// holds back ([`model::zero_window`] with `tcp_orphan_retries`); from the ACK
+/// that closed the window, the peer's answers to the probes as captured.
+fn zero_window_life(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Lifetime, String> {
+    let Some(seen) = zero_window_seen(ev, host, sc.connection()) else {
+        return Err(format!(
+            "no zero window announced to {host} on {}",
+            port_of_host(host)
+        ));
+    };
+    let before = seen.probes.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
+    let mut k = zero_window_knobs(sc, ev, host, before);
+    k.orphan = Some(sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32);
+    k.answered = seen.answered.clone();
+    let m = model::zero_window(&k);
+    let Some(death) = m.death else {
+        return Err(format!(
+            "model ({}): no death: {}",
+            zero_window_inputs(&k),
+            m.reason
+        ));
+    };
+    Ok(Lifetime {
+        reference: seen.closing.ts_ns,
+        predicted: death,
+        late: m.late_by_at_most,
+        rto: k.rto,
+        inputs: format!(
+            "zero_window; tcp_orphan_retries={} {}; {}; {} probes captured, from the ACK that closed the window at {:.6}s",
+            k.orphan.unwrap_or(0),
+            zero_window_inputs(&k),
+            m.reason,
+            seen.probes.len(),
+            ev.rel_secs(seen.closing.ts_ns)
+        ),
+    })
+}
+
 /// Where the samples place a socket's vanishing: after the last round on
 /// the host (after the reference) that still had the connection, at or
 /// before the first that had not.
@@ -1542,7 +1780,6 @@ pub fn gone(
     host: Host,
     anchor: u64,
 ) -> Timed {
-    let conn = sc.connection();
     let life = match lifetime(sc, ev, model_name, host, anchor) {
         Ok(l) => l,
         Err(line) => return Timed::undecided(line),
@@ -1558,7 +1795,7 @@ pub fn gone(
         secs(latest),
         secs(resolution)
     )];
-    let seen = vanishing(ev, host, conn, life.reference);
+    let seen = vanishing(ev, host, sc.connection(), life.reference);
     let Some(gone_ns) = seen.gone else {
         lines.push(format!(
             "measured: {host}'s socket was still there in the last of {} sample rounds",
@@ -2193,6 +2430,54 @@ mod tests {
         assert_eq!(
             model::syn_sent(&syn_knobs(&sc, Host::Client)).death,
             Duration::from_secs(3)
+        );
+    }
+    #[test]
+    fn zero_window_probes_and_death_at_the_models_times() {
+        // Measured (x-zero-window-cut, retries2 = 3, rto 208 ms, no sample): the
+        // ACK closing the window at 0.1 s, probes (seq = snd_una - 1) 0.216,
+        // 0.648, 1.512 s after it, ETIMEDOUT 3.240 s after it.
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 3\n");
+        let mut closing = pkt(0.1, false, ".", 1, 5001, 0);
+        closing.win = 0;
+        let mut packets = vec![pkt(0.0999, true, ".", 4001, 1, 1000), closing];
+        for t in [0.216, 0.648, 1.512] {
+            packets.push(pkt(0.1 + t, true, ".", 5000, 1, 0));
+        }
+        let three = packets.clone();
+        let ev = evidence(packets.clone(), 3.34);
+        let anchor = ev.steps[0].acted_ns;
+        let zw = DeathModel::ZeroWindow;
+        let death = dies(
+            &sc,
+            &ev,
+            zw,
+            "client",
+            Host::Client,
+            &DeathMark::ErrorEvent,
+            anchor,
+        );
+        assert!(death.check.ok, "{:?}", death.check.evidence);
+        let s = schedule(&sc, &ev, zw, Host::Client, anchor);
+        assert!(s.check.ok, "{:?}", s.check.evidence);
+        // A fourth probe is one too many for tcp_retries2 = 3.
+        packets.push(pkt(0.1 + 3.3, true, ".", 5000, 1, 0));
+        let ev = evidence(packets, 3.34);
+        assert!(!schedule(&sc, &ev, zw, Host::Client, anchor).check.ok);
+        // A death right after the last probe is early: the budget is not spent.
+        let early = evidence(three, 1.7);
+        assert!(
+            !dies(
+                &sc,
+                &early,
+                zw,
+                "client",
+                Host::Client,
+                &DeathMark::ErrorEvent,
+                anchor
+            )
+            .check
+            .ok
         );
     }
 }

@@ -332,6 +332,10 @@ named! {
         /// until `tcp_retries2` probes or TCP_USER_TIMEOUT from the first.
         /// For `dies` (nothing reaches the capture, so no `schedule`).
         LocalDrop = "local_drop",
+        /// A sender facing a zero window: its zero-window probes (the persist
+        /// timer, `tcp_probe_timer`) go unanswered until `tcp_retries2` (or the
+        /// user timeout, from the first probe).
+        ZeroWindow = "zero_window",
     }
 }
 
@@ -345,6 +349,9 @@ named! {
         /// A listener's half-open request (SYN_RECV) whose SYN-ACK is never
         /// acknowledged: dropped at the expiry after `tcp_synack_retries`.
         SynRecv = "syn_recv",
+        /// Its FIN is queued behind data its peer's zero window holds back:
+        /// the persist timer's orphan rules (`tcp_probe_timer`).
+        ZeroWindow = "zero_window",
     }
 }
 
