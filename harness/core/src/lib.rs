@@ -9,6 +9,7 @@
 //!
 //! - [`scenario`]: the scenario file format, validated into typed values (errors at file:line:col).
 //! - [`model`]: the kernel's teardown timing rules (KERNEL-FACTS.md).
+//! - [`icmp`]: ICMP soft errors (destination unreachable) in the model.
 //! - [`analysis`]: capture bytes to per-connection TCP events and verdicts.
 //! - [`expect`], [`timing`]: a scenario's expectations evaluated on the evidence.
 //! - [`verdict`]: a run's checks, key times and verdict; [`waits`]: the timeline's waits as predicates on [`records`].
@@ -22,6 +23,7 @@ pub mod errno;
 pub mod error;
 pub mod evidence;
 pub mod expect;
+pub mod icmp;
 pub mod model;
 pub mod records;
 pub mod report;
