@@ -1605,7 +1605,8 @@ fn syn_recv_life(sc: &Scenario, ev: &Evidence, host: Host, synack: &Packet) -> L
 
 /// `orphan_fin`: from the original send of the host's FIN.
 fn orphan_fin_life(sc: &Scenario, ev: &Evidence, host: Host, fin: &Packet) -> Lifetime {
-    let k = retrans_knobs(sc, ev, host, fin.ts_ns);
+    let mut k = retrans_knobs(sc, ev, host, fin.ts_ns);
+    k.in_flight = segments_in_flight(ev, sc.connection(), host, fin);
     let n = sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
     let m = model::orphan_fin(&k, n);
     Lifetime {
@@ -1614,13 +1615,64 @@ fn orphan_fin_life(sc: &Scenario, ev: &Evidence, host: Host, fin: &Packet) -> Li
         late: m.late_by_at_most,
         rto: k.rto,
         inputs: format!(
-            "orphan_fin; tcp_orphan_retries={n} (retries {}), rto={}, {} retransmissions; from the FIN's original send at {:.6}s",
+            "orphan_fin; tcp_orphan_retries={n} (retries {}){}, rto={}, {} in flight{}, {} retransmissions; from the FIN's original send at {:.6}s",
             model::orphan_retries(n, true),
+            k.user_timeout
+                .map(|u| format!(", user_timeout={} (replaces the retries)", secs(u)))
+                .unwrap_or_default(),
             secs(k.rto),
+            k.in_flight,
+            m.tail_loss_probe
+                .map(|t| format!(" (the tail loss probe at {})", secs(t)))
+                .unwrap_or_default(),
             m.retransmissions.len(),
             ev.rel_secs(fin.ts_ns)
         ),
     }
+}
+
+/// Segments `host` had in flight when it sent `last` (its FIN), `last`
+/// included: its data or FIN segments up to then whose end the peer had not
+/// acknowledged. One makes the tail loss probe wait 2*srtt + rto_min, more
+/// only 2*srtt + 2 ms ([`model::probe_timeout`]). (A capture behind GRO may
+/// show fewer, larger segments; only one against more matters.)
+fn segments_in_flight(ev: &Evidence, conn: Connection, host: Host, last: &Packet) -> u32 {
+    let side = host.side();
+    let pkts = conn_packets(ev, port_of_host(host), conn);
+    let acked = pkts
+        .iter()
+        .filter(|p| {
+            ev.sender(p).is_some_and(|s| s != side)
+                && p.ts_ns <= last.ts_ns
+                && p.flags.has(TcpFlags::ACK)
+        })
+        .map(|p| p.ack)
+        .max_by(|a, b| {
+            if seq_before(*a, *b) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        });
+    let mut seqs: Vec<u32> = pkts
+        .iter()
+        .filter(|p| {
+            ev.sender(p) == Some(side)
+                && p.ts_ns <= last.ts_ns
+                && (p.len > 0 || p.flags.has(TcpFlags::FIN))
+        })
+        .filter(|p| {
+            let end = p
+                .seq
+                .wrapping_add(p.len)
+                .wrapping_add(u32::from(p.flags.has(TcpFlags::FIN)));
+            acked.is_none_or(|a| seq_before(a, end))
+        })
+        .map(|p| p.seq)
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    seqs.len().max(1) as u32
 }
 
 /// `fin_wait2`: from the first segment acknowledging the host's FIN.
