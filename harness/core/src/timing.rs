@@ -1471,35 +1471,24 @@ pub fn model_life(
     host: Host,
     rto: Option<Duration>,
 ) -> Duration {
+    // A data path's knobs with the RTO measured so far, if any.
+    let retrans = || {
+        let mut k = retrans_knobs(sc, &Evidence::default(), host, u64::MAX);
+        if let Some(r) = rto {
+            k.rto = r;
+        }
+        k
+    };
+    let life = |m: model::DeadPath| m.death + m.late_by_at_most;
     match model_name {
         DeathModel::Keepalive => {
             let m = model::keepalive(&keepalive_knobs(sc, host));
             m.death + m.late_by_at_most
         }
-        DeathModel::Retransmission => {
-            let mut k = retrans_knobs(sc, &Evidence::default(), host, u64::MAX);
-            if let Some(r) = rto {
-                k.rto = r;
-            }
-            let m = model::dead_path(&k);
-            m.death + m.late_by_at_most
-        }
-        DeathModel::Syn => {
-            let m = model::syn_sent(&syn_knobs(sc, host));
-            m.death + m.late_by_at_most
-        }
-        DeathModel::Synack => {
-            let m = model::syn_recv(&synack_knobs(sc, host));
-            m.death + m.late_by_at_most
-        }
-        DeathModel::LocalDrop => {
-            let mut k = retrans_knobs(sc, &Evidence::default(), host, u64::MAX);
-            if let Some(r) = rto {
-                k.rto = r;
-            }
-            let m = model::local_drop(&k);
-            m.death + m.late_by_at_most
-        }
+        DeathModel::Retransmission => life(model::dead_path(&retrans())),
+        DeathModel::Syn => life(model::syn_sent(&syn_knobs(sc, host))),
+        DeathModel::Synack => life(model::syn_recv(&synack_knobs(sc, host))),
+        DeathModel::LocalDrop => life(model::local_drop(&retrans())),
         DeathModel::ZeroWindow => {
             let mut k = zero_window_knobs(sc, &Evidence::default(), host, u64::MAX);
             if let Some(r) = rto {
