@@ -88,7 +88,7 @@ clean-runs: build
 	$(TEARDOWN) clean
 
 # What the tests, benchmarks and external-program scenarios use at run time (Debian/Ubuntu).
-DEB_PACKAGES := iproute2 ethtool tcpdump tshark netcat-openbsd socat iputils-ping time python3 golang-go postgresql curl
+DEB_PACKAGES := iproute2 ethtool tcpdump tshark netcat-openbsd socat iputils-ping time python3 golang-go postgresql curl nftables
 deps:
 	@if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then \
 	  echo "deps: no apt here; install the equivalents of: $(DEB_PACKAGES)"; exit 0; fi; \

@@ -935,6 +935,7 @@ fn derived_name(e: &Expectation, after: &str) -> String {
                 crate::scenario::DeathModel::Syn => "SYN retransmissions",
                 crate::scenario::DeathModel::Synack => "SYN-ACK retransmissions",
                 crate::scenario::DeathModel::LocalDrop => "local-drop probes",
+                crate::scenario::DeathModel::Unreachable => "retransmissions answered by ICMP",
                 crate::scenario::DeathModel::ZeroWindow => "zero-window probes",
             };
             format!("{host}'s {what} at the model's times{after}")

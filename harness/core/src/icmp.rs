@@ -38,9 +38,12 @@
 //!   EHOSTUNREACH, ECONNREFUSED, ENETUNREACH, EACCES (IPv6), as [`errno`] says.
 //! - IPv4 host unreachable answering every retransmission, retries2 = 3,
 //!   RTO 204 ms: retransmissions every 204 ms, never doubling, and
-//!   EHOSTUNREACH 3.473 s after the send: one RTO later than
-//!   [`dead_path_unreachable`]'s 3.264 s. Not reconciled yet; no check uses
-//!   this module until it is.
+//!   EHOSTUNREACH 3.475 s after the send (the tail loss probe at 0.206 s,
+//!   then RTO retransmissions 204 ms apart); IPv6 address unreachable:
+//!   the probe, then doubling RTOs (0.415, 0.831, 1.663, 3.327 s),
+//!   EHOSTUNREACH at 6.819 s. [`dead_path_unreachable`] gives 3.468 s and
+//!   6.732 s (late by at most its slack). x-icmp-established checks the
+//!   packets and the errno; no timing check uses this module yet.
 
 use crate::model::{budget, timer_slack, DeadPath, Retrans, JIFFY, TCP_RTO_MIN};
 use std::time::Duration;
@@ -101,7 +104,22 @@ pub fn orphan_retries_soft(sysctl: u32, alive: bool, soft_error: bool) -> u32 {
 /// by the ICMP: with `revert` the RTO stays at `k.rto` (`tcp_ld_RTO_revert`),
 /// else it doubles up to rto_max (`tcp_retransmit_timer`). `expired(elapsed,
 /// rto_now)` is `tcp_write_timeout`'s check from the first retransmission
-/// (`retrans_stamp`). No tail loss probe: the ICMP answers the original send.
+/// (`retrans_stamp`). The tail loss probe still goes first
+/// ([`crate::model::probe_timeout`]): an ICMP for a segment sent without
+/// backoff reverts nothing, and the RTO chain is armed from the probe
+/// (measured on 6.18: the probe 206 ms after the send, then the RTO chain).
+/// The RTO `tcp_ld_RTO_revert` re-arms with: `__tcp_set_rto` = srtt +
+/// rttvar, rttvar floored at rto_min, in whole jiffies (usecs_to_jiffies
+/// rounds up). With a veth's tens of microseconds of srtt that is rto_min
+/// plus one jiffy: 204 ms at HZ=250, where the sampled tcpi_rto was 208 ms
+/// (measured on 6.18: the probe, 208 ms, then 204 ms apart).
+pub fn reverted_rto(k: &Retrans) -> Duration {
+    let raw = k.rto_min + k.srtt.max(Duration::from_micros(1));
+    let j = JIFFY.as_nanos();
+    let n = raw.as_nanos().div_ceil(j);
+    Duration::from_nanos((n * j) as u64)
+}
+
 fn answered_chain(
     k: &Retrans,
     revert: bool,
@@ -110,8 +128,11 @@ fn answered_chain(
     let rto_max = k.rto_max.max(JIFFY);
     let base = k.rto.clamp(JIFFY, rto_max);
     let mut rto = base;
-    let mut t = base;
-    let mut slack = timer_slack(base);
+    let tlp = crate::model::probe_timeout(k);
+    let (mut t, mut slack) = match tlp {
+        Some(p) => (p + base, timer_slack(p) + timer_slack(base)),
+        None => (base, timer_slack(base)),
+    };
     let mut sent: Vec<Duration> = Vec::new();
     for _ in 0..100_000 {
         if let Some(first) = sent.first() {
@@ -126,7 +147,7 @@ fn answered_chain(
         }
         sent.push(t);
         rto = if revert {
-            base
+            reverted_rto(k).min(rto_max)
         } else {
             rto.saturating_mul(2).min(rto_max)
         };
@@ -134,7 +155,7 @@ fn answered_chain(
         t = t.saturating_add(rto);
     }
     DeadPath {
-        tail_loss_probe: None,
+        tail_loss_probe: tlp,
         retransmissions: sent,
         budget: k
             .user_timeout
@@ -217,6 +238,31 @@ mod tests {
         let want: Vec<Duration> = [204, 612, 1428, 3060].map(ms).to_vec();
         assert_eq!(d6.retransmissions, want);
         assert_eq!(d6.death, ms(6324));
+    }
+
+    #[test]
+    fn with_the_tail_loss_probe_the_chain_matches_the_6_18_measurements() {
+        // x-icmp-established on 6.18 (tcpi_rto 208 ms, retries2 3, srtt ~0):
+        // the probe at 0.2 s, the first RTO 208 ms after it, then (IPv4,
+        // reverted) 204 ms apart, EHOSTUNREACH at 3.476 s; IPv6 doubling,
+        // EHOSTUNREACH at 6.751 s and 6.819 s.
+        let k = Retrans {
+            tlp: true,
+            rto: ms(208),
+            ..knobs(3, 120_000)
+        };
+        assert_eq!(reverted_rto(&k), ms(204));
+        let d = dead_path_unreachable(&k, Fam::V4, Unreachable::Host);
+        assert_eq!(d.tail_loss_probe, Some(ms(200)));
+        assert_eq!(d.retransmissions[..3], [408, 612, 816].map(ms));
+        assert_eq!(d.death, ms(200 + 208 + 204 * 15));
+        assert!(d.death_window().contains(Duration::from_secs_f64(3.476)));
+        let d6 = dead_path_unreachable(&k, Fam::V6, Unreachable::Host);
+        assert_eq!(d6.retransmissions, [408, 824, 1656, 3320].map(ms));
+        assert_eq!(d6.death, ms(6648));
+        for m in [6.751, 6.819] {
+            assert!(d6.death_window().contains(Duration::from_secs_f64(m)));
+        }
     }
 
     #[test]

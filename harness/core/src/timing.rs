@@ -1055,6 +1055,77 @@ fn predicted_local_drop(
     })
 }
 
+/// The reject in force on `host`'s segments (the scenario's first `reject`
+/// from it), as the ICMP model takes it.
+fn reject_of(sc: &Scenario, host: Host) -> Option<(crate::icmp::Fam, crate::icmp::Unreachable)> {
+    use crate::icmp::{Fam, Unreachable};
+    use crate::scenario::{Action, Family, RejectWith};
+    let with = sc.steps.iter().find_map(|s| match &s.action {
+        Some(Action::Reject { from, with }) if from.hosts().contains(&host) => Some(*with),
+        _ => None,
+    })?;
+    let fam = if sc.ip == Family::V6 {
+        Fam::V6
+    } else {
+        Fam::V4
+    };
+    let u = match with {
+        RejectWith::HostUnreachable => Unreachable::Host,
+        RejectWith::PortUnreachable => Unreachable::Port,
+        RejectWith::AdminProhibited => Unreachable::AdminProhibited,
+        RejectWith::NetUnreachable => Unreachable::Net,
+    };
+    Some((fam, u))
+}
+
+/// `dies = "unreachable"`: data whose every segment the wire answers with an
+/// ICMP destination unreachable ([`crate::icmp::dead_path_unreachable`]),
+/// from the original send of the host's first data segment after the step.
+fn predicted_unreachable(
+    sc: &Scenario,
+    ev: &Evidence,
+    host: Host,
+    anchor: u64,
+) -> Result<Predicted, String> {
+    let Some((fam, u)) = reject_of(sc, host) else {
+        return Err(format!("no `reject` step answers {host}'s segments"));
+    };
+    let side = host.side();
+    let Some(first) = conn_packets(ev, port_of_host(host), sc.connection())
+        .into_iter()
+        .find(|p| ev.sender(p) == Some(side) && p.len > 0 && p.ts_ns >= anchor)
+    else {
+        return Err(format!(
+            "no data from {host} on {} after the step",
+            port_of_host(host)
+        ));
+    };
+    let k = retrans_knobs(sc, ev, host, first.ts_ns);
+    let m = crate::icmp::dead_path_unreachable(&k, fam, u);
+    Ok(Predicted {
+        reference: first.ts_ns,
+        window: m.death_window(),
+        predicted: m.death,
+        inputs: format!(
+            "{u:?} unreachable over {fam:?}: errno {}, {}; retries2={} rto={}; the tail loss probe at {}, {} retransmissions; times from the original send at {:.6}s",
+            crate::icmp::errno(fam, u),
+            if crate::icmp::reverts_backoff(fam, u) {
+                "each ICMP undoes its backoff (RFC 6069)"
+            } else {
+                "no backoff undone"
+            },
+            k.retries2,
+            secs(k.rto),
+            m.tail_loss_probe.map(secs).unwrap_or_else(|| "-".into()),
+            m.retransmissions.len(),
+            ev.rel_secs(first.ts_ns)
+        ),
+        offset: Duration::ZERO,
+        anchored: true,
+        lines: Vec::new(),
+    })
+}
+
 fn predicted_keepalive(
     sc: &Scenario,
     ev: &Evidence,
@@ -1111,6 +1182,7 @@ pub fn dies(
         DeathModel::Keepalive => predicted_keepalive(sc, ev, host, anchor),
         DeathModel::Syn => predicted_syn(sc, ev, host, anchor),
         DeathModel::LocalDrop => predicted_local_drop(sc, ev, host, anchor),
+        DeathModel::Unreachable => predicted_unreachable(sc, ev, host, anchor),
         // Rejected by validation: no application hears of a request's end.
         DeathModel::Synack => {
             Err("`dies = \"synack\"` has no application death: use `gone = \"syn_recv\"`".into())
@@ -1347,6 +1419,10 @@ pub fn schedule(
                 .to_string(),
         )),
         DeathModel::ZeroWindow => zero_window_schedule(sc, ev, host),
+        DeathModel::Unreachable => Err(Timed::undecided(
+            "`schedule = \"unreachable\"` is not modelled yet: check the death with `dies = \"unreachable\"`"
+                .to_string(),
+        )),
     };
     match s {
         Ok(s) => {
@@ -1489,6 +1565,10 @@ pub fn model_life(
         DeathModel::Syn => life(model::syn_sent(&syn_knobs(sc, host))),
         DeathModel::Synack => life(model::syn_recv(&synack_knobs(sc, host))),
         DeathModel::LocalDrop => life(model::local_drop(&retrans())),
+        DeathModel::Unreachable => match reject_of(sc, host) {
+            Some((fam, u)) => life(crate::icmp::dead_path_unreachable(&retrans(), fam, u)),
+            None => life(model::dead_path(&retrans())),
+        },
         DeathModel::ZeroWindow => {
             let mut k = zero_window_knobs(sc, &Evidence::default(), host, u64::MAX);
             if let Some(r) = rto {

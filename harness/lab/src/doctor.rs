@@ -164,8 +164,14 @@ fn socket_rows(ns: Option<&NetNs>) -> Vec<Row> {
         Row::new(
             "nftables",
             false,
-            "nothing in the harness (informational: for poking around by hand with nft)",
+            "nothing in the harness by itself (the reject row below needs it)",
             in_ns(ns, probe_nftables),
+        ),
+        Row::new(
+            "nft netdev reject (nft, NFT_REJECT_NETDEV)",
+            false,
+            "`reject` steps: the wire answers with ICMP destination unreachable (x-icmp-*)",
+            in_ns(ns, |ns| ns.run(crate::fault::check_reject)),
         ),
         Row::new(
             "sock_diag SOCK_DESTROY",

@@ -24,7 +24,7 @@ use crate::rtnl::Rtnl;
 use crate::topology::{Host, Lab};
 use anyhow::{anyhow, Result};
 use std::sync::atomic::Ordering;
-use teardown_core::scenario::{DropAt, DropSelect};
+use teardown_core::scenario::{DropAt, DropSelect, RejectWith};
 
 /// Cuts (`true`) or restores (`false`) the wire in both directions.
 /// Switched: bridge ports disabled. Direct: a drop-all cls_bpf filter on each
@@ -243,4 +243,125 @@ pub fn unimpair(lab: &Lab) -> Result<()> {
         })?;
     }
     Ok(())
+}
+
+/// The nftables table a `reject` lives in (in the wire namespace, which the
+/// lab deletes with everything in it).
+const REJECT_TABLE: &str = "td_reject";
+
+/// The `reject with` arguments for IPv4 and IPv6 (nft's names).
+fn reject_types(with: RejectWith) -> (&'static str, &'static str) {
+    match with {
+        RejectWith::HostUnreachable => ("icmp host-unreachable", "icmpv6 addr-unreachable"),
+        RejectWith::PortUnreachable => ("icmp port-unreachable", "icmpv6 port-unreachable"),
+        RejectWith::AdminProhibited => ("icmp admin-prohibited", "icmpv6 admin-prohibited"),
+        RejectWith::NetUnreachable => ("icmp net-unreachable", "icmpv6 no-route"),
+    }
+}
+
+/// The ruleset that answers the TCP segments `from` sends into the wire with
+/// `with`: an nftables netdev-family ingress chain on its wire port (this
+/// kernel generation has no bridge-family reject, CONFIG_NFT_BRIDGE_REJECT;
+/// nft_reject_netdev builds the ICMP from the segment, with the segment's
+/// destination as its source, and sends it back out the same port).
+pub fn reject_ruleset(from: Host, with: RejectWith) -> String {
+    let (v4, v6) = reject_types(with);
+    let port = from.port();
+    format!(
+        "table netdev {REJECT_TABLE} {{\n  chain {port} {{\n    type filter hook ingress device \"{port}\" priority 0; policy accept;\n    meta protocol ip meta l4proto tcp reject with {v4}\n    meta protocol ip6 meta l4proto tcp reject with {v6}\n  }}\n}}\n"
+    )
+}
+
+/// The wire answers `from`'s TCP segments with ICMP destination unreachable
+/// (switched topology only: the wire is where a router would answer). Runs
+/// `nft -f -` inside the wire namespace: the harness speaks no nftables
+/// netlink of its own (see README, Dependencies).
+pub fn reject(lab: &Lab, from: Host, with: RejectWith) -> Result<()> {
+    let wire = lab
+        .wire
+        .as_ref()
+        .ok_or_else(|| anyhow!("reject needs the switched topology (the wire answers)"))?;
+    nft_in(wire, &reject_ruleset(from, with))
+}
+
+/// Removes every `reject` (the table; nothing to do when there is none).
+pub fn unreject(lab: &Lab) -> Result<()> {
+    let Some(wire) = lab.wire.as_ref() else {
+        return Ok(());
+    };
+    // `destroy` (nftables 1.0.8+) would not fail on a missing table; add-then-delete does the same everywhere.
+    nft_in(
+        wire,
+        &format!("table netdev {REJECT_TABLE}\ndelete table netdev {REJECT_TABLE}\n"),
+    )
+}
+
+/// Whether this machine can `reject`: `nft -c` (the kernel checks the batch
+/// and commits nothing) of a reject ruleset on the calling thread's `lo`.
+pub fn check_reject() -> Result<String> {
+    let rules = reject_ruleset(Host::Client, RejectWith::HostUnreachable).replace(
+        &format!("device \"{}\"", Host::Client.port()),
+        "device \"lo\"",
+    );
+    nft(&["-c", "-f", "-"], &rules)?;
+    Ok("nft -c accepts a netdev ingress reject (icmp and icmpv6)".into())
+}
+
+/// `nft -f -` with `script` on stdin, in namespace `ns`; its stderr is the error.
+fn nft_in(ns: &NetNs, script: &str) -> Result<()> {
+    ns.run(|| nft(&["-f", "-"], script))
+}
+
+/// Runs `nft ARGS` with `script` on stdin in the calling thread's namespace.
+fn nft(args: &[&str], script: &str) -> Result<()> {
+    use std::io::Write;
+    let mut child = std::process::Command::new("nft")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow!("reject needs nft (nftables; `make deps` installs it): {e}"))?;
+    child
+        .stdin
+        .take()
+        .expect("piped stdin")
+        .write_all(script.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(anyhow!(
+            "nft {} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reject_answers_the_senders_tcp_on_its_own_port_in_both_families() {
+        let r = reject_ruleset(Host::Client, RejectWith::HostUnreachable);
+        assert!(
+            r.contains("type filter hook ingress device \"c-port\""),
+            "{r}"
+        );
+        assert!(r.contains("meta protocol ip meta l4proto tcp reject with icmp host-unreachable"));
+        assert!(
+            r.contains("meta protocol ip6 meta l4proto tcp reject with icmpv6 addr-unreachable")
+        );
+        let r = reject_ruleset(Host::Server, RejectWith::NetUnreachable);
+        assert!(
+            r.contains("device \"s-port\"") && r.contains("icmpv6 no-route"),
+            "{r}"
+        );
+        assert_eq!(
+            reject_types(RejectWith::AdminProhibited),
+            ("icmp admin-prohibited", "icmpv6 admin-prohibited")
+        );
+    }
 }

@@ -178,6 +178,11 @@ pub(super) struct StepFile {
     /// sender's own interface: a local drop its TCP is told about).
     #[serde(default)]
     pub at: Option<Spanned<String>>,
+    /// `reject`: the ICMP / ICMPv6 destination unreachable the wire answers
+    /// with (`host-unreachable`, the default, `port-unreachable`,
+    /// `admin-prohibited`, `net-unreachable`).
+    #[serde(default)]
+    pub with: Option<Spanned<String>>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -222,6 +227,11 @@ pub(super) enum ActionKind {
     Impair,
     /// Removes every `impair`.
     Unimpair,
+    /// The wire answers `from`'s TCP segments with ICMP / ICMPv6 destination
+    /// unreachable (`with`) instead of forwarding them.
+    Reject,
+    /// The wire stops every `reject`.
+    Unreject,
 }
 
 impl ActionKind {
@@ -266,6 +276,8 @@ impl ActionKind {
             ActionKind::PowerOn => "power_on",
             ActionKind::Drop => "drop",
             ActionKind::Undrop => "undrop",
+            ActionKind::Reject => "reject",
+            ActionKind::Unreject => "unreject",
             ActionKind::Impair => "impair",
             ActionKind::Unimpair => "unimpair",
         }

@@ -34,8 +34,8 @@ pub mod values;
 
 pub use pattern::{FlagSet, LinePattern, PacketAlt, PacketPattern};
 pub use terms::{
-    CapturePort, DeathModel, DropAt, EventKind, Host, OrphanModel, Quiet, Senders, Signal, Stream,
-    TcpState,
+    CapturePort, DeathModel, DropAt, EventKind, Host, OrphanModel, Quiet, RejectWith, Senders,
+    Signal, Stream, TcpState,
 };
 pub use values::{Dur, Family, OnEof, Profile, ShutdownHow, SocketOptions, Topology, When};
 
@@ -324,6 +324,13 @@ pub enum Action {
     },
     /// Removes every `impair`.
     Unimpair,
+    /// The wire answers `from`'s TCP segments with ICMP / ICMPv6 destination unreachable.
+    Reject {
+        from: Senders,
+        with: RejectWith,
+    },
+    /// The wire stops every `reject`.
+    Unreject,
 }
 
 impl Action {
@@ -351,7 +358,9 @@ impl Action {
             | Action::Drop { .. }
             | Action::Undrop
             | Action::Impair { .. }
-            | Action::Unimpair => None,
+            | Action::Unimpair
+            | Action::Reject { .. }
+            | Action::Unreject => None,
         }
     }
 
@@ -378,13 +387,15 @@ impl Action {
             | Action::Restore
             | Action::LinkUp { .. }
             | Action::Undrop
-            | Action::Unimpair => true,
+            | Action::Unimpair
+            | Action::Unreject => true,
             Action::Cut
             | Action::LinkDown { .. }
             | Action::PowerOff { .. }
             | Action::PowerOn { .. }
             | Action::Drop { .. }
-            | Action::Impair { .. } => false,
+            | Action::Impair { .. }
+            | Action::Reject { .. } => false,
         }
     }
 }

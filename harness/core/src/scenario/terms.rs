@@ -332,6 +332,11 @@ named! {
         /// until `tcp_retries2` probes or TCP_USER_TIMEOUT from the first.
         /// For `dies` (nothing reaches the capture, so no `schedule`).
         LocalDrop = "local_drop",
+        /// Data whose segments a `reject` answers with ICMP destination
+        /// unreachable: retransmissions (the backoff undone by net/host
+        /// unreachable over IPv4), death with the soft error's errno. For
+        /// `dies` (`teardown_core::icmp`).
+        Unreachable = "unreachable",
         /// A sender facing a zero window: its zero-window probes (the persist
         /// timer, `tcp_probe_timer`) go unanswered until `tcp_retries2` (or the
         /// user timeout, from the first probe).
@@ -352,6 +357,20 @@ named! {
         /// Its FIN is queued behind data its peer's zero window holds back:
         /// the persist timer's orphan rules (`tcp_probe_timer`).
         ZeroWindow = "zero_window",
+    }
+}
+
+named! {
+    /// The destination unreachable a `reject` answers with (the IPv4 / IPv6 pair).
+    pub enum RejectWith {
+        /// ICMP host unreachable (code 1) / ICMPv6 address unreachable (code 3).
+        HostUnreachable = "host-unreachable",
+        /// ICMP port unreachable (code 3) / ICMPv6 port unreachable (code 4).
+        PortUnreachable = "port-unreachable",
+        /// ICMP communication administratively prohibited (code 13) / ICMPv6 code 1.
+        AdminProhibited = "admin-prohibited",
+        /// ICMP net unreachable (code 0) / ICMPv6 no route (code 0).
+        NetUnreachable = "net-unreachable",
     }
 }
 

@@ -455,6 +455,43 @@ fn a_drop_acts_in_the_wire_or_on_the_senders_own_interface() {
 }
 
 #[test]
+fn a_reject_names_its_icmp_and_from_whom() {
+    let sc = parse(&with(
+        "\n[[step]]\ndo = \"reject\"\nfrom = \"client\"\nwith = \"port-unreachable\"\n",
+    ))
+    .unwrap();
+    assert_eq!(
+        sc.steps[0].action,
+        Some(Action::Reject {
+            from: Senders::Client,
+            with: crate::scenario::RejectWith::PortUnreachable,
+        })
+    );
+    let sc = parse(&with("\n[[step]]\ndo = \"reject\"\n")).unwrap();
+    assert!(matches!(
+        sc.steps[0].action,
+        Some(Action::Reject {
+            from: Senders::Both,
+            with: crate::scenario::RejectWith::HostUnreachable
+        })
+    ));
+    let text = with("\n[[step]]\ndo = \"reject\"\nwith = \"nope\"\n");
+    assert_error(
+        &text,
+        "\"nope\"",
+        0,
+        "reject `with` is one of host-unreachable, port-unreachable, admin-prohibited, net-unreachable",
+    );
+    let text = with("\n[[step]]\ndo = \"drop\"\nwith = \"host-unreachable\"\n");
+    assert_error(
+        &text,
+        "\"host-unreachable\"",
+        0,
+        "`with` goes with `do = \"reject\"`",
+    );
+}
+
+#[test]
 fn drop_count_goes_with_drop_and_is_at_least_one() {
     let ok = with("\n[[step]]\ndo = \"drop\"\nfrom = \"client\"\nflags = \"F\"\ncount = 1\n");
     let sc = parse(&ok).unwrap();

@@ -14,9 +14,9 @@ use super::file::{
 use super::values::{Dur, Profile, SocketOptions};
 use super::{
     Action, CapturePort, DeathMark, DeathModel, DropAt, DropSelect, Endpoint, EventKind, Expect,
-    Expectation, FlagSet, Host, LinePattern, OrphanModel, PacketPattern, Program, Quiet, Scenario,
-    ScenarioError, Senders, Signal, Step, StepWait, Stream, TcpState, TimerBounds, Wait,
-    WaitTimeout,
+    Expectation, FlagSet, Host, LinePattern, OrphanModel, PacketPattern, Program, Quiet,
+    RejectWith, Scenario, ScenarioError, Senders, Signal, Step, StepWait, Stream, TcpState,
+    TimerBounds, Wait, WaitTimeout,
 };
 use crate::evidence::TcpFlags;
 use std::collections::BTreeMap;
@@ -843,6 +843,7 @@ fn builtin_action(
 struct WireArgs {
     from: Senders,
     at: DropAt,
+    with: RejectWith,
     select: DropSelect,
     count: Option<u64>,
     probability: Option<f64>,
@@ -868,11 +869,12 @@ fn wire_keys(ctx: &Ctx, s: &StepFile, span: &Span) -> Result<(), ScenarioError> 
     }
     let is_drop = act == Some(ActionKind::Drop);
     let is_impair = act == Some(ActionKind::Impair);
+    let is_reject = act == Some(ActionKind::Reject);
     for (present, key, ok) in [
         (
             s.from.as_ref().map(|x| x.span()),
             "from",
-            is_drop || is_impair,
+            is_drop || is_impair || is_reject,
         ),
         (s.flags.as_ref().map(|x| x.span()), "flags", is_drop),
         (
@@ -882,9 +884,12 @@ fn wire_keys(ctx: &Ctx, s: &StepFile, span: &Span) -> Result<(), ScenarioError> 
         ),
         (s.count.as_ref().map(|x| x.span()), "count", is_drop),
         (s.at.as_ref().map(|x| x.span()), "at", is_drop),
+        (s.with.as_ref().map(|x| x.span()), "with", is_reject),
     ] {
         if let (Some(sp), false) = (present, ok) {
-            let with = if matches!(key, "flags" | "count" | "at") {
+            let with = if key == "with" {
+                "`do = \"reject\"`"
+            } else if matches!(key, "flags" | "count" | "at") {
                 "`do = \"drop\"`"
             } else {
                 "`do = \"drop\"` or `do = \"impair\"`"
@@ -953,9 +958,19 @@ fn wire_values(ctx: &Ctx, s: &StepFile) -> Result<WireArgs, ScenarioError> {
             )
         })?,
     };
+    let with = match &s.with {
+        None => RejectWith::HostUnreachable,
+        Some(w) => RejectWith::parse(w.get_ref()).ok_or_else(|| {
+            ctx.err(
+                w.span(),
+                format!("reject `with` is one of {}", RejectWith::names()),
+            )
+        })?,
+    };
     Ok(WireArgs {
         from,
         at,
+        with,
         select,
         count: s.count.as_ref().map(|c| *c.get_ref()),
         probability: s.probability.as_ref().map(|p| *p.get_ref()),
@@ -1046,6 +1061,11 @@ fn assemble(kind: ActionKind, s: &StepFile, c: Checked) -> Action {
             loss: c.wire.probability.unwrap_or(0.0),
         },
         ActionKind::Unimpair => Action::Unimpair,
+        ActionKind::Reject => Action::Reject {
+            from: c.wire.from,
+            with: c.wire.with,
+        },
+        ActionKind::Unreject => Action::Unreject,
     }
 }
 
@@ -1143,6 +1163,12 @@ fn timing_needs(
         return Err(ctx.err(
             d.span(),
             "no application hears of a half-open request's end: check it with `gone = \"syn_recv\"` (and the SYN-ACKs with `schedule = \"synack\"`)",
+        ));
+    }
+    if let (Some(d), Some(DeathModel::Unreachable)) = (&e.schedule, death) {
+        return Err(ctx.err(
+            d.span(),
+            "the schedule of retransmissions answered by ICMP is not modelled yet: check the death with `dies = \"unreachable\"`",
         ));
     }
     if let (Some(d), Some(DeathModel::LocalDrop)) = (&e.schedule, death) {

@@ -264,6 +264,18 @@ impl<'a> Run<'a> {
                 self.fault("unimpair".into());
                 Ok(())
             }
+            Action::Reject { from, with } => {
+                for h in from.hosts() {
+                    crate::fault::reject(self.lab, lab_host(*h), *with)?;
+                }
+                self.fault(format!("reject from {from} with {with}"));
+                Ok(())
+            }
+            Action::Unreject => {
+                crate::fault::unreject(self.lab)?;
+                self.fault("unreject".into());
+                Ok(())
+            }
         }
     }
 
