@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 use teardown_core::evidence::TcpFlags;
-use teardown_core::scenario::{DropSelect, Topology};
+use teardown_core::scenario::{DropAt, DropSelect, RejectWith, Topology};
 use teardown_lab::fault;
 use teardown_lab::topology::{Host, Lab};
 
@@ -153,4 +153,57 @@ fn power_off_and_on() {
     );
     assert!(lab.server.pids().is_empty());
     assert!(connects(lab, 9130), "same address, plugged back in");
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn a_local_drop_fails_the_senders_own_transmit_and_undrop_local_lifts_it() {
+    teardown_lab::require_privileged();
+    let lab = &up("l", Topology::Switched);
+    fault::drop_at(
+        lab,
+        Host::Client,
+        &fault::rule_for(DropSelect::All),
+        None,
+        DropAt::Host,
+    )
+    .unwrap();
+    assert!(
+        !connects(lab, 9130),
+        "a host dropping its own frames connects nowhere"
+    );
+    fault::undrop(lab).unwrap();
+    assert!(
+        !connects(lab, 9131),
+        "the wire's undrop does not touch the host's own interface"
+    );
+    fault::undrop_local(lab, &[Host::Client]).unwrap();
+    assert!(connects(lab, 9132), "undrop_local lifts it");
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn a_reject_answers_with_icmp_and_unreject_lifts_it() {
+    teardown_lab::require_privileged();
+    let lab = &up("r", Topology::Switched);
+    fault::reject(lab, Host::Client, RejectWith::PortUnreachable).unwrap();
+    // Port unreachable is ECONNREFUSED (icmp_err_convert), not a timeout.
+    let addr: SocketAddr = "198.18.0.2:9140".parse().unwrap();
+    let listener = lab
+        .server
+        .run(move || Ok(TcpListener::bind(addr)?))
+        .unwrap();
+    let err = lab
+        .client
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(3)).unwrap_err()))
+        .unwrap();
+    drop(listener);
+    assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+    fault::unreject(lab).unwrap();
+    assert!(connects(lab, 9141), "unreject lifts it");
+    fault::unreject(lab).unwrap();
+    // The direct topology has no wire to answer from: a clear error.
+    let direct = &up("rd", Topology::Direct);
+    let e = fault::reject(direct, Host::Client, RejectWith::HostUnreachable).unwrap_err();
+    assert!(e.to_string().contains("switched topology"), "{e}");
 }

@@ -413,11 +413,13 @@ fn zero_window_inputs(k: &model::ZeroWindow) -> String {
 }
 
 /// The captured run and the model for it: the RTO sampled before the window
-/// closed, the peer's answers as seen.
+/// closed, the peer's answers as seen; `orphan`: tcp_orphan_retries when the
+/// host's socket is an orphan.
 fn zero_window_model<'a>(
     sc: &Scenario,
     ev: &'a Evidence,
     host: Host,
+    orphan: Option<u32>,
 ) -> Result<
     (
         ZeroWindowSeen<'a>,
@@ -437,13 +439,14 @@ fn zero_window_model<'a>(
     // the probes' backoff are skipped, see `measured_rto`).
     let before = seen.probes.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
     let mut k = zero_window_knobs(sc, ev, host, before);
+    k.orphan = orphan;
     k.answered = seen.answered.clone();
     let m = model::zero_window(&k);
     Ok((seen, k, m))
 }
 
 fn predicted_zero_window(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Predicted, String> {
-    let (seen, k, m) = zero_window_model(sc, ev, host)?;
+    let (seen, k, m) = zero_window_model(sc, ev, host, None)?;
     let (Some(death), Some(window)) = (m.death, m.death_window()) else {
         return Err(format!(
             "model ({}): no death: {}",
@@ -468,7 +471,7 @@ fn predicted_zero_window(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Pre
 }
 
 fn zero_window_schedule(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Schedule, Timed> {
-    let (seen, k, m) = zero_window_model(sc, ev, host).map_err(Timed::undecided)?;
+    let (seen, k, m) = zero_window_model(sc, ev, host, None).map_err(Timed::undecided)?;
     let mut late = Duration::ZERO;
     let mut before = Duration::ZERO;
     let predicted: Vec<(Duration, Duration)> = m
@@ -1790,17 +1793,8 @@ fn fin_wait2_life(
 /// holds back ([`model::zero_window`] with `tcp_orphan_retries`); from the ACK
 /// that closed the window, the peer's answers to the probes as captured.
 fn zero_window_life(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Lifetime, String> {
-    let Some(seen) = zero_window_seen(ev, host, sc.connection()) else {
-        return Err(format!(
-            "no zero window announced to {host} on {}",
-            port_of_host(host)
-        ));
-    };
-    let before = seen.probes.first().map(|p| p.ts_ns).unwrap_or(u64::MAX);
-    let mut k = zero_window_knobs(sc, ev, host, before);
-    k.orphan = Some(sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32);
-    k.answered = seen.answered.clone();
-    let m = model::zero_window(&k);
+    let orphan_retries = sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
+    let (seen, k, m) = zero_window_model(sc, ev, host, Some(orphan_retries))?;
     let Some(death) = m.death else {
         return Err(format!(
             "model ({}): no death: {}",

@@ -103,6 +103,7 @@ impl<'a> Waiting<'a> {
                 pattern,
                 port: capture,
                 count,
+                window,
             } => {
                 let new = r.packets.get(self.seen..).unwrap_or(&[]);
                 self.hits += new
@@ -116,6 +117,7 @@ impl<'a> Waiting<'a> {
                         p.ts_ns >= self.cx.since_ns
                             && p.port == capture.name()
                             && pattern.matches_one(Some(side), p.flags)
+                            && window.is_none_or(|w| w == p.win)
                     })
                     .count();
                 self.seen = r.packets.len();
@@ -352,6 +354,7 @@ mod tests {
             pattern: PacketPattern::parse("S>C .|S>C F.+").unwrap(),
             port: CapturePort::ServerPort,
             count: 2,
+            window: None,
         };
         let mut r = Records::default();
         let mut waiting = Waiting::new(&w, cx(0, 100));
@@ -366,6 +369,22 @@ mod tests {
         assert!(!waiting.holds(&r), "one of two");
         r.packets.push(packet(180, false, ".", "server-port"));
         assert!(waiting.holds(&r));
+        // `window = 0`: only a segment announcing a closed window.
+        let w = Wait::Packet {
+            pattern: PacketPattern::parse("S>C .").unwrap(),
+            port: CapturePort::ServerPort,
+            count: 1,
+            window: Some(0),
+        };
+        let mut r = Records::default();
+        let mut waiting = Waiting::new(&w, cx(0, 100));
+        r.packets.push(Packet {
+            win: 512,
+            ..packet(150, false, ".", "server-port")
+        });
+        assert!(!waiting.holds(&r), "an open window");
+        r.packets.push(packet(160, false, ".", "server-port"));
+        assert!(waiting.holds(&r), "the closed window");
     }
 
     fn line(ts_ns: u64, source: &str, kind: EventKind, text: &str) -> Event {

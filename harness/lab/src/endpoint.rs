@@ -281,6 +281,10 @@ impl StopFd {
     fn signal(&self) {
         let _ = self.0.write(1);
     }
+    /// Resets it (a non-blocking read of the counter).
+    fn clear(&self) {
+        let _ = self.0.read();
+    }
 }
 
 /// What poll() found: the socket is ready (or in error), the stop fd fired, or nothing.
@@ -907,10 +911,16 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
         out: Arc::new(Mutex::new(io::stdout())),
     };
     let (ctl, inbox) = mpsc::channel::<Msg>();
-    read_stdin(ctl.clone())?;
+    // Signalled after each stdin line: a connecting client waits on it and its socket.
+    let arrived = Arc::new(StopFd::new().context("eventfd")?);
+    read_stdin(ctl.clone(), arrived.clone())?;
     // Commands that arrive while a client connects, run once it is connected.
     let mut early = Vec::new();
-    let conn_sock = match open(&cfg, &em, &inbox, &mut early) {
+    let inbox_while_connecting = Commands {
+        inbox: &inbox,
+        arrived: &arrived,
+    };
+    let conn_sock = match open(&cfg, &em, &inbox_while_connecting, &mut early) {
         Ok(Some(s)) => s,
         // `close` while connecting: nothing left but to wait for stdin EOF.
         Ok(None) => return Ok(control(&cfg, &em, None, &inbox)),
@@ -931,7 +941,7 @@ fn run(cfg: EndpointConfig) -> Result<i32> {
 }
 
 /// The stdin thread: each line to the controller; stdin EOF ends the process.
-fn read_stdin(ctl: Sender<Msg>) -> Result<()> {
+fn read_stdin(ctl: Sender<Msg>, arrived: Arc<StopFd>) -> Result<()> {
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
@@ -940,6 +950,7 @@ fn read_stdin(ctl: Sender<Msg>) -> Result<()> {
                 if ctl.send(Msg::Line(line)).is_err() {
                     break;
                 }
+                arrived.signal();
             }
             // Stdin EOF ends the process; the kernel closes what is open.
             std::process::exit(0);
@@ -953,7 +964,7 @@ fn read_stdin(ctl: Sender<Msg>) -> Result<()> {
 fn open(
     cfg: &EndpointConfig,
     em: &Emitter,
-    inbox: &Receiver<Msg>,
+    inbox: &Commands<'_>,
     early: &mut Vec<String>,
 ) -> std::result::Result<Option<Socket>, i32> {
     let domain = Domain::for_address(cfg.addr);
@@ -987,18 +998,21 @@ fn open(
     }
 }
 
-/// How often a connecting client looks at its commands (a `close` in SYN_SENT).
-const CONNECT_POLL: Duration = Duration::from_millis(5);
+/// The commands stdin delivers, and the eventfd signalled after each.
+struct Commands<'a> {
+    inbox: &'a Receiver<Msg>,
+    arrived: &'a StopFd,
+}
 
-/// A non-blocking connect watched by poll(), giving up after
-/// [`CONNECT_TIMEOUT`]; meanwhile a `close` command closes the socket in
-/// SYN_SENT (`closed`, detail `connecting`; `None`), other commands wait in
-/// `early`. Errors: `error` op=connect and exit status 1.
+/// A non-blocking connect watched by poll() together with the commands'
+/// eventfd, giving up after [`CONNECT_TIMEOUT`]; meanwhile a `close` command
+/// closes the socket in SYN_SENT (`closed`, detail `connecting`; `None`),
+/// other commands wait in `early`. Errors: `error` op=connect and exit status 1.
 fn connect(
     cfg: &EndpointConfig,
     em: &Emitter,
     sock: Socket,
-    inbox: &Receiver<Msg>,
+    commands: &Commands<'_>,
     early: &mut Vec<String>,
 ) -> std::result::Result<Option<Socket>, i32> {
     let fail = |e: &io::Error| {
@@ -1011,7 +1025,8 @@ fn connect(
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
             let deadline = Instant::now() + CONNECT_TIMEOUT;
             loop {
-                while let Ok(msg) = inbox.try_recv() {
+                commands.arrived.clear();
+                while let Ok(msg) = commands.inbox.try_recv() {
                     let Msg::Line(line) = msg else { continue };
                     if line.split_whitespace().eq(["close"]) {
                         match close_reporting(OwnedFd::from(sock)) {
@@ -1022,16 +1037,16 @@ fn connect(
                     }
                     early.push(line);
                 }
-                if Instant::now() >= deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
                     return Err(fail(&io::ErrorKind::TimedOut.into()));
                 }
-                let mut fds = [PollFd::new(sock.as_fd(), PollFlags::POLLOUT)];
-                let tick = PollTimeout::try_from(CONNECT_POLL.as_millis() as i32)
-                    .unwrap_or(PollTimeout::NONE);
-                match poll(&mut fds, tick) {
-                    Ok(0) | Err(Errno::EINTR) => continue,
-                    Ok(_) => break,
-                    Err(e) => return Err(fail(&e.into())),
+                // The socket writable (connected or failed), a command, or the deadline.
+                let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+                match wait(sock.as_fd(), PollFlags::POLLOUT, commands.arrived, ms) {
+                    Ok(Ready::Socket) => break,
+                    Ok(Ready::Stop | Ready::Timeout) => continue,
+                    Err(e) => return Err(fail(&e)),
                 }
             }
             match sock.take_error() {

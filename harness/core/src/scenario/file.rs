@@ -327,6 +327,10 @@ pub(super) struct WaitFile {
     /// With `packet`: wait for this many such packets (default 1).
     #[serde(default)]
     pub count: Option<u32>,
+    /// With `packet`: only packets announcing this window (the header's
+    /// field; `window = 0`: the receiver's window closed).
+    #[serde(default)]
+    pub window: Option<u16>,
     /// How long to wait before the scenario is an error (default 5s).
     #[serde(default)]
     pub timeout: Option<Dur>,

@@ -436,11 +436,13 @@ pub enum Wait {
     Socket { host: Host, state: TcpState },
     /// `host` has no socket of the connection left (a round after the wait began).
     Gone { host: Host },
-    /// `count` (1 or more) packets matching `pattern` seen on `port`.
+    /// `count` (1 or more) packets matching `pattern` seen on `port`, and
+    /// announcing `window` when given.
     Packet {
         pattern: PacketPattern,
         port: CapturePort,
         count: u32,
+        window: Option<u16>,
     },
     /// A line that the external endpoint `source` printed on `stream`,
     /// recorded since the previous step acted, matching `pattern`.

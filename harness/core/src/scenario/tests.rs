@@ -511,6 +511,23 @@ fn drop_count_goes_with_drop_and_is_at_least_one() {
         0,
         "drop `count` is how many matching frames to drop: 1 or more",
     );
+    let sc = parse(&with(
+        "\n[[step]]\nwait = { packet = \"S>C .\", window = 0 }\n",
+    ))
+    .unwrap();
+    assert!(matches!(
+        sc.steps[0].wait.as_ref().unwrap().until,
+        Wait::Packet {
+            window: Some(0),
+            ..
+        }
+    ));
+    assert!(parse(&with(
+        "\n[[step]]\nwait = { duration = \"1s\", window = 0 }\n"
+    ))
+    .unwrap_err()
+    .message
+    .contains("`window` goes with `packet`"));
     let text = with("\n[[step]]\ndo = \"cut\"\ncount = 2\n");
     assert_error(&text, "2\n", 0, "`count` goes with `do = \"drop\"`");
 }
@@ -1087,7 +1104,8 @@ delay = "100ms"
         Wait::Packet {
             pattern: PacketPattern::parse("S>C F.|S>C .+").unwrap(),
             port: CapturePort::ClientPort,
-            count: 2
+            count: 2,
+            window: None,
         }
     );
     assert_eq!(

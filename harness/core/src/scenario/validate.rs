@@ -574,6 +574,7 @@ fn wait(
             pattern,
             port: a.port.unwrap_or(CapturePort::ServerPort),
             count: w.count.unwrap_or(1),
+            window: w.window,
         }
     } else if let Some((stream, source, pattern)) = line {
         Wait::Line {
@@ -701,6 +702,9 @@ fn wait_args(ctx: &Ctx, w: &WaitFile, wspan: &Span) -> Result<WaitArgs, Scenario
     }
     if w.count.is_some() && w.packet.is_none() {
         return Err(ctx.err(wspan.clone(), "`count` goes with `packet`"));
+    }
+    if w.window.is_some() && w.packet.is_none() {
+        return Err(ctx.err(wspan.clone(), "`window` goes with `packet`"));
     }
     if w.count == Some(0) {
         return Err(ctx.err(wspan.clone(), "`count` must be at least 1"));
