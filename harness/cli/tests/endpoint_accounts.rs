@@ -272,3 +272,61 @@ fn a_program_its_user_may_not_run_exits_2_before_any_lab() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `{shared}`: every lab of one `teardown` process sees the same directory
+/// (per account, owned by it), and it is gone when the process ends.
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn shared_directories_span_a_suite_and_go_with_it() {
+    teardown_lab::require_privileged();
+    let dir = tmp("shared");
+    // Two scenarios in one run: the first leaves a file in {shared}, the
+    // second (started a second later) finds it; both print the path.
+    let scenario = |name: &str, delay: &str, command: &str| {
+        format!(
+            "name = \"{name}\"\nconclusion = \"X-TEST\"\nsummary = \"s\"\n\
+             [endpoints.server]\nhost = \"server\"\nprogram = \"external\"\nshell = true\n\
+             command = [\"sleep {delay};\", \"{command}\", \"echo {{shared}}; stat -c 'owner %u' {{shared}}; sleep 30\"]\n\
+             [[step]]\nwait = {{ stdout = \"^owner\", source = \"server\", timeout = \"10s\" }}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("a.toml"),
+        scenario("t-shared-a", "0", "echo left-by-a > {shared}/note;"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("b.toml"),
+        scenario("t-shared-b", "1", "cat {shared}/note;"),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let o = Command::new(env!("CARGO_BIN_EXE_teardown"))
+        .arg("run")
+        .arg(dir.join("a.toml"))
+        .arg(dir.join("b.toml"))
+        .arg("--out")
+        .arg(&out)
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let nobody = teardown_lab::account::Account::lookup("nobody").unwrap();
+    let a = stdout_lines(&out, "t-shared-a", "server");
+    let b = stdout_lines(&out, "t-shared-b", "server");
+    assert_eq!(b[0], "left-by-a", "{b:?}");
+    assert_eq!(a[0], b[1], "one directory for both: {a:?} {b:?}");
+    assert!(
+        a[0].starts_with("/run/teardown/shared/") && a[0].ends_with(&format!("/{}", nobody.uid)),
+        "{a:?}"
+    );
+    assert_eq!(a[1], format!("owner {}", nobody.uid), "{a:?}");
+    // The process is over: its shared directory went with it.
+    let process_dir = Path::new(&a[0]).parent().unwrap();
+    assert!(
+        !process_dir.exists(),
+        "{} left behind",
+        process_dir.display()
+    );
+}

@@ -134,6 +134,10 @@ fn answered_chain(
         None => (base, timer_slack(base)),
     };
     let mut sent: Vec<Duration> = Vec::new();
+    // As in the model's RTO chain: the slack when the clock started, and an
+    // expiry the timer wheel's lateness may already end ([`DeadPath::undecided`]).
+    let mut slack_at_first = slack;
+    let mut undecided = None;
     for _ in 0..100_000 {
         if let Some(first) = sent.first() {
             let elapsed = t.saturating_sub(*first);
@@ -144,6 +148,12 @@ fn answered_chain(
             if gone {
                 break;
             }
+            let stretch = slack.saturating_sub(slack_at_first);
+            if k.user_timeout.is_none() && undecided.is_none() && expired(elapsed + stretch, rto) {
+                undecided = Some(t);
+            }
+        } else {
+            slack_at_first = slack;
         }
         sent.push(t);
         rto = if revert {
@@ -162,6 +172,7 @@ fn answered_chain(
             .unwrap_or(budget(k.retries2, TCP_RTO_MIN, rto_max)),
         death: t,
         late_by_at_most: slack,
+        undecided,
     }
 }
 

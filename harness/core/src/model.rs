@@ -204,6 +204,17 @@ pub struct DeadPath {
     /// Sum of the timer slack along the chain of timers up to the death.
     #[serde(serialize_with = "ser_secs")]
     pub late_by_at_most: Duration,
+    /// An earlier expiry at which the kernel may already give up: there the
+    /// nominal time since the clock started falls short of the budget, but
+    /// with the timer wheel's rounding of the intervals since (up to
+    /// [`timer_slack`] each) it may reach it. The wheel's phase decides, so
+    /// the model cannot say which (e.g. tcp_retries2 = 4 with a 204 ms RTO:
+    /// 30 x 204 ms = 6.12 s at the fifth expiry against 6.2 s).
+    #[serde(
+        serialize_with = "ser_opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub undecided: Option<Duration>,
 }
 
 impl DeadPath {
@@ -220,10 +231,27 @@ enum Clock {
     At(Duration),
 }
 
+/// Where a chain of timers ends: the expiries that retransmitted, the one
+/// that gave up, the slack up to it, and an earlier expiry where the timer
+/// wheel's rounding may already have given up ([`DeadPath::undecided`]).
+struct ChainEnd {
+    sent: Vec<Duration>,
+    death: Duration,
+    late: Duration,
+    undecided: Option<Duration>,
+}
+
 /// Simulates a chain of RTO timers. The first expiry is at `first`; `rto0`
 /// is the RTO in force then. `expired(retransmits, elapsed, rto)` is the
 /// kernel's check at each expiry (only once something was retransmitted).
 /// The first `linear` retransmissions keep the RTO, later ones double it.
+///
+/// The kernel checks the time really elapsed, and each interval since the
+/// clock started fires up to [`timer_slack`] late: an expiry whose nominal
+/// elapsed time does not expire but whose latest possible one would is
+/// `undecided` (a time budget only: a count of retransmissions does not
+/// depend on lateness; nor does the user timeout, to which the kernel clamps
+/// the last timer).
 #[allow(clippy::too_many_arguments)]
 fn rto_chain(
     first: Duration,
@@ -234,7 +262,7 @@ fn rto_chain(
     user_timeout: Option<Duration>,
     mut slack: Duration,
     expired: impl Fn(u32, Duration, Duration) -> bool,
-) -> (Vec<Duration>, Duration, Duration) {
+) -> ChainEnd {
     let rto_max = rto_max.max(JIFFY);
     let mut rto = rto0.clamp(JIFFY, rto_max);
     let mut t = first;
@@ -243,6 +271,13 @@ fn rto_chain(
         Clock::At(s) => Some(s),
         Clock::FirstRetransmission => None,
     };
+    // The slack accumulated when the clock started: what came later can
+    // stretch the elapsed time the kernel sees.
+    let mut slack_at_start = match clock {
+        Clock::At(_) => Some(Duration::ZERO),
+        Clock::FirstRetransmission => None,
+    };
+    let mut undecided = None;
     let mut sent = Vec::new();
     for _ in 0..MAX_STEPS {
         if retransmits > 0 {
@@ -252,11 +287,25 @@ fn rto_chain(
                 None => expired(retransmits, elapsed, rto),
             };
             if gone {
-                return (sent, t, slack);
+                return ChainEnd {
+                    sent,
+                    death: t,
+                    late: slack,
+                    undecided,
+                };
+            }
+            let stretch = slack.saturating_sub(slack_at_start.unwrap_or(slack));
+            // (A check on a count gives the same answer for any time.)
+            if user_timeout.is_none()
+                && undecided.is_none()
+                && expired(retransmits, elapsed + stretch, rto)
+            {
+                undecided = Some(t);
             }
         }
         sent.push(t);
         start.get_or_insert(t);
+        slack_at_start.get_or_insert(slack);
         retransmits += 1;
         if retransmits > linear {
             rto = rto.saturating_mul(2).min(rto_max);
@@ -269,7 +318,12 @@ fn rto_chain(
         slack = slack.saturating_add(timer_slack(next));
         t = t.saturating_add(next);
     }
-    (sent, t, slack)
+    ChainEnd {
+        sent,
+        death: t,
+        late: slack,
+        undecided,
+    }
 }
 
 /// When the tail loss probe goes out after the send (tcp_schedule_loss_probe),
@@ -313,7 +367,7 @@ pub fn dead_path(k: &Retrans) -> DeadPath {
     let rto = k.rto.max(JIFFY);
     let (tlp, first, slack) = first_rto_expiry(k);
     let budget_m = budget(k.retries2, TCP_RTO_MIN, k.rto_max);
-    let (retransmissions, death, late) = rto_chain(
+    let end = rto_chain(
         first,
         rto,
         k.rto_max,
@@ -325,10 +379,11 @@ pub fn dead_path(k: &Retrans) -> DeadPath {
     );
     DeadPath {
         tail_loss_probe: tlp,
-        retransmissions,
+        retransmissions: end.sent,
         budget: k.user_timeout.unwrap_or(budget_m),
-        death,
-        late_by_at_most: late,
+        death: end.death,
+        late_by_at_most: end.late,
+        undecided: end.undecided,
     }
 }
 
@@ -348,7 +403,7 @@ pub fn orphan_fin(k: &Retrans, orphan_retries_sysctl: u32) -> DeadPath {
     let rto = k.rto.max(JIFFY);
     let rto_max = k.rto_max.max(JIFFY);
     let (tlp, first, slack) = first_rto_expiry(k);
-    let (retransmissions, death, late) = rto_chain(
+    let end = rto_chain(
         first,
         rto,
         rto_max,
@@ -368,10 +423,11 @@ pub fn orphan_fin(k: &Retrans, orphan_retries_sysctl: u32) -> DeadPath {
     );
     DeadPath {
         tail_loss_probe: tlp,
-        retransmissions,
+        retransmissions: end.sent,
         budget: k.user_timeout.unwrap_or(alive_budget),
-        death,
-        late_by_at_most: late,
+        death: end.death,
+        late_by_at_most: end.late,
+        undecided: end.undecided,
     }
 }
 
@@ -624,7 +680,7 @@ pub fn syn_sent(k: &Syn) -> DeadPath {
     let base = TCP_TIMEOUT_INIT;
     let m = budget(k.syn_retries, base, k.rto_max);
     let max_retransmits = k.syn_retries.saturating_add(k.linear_timeouts);
-    let (retransmissions, death, late) = rto_chain(
+    let end = rto_chain(
         base,
         base,
         k.rto_max,
@@ -636,10 +692,11 @@ pub fn syn_sent(k: &Syn) -> DeadPath {
     );
     DeadPath {
         tail_loss_probe: None,
-        retransmissions,
+        retransmissions: end.sent,
         budget: k.user_timeout.unwrap_or(m),
-        death,
-        late_by_at_most: late,
+        death: end.death,
+        late_by_at_most: end.late,
+        undecided: end.undecided,
     }
 }
 
@@ -693,6 +750,8 @@ pub fn local_drop(k: &Retrans) -> DeadPath {
             .unwrap_or(TCP_RESOURCE_PROBE_INTERVAL * k.retries2),
         death: t,
         late_by_at_most: slack,
+        // A count of probes decides, not a time.
+        undecided: None,
     }
 }
 
@@ -734,7 +793,7 @@ impl Default for Synack {
 pub fn syn_recv(k: &Synack) -> DeadPath {
     let base = TCP_TIMEOUT_INIT;
     let retries = k.synack_retries + u32::from(k.fastopen);
-    let (retransmissions, death, late) = rto_chain(
+    let end = rto_chain(
         base,
         base,
         TCP_RTO_MAX,
@@ -746,10 +805,11 @@ pub fn syn_recv(k: &Synack) -> DeadPath {
     );
     DeadPath {
         tail_loss_probe: None,
-        retransmissions,
-        budget: death,
-        death,
-        late_by_at_most: late,
+        retransmissions: end.sent,
+        budget: end.death,
+        death: end.death,
+        late_by_at_most: end.late,
+        undecided: end.undecided,
     }
 }
 
@@ -1087,10 +1147,17 @@ fn render_dead_path(p: &Prediction) -> String {
         secs(d.budget)
     );
     o += &format!(
-        "  death (ETIMEDOUT, no FIN, no RST) at {} s, late by at most {} s\n\n",
+        "  death (ETIMEDOUT, no FIN, no RST) at {} s, late by at most {} s\n",
         secs(d.death),
         secs(d.late_by_at_most)
     );
+    if let Some(u) = d.undecided {
+        o += &format!(
+            "  or at {} s: the expiry before may already give up, as the timer wheel rounds the intervals since the first retransmission (its phase decides; a capture shows which)\n",
+            secs(u)
+        );
+    }
+    o += "\n";
     o
 }
 
@@ -1232,6 +1299,36 @@ mod tests {
                 "retries2={n}: window {w:?} should hold the measured {lo}..{hi}"
             );
         }
+    }
+
+    #[test]
+    fn a_death_the_timer_wheel_decides_is_undecided() {
+        let r = |n: u32, rto_ms: u64| {
+            dead_path(&Retrans {
+                retries2: n,
+                rto: Duration::from_millis(rto_ms),
+                ..Retrans::default()
+            })
+        };
+        // tcp_retries2 = 4, RTO 204 ms: from the first retransmission the
+        // fifth expiry comes 30 x 204 = 6.12 s later, nominally short of
+        // tcp_model_timeout's 31 x 200 ms = 6.2 s, but its four intervals
+        // may fire up to 36+36+36+260 ms late (the wheel's granularity):
+        // the fifth or the sixth expiry (measured on 6.18: the fifth, the
+        // intervals 8, 16, 32, 64 ms late). The model names the fifth.
+        let d = r(4, 204);
+        let first = d.retransmissions[0];
+        let u = d.undecided.expect("undecided");
+        assert!(near(u - first, 6.12, 1e-9), "{u:?}");
+        assert!(near(d.death - first, 12.648, 1e-9));
+        // 3 and 5 are decided: 2.856 s + 108 ms of lateness < 3.0 s;
+        // 12.648 s >= 12.6 s nominally.
+        assert_eq!(r(3, 204).undecided, None);
+        assert_eq!(r(5, 204).undecided, None);
+        // With a 208 ms RTO the fifth is decided (30 x 208 = 6.24 s).
+        assert_eq!(r(4, 208).undecided, None);
+        // A count (SYN retries, SYN-ACK retries) does not depend on lateness.
+        assert_eq!(syn_recv(&Synack::default()).undecided, None);
     }
 
     #[test]

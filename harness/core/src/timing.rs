@@ -578,6 +578,9 @@ struct Chain {
     death: (Duration, Duration),
     /// Captured later retransmissions, from the first one.
     later_seen: Vec<Duration>,
+    /// When the model could not tell at which of two expiries the kernel
+    /// gives up ([`model::DeadPath::undecided`]): what the capture showed.
+    undecided: Option<String>,
 }
 
 impl Chain {
@@ -612,7 +615,7 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
     );
     let base = r0;
     let mut late = Duration::ZERO;
-    let later = plain
+    let mut later: Vec<(Duration, Duration)> = plain
         .retransmissions
         .iter()
         .skip(1)
@@ -621,11 +624,38 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
             (t.saturating_sub(base), late)
         })
         .collect();
-    let death = (plain.death.saturating_sub(base), plain.late_by_at_most);
-    let later_seen = seen.retransmissions[1..]
+    let mut death = (plain.death.saturating_sub(base), plain.late_by_at_most);
+    let later_seen: Vec<Duration> = seen.retransmissions[1..]
         .iter()
         .map(|p| at(first_seen.ts_ns, p.ts_ns))
         .collect();
+    // At an undecided expiry the capture tells: a retransmission there means
+    // the kernel went on (the model's death stands), none means it gave up.
+    let undecided = plain.undecided.and_then(|u| {
+        let i = plain.retransmissions.iter().position(|t| *t == u)?;
+        let at_u = secs(u.saturating_sub(base));
+        if seen.retransmissions.len() > i {
+            return Some(format!(
+                "the timer wheel's rounding could have ended it at {at_u}, one expiry earlier; the capture shows a retransmission there, so the death is the next expiry's"
+            ));
+        }
+        // `later[j]` is retransmission j + 1; the expiry at u is retransmission i.
+        let slack_u = plain.late_by_at_most.saturating_sub(
+            plain.retransmissions[i..]
+                .windows(2)
+                .map(|w| model::timer_slack(w[1] - w[0]))
+                .sum::<Duration>()
+                + model::timer_slack(
+                    plain.death - plain.retransmissions.last().copied().unwrap_or(u),
+                ),
+        );
+        later.truncate(i.saturating_sub(1));
+        death = (u.saturating_sub(base), slack_u);
+        Some(format!(
+            "the timer wheel's rounding of the intervals before decides between the expiries at {at_u} and {}; the capture shows no retransmission at {at_u}, so the death is there",
+            secs(plain.death.saturating_sub(base))
+        ))
+    });
     Some(Chain {
         model: plain,
         first_window,
@@ -633,6 +663,7 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
         later,
         death,
         later_seen,
+        undecided,
     })
 }
 
@@ -952,6 +983,8 @@ fn predicted_retransmission(
         if first_ok { "ok" } else { "OUT OF WINDOW" }
     );
     let _ = c.model.budget;
+    let mut lines = vec![line];
+    lines.extend(c.undecided.clone());
     Ok(Predicted {
         reference: d.first_ns,
         window: model::Window {
@@ -968,7 +1001,7 @@ fn predicted_retransmission(
         ),
         offset: c.first,
         anchored: first_ok,
-        lines: vec![line],
+        lines,
     })
 }
 
@@ -1584,6 +1617,45 @@ pub fn model_life(
     }
 }
 
+/// How long the model says an orphan on `host` lives (from its reference:
+/// the FIN, the ACK of the FIN, the window closing, the first SYN-ACK), from
+/// the scenario alone, with `rto` if one was measured: what a `gone` wait's
+/// `model_timeout` and the suite's order take. (The `gone` check itself
+/// takes the inputs from the capture: the segments in flight, the answers.)
+pub fn orphan_life(
+    sc: &Scenario,
+    model_name: OrphanModel,
+    host: Host,
+    rto: Option<Duration>,
+) -> Duration {
+    let orphan_retries = sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
+    let mut k = retrans_knobs(sc, &Evidence::default(), host, u64::MAX);
+    if let Some(r) = rto {
+        k.rto = r;
+    }
+    match model_name {
+        OrphanModel::OrphanFin => {
+            let m = model::orphan_fin(&k, orphan_retries);
+            m.death + m.late_by_at_most
+        }
+        OrphanModel::FinWait2 => {
+            let fin_timeout =
+                Duration::from_secs(sc.sysctl(host, "net.ipv4.tcp_fin_timeout").unwrap_or(60));
+            let life = model::fin_wait2_lifetime(fin_timeout, 0, k.rto).unwrap_or(fin_timeout);
+            life + model::timer_slack(life)
+        }
+        OrphanModel::SynRecv => model_life(sc, DeathModel::Synack, host, rto),
+        OrphanModel::ZeroWindow => {
+            let mut z = zero_window_knobs(sc, &Evidence::default(), host, u64::MAX);
+            z.rto = k.rto;
+            z.orphan = Some(orphan_retries);
+            let m = model::zero_window(&z);
+            let last = m.probes.last().copied().unwrap_or_default();
+            m.death.unwrap_or(last) + m.late_by_at_most
+        }
+    }
+}
+
 /// About how long a scenario runs: its `duration` waits and the model's
 /// lifetimes for its `model_timeout` waits, plus setup and a little per step.
 /// Used for progress (predicted remaining time) and to balance shards.
@@ -1596,6 +1668,9 @@ pub fn predicted_run(sc: &Scenario) -> Duration {
                 (Wait::Duration(d), _) => total += d.0,
                 (_, WaitTimeout::Model { model, host }) => {
                     total += model_life(sc, model, host, None)
+                }
+                (_, WaitTimeout::Orphan { model, host }) => {
+                    total += orphan_life(sc, model, host, None)
                 }
                 (_, WaitTimeout::Fixed(_)) => {}
             }
@@ -2111,6 +2186,71 @@ mod tests {
     }
 
     #[test]
+    fn the_capture_decides_a_death_the_timer_wheel_leaves_open() {
+        // tcp_retries2 = 4 with a 204 ms RTO (sock_diag): the fifth RTO
+        // expiry may or may not give up ([`model::DeadPath::undecided`]).
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 4\n");
+        let mut sample = crate::evidence::SockSample::new(
+            BASE + 1_000_000,
+            Host::Client,
+            "198.18.0.1:40000".parse().unwrap(),
+            "198.18.0.2:8080".parse().unwrap(),
+            TcpState::Established,
+        );
+        sample.tcp = Some(crate::evidence::TcpInfoLite {
+            rto_us: 204_000,
+            ..Default::default()
+        });
+        let run = |retransmissions: &[Duration], death: Duration| {
+            let times: Vec<f64> = retransmissions
+                .iter()
+                .map(|t| t.as_secs_f64() + 0.002)
+                .collect();
+            let mut ev = evidence(dead_path_run(&times), death.as_secs_f64() + 0.03);
+            ev.sockets.push(sample.clone());
+            let anchor = ev.steps[0].acted_ns;
+            dies(
+                &sc,
+                &ev,
+                RETRANS,
+                "client",
+                Host::Client,
+                &DeathMark::ErrorEvent,
+                anchor,
+            )
+        };
+        let k = Retrans {
+            tlp: false,
+            rto: Duration::from_millis(204),
+            ..retrans_knobs(&sc, &Evidence::default(), Host::Client, u64::MAX)
+        };
+        let m = model::dead_path(&k);
+        let u = m.undecided.expect("the fifth expiry is undecided");
+        let i = m.retransmissions.iter().position(|t| *t == u).unwrap();
+        // No retransmission at the fifth expiry: the kernel gave up there.
+        let gave_up = run(&m.retransmissions[..i], u);
+        assert!(gave_up.check.ok, "{:?}", gave_up.check.evidence);
+        assert!(gave_up
+            .check
+            .evidence
+            .iter()
+            .any(|l| l.contains("the capture shows no retransmission")));
+        // A retransmission there: the death is the next expiry, not this one.
+        let went_on = run(&m.retransmissions, m.death);
+        assert!(went_on.check.ok, "{:?}", went_on.check.evidence);
+        assert!(went_on
+            .check
+            .evidence
+            .iter()
+            .any(|l| l.contains("shows a retransmission there")));
+        let early = run(&m.retransmissions, u);
+        assert!(!early.check.ok, "{:?}", early.check.evidence);
+        // And no retransmission at the fifth, yet no death until the sixth: off the model.
+        let late = run(&m.retransmissions[..i], m.death);
+        assert!(!late.check.ok, "{:?}", late.check.evidence);
+    }
+
+    #[test]
     fn retransmissions_and_death_from_the_first_retransmission() {
         let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 5\n");
         let k = retrans_knobs(&sc, &Evidence::default(), Host::Client, u64::MAX);
@@ -2251,6 +2391,39 @@ mod tests {
         let text = "name = \"t\"\nconclusion = \"C5\"\nsummary = \"s\"\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[[step]]\nwait = { duration = \"15s\" }\n";
         let sc = Scenario::parse("t.toml", text, crate::scenario::Profile::Fast).unwrap();
         assert!(predicted_run(&sc) >= Duration::from_secs(15));
+    }
+
+    #[test]
+    fn a_gone_waits_orphan_model_orders_the_suite_and_bounds_the_wait() {
+        let text = |sysctl: &str, model: &str| {
+            format!("name = \"t\"\nconclusion = \"X\"\nsummary = \"s\"\n[hosts.client.sysctl]\n{sysctl}\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[endpoints.client]\nhost = \"client\"\nprogram = \"client\"\n[[step]]\nname = \"close\"\ndo = \"close\"\nendpoint = \"client\"\n[[step]]\nwait = {{ gone = true, host = \"client\", model_timeout = \"{model}\" }}\n")
+        };
+        let parse = |t: String| Scenario::parse("t.toml", &t, Profile::Fast).unwrap();
+        // FIN_WAIT2 lasts max(tcp_fin_timeout, 3.5 RTO): 3 s with a veth's RTO.
+        let sc = parse(text("\"net.ipv4.tcp_fin_timeout\" = 3", "fin_wait2"));
+        let life = orphan_life(&sc, OrphanModel::FinWait2, Host::Client, None);
+        assert!(
+            life >= Duration::from_secs(3) && life < Duration::from_millis(3300),
+            "{life:?}"
+        );
+        assert!(predicted_run(&sc) >= Duration::from_secs(3));
+        let wait = sc.steps[1].wait.as_ref().unwrap();
+        assert_eq!(
+            crate::waits::timeout(&sc, wait, &crate::records::Records::default()),
+            life + Duration::from_secs(10)
+        );
+        // An orphan FIN with tcp_orphan_retries = 2 (tcp_orphan_retries(): 2
+        // retries): the FIN, the tail loss probe, RTOs 200 and 400 ms, dead
+        // at the third expiry; about 1.4 s, not the 0 a fixed timeout adds.
+        let sc = parse(text("\"net.ipv4.tcp_orphan_retries\" = 2", "orphan_fin"));
+        let life = orphan_life(&sc, OrphanModel::OrphanFin, Host::Client, None);
+        let m = model::orphan_fin(
+            &retrans_knobs(&sc, &Evidence::default(), Host::Client, u64::MAX),
+            2,
+        );
+        assert_eq!(life, m.death + m.late_by_at_most);
+        assert!(m.death > Duration::from_millis(1000), "{:?}", m.death);
+        assert!(predicted_run(&sc) >= m.death);
     }
 
     fn round(ms: u64, present: bool) -> crate::evidence::SockSample {

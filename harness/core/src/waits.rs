@@ -24,7 +24,7 @@
 
 use crate::evidence::{Connection, Side};
 use crate::records::Records;
-use crate::scenario::{Scenario, StepWait, TcpState, Wait, WaitTimeout};
+use crate::scenario::{Host, Scenario, StepWait, TcpState, Wait, WaitTimeout};
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -152,19 +152,23 @@ impl<'a> Waiting<'a> {
 /// with the larger of the RTOs the connection showed on the host so far,
 /// since the model's death scales with it.
 pub fn timeout(sc: &Scenario, w: &StepWait, r: &Records) -> Duration {
+    let largest_rto = |host: Host| {
+        let conn = sc.connection();
+        r.sockets
+            .iter()
+            .filter(|s| s.host == host && conn.has_socket(s))
+            .filter_map(|s| s.tcp.as_ref().map(|t| t.rto_us))
+            .max()
+            .filter(|us| *us > 0)
+            .map(|us| Duration::from_micros(us as u64))
+    };
     match w.timeout {
         WaitTimeout::Fixed(d) => d.0,
         WaitTimeout::Model { model, host } => {
-            let conn = sc.connection();
-            let rto = r
-                .sockets
-                .iter()
-                .filter(|s| s.host == host && conn.has_socket(s))
-                .filter_map(|s| s.tcp.as_ref().map(|t| t.rto_us))
-                .max()
-                .filter(|us| *us > 0)
-                .map(|us| Duration::from_micros(us as u64));
-            crate::timing::model_life(sc, model, host, rto) + Duration::from_secs(10)
+            crate::timing::model_life(sc, model, host, largest_rto(host)) + Duration::from_secs(10)
+        }
+        WaitTimeout::Orphan { model, host } => {
+            crate::timing::orphan_life(sc, model, host, largest_rto(host)) + Duration::from_secs(10)
         }
     }
 }

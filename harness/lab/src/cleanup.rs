@@ -152,6 +152,37 @@ pub fn scratch_dir(id: &str) -> std::path::PathBuf {
     std::path::Path::new(RUN_DIR).join("scratch").join(id)
 }
 
+/// Where this process's endpoints keep their `{shared}` directories (one per
+/// account): `shared/<pid>-<start time>`, so [`clean`] can tell a dead
+/// owner's; removed by [`SharedDirs`] when the process's runs are over.
+pub fn shared_dir() -> std::path::PathBuf {
+    let pid = std::process::id();
+    std::path::Path::new(RUN_DIR)
+        .join("shared")
+        .join(format!("{pid}-{}", start_time(pid).unwrap_or(0)))
+}
+
+/// Removes this process's `{shared}` directories on drop (the end of a
+/// suite, a panic included; after a kill, [`clean`] does).
+pub struct SharedDirs;
+
+impl Drop for SharedDirs {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(shared_dir());
+    }
+}
+
+/// Whether a `shared/<pid>-<start>` directory's owner is alive.
+fn shared_owner_alive(name: &str) -> bool {
+    let Some((pid, start)) = name.split_once('-') else {
+        return false;
+    };
+    match (pid.parse::<u32>(), start.parse::<u64>()) {
+        (Ok(pid), Ok(start)) => start_time(pid) == Some(start),
+        _ => false,
+    }
+}
+
 fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may contain spaces and parentheses: fields start after the last ')'.
@@ -283,6 +314,15 @@ pub fn clean() -> Result<CleanReport> {
             let id = e.file_name().to_string_lossy().into_owned();
             if !live.contains(&id.as_str()) && std::fs::remove_dir_all(e.path()).is_ok() {
                 report.removed_scratch.push(id);
+            }
+        }
+    }
+    // Shared directories of processes that are gone.
+    if let Ok(dir) = std::fs::read_dir(std::path::Path::new(RUN_DIR).join("shared")) {
+        for e in dir.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if !shared_owner_alive(&name) && std::fs::remove_dir_all(e.path()).is_ok() {
+                report.removed_scratch.push(format!("shared/{name}"));
             }
         }
     }

@@ -187,17 +187,21 @@ impl Location {
 /// The placeholders an external command may hold. `{scratch}`: a directory
 /// of the endpoint's own, empty at the scenario's start, owned by the
 /// endpoint's user, kept across its restarts and its host's power cycles,
-/// removed with the lab.
+/// removed with the lab. `{shared}`: a directory the endpoints of every lab
+/// one `teardown` process runs share, per account (owned by it, mode 0700),
+/// for work worth doing once per suite (a database's template data
+/// directory, built under `flock`), removed when the process ends.
 ///
 /// `{keepidle}`, `{keepintvl}`, `{user_timeout}`: the endpoint's declared
 /// option (its `options`, the profile's applied) as a duration (`1s`,
 /// `500ms`: Go's `time.ParseDuration` syntax), so one declaration feeds both
 /// the model and the program's command line, per profile.
-pub const PLACEHOLDERS: [&str; 7] = [
+pub const PLACEHOLDERS: [&str; 8] = [
     "{server_ip}",
     "{server_port}",
     "{client_ip}",
     "{scratch}",
+    "{shared}",
     "{keepidle}",
     "{keepintvl}",
     "{user_timeout}",
@@ -498,6 +502,12 @@ pub enum WaitTimeout {
     /// (the host of the wait's `source`, else its `host`, else the client) can
     /// live, plus 10 s; so one file serves the fast and faithful profiles.
     Model { model: DeathModel, host: Host },
+    /// `model_timeout` on a `gone` wait naming an orphan's model (as `gone`
+    /// expectations do: `orphan_fin`, `fin_wait2`, `zero_window`,
+    /// `syn_recv`): as long as the model says the orphan on `host` lives,
+    /// plus 10 s. (On a `gone` wait these names come first, so `zero_window`
+    /// there is the orphan's persist timer.)
+    Orphan { model: OrphanModel, host: Host },
 }
 
 /// One expectation: its report name, where it starts looking, what it checks.

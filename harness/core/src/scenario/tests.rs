@@ -1349,3 +1349,51 @@ fn detail_goes_with_an_event_expectation() {
     let text = with("\n[[expect]]\nevent = \"disconnected\"\nsource = \"client\"\n");
     assert!(parse(&text).is_ok(), "disconnected is a scenario event");
 }
+
+#[test]
+fn a_gone_waits_model_timeout_names_the_orphans_model_first() {
+    let wait = |model: &str| {
+        format!(
+            "{BASE}[[step]]\nname = \"close\"\ndo = \"close\"\nendpoint = \"client\"\n[[step]]\nwait = {{ gone = true, host = \"client\", model_timeout = \"{model}\" }}\n"
+        )
+    };
+    let timeout = |model: &str| {
+        let s = parse(&wait(model)).unwrap();
+        s.steps[1].wait.as_ref().unwrap().timeout
+    };
+    assert_eq!(
+        timeout("orphan_fin"),
+        WaitTimeout::Orphan {
+            model: crate::scenario::OrphanModel::OrphanFin,
+            host: Host::Client
+        }
+    );
+    // `zero_window` names both; on a `gone` wait it is the orphan's.
+    assert_eq!(
+        timeout("zero_window"),
+        WaitTimeout::Orphan {
+            model: crate::scenario::OrphanModel::ZeroWindow,
+            host: Host::Client
+        }
+    );
+    // A death model still serves (a listener's half-open child: synack).
+    assert_eq!(
+        timeout("synack"),
+        WaitTimeout::Model {
+            model: crate::scenario::DeathModel::Synack,
+            host: Host::Client
+        }
+    );
+    let text = wait("nope");
+    assert_error_starts(
+        &text,
+        "\"nope\"",
+        0,
+        "unknown model `nope` (on a `gone` wait: orphan_fin",
+    );
+    // Elsewhere, orphan models are not death models.
+    let text = format!(
+        "{BASE}[[step]]\nwait = {{ event = \"error\", source = \"client\", model_timeout = \"fin_wait2\" }}\n"
+    );
+    assert_error_starts(&text, "\"fin_wait2\"", 0, "unknown model `fin_wait2` (");
+}

@@ -585,14 +585,19 @@ fn wait(
     } else {
         Wait::Duration(w.duration.unwrap_or(Dur(Duration::ZERO)))
     };
+    let model_host = a
+        .source
+        .and_then(|s| endpoints.get(&s).map(|e| e.host))
+        .or(a.host)
+        .unwrap_or(Host::Client);
     let timeout = match a.model {
-        Some(model) => WaitTimeout::Model {
+        Some(LifeModel::Death(model)) => WaitTimeout::Model {
             model,
-            host: a
-                .source
-                .and_then(|s| endpoints.get(&s).map(|e| e.host))
-                .or(a.host)
-                .unwrap_or(Host::Client),
+            host: model_host,
+        },
+        Some(LifeModel::Orphan(model)) => WaitTimeout::Orphan {
+            model,
+            host: model_host,
         },
         None => WaitTimeout::Fixed(w.timeout.unwrap_or(Dur(Duration::from_secs(5)))),
     };
@@ -679,9 +684,16 @@ fn line_wait(
     Ok(Some((stream, source, ctx.line_pattern(text)?)))
 }
 
+/// The model a `model_timeout` names: a connection's death, or on a `gone`
+/// wait an orphan's lifetime.
+enum LifeModel {
+    Death(DeathModel),
+    Orphan(OrphanModel),
+}
+
 /// A wait's other keys, checked and parsed.
 struct WaitArgs {
-    model: Option<DeathModel>,
+    model: Option<LifeModel>,
     source: Option<String>,
     host: Option<Host>,
     pattern: Option<PacketPattern>,
@@ -689,11 +701,26 @@ struct WaitArgs {
 }
 
 fn wait_args(ctx: &Ctx, w: &WaitFile, wspan: &Span) -> Result<WaitArgs, ScenarioError> {
-    let model = w
-        .model_timeout
-        .as_ref()
-        .map(|m| ctx.death_model(m))
-        .transpose()?;
+    let model = match &w.model_timeout {
+        None => None,
+        Some(m) if w.gone.is_some() => match OrphanModel::parse(m.get_ref()) {
+            Some(o) => Some(LifeModel::Orphan(o)),
+            None => Some(LifeModel::Death(
+                DeathModel::parse(m.get_ref()).ok_or_else(|| {
+                    ctx.err(
+                        m.span(),
+                        format!(
+                            "unknown model `{}` (on a `gone` wait: {}; or {})",
+                            m.get_ref(),
+                            OrphanModel::names(),
+                            DeathModel::names()
+                        ),
+                    )
+                })?,
+            )),
+        },
+        Some(m) => Some(LifeModel::Death(ctx.death_model(m)?)),
+    };
     if let (Some(m), Some(_)) = (&w.model_timeout, &w.timeout) {
         return Err(ctx.err(
             m.span(),

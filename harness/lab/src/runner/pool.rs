@@ -41,6 +41,8 @@ pub fn run_all(plan: Plan, observer: &dyn Observer) -> Result<Summary> {
     let out = plan.out;
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     super::signals::install_watch()?;
+    // The endpoints' `{shared}` directories go when the suite does.
+    let _shared = crate::cleanup::SharedDirs;
     let started = Instant::now();
     let work = repetitions(plan.scenarios, plan.repeat.max(1));
     let jobs = plan.jobs.unwrap_or(work.len().min(32)).max(1);

@@ -454,9 +454,18 @@ fn endpoint_command(
             } else {
                 None
             };
+            let shared = if argv.iter().any(|a| a.contains("{shared}")) {
+                Some(shared_dir(account)?)
+            } else {
+                None
+            };
+            let dirs = Dirs {
+                scratch: scratch.as_deref(),
+                shared: shared.as_deref(),
+            };
             let argv: Vec<String> = argv
                 .iter()
-                .map(|a| substitute(sc, a, spec, scratch.as_deref()))
+                .map(|a| substitute(sc, a, spec, &dirs))
                 .collect();
             c.arg("ns-exec").arg("--netns").arg(&ns_path);
             c.arg("--user").arg(account.uid.to_string()).arg("--");
@@ -493,8 +502,26 @@ fn endpoint_command(
 /// ([`crate::cleanup::scratch_dir`]), made on its first start, owned by its
 /// account (mode 0700), kept across restarts, removed with the run's record.
 fn scratch_dir(lab_id: &str, name: &str, account: &Account) -> Result<PathBuf> {
+    own_dir(crate::cleanup::scratch_dir(lab_id).join(name), account)
+}
+
+/// `{shared}`: the account's directory of this process
+/// ([`crate::cleanup::shared_dir`]), made on first use like `{scratch}`,
+/// removed when the process's runs are over.
+fn shared_dir(account: &Account) -> Result<PathBuf> {
+    // Labs start endpoints side by side: one makes and chowns the directory
+    // while the others wait, so none execs into it half-made.
+    static MAKING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _making = MAKING.lock().unwrap_or_else(|e| e.into_inner());
+    own_dir(
+        crate::cleanup::shared_dir().join(account.uid.to_string()),
+        account,
+    )
+}
+
+/// `dir`, made if missing, owned by `account`, mode 0700.
+fn own_dir(dir: PathBuf, account: &Account) -> Result<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let dir = crate::cleanup::scratch_dir(lab_id).join(name);
     if !dir.exists() {
         std::fs::create_dir_all(&dir)
             .map_err(|e| crate::sys::refused_io(format_args!("creating {}", dir.display()), &e))?;
@@ -510,8 +537,9 @@ fn scratch_dir(lab_id: &str, name: &str, account: &Account) -> Result<PathBuf> {
 }
 
 /// An external command's placeholders ([`teardown_core::scenario::PLACEHOLDERS`]):
-/// the addresses and port, `{scratch}`, and the endpoint's declared options.
-fn substitute(sc: &Scenario, arg: &str, spec: &Endpoint, scratch: Option<&Path>) -> String {
+/// the addresses and port, `{scratch}`, `{shared}`, and the endpoint's
+/// declared options.
+fn substitute(sc: &Scenario, arg: &str, spec: &Endpoint, dirs: &Dirs) -> String {
     let mut arg = arg
         .replace("{server_ip}", &host_ip(sc, Host::Server).to_string())
         .replace("{server_port}", &spec.port.to_string())
@@ -522,8 +550,17 @@ fn substitute(sc: &Scenario, arg: &str, spec: &Endpoint, scratch: Option<&Path>)
             arg = arg.replace(p, &d.to_string());
         }
     }
-    match scratch {
-        Some(dir) => arg.replace("{scratch}", &dir.to_string_lossy()),
-        None => arg,
+    if let Some(dir) = dirs.scratch {
+        arg = arg.replace("{scratch}", &dir.to_string_lossy());
     }
+    if let Some(dir) = dirs.shared {
+        arg = arg.replace("{shared}", &dir.to_string_lossy());
+    }
+    arg
+}
+
+/// The directories an external command's placeholders name (made only when used).
+struct Dirs<'a> {
+    scratch: Option<&'a Path>,
+    shared: Option<&'a Path>,
 }
