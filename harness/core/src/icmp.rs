@@ -2,8 +2,8 @@
 //! segments with ICMP / ICMPv6 destination unreachable (issue 12, model
 //! item 3). Pure, in its own module so that [`crate::model`] stays as it is.
 //!
-//! Rules (from the kernel source as read; the lab fault `reject` that would
-//! measure them on this kernel is not built yet, see the helper's report):
+//! Rules (from the kernel source as read, then measured with the lab fault
+//! `reject` and the x-icmp-* scenarios):
 //! - `tcp_v4_err` (net/ipv4/tcp_ipv4.c): ICMP_DEST_UNREACH sets the error
 //!   from `icmp_err_convert[code]` (net/ipv4/icmp.c); only codes
 //!   ICMP_NET_UNREACH and ICMP_HOST_UNREACH call `tcp_ld_RTO_revert`.
@@ -28,7 +28,7 @@
 //!   retries once its RTO reached rto_max (NOT while alive).
 //!
 //! Measured by hand on 6.18 (an nftables netdev ingress `reject` on the wire
-//! port, `teardown lab`), not yet by a scenario:
+//! port, `teardown lab`), before the scenarios:
 //! - connect(): every type tried (IPv4 host, port, net unreachable, admin
 //!   prohibited; IPv6 addr, port, no-route, admin) failed at ~1.01 s, at the
 //!   first SYN retransmission, not at once: on a veth the ICMP for the first
@@ -43,7 +43,11 @@
 //!   the probe, then doubling RTOs (0.415, 0.831, 1.663, 3.327 s),
 //!   EHOSTUNREACH at 6.819 s. [`dead_path_unreachable`] gives 3.468 s and
 //!   6.732 s (late by at most its slack). x-icmp-established checks the
-//!   packets and the errno; no timing check uses this module yet.
+//!   packets and the errno, its `dies = "unreachable"` the death; a
+//!   `gone = "orphan_fin"` on a host whose segments a `reject` answers uses
+//!   [`orphan_fin_unreachable`] (x-icmp-orphan-fin: IPv4 gone at 5.9 s,
+//!   FINs 204 ms apart until tcp_orphan_retries = 6 is spent; IPv6 at 2.6 s,
+//!   0 retries once the RTO reached rto_max = 1 s).
 
 use crate::model::{budget, timer_slack, DeadPath, Retrans, JIFFY, TCP_RTO_MIN};
 use std::time::Duration;

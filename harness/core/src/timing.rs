@@ -1635,7 +1635,7 @@ pub fn orphan_life(
     }
     match model_name {
         OrphanModel::OrphanFin => {
-            let m = model::orphan_fin(&k, orphan_retries);
+            let (m, _) = orphan_fin_model(sc, &k, host, orphan_retries);
             m.death + m.late_by_at_most
         }
         OrphanModel::FinWait2 => {
@@ -1755,14 +1755,14 @@ fn orphan_fin_life(sc: &Scenario, ev: &Evidence, host: Host, fin: &Packet) -> Li
     let mut k = retrans_knobs(sc, ev, host, fin.ts_ns);
     k.in_flight = segments_in_flight(ev, sc.connection(), host, fin);
     let n = sc.sysctl(host, "net.ipv4.tcp_orphan_retries").unwrap_or(0) as u32;
-    let m = model::orphan_fin(&k, n);
+    let (m, icmp) = orphan_fin_model(sc, &k, host, n);
     Lifetime {
         reference: fin.ts_ns,
         predicted: m.death,
         late: m.late_by_at_most,
         rto: k.rto,
         inputs: format!(
-            "orphan_fin; tcp_orphan_retries={n} (retries {}){}, rto={}, {} in flight{}, {} retransmissions; from the FIN's original send at {:.6}s",
+            "orphan_fin{icmp}; tcp_orphan_retries={n} (retries {}){}, rto={}, {} in flight{}, {} retransmissions; from the FIN's original send at {:.6}s",
             model::orphan_retries(n, true),
             k.user_timeout
                 .map(|u| format!(", user_timeout={} (replaces the retries)", secs(u)))
@@ -1775,6 +1775,34 @@ fn orphan_fin_life(sc: &Scenario, ev: &Evidence, host: Host, fin: &Packet) -> Li
             m.retransmissions.len(),
             ev.rel_secs(fin.ts_ns)
         ),
+    }
+}
+
+/// An orphan's FIN into a dead path, or, when a `reject` answers the host's
+/// segments, into ICMP destination unreachable ([`crate::icmp::orphan_fin_unreachable`]:
+/// the soft error takes the orphan's retries to 0 once its RTO reached
+/// rto_max, and IPv4's net/host unreachable keeps the RTO from doubling).
+/// With a note on the ICMP for the inputs.
+fn orphan_fin_model(
+    sc: &Scenario,
+    k: &Retrans,
+    host: Host,
+    orphan_retries: u32,
+) -> (model::DeadPath, String) {
+    match reject_of(sc, host) {
+        Some((fam, u)) => (
+            crate::icmp::orphan_fin_unreachable(k, orphan_retries, fam, u),
+            format!(
+                " answered by ICMP ({}; backoff {}; 0 retries once the RTO reaches rto_max)",
+                crate::icmp::errno(fam, u),
+                if crate::icmp::reverts_backoff(fam, u) {
+                    "undone (RFC 6069)"
+                } else {
+                    "kept"
+                }
+            ),
+        ),
+        None => (model::orphan_fin(k, orphan_retries), String::new()),
     }
 }
 
@@ -2183,6 +2211,44 @@ mod tests {
             v.push(pkt(*t, true, ".", 1001, 5001, 1448));
         }
         v
+    }
+
+    #[test]
+    fn an_orphans_fin_answered_by_icmp_follows_the_icmp_model() {
+        // x-icmp-orphan-fin's knobs: tcp_orphan_retries = 6, rto_max 1 s.
+        let text = |reject: bool| {
+            format!(
+                "name = \"t\"\nconclusion = \"X\"\nsummary = \"s\"\n[hosts.client.sysctl]\n\"net.ipv4.tcp_orphan_retries\" = 6\n\"net.ipv4.tcp_rto_max_ms\" = 1000\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[endpoints.client]\nhost = \"client\"\nprogram = \"client\"\n{}[[step]]\nname = \"close\"\ndo = \"close\"\nendpoint = \"client\"\n",
+                if reject { "[[step]]\ndo = \"reject\"\nfrom = \"client\"\n" } else { "" }
+            )
+        };
+        let life = |reject: bool, ip: crate::scenario::Family| {
+            let mut sc = Scenario::parse("t.toml", &text(reject), Profile::Fast).unwrap();
+            sc.ip = ip;
+            orphan_life(
+                &sc,
+                OrphanModel::OrphanFin,
+                Host::Client,
+                Some(Duration::from_millis(204)),
+            )
+        };
+        use crate::scenario::Family::{V4, V6};
+        let cut = life(false, V6);
+        // IPv6 address unreachable: the RTO doubles to rto_max, where the soft
+        // error takes the retries to 0: measured gone at 2.69 s, cut: later.
+        let v6 = life(true, V6);
+        assert!(
+            v6 < Duration::from_millis(2900) && v6 > Duration::from_millis(2600),
+            "{v6:?}"
+        );
+        assert!(cut > v6 + Duration::from_secs(2), "{cut:?} vs {v6:?}");
+        // IPv4 host unreachable undoes the backoff: alive all along, 6 retries'
+        // budget (5.4 s) of FINs 204 ms apart: measured gone at 5.94 s.
+        let v4 = life(true, V4);
+        assert!(
+            v4 > Duration::from_millis(5900) && v4 < Duration::from_millis(6200),
+            "{v4:?}"
+        );
     }
 
     #[test]
