@@ -166,11 +166,26 @@ impl<'a> Run<'a> {
     }
 
     fn start_sampler(&mut self, host: Host) -> Result<()> {
+        use crate::sockdiag::Families;
+        use teardown_core::scenario::{Family, Program};
         let recorder = self.recorder.clone();
-        let sampler = crate::sockdiag::Sampler::start_timed(
+        // Built-in endpoints make sockets of the scenario's family only.
+        let builtin_only = self
+            .sc
+            .endpoints
+            .values()
+            .filter(|e| e.host == host)
+            .all(|e| matches!(e.program, Program::Client | Program::Server));
+        let families = match (builtin_only, self.sc.ip) {
+            (false, _) => Families::Both,
+            (true, Family::V4) => Families::V4,
+            (true, Family::V6) => Families::V6,
+        };
+        let sampler = crate::sockdiag::Sampler::start_families(
             self.lab.host(lab_host(host)),
             host,
             crate::sockdiag::DEFAULT_PERIOD,
+            families,
             move |ts, mut round: Vec<teardown_core::evidence::SockSample>| {
                 if round.is_empty() {
                     // A round that found no socket still counts as a round (a
