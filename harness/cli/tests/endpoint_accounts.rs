@@ -280,24 +280,25 @@ fn a_program_its_user_may_not_run_exits_2_before_any_lab() {
 fn shared_directories_span_a_suite_and_go_with_it() {
     teardown_lab::require_privileged();
     let dir = tmp("shared");
-    // Two scenarios in one run: the first leaves a file in {shared}, the
-    // second (started a second later) finds it; both print the path.
-    let scenario = |name: &str, delay: &str, command: &str| {
+    // Two scenarios in one run, one after the other (`--jobs 1`, in name
+    // order): the first leaves a file in {shared}, the second finds it; both
+    // print the path.
+    let scenario = |name: &str, command: &str| {
         format!(
             "name = \"{name}\"\nconclusion = \"X-TEST\"\nsummary = \"s\"\n\
              [endpoints.server]\nhost = \"server\"\nprogram = \"external\"\nshell = true\n\
-             command = [\"sleep {delay};\", \"{command}\", \"echo {{shared}}; stat -c 'owner %u' {{shared}}; sleep 30\"]\n\
+             command = [\"{command}\", \"echo {{shared}}; stat -c 'owner %u' {{shared}}; sleep 30\"]\n\
              [[step]]\nwait = {{ stdout = \"^owner\", source = \"server\", timeout = \"10s\" }}\n"
         )
     };
     std::fs::write(
         dir.join("a.toml"),
-        scenario("t-shared-a", "0", "echo left-by-a > {shared}/note;"),
+        scenario("t-shared-a", "echo left-by-a > {shared}/note;"),
     )
     .unwrap();
     std::fs::write(
         dir.join("b.toml"),
-        scenario("t-shared-b", "1", "cat {shared}/note;"),
+        scenario("t-shared-b", "cat {shared}/note;"),
     )
     .unwrap();
     let out = dir.join("out");
@@ -305,6 +306,7 @@ fn shared_directories_span_a_suite_and_go_with_it() {
         .arg("run")
         .arg(dir.join("a.toml"))
         .arg(dir.join("b.toml"))
+        .args(["--jobs", "1"])
         .arg("--out")
         .arg(&out)
         .env_remove("SUDO_UID")

@@ -49,7 +49,7 @@
 //!   FINs 204 ms apart until tcp_orphan_retries = 6 is spent; IPv6 at 2.6 s,
 //!   0 retries once the RTO reached rto_max = 1 s).
 
-use crate::model::{budget, timer_slack, DeadPath, Retrans, JIFFY, TCP_RTO_MIN};
+use crate::model::{budget, timer_slack, DeadPath, Retrans, Undecided, JIFFY, TCP_RTO_MIN};
 use std::time::Duration;
 
 /// The address family the ICMP comes in.
@@ -154,7 +154,10 @@ fn answered_chain(
             }
             let stretch = slack.saturating_sub(slack_at_first);
             if k.user_timeout.is_none() && undecided.is_none() && expired(elapsed + stretch, rto) {
-                undecided = Some(t);
+                undecided = Some(Undecided {
+                    at: t,
+                    late_by_at_most: slack,
+                });
             }
         } else {
             slack_at_first = slack;

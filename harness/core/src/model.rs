@@ -210,11 +210,19 @@ pub struct DeadPath {
     /// [`timer_slack`] each) it may reach it. The wheel's phase decides, so
     /// the model cannot say which (e.g. tcp_retries2 = 4 with a 204 ms RTO:
     /// 30 x 204 ms = 6.12 s at the fifth expiry against 6.2 s).
-    #[serde(
-        serialize_with = "ser_opt_secs",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub undecided: Option<Duration>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undecided: Option<Undecided>,
+}
+
+/// An expiry that may already end a chain ([`DeadPath::undecided`]).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Undecided {
+    /// When it comes (in the chain's times).
+    #[serde(serialize_with = "ser_secs")]
+    pub at: Duration,
+    /// The slack of the timers up to it, as `late_by_at_most` for the death.
+    #[serde(serialize_with = "ser_secs")]
+    pub late_by_at_most: Duration,
 }
 
 impl DeadPath {
@@ -238,7 +246,7 @@ struct ChainEnd {
     sent: Vec<Duration>,
     death: Duration,
     late: Duration,
-    undecided: Option<Duration>,
+    undecided: Option<Undecided>,
 }
 
 /// Simulates a chain of RTO timers. The first expiry is at `first`; `rto0`
@@ -300,7 +308,10 @@ fn rto_chain(
                 && undecided.is_none()
                 && expired(retransmits, elapsed + stretch, rto)
             {
-                undecided = Some(t);
+                undecided = Some(Undecided {
+                    at: t,
+                    late_by_at_most: slack,
+                });
             }
         }
         sent.push(t);
@@ -1154,7 +1165,7 @@ fn render_dead_path(p: &Prediction) -> String {
     if let Some(u) = d.undecided {
         o += &format!(
             "  or at {} s: the expiry before may already give up, as the timer wheel rounds the intervals since the first retransmission (its phase decides; a capture shows which)\n",
-            secs(u)
+            secs(u.at)
         );
     }
     o += "\n";
@@ -1319,7 +1330,9 @@ mod tests {
         let d = r(4, 204);
         let first = d.retransmissions[0];
         let u = d.undecided.expect("undecided");
-        assert!(near(u - first, 6.12, 1e-9), "{u:?}");
+        assert!(near(u.at - first, 6.12, 1e-9), "{u:?}");
+        // Its slack: the chain's up to it, less than the death's.
+        assert!(u.late_by_at_most > Duration::ZERO && u.late_by_at_most < d.late_by_at_most);
         assert!(near(d.death - first, 12.648, 1e-9));
         // 3 and 5 are decided: 2.856 s + 108 ms of lateness < 3.0 s;
         // 12.648 s >= 12.6 s nominally.

@@ -632,25 +632,16 @@ fn chain(k: &Retrans, seen: &DeadPathSeen, last_ack_ns: u64) -> Option<Chain> {
     // At an undecided expiry the capture tells: a retransmission there means
     // the kernel went on (the model's death stands), none means it gave up.
     let undecided = plain.undecided.and_then(|u| {
-        let i = plain.retransmissions.iter().position(|t| *t == u)?;
-        let at_u = secs(u.saturating_sub(base));
+        let i = plain.retransmissions.iter().position(|t| *t == u.at)?;
+        let at_u = secs(u.at.saturating_sub(base));
         if seen.retransmissions.len() > i {
             return Some(format!(
                 "the timer wheel's rounding could have ended it at {at_u}, one expiry earlier; the capture shows a retransmission there, so the death is the next expiry's"
             ));
         }
         // `later[j]` is retransmission j + 1; the expiry at u is retransmission i.
-        let slack_u = plain.late_by_at_most.saturating_sub(
-            plain.retransmissions[i..]
-                .windows(2)
-                .map(|w| model::timer_slack(w[1] - w[0]))
-                .sum::<Duration>()
-                + model::timer_slack(
-                    plain.death - plain.retransmissions.last().copied().unwrap_or(u),
-                ),
-        );
         later.truncate(i.saturating_sub(1));
-        death = (u.saturating_sub(base), slack_u);
+        death = (u.at.saturating_sub(base), u.late_by_at_most);
         Some(format!(
             "the timer wheel's rounding of the intervals before decides between the expiries at {at_u} and {}; the capture shows no retransmission at {at_u}, so the death is there",
             secs(plain.death.saturating_sub(base))
@@ -2291,7 +2282,7 @@ mod tests {
             ..retrans_knobs(&sc, &Evidence::default(), Host::Client, u64::MAX)
         };
         let m = model::dead_path(&k);
-        let u = m.undecided.expect("the fifth expiry is undecided");
+        let u = m.undecided.expect("the fifth expiry is undecided").at;
         let i = m.retransmissions.iter().position(|t| *t == u).unwrap();
         // No retransmission at the fifth expiry: the kernel gave up there.
         let gave_up = run(&m.retransmissions[..i], u);

@@ -147,7 +147,8 @@ impl<'a> Waiting<'a> {
 }
 
 /// How long a wait may take: its `timeout`, or with `model_timeout` the
-/// model's lifetime of the connection plus 10 s. The wait only bounds a hang
+/// model's lifetime of the connection (on a `gone` wait naming an orphan
+/// model, of the orphan: [`crate::timing::orphan_life`]) plus 10 s. The wait only bounds a hang
 /// (the timing itself is checked by `dies`); the model's lifetime is taken
 /// with the larger of the RTOs the connection showed on the host so far,
 /// since the model's death scales with it.

@@ -178,9 +178,15 @@ fn shared_owner_alive(name: &str) -> bool {
         return false;
     };
     match (pid.parse::<u32>(), start.parse::<u64>()) {
-        (Ok(pid), Ok(start)) => start_time(pid) == Some(start),
+        (Ok(pid), Ok(start)) => alive(pid, start),
         _ => false,
     }
+}
+
+/// Whether process `pid` is alive and is the one that started at `start`
+/// (not a later process given the same pid).
+fn alive(pid: u32, start: u64) -> bool {
+    start_time(pid) == Some(start)
 }
 
 fn start_time(pid: u32) -> Option<u64> {
@@ -220,9 +226,7 @@ impl RunRecord {
 
     /// Whether the process that owns this run is still alive.
     pub fn owner_alive(&self) -> bool {
-        start_time(self.owner_pid)
-            .map(|s| s == self.owner_start)
-            .unwrap_or(false)
+        alive(self.owner_pid, self.owner_start)
     }
 }
 
@@ -263,7 +267,8 @@ pub struct CleanReport {
     pub removed_namespaces: Vec<String>,
     pub removed_records: Vec<String>,
     pub skipped_live_runs: Vec<String>,
-    /// Run ids whose stray scratch directories were removed.
+    /// Run ids whose stray scratch directories were removed, and the
+    /// `shared/<pid>-<start>` directories of processes that are gone.
     pub removed_scratch: Vec<String>,
 }
 

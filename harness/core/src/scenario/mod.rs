@@ -635,6 +635,17 @@ pub struct TimerBounds {
 }
 
 impl Scenario {
+    /// Whether every endpoint on `host` is a built-in one (none counts):
+    /// then its TCP sockets are all of the scenario's family, where an
+    /// external program may open others (a dual-stack server's AF_INET6
+    /// sockets for IPv4 peers).
+    pub fn only_builtin_on(&self, host: Host) -> bool {
+        self.endpoints
+            .values()
+            .filter(|e| e.host == host)
+            .all(|e| matches!(e.program, Program::Client | Program::Server))
+    }
+
     /// The built-in server endpoint, if there is one.
     pub fn builtin_server(&self) -> Option<(&String, &Endpoint)> {
         self.endpoints

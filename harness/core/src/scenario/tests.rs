@@ -1397,3 +1397,20 @@ fn a_gone_waits_model_timeout_names_the_orphans_model_first() {
     );
     assert_error_starts(&text, "\"fin_wait2\"", 0, "unknown model `fin_wait2` (");
 }
+
+#[test]
+fn a_host_of_built_in_endpoints_only_is_told_apart() {
+    // BASE: a built-in server on the server host, a built-in client on the client.
+    let s = parse(BASE).unwrap();
+    assert!(s.only_builtin_on(Host::Client) && s.only_builtin_on(Host::Server));
+    let text = BASE.replace(
+        "program = \"server\"",
+        "program = \"external\"\ncommand = [\"nc\", \"-l\", \"8080\"]",
+    );
+    let s = parse(&text).unwrap();
+    assert!(
+        !s.only_builtin_on(Host::Server),
+        "an external program may open any family"
+    );
+    assert!(s.only_builtin_on(Host::Client));
+}

@@ -167,16 +167,9 @@ impl<'a> Run<'a> {
 
     fn start_sampler(&mut self, host: Host) -> Result<()> {
         use crate::sockdiag::Families;
-        use teardown_core::scenario::{Family, Program};
+        use teardown_core::scenario::Family;
         let recorder = self.recorder.clone();
-        // Built-in endpoints make sockets of the scenario's family only.
-        let builtin_only = self
-            .sc
-            .endpoints
-            .values()
-            .filter(|e| e.host == host)
-            .all(|e| matches!(e.program, Program::Client | Program::Server));
-        let families = match (builtin_only, self.sc.ip) {
+        let families = match (self.sc.only_builtin_on(host), self.sc.ip) {
             (false, _) => Families::Both,
             (true, Family::V4) => Families::V4,
             (true, Family::V6) => Families::V6,
