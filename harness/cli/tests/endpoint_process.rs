@@ -212,6 +212,30 @@ fn send_receive_and_close_gives_peer_eof() {
 
 #[test]
 #[ignore = "privileged: needs root (make test runs it)"]
+fn send_then_close_closes_once_the_write_returned() {
+    teardown_lab::require_privileged();
+    let ns = TestNs::new("sendclose");
+    let (scfg, ccfg) = pair(&ns, "127.0.0.1");
+    let (mut s, mut c) = connect(&ns, scfg, ccfg);
+    // Written by the endpoint itself, then closed: every byte reaches the
+    // peer before its EOF, and `closed` follows the final `sent`.
+    c.cmd("send 200000 close");
+    let sent = c.wait("sent 200000", |e| {
+        e.kind == EventKind::Sent && e.bytes == Some(200000)
+    });
+    let closed = c.wait_kind("closed");
+    assert!(closed.ts_ns >= sent.ts_ns);
+    s.wait("received 200000", |e| {
+        e.kind == EventKind::Received && e.bytes == Some(200000)
+    });
+    s.wait_kind("eof");
+    // A third word that is not `close` is a bad command, not a send.
+    c.cmd("send 10 later");
+    c.wait_kind("bad_command");
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
 fn server_on_eof_close_gives_client_eof() {
     teardown_lab::require_privileged();
     let ns = TestNs::new("oneof");

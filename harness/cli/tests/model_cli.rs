@@ -76,9 +76,10 @@ fn the_tail_loss_probe_takes_the_rtt_the_flight_and_sack() {
     assert_eq!(v["knobs"]["rto"].as_f64().unwrap(), 0.3);
     assert_eq!(v["knobs"]["srtt"].as_f64().unwrap(), 0.1);
     assert_eq!(v["dead_path"]["tail_loss_probe"].as_f64().unwrap(), 0.3);
-    // Eleven segments after a 10 ms RTT: 2*10 + 2 ms.
+    // Eleven segments after a 10 ms RTT: 2*10 + 2 ms = 22 ms, in whole
+    // jiffies (usecs_to_jiffies rounds up; HZ=250): 24 ms.
     let v = json(&["--rtt-ms", "10", "--in-flight", "11"]);
-    assert!((v["dead_path"]["tail_loss_probe"].as_f64().unwrap() - 0.022).abs() < 1e-9);
+    assert!((v["dead_path"]["tail_loss_probe"].as_f64().unwrap() - 0.024).abs() < 1e-9);
     // Without SACK, no probe.
     let v = json(&["--no-sack"]);
     assert!(v["dead_path"]["tail_loss_probe"].is_null());

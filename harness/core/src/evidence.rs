@@ -385,13 +385,46 @@ impl Connection {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
+impl Default for TcpInfoLite {
+    /// All zero, SACK on (as every Linux connection negotiates it by default).
+    fn default() -> Self {
+        TcpInfoLite {
+            retransmits: 0,
+            probes: 0,
+            backoff: 0,
+            rto_us: 0,
+            rtt_us: 0,
+            snd_mss: 0,
+            sack: true,
+            unacked: 0,
+            total_retrans: 0,
+            bytes_acked: 0,
+            bytes_received: 0,
+        }
+    }
+}
+
 /// The fields of `struct tcp_info` the checks use.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TcpInfoLite {
     pub retransmits: u8,
     pub probes: u8,
     pub backoff: u8,
     pub rto_us: u32,
+    /// Smoothed RTT (`tcpi_rtt`, µs); 0 in records from before it was kept.
+    #[serde(default)]
+    pub rtt_us: u32,
+    /// Sender MSS (`tcpi_snd_mss`): how many segments a GSO frame of the
+    /// capture stands for; 0 in older records.
+    #[serde(default)]
+    pub snd_mss: u32,
+    /// SACK negotiated (`tcpi_options & TCPI_OPT_SACK`); the tail loss probe needs it.
+    #[serde(default = "yes")]
+    pub sack: bool,
     pub unacked: u32,
     pub total_retrans: u32,
     pub bytes_acked: u64,
@@ -575,14 +608,24 @@ mod tests {
         s.expires_ms = Some(192);
         s.tcp = Some(TcpInfoLite {
             rto_us: 204000,
+            rtt_us: 52,
+            snd_mss: 1448,
             unacked: 1,
             bytes_received: 7,
             ..TcpInfoLite::default()
         });
         same_line(
             &s,
-            r#"{"ts_ns":1796168333618202478,"host":"server","local":"198.18.0.2:8080","remote":"198.18.0.1:56236","state":"FIN_WAIT1","timer":"on","expires_ms":192,"retrans":0,"tcp":{"retransmits":0,"probes":0,"backoff":0,"rto_us":204000,"unacked":1,"total_retrans":0,"bytes_acked":0,"bytes_received":7}}"#,
+            r#"{"ts_ns":1796168333618202478,"host":"server","local":"198.18.0.2:8080","remote":"198.18.0.1:56236","state":"FIN_WAIT1","timer":"on","expires_ms":192,"retrans":0,"tcp":{"retransmits":0,"probes":0,"backoff":0,"rto_us":204000,"rtt_us":52,"snd_mss":1448,"sack":true,"unacked":1,"total_retrans":0,"bytes_acked":0,"bytes_received":7}}"#,
         );
+        // A line recorded before the RTT, MSS and SACK were kept reads with
+        // none of them known (MSS 0) and SACK taken as on, the Linux default.
+        let old: SockSample = serde_json::from_str(
+            r#"{"ts_ns":1,"host":"server","local":"198.18.0.2:8080","remote":"198.18.0.1:56236","state":"FIN_WAIT1","retrans":0,"tcp":{"retransmits":0,"probes":0,"backoff":0,"rto_us":204000,"unacked":1,"total_retrans":0,"bytes_acked":0,"bytes_received":7}}"#,
+        )
+        .unwrap();
+        let t = old.tcp.unwrap();
+        assert_eq!((t.rtt_us, t.snd_mss, t.sack), (0, 0, true));
         let listener = SockSample::new(
             5,
             Host::Server,

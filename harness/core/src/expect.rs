@@ -279,6 +279,9 @@ impl<'a> Ctx<'a> {
             Expectation::Schedule { model, host } => {
                 crate::timing::schedule(self.sc, self.ev, *model, *host, from)
             }
+            Expectation::Probe { model, host } => {
+                crate::timing::probe::probe(self.sc, self.ev, *model, *host, from)
+            }
         };
         timed.check.name = name;
         timed
@@ -939,6 +942,12 @@ fn derived_name(e: &Expectation, after: &str) -> String {
                 crate::scenario::DeathModel::ZeroWindow => "zero-window probes",
             };
             format!("{host}'s {what} at the model's times{after}")
+        }
+        Expectation::Probe { model, host } => {
+            let what = match model {
+                crate::scenario::ProbeModel::TailLoss => "tail loss probe",
+            };
+            format!("{host}'s {what} and the RTO after it at the model's times{after}")
         }
         Expectation::Packets {
             port,

@@ -340,7 +340,10 @@ fn rto_chain(
 /// When the tail loss probe goes out after the send (tcp_schedule_loss_probe),
 /// or none when it is off: `2*srtt` plus rto_min with one segment in flight
 /// (plus 2 ms with more), capped by the RTO ("if the RTO formula yields an
-/// earlier time, then use that time").
+/// earlier time, then use that time"). Both in microseconds, then
+/// `usecs_to_jiffies`, which rounds up: at HZ=250 a veth's 2*srtt + 2 ms is
+/// one jiffy, 4 ms, and 2*10 ms + 2 ms is 24 ms (packetdrill's ~22 ms is
+/// HZ=1000's).
 pub fn probe_timeout(k: &Retrans) -> Option<Duration> {
     if !k.tlp || !k.sack || k.in_flight == 0 {
         return None;
@@ -350,12 +353,8 @@ pub fn probe_timeout(k: &Retrans) -> Option<Duration> {
     } else {
         TCP_TIMEOUT_MIN
     };
-    Some(
-        k.srtt
-            .saturating_mul(2)
-            .saturating_add(extra)
-            .min(k.rto.max(JIFFY)),
-    )
+    let pto = jiffies(jiffies_ceil(k.srtt.saturating_mul(2).saturating_add(extra)));
+    Some(pto.min(jiffies(jiffies_ceil(k.rto)).max(JIFFY)))
 }
 
 /// The tail loss probe (if on) and the first RTO expiry, with their slack.
@@ -1135,7 +1134,7 @@ fn render_dead_path(p: &Prediction) -> String {
     match d.tail_loss_probe {
         Some(t) => {
             o += &format!(
-                "  tail loss probe          {} (2*srtt {} s + {}, {} in flight, capped by R0)\n",
+                "  tail loss probe          {} (2*srtt {} s + {}, {} in flight, rounded up to whole 4 ms jiffies, capped by R0)\n",
                 secs(t),
                 secs(k.srtt * 2),
                 if k.in_flight == 1 {
@@ -1603,7 +1602,9 @@ mod tests {
         let d = dead_path(&fin);
         assert_eq!(d.tail_loss_probe, Some(ms(300)));
         assert_eq!(d.retransmissions[0], ms(600));
-        // Ten segments and a FIN after a 10 ms RTT: 2*10 + 2 = 22 ms.
+        // Ten segments and a FIN after a 10 ms RTT: 2*10 + 2 = 22 ms, rounded
+        // up to whole jiffies (HZ=250): 24 ms, within packetdrill's 4 ms of
+        // the ~22 ms its HZ=1000 kernels give.
         let flight = Retrans {
             rto: rto_from_rtt(ms(10), TCP_RTO_MIN),
             srtt: ms(10),
@@ -1611,7 +1612,22 @@ mod tests {
             ..Retrans::default()
         };
         assert_eq!(flight.rto, ms(210));
-        assert_eq!(probe_timeout(&flight), Some(ms(22)));
+        assert_eq!(probe_timeout(&flight), Some(ms(24)));
+        // A veth's flight (srtt 52 us, measured): 2.104 ms is one jiffy.
+        let veth_flight = Retrans {
+            rto: ms(204),
+            srtt: Duration::from_micros(52),
+            in_flight: 11,
+            ..Retrans::default()
+        };
+        assert_eq!(probe_timeout(&veth_flight), Some(ms(4)));
+        // ... and a lone FIN there: 200.104 ms is 51 jiffies, 204 ms, as the
+        // RTO cap is (measured: the probe 204-208 ms after the FIN).
+        let veth_fin = Retrans {
+            in_flight: 1,
+            ..veth_flight.clone()
+        };
+        assert_eq!(probe_timeout(&veth_fin), Some(ms(204)));
         // A veth (srtt ~0), one segment: rto_min, capped by the RTO (the
         // 0.204 s probe of x-postgres-power-off-in-flight).
         let veth = Retrans {

@@ -16,13 +16,15 @@
 //! sysctls (namespace defaults when unset), the endpoint's socket options, and
 //! the RTO sock_diag measured on the connection just before the fault.
 
-use crate::evidence::{Check, Connection, Event, Evidence, Packet, TcpFlags};
+use crate::evidence::{Check, Connection, Event, Evidence, Packet, TcpFlags, TcpInfoLite};
 use crate::model::{self, Keepalive, Retrans, Syn, Synack};
 use crate::scenario::{
     CapturePort, DeathMark, DeathModel, EventKind, Host, OrphanModel, Scenario, TcpState, Wait,
     WaitTimeout,
 };
 use std::time::Duration;
+
+pub mod probe;
 
 /// The delay between the kernel reporting a connection's death and the
 /// endpoint's event stamp: the blocked reader thread is woken and stamps the
@@ -57,9 +59,36 @@ fn port_of_host(host: Host) -> CapturePort {
 /// backoff=1` stamped 10 ms before the retransmission it caused).
 fn measured_rto(ev: &Evidence, host: Host, conn: Connection, before_ns: u64) -> Option<Duration> {
     // Any synchronized state of a full socket: a connection may spend less than a
-    // sampling period in ESTABLISHED (a close right after connect). Not SYN_SENT or
-    // SYN_RECV (the handshake's own 1 s timer), nor the mini sockets of TIME_WAIT
-    // and orphan FIN_WAIT2, which carry no tcp_info.
+    // sampling period in ESTABLISHED (a close right after connect).
+    tcp_infos(ev, host, conn, before_ns)
+        .filter(|t| t.backoff == 0)
+        .map(|t| t.rto_us)
+        .rfind(|rto| *rto > 0)
+        .map(|us| Duration::from_micros(us as u64))
+}
+
+/// What the connection's path looks like at `before_ns`: the last sample's
+/// tcp_info before it that has the MSS, smoothed RTT and SACK (records from
+/// before they were kept carry an MSS of 0), else the first after it. Those
+/// change only with the segments the host receives, and on a cut path after
+/// a flight none arrive: a connection in ESTABLISHED for less than a
+/// sampling period is first sampled after its tail.
+fn path_info(ev: &Evidence, host: Host, conn: Connection, before_ns: u64) -> Option<&TcpInfoLite> {
+    tcp_infos(ev, host, conn, before_ns)
+        .rfind(|t| t.snd_mss > 0)
+        .or_else(|| tcp_infos(ev, host, conn, u64::MAX).find(|t| t.snd_mss > 0))
+}
+
+/// The tcp_info of `host`'s samples of the connection before `before_ns`,
+/// in a synchronized state (not SYN_SENT or SYN_RECV, whose handshake timer
+/// is its own, nor the mini sockets of TIME_WAIT and orphan FIN_WAIT2, which
+/// carry no tcp_info), oldest first.
+fn tcp_infos(
+    ev: &Evidence,
+    host: Host,
+    conn: Connection,
+    before_ns: u64,
+) -> impl DoubleEndedIterator<Item = &TcpInfoLite> {
     const SYNCHRONIZED: [TcpState; 6] = [
         TcpState::Established,
         TcpState::FinWait1,
@@ -70,13 +99,9 @@ fn measured_rto(ev: &Evidence, host: Host, conn: Connection, before_ns: u64) -> 
     ];
     ev.sockets
         .iter()
-        .filter(|s| s.host == host && s.ts_ns < before_ns && SYNCHRONIZED.contains(&s.state))
-        .filter(|s| conn.has_socket(s))
+        .filter(move |s| s.host == host && s.ts_ns < before_ns && SYNCHRONIZED.contains(&s.state))
+        .filter(move |s| conn.has_socket(s))
         .filter_map(|s| s.tcp.as_ref())
-        .filter(|t| t.backoff == 0)
-        .map(|t| t.rto_us)
-        .rfind(|rto| *rto > 0)
-        .map(|us| Duration::from_micros(us as u64))
 }
 
 /// Model inputs for a dead path on `host`.
@@ -88,6 +113,11 @@ pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: Host, before_ns: u64) -
     };
     if let Some(rto) = measured_rto(ev, host, conn, before_ns) {
         k.rto = rto;
+    }
+    // The smoothed RTT and SACK, for the tail loss probe.
+    if let Some(t) = path_info(ev, host, conn, before_ns) {
+        k.srtt = Duration::from_micros(u64::from(t.rtt_us));
+        k.sack = t.sack;
     }
     let mut rto_max = sc
         .sysctl(host, "net.ipv4.tcp_rto_max_ms")
@@ -1797,11 +1827,14 @@ fn orphan_fin_model(
     }
 }
 
-/// Segments `host` had in flight when it sent `last` (its FIN), `last`
-/// included: its data or FIN segments up to then whose end the peer had not
-/// acknowledged. One makes the tail loss probe wait 2*srtt + rto_min, more
-/// only 2*srtt + 2 ms ([`model::probe_timeout`]). (A capture behind GRO may
-/// show fewer, larger segments; only one against more matters.)
+/// Segments `host` had in flight when it sent `last` (its FIN, or the tail
+/// of a flight), `last` included, as the kernel's `packets_out` counts them:
+/// its data or FIN segments up to then whose end the peer had not
+/// acknowledged, each captured frame counted in MSS-sized segments (a GSO
+/// frame the capture shows whole is `len / snd_mss` segments, rounded up;
+/// the MSS from the last sample, one frame one segment without it). One
+/// makes the tail loss probe wait 2*srtt + rto_min, more only 2*srtt + 2 ms
+/// ([`model::probe_timeout`]).
 fn segments_in_flight(ev: &Evidence, conn: Connection, host: Host, last: &Packet) -> u32 {
     let side = host.side();
     let pkts = conn_packets(ev, port_of_host(host), conn);
@@ -1820,25 +1853,34 @@ fn segments_in_flight(ev: &Evidence, conn: Connection, host: Host, last: &Packet
                 std::cmp::Ordering::Greater
             }
         });
-    let mut seqs: Vec<u32> = pkts
+    let mss = path_info(ev, host, conn, last.ts_ns).map(|t| t.snd_mss);
+    let mut unacked: Vec<(u32, u32)> = pkts
         .iter()
         .filter(|p| {
             ev.sender(p) == Some(side)
                 && p.ts_ns <= last.ts_ns
                 && (p.len > 0 || p.flags.has(TcpFlags::FIN))
         })
-        .filter(|p| {
-            let end = p
-                .seq
-                .wrapping_add(p.len)
-                .wrapping_add(u32::from(p.flags.has(TcpFlags::FIN)));
-            acked.is_none_or(|a| seq_before(a, end))
+        .filter(|p| acked.is_none_or(|a| seq_before(a, segment_end(p))))
+        .map(|p| {
+            let pcount = match mss {
+                Some(m) if p.len > m => p.len.div_ceil(m),
+                _ => 1,
+            };
+            (p.seq, pcount)
         })
-        .map(|p| p.seq)
         .collect();
-    seqs.sort_unstable();
-    seqs.dedup();
-    seqs.len().max(1) as u32
+    // A retransmission is not a second segment in flight.
+    unacked.sort_unstable();
+    unacked.dedup_by_key(|(seq, _)| *seq);
+    unacked.iter().map(|(_, n)| n).sum::<u32>().max(1)
+}
+
+/// The sequence number after a segment: its data, and one for a SYN or FIN.
+fn segment_end(p: &Packet) -> u32 {
+    p.seq.wrapping_add(p.len).wrapping_add(u32::from(
+        p.flags.has(TcpFlags::FIN) || p.flags.has(TcpFlags::SYN),
+    ))
 }
 
 /// `fin_wait2`: from the first segment acknowledging the host's FIN.
@@ -2069,16 +2111,23 @@ mod tests {
     const RETRANS: DeathModel = DeathModel::Retransmission;
     use std::net::{IpAddr, SocketAddr};
 
-    const BASE: u64 = 1_000_000_000_000;
+    pub(super) const BASE: u64 = 1_000_000_000_000;
 
-    fn scenario(extra: &str) -> Scenario {
+    pub(super) fn scenario(extra: &str) -> Scenario {
         let text = format!(
             "name = \"t\"\nconclusion = \"C3\"\nsummary = \"s\"\n{extra}\n[endpoints.server]\nhost = \"server\"\nprogram = \"server\"\n[endpoints.client]\nhost = \"client\"\nprogram = \"client\"\noptions = {{ keepalive = true }}\n[[step]]\nname = \"cut\"\ndo = \"cut\"\n[[expect]]\ndies = \"keepalive\"\nsource = \"client\"\nafter = \"cut\"\n"
         );
         Scenario::parse("t.toml", &text, Profile::Fast).unwrap()
     }
 
-    fn pkt(t: f64, from_client: bool, flags: &str, seq: u32, ack: u32, len: u32) -> Packet {
+    pub(super) fn pkt(
+        t: f64,
+        from_client: bool,
+        flags: &str,
+        seq: u32,
+        ack: u32,
+        len: u32,
+    ) -> Packet {
         let c: IpAddr = "198.18.0.1".parse().unwrap();
         let s: IpAddr = "198.18.0.2".parse().unwrap();
         let (src, dst) = if from_client {
@@ -2099,7 +2148,7 @@ mod tests {
         }
     }
 
-    fn evidence(packets: Vec<Packet>, error_at: f64) -> Evidence {
+    pub(super) fn evidence(packets: Vec<Packet>, error_at: f64) -> Evidence {
         Evidence {
             client_ips: vec!["198.18.0.1".parse().unwrap()],
             server_ips: vec!["198.18.0.2".parse().unwrap()],

@@ -25,7 +25,9 @@
 //!   closed, shutdown (detail = wr|rd|rdwr). `sent`/`received` carry the
 //!   cumulative byte count and are coalesced (at most one per 10 ms, plus a
 //!   final one before eof/error/close).
-//! - Commands, one per line on stdin: `send N`, `stream`, `close`,
+//! - Commands, one per line on stdin: `send N`, `send N close` (the writer
+//!   closes once its write returned: `write(); close();` with no round trip
+//!   through the runner), `stream`, `close`,
 //!   `shutdown wr|rd|rdwr`, `read` (start a reader unless one is reading),
 //!   `disconnect` (connect(AF_UNSPEC) -> `disconnected`). Commands that arrive before the connection exists
 //!   wait for it. Writes run on a writer thread, so `close` is never stuck
@@ -456,6 +458,8 @@ enum Msg {
     Line(String),
     /// The reader saw EOF.
     PeerEof,
+    /// The writer finished a `send N close`: close now.
+    WriterClose,
 }
 
 /// What a reader thread gets.
@@ -475,7 +479,9 @@ struct ReaderArgs {
 
 /// Work for the writer thread.
 enum Job {
-    Send(u64),
+    /// Write this many bytes; `true`: then have the controller close the
+    /// socket ([`Msg::WriterClose`]), when the write succeeded.
+    Send(u64, bool),
     /// Stream until the connection fails, at most this many bytes per second if given.
     Stream(Option<u64>),
 }
@@ -750,7 +756,13 @@ fn await_writable(
 }
 
 /// The writer: runs `send N` and `stream` jobs in order.
-fn writer(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, jobs: Receiver<Job>) {
+fn writer(
+    sock: Arc<Socket>,
+    stop: Arc<StopFd>,
+    em: Emitter,
+    jobs: Receiver<Job>,
+    ctl: Sender<Msg>,
+) {
     // The writer may stream at full speed: it runs at normal priority so it
     // never starves the machine (the controller and reader stay at nice -10).
     // SAFETY: setpriority(2) on this thread (a tid is a valid PRIO_PROCESS who).
@@ -761,11 +773,15 @@ fn writer(sock: Arc<Socket>, stop: Arc<StopFd>, em: Emitter, jobs: Receiver<Job>
     let mut sent = Counter::new(EventKind::Sent);
     while let Ok(job) = jobs.recv() {
         let go_on = match job {
-            Job::Send(n) => {
+            Job::Send(n, then_close) => {
                 let ok = write_bytes(fd, Some(n), None, &stop, &em, &mut sent);
                 // `send N` always reports its completion.
                 if ok && sent.reported != sent.total {
                     sent.flush(&em);
+                }
+                if ok && then_close {
+                    let _ = ctl.send(Msg::WriterClose);
+                    return;
                 }
                 ok
             }
@@ -804,10 +820,10 @@ impl Conn {
         let sock = Arc::new(sock);
         let stop = Arc::new(StopFd::new().context("eventfd")?);
         let (jobs, rx) = mpsc::channel();
-        let (s, st, e) = (sock.clone(), stop.clone(), em.clone());
+        let (s, st, e, c) = (sock.clone(), stop.clone(), em.clone(), ctl.clone());
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || writer(s, st, e, rx))?;
+            .spawn(move || writer(s, st, e, rx, c))?;
         let mut conn = Conn {
             sock,
             stop,
@@ -1160,6 +1176,11 @@ fn control(
                     }
                 }
             }
+            Msg::WriterClose => {
+                if let Some(c) = conn.take() {
+                    c.close(em);
+                }
+            }
             Msg::Line(line) => command(&line, &mut conn, em),
         }
     }
@@ -1171,14 +1192,16 @@ fn command(line: &str, conn: &mut Option<Conn>, em: &Emitter) {
     let Some(&verb) = words.first() else { return };
     let not_open = |op: &str| em.error(op, "EBADF".into(), Some("no open connection".into()));
     match (verb, words.get(1)) {
-        ("send", Some(n)) => match n.parse::<u64>() {
-            Ok(n) => match conn.as_ref().and_then(|c| c.jobs.as_ref()) {
-                Some(j) => {
-                    let _ = j.send(Job::Send(n));
+        ("send", Some(n)) => match (n.parse::<u64>(), words.get(2)) {
+            (Ok(n), then @ (None | Some(&"close"))) => {
+                match conn.as_ref().and_then(|c| c.jobs.as_ref()) {
+                    Some(j) => {
+                        let _ = j.send(Job::Send(n, then.is_some()));
+                    }
+                    None => not_open("write"),
                 }
-                None => not_open("write"),
-            },
-            Err(_) => em.simple(EventKind::BadCommand, Some(line.to_string())),
+            }
+            _ => em.simple(EventKind::BadCommand, Some(line.to_string())),
         },
         ("stream", rate) => {
             let rate = match rate.map(|r| r.parse::<u64>()) {

@@ -178,10 +178,13 @@ fn u16_at(b: &[u8], off: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(off..off + 2)?.try_into().ok()?))
 }
 
+/// `tcpi_options` bit: SACK negotiated (include/uapi/linux/tcp.h).
+const TCPI_OPT_SACK: u8 = 2;
+
 /// The `struct tcp_info` fields the checks use (include/uapi/linux/tcp.h
-/// offsets: retransmits 2, probes 3, backoff 4, rto 8, unacked 24,
-/// total_retrans 100, bytes_acked 120, bytes_received 128). `None` when the
-/// attribute is shorter than that.
+/// offsets: retransmits 2, probes 3, backoff 4, options 5, rto 8, snd_mss 16,
+/// unacked 24, rtt 68, total_retrans 100, bytes_acked 120, bytes_received
+/// 128). `None` when the attribute is shorter than that.
 pub fn parse_tcp_info(b: &[u8]) -> Option<TcpInfoLite> {
     if b.len() < TCP_INFO_MIN_LEN {
         return None;
@@ -191,6 +194,9 @@ pub fn parse_tcp_info(b: &[u8]) -> Option<TcpInfoLite> {
         probes: b[3],
         backoff: b[4],
         rto_us: u32_at(b, 8)?,
+        rtt_us: u32_at(b, 68)?,
+        snd_mss: u32_at(b, 16)?,
+        sack: b[5] & TCPI_OPT_SACK != 0,
         unacked: u32_at(b, 24)?,
         total_retrans: u32_at(b, 100)?,
         bytes_acked: u64_at(b, 120)?,
@@ -693,7 +699,10 @@ mod tests {
         let mut info = vec![0u8; tcp_info_len];
         if tcp_info_len >= TCP_INFO_MIN_LEN {
             info[2] = 3;
+            info[5] = TCPI_OPT_SACK | 1; // and timestamps
             info[8..12].copy_from_slice(&1_600_000u32.to_ne_bytes());
+            info[16..20].copy_from_slice(&1448u32.to_ne_bytes());
+            info[68..72].copy_from_slice(&52u32.to_ne_bytes());
             info[128..136].copy_from_slice(&77u64.to_ne_bytes());
         }
         let alen = 4 + info.len();
@@ -734,6 +743,7 @@ mod tests {
         assert_eq!(tcp.rto_us, 1_600_000);
         assert_eq!(tcp.retransmits, 3);
         assert_eq!(tcp.bytes_received, 77);
+        assert_eq!((tcp.snd_mss, tcp.rtt_us, tcp.sack), (1448, 52, true));
         // A tcp_info too short to hold the fields: no `tcp`, the rest intact.
         let Reply::Sock(short) = &parse_replies(&fake_reply(40))[0] else {
             panic!()

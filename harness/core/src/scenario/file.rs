@@ -142,6 +142,11 @@ pub(super) struct StepFile {
     /// `send`: how many bytes.
     #[serde(default)]
     pub bytes: Option<u64>,
+    /// `send`: the endpoint closes the socket itself once the write has
+    /// returned (an application's `write(); close();`), with no round trip
+    /// through the runner in between.
+    #[serde(default)]
+    pub then_close: Option<Spanned<bool>>,
     /// `write`: the line written (plus a newline) on an external program's stdin.
     #[serde(default)]
     pub text: Option<Spanned<String>>,
@@ -424,4 +429,8 @@ pub(super) struct ExpectFile {
     /// (a closed socket whose peer never sends its FIN, from the ACK of its FIN).
     #[serde(default)]
     pub gone: Option<Spanned<String>>,
+    /// A probe `host` sends before its RTO, against the kernel model:
+    /// `tail_loss` (the tail loss probe after the last segment of a flight).
+    #[serde(default)]
+    pub probe: Option<Spanned<String>>,
 }

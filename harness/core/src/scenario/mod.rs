@@ -34,8 +34,8 @@ pub mod values;
 
 pub use pattern::{FlagSet, LinePattern, PacketAlt, PacketPattern};
 pub use terms::{
-    CapturePort, DeathModel, DropAt, EventKind, Host, OrphanModel, Quiet, RejectWith, Senders,
-    Signal, Stream, TcpState,
+    CapturePort, DeathModel, DropAt, EventKind, Host, OrphanModel, ProbeModel, Quiet, RejectWith,
+    Senders, Signal, Stream, TcpState,
 };
 pub use values::{Dur, Family, OnEof, Profile, ShutdownHow, SocketOptions, Topology, When};
 
@@ -240,10 +240,12 @@ pub struct Step {
 /// An action: each variant carries exactly what it needs.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
-    /// The endpoint writes `bytes` bytes (more than 0).
+    /// The endpoint writes `bytes` bytes (more than 0); with `then_close`,
+    /// it closes the socket as soon as the write has returned.
     Send {
         endpoint: String,
         bytes: u64,
+        then_close: bool,
     },
     /// The endpoint writes continuously until the connection fails, at most
     /// `rate` bytes per second (default: as fast as the connection takes).
@@ -581,6 +583,10 @@ pub enum Expectation {
     /// FIN is never acknowledged, from the FIN's original send) or `fin_wait2`
     /// (a closed socket whose peer never sends its FIN, from the ACK of its FIN).
     Gone { model: OrphanModel, host: Host },
+    /// The probe `host` sends after the tail of its flight after `after`
+    /// (`tail_loss`: its time from the tail, the segment it resends, and the
+    /// RTO retransmission that follows it) against the model.
+    Probe { model: ProbeModel, host: Host },
 }
 
 /// What a `dies` expectation takes as the endpoint's death.
@@ -604,18 +610,20 @@ impl Expectation {
             | Expectation::Line { .. }
             | Expectation::Dies { .. }
             | Expectation::Schedule { .. }
-            | Expectation::Gone { .. } => false,
+            | Expectation::Gone { .. }
+            | Expectation::Probe { .. } => false,
         }
     }
 
     /// Whether it is checked against the kernel model (`dies`, `schedule`,
-    /// `gone`): its check then comes with the model's predicted time and the
+    /// `gone`, `probe`): its check then comes with the model's predicted time and the
     /// measured one ([`crate::timing::Timed`]), which the report can show.
     pub fn has_model(&self) -> bool {
         match self {
-            Expectation::Dies { .. } | Expectation::Schedule { .. } | Expectation::Gone { .. } => {
-                true
-            }
+            Expectation::Dies { .. }
+            | Expectation::Schedule { .. }
+            | Expectation::Gone { .. }
+            | Expectation::Probe { .. } => true,
             Expectation::Packets { .. }
             | Expectation::Silent { .. }
             | Expectation::Socket { .. }

@@ -345,6 +345,16 @@ named! {
 }
 
 named! {
+    /// A probe a host sends before its RTO, per the kernel model (`probe = ...`).
+    pub enum ProbeModel {
+        /// The tail loss probe (tcp_schedule_loss_probe, tcp_send_loss_probe):
+        /// one PTO after the tail of a flight, it resends the last segment;
+        /// the RTO then restarts from it.
+        TailLoss = "tail_loss",
+    }
+}
+
+named! {
     /// How a socket nobody holds (an orphan, a listener's request) vanishes, per the kernel model.
     pub enum OrphanModel {
         /// Its FIN is never acknowledged: retransmitted under `tcp_orphan_retries`.

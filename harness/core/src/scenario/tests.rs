@@ -739,7 +739,7 @@ fn after_naming_no_step() {
 
 #[test]
 fn expect_needs_exactly_one_kind() {
-    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`";
+    let msg = "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`, `probe`";
     let text = with("\n[[expect]]\nsilent = \"any\"\nsocket = \"CLOSED\"\nhost = \"client\"\n");
     assert_error(&text, "[[expect]]", 0, msg);
     let text = with("\n[[expect]]\nname = \"nothing\"\n");
@@ -1413,4 +1413,50 @@ fn a_host_of_built_in_endpoints_only_is_told_apart() {
         "an external program may open any family"
     );
     assert!(s.only_builtin_on(Host::Client));
+}
+
+#[test]
+fn probe_expectations_name_a_probe_a_host_and_a_step() {
+    let steps = "\n[[step]]\nname = \"send\"\ndo = \"send\"\nendpoint = \"client\"\nbytes = 14280\nthen_close = true\n";
+    let text = with(&format!(
+        "{steps}\n[[expect]]\nprobe = \"tail_loss\"\nhost = \"client\"\nafter = \"send\"\n"
+    ));
+    let sc = parse(&text).unwrap();
+    assert_eq!(
+        sc.expects[0].check,
+        Expectation::Probe {
+            model: super::ProbeModel::TailLoss,
+            host: Host::Client
+        }
+    );
+    assert!(sc.expects[0].check.has_model());
+    assert_eq!(
+        sc.steps[0].action,
+        Some(super::Action::Send {
+            endpoint: "client".into(),
+            bytes: 14280,
+            then_close: true
+        })
+    );
+    let text = with(&format!(
+        "{steps}\n[[expect]]\nprobe = \"zero_window\"\nhost = \"client\"\nafter = \"send\"\n"
+    ));
+    assert_error(
+        &text,
+        "\"zero_window\"",
+        0,
+        "unknown probe `zero_window` (tail_loss)",
+    );
+    let text = with(&format!(
+        "{steps}\n[[expect]]\nprobe = \"tail_loss\"\nafter = \"send\"\n"
+    ));
+    assert_error(
+        &text,
+        "[[expect]]",
+        0,
+        "`probe` needs `host` (the host that sends the flight) and `after` (the step that sends it)",
+    );
+    // `then_close` is the send's.
+    let text = with("\n[[step]]\ndo = \"close\"\nendpoint = \"client\"\nthen_close = true\n");
+    assert_error(&text, "true", 0, "`then_close` goes with `do = \"send\"`");
 }

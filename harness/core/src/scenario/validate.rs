@@ -14,8 +14,8 @@ use super::file::{
 use super::values::{Dur, Profile, SocketOptions};
 use super::{
     Action, CapturePort, DeathMark, DeathModel, DropAt, DropSelect, Endpoint, EventKind, Expect,
-    Expectation, FlagSet, Host, LinePattern, OrphanModel, PacketPattern, Program, Quiet,
-    RejectWith, Scenario, ScenarioError, Senders, Signal, Step, StepWait, Stream, TcpState,
+    Expectation, FlagSet, Host, LinePattern, OrphanModel, PacketPattern, ProbeModel, Program,
+    Quiet, RejectWith, Scenario, ScenarioError, Senders, Signal, Step, StepWait, Stream, TcpState,
     TimerBounds, Wait, WaitTimeout,
 };
 use crate::evidence::TcpFlags;
@@ -786,6 +786,11 @@ fn action_args(
     if act == ActionKind::Send && s.bytes.unwrap_or(0) == 0 {
         return Err(ctx.err(a.span(), "`do = \"send\"` needs `bytes` > 0"));
     }
+    if let Some(t) = &s.then_close {
+        if act != ActionKind::Send {
+            return Err(ctx.err(t.span(), "`then_close` goes with `do = \"send\"`"));
+        }
+    }
     if act == ActionKind::Shutdown && s.how.is_none() {
         return Err(ctx.err(a.span(), "`do = \"shutdown\"` needs `how` (wr, rd, rdwr)"));
     }
@@ -1046,6 +1051,7 @@ fn assemble(kind: ActionKind, s: &StepFile, c: Checked) -> Action {
         ActionKind::Send => Action::Send {
             endpoint,
             bytes: s.bytes.unwrap_or(0),
+            then_close: s.then_close.as_ref().is_some_and(|t| *t.get_ref()),
         },
         ActionKind::Stream => Action::Stream {
             endpoint,
@@ -1116,6 +1122,9 @@ fn describe(step: &StepFile, action: ActionKind) -> String {
     if let Some(b) = step.bytes {
         s.push_str(&format!(" {b} bytes"));
     }
+    if step.then_close.as_ref().is_some_and(|t| *t.get_ref()) {
+        s.push_str(", then close");
+    }
     if let Some(t) = &step.text {
         s.push_str(&format!(" {:?}", t.get_ref()));
     }
@@ -1131,13 +1140,16 @@ fn describe(step: &StepFile, action: ActionKind) -> String {
 
 // ---- expectations ----------------------------------------------------------------------
 
+/// The kernel models an expectation names (at most one is set).
+struct Models {
+    orphan: Option<OrphanModel>,
+    death: Option<DeathModel>,
+    probe: Option<ProbeModel>,
+}
+
 /// The checks that concern which kind an expectation is and what each kind
 /// requires; returns the models named.
-fn expect_kind(
-    ctx: &Ctx,
-    e: &ExpectFile,
-    span: &Span,
-) -> Result<(Option<OrphanModel>, Option<DeathModel>), ScenarioError> {
+fn expect_kind(ctx: &Ctx, e: &ExpectFile, span: &Span) -> Result<Models, ScenarioError> {
     let kinds = [
         e.packets.is_some(),
         e.any_of.is_some(),
@@ -1149,12 +1161,13 @@ fn expect_kind(
         e.dies.is_some(),
         e.schedule.is_some(),
         e.gone.is_some(),
+        e.probe.is_some(),
     ]
     .iter()
     .filter(|b| **b)
     .count();
     if kinds != 1 {
-        return Err(ctx.err(span.clone(), "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`"));
+        return Err(ctx.err(span.clone(), "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`, `probe`"));
     }
     if (e.timer_at_least.is_some() || e.timer_at_most.is_some()) && e.socket.is_none() {
         return Err(ctx.err(
@@ -1177,7 +1190,26 @@ fn expect_kind(
             ));
         }
     }
-    Ok((orphan, timing_needs(ctx, e, span)?))
+    let mut probe = None;
+    if let Some(p) = &e.probe {
+        probe = Some(ProbeModel::parse(p.get_ref()).ok_or_else(|| {
+            ctx.err(
+                p.span(),
+                format!("unknown probe `{}` ({})", p.get_ref(), ProbeModel::names()),
+            )
+        })?);
+        if e.host.is_none() || e.after.is_none() {
+            return Err(ctx.err(
+                span.clone(),
+                "`probe` needs `host` (the host that sends the flight) and `after` (the step that sends it)",
+            ));
+        }
+    }
+    Ok(Models {
+        orphan,
+        death: timing_needs(ctx, e, span)?,
+        probe,
+    })
 }
 
 /// `dies` and `schedule`: the model, and what they need (`source`, `host`, `after`).
@@ -1343,7 +1375,7 @@ fn expect(
 ) -> Result<Expect, ScenarioError> {
     let span = ex.span();
     let e = ex.get_ref();
-    let (orphan, death) = expect_kind(ctx, e, &span)?;
+    let models = expect_kind(ctx, e, &span)?;
     let a = expect_args(ctx, e, &span)?;
     let lines = line_args(ctx, endpoints, e, &span)?;
     if let Some(after) = &e.after {
@@ -1357,7 +1389,7 @@ fn expect(
     Ok(Expect {
         name: e.name.clone(),
         after: e.after.as_ref().map(|a| a.get_ref().clone()),
-        check: expectation(endpoints, e, a, lines, orphan, death),
+        check: expectation(endpoints, e, a, lines, models),
     })
 }
 
@@ -1439,13 +1471,12 @@ fn expectation(
     e: &ExpectFile,
     a: ExpectArgs,
     lines: LineArgs,
-    orphan: Option<OrphanModel>,
-    death: Option<DeathModel>,
+    models: Models,
 ) -> Expectation {
     // Every kind's requirements hold (checked above); the defaults below are never used.
     let host = a.host.unwrap_or(Host::Client);
     let source = a.source.unwrap_or_default();
-    let model = death.unwrap_or(DeathModel::Retransmission);
+    let model = models.death.unwrap_or(DeathModel::Retransmission);
     if e.packets.is_some() || e.any_of.is_some() {
         Expectation::Packets {
             port: a.port,
@@ -1497,9 +1528,11 @@ fn expectation(
         }
     } else if e.schedule.is_some() {
         Expectation::Schedule { model, host }
+    } else if let Some(model) = models.probe {
+        Expectation::Probe { model, host }
     } else {
         Expectation::Gone {
-            model: orphan.unwrap_or(OrphanModel::OrphanFin),
+            model: models.orphan.unwrap_or(OrphanModel::OrphanFin),
             host,
         }
     }

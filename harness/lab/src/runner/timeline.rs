@@ -210,8 +210,14 @@ impl<'a> Run<'a> {
 
     fn act(&mut self, action: &Action) -> Result<()> {
         match action {
-            Action::Send { endpoint, bytes } => {
-                self.endpoints.command(endpoint, &format!("send {bytes}"))
+            Action::Send {
+                endpoint,
+                bytes,
+                then_close,
+            } => {
+                let close = if *then_close { " close" } else { "" };
+                self.endpoints
+                    .command(endpoint, &format!("send {bytes}{close}"))
             }
             Action::Stream { endpoint, rate } => match rate {
                 Some(r) => self.endpoints.command(endpoint, &format!("stream {r}")),

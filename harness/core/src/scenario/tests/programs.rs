@@ -200,7 +200,7 @@ fn line_expectations_need_an_external_source_and_a_valid_pattern() {
         &text,
         "[[expect]]",
         0,
-        "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`",
+        "`expect` needs exactly one of `packets`, `any_of`, `silent`, `socket`, `event`, `stdout`, `stderr`, `dies`, `schedule`, `gone`, `probe`",
     );
     let text = with_psql("\n[[expect]]\nstdout = \"x\"\nsource = \"psql\"\nafter = \"nope\"\n");
     assert_error(&text, "\"nope\"", 0, "no step is named `nope`");
