@@ -59,17 +59,28 @@ fn check_topology(topology: Topology, tag: &str) {
             ns.name()
         );
     }
-    // Every veth end keeps frames in order (TSO off, GRO on).
-    let ends: Vec<(&teardown_lab::netns::NetNs, &str)> = match topology {
-        Topology::Switched => vec![
-            (lab.namespaces()[0], "eth0"),
-            (lab.namespaces()[1], "eth0"),
-            (lab.namespaces()[2], "c-port"),
-            (lab.namespaces()[2], "s-port"),
-        ],
-        Topology::Direct => vec![(lab.namespaces()[0], "eth0"), (lab.namespaces()[1], "eth0")],
+    // Every veth end keeps frames in order (TSO off, GRO on), the capture
+    // ports as a cable too (GRO merging nothing).
+    let (cable, other): (Vec<(&teardown_lab::netns::NetNs, &str)>, Vec<_>) = match topology {
+        Topology::Switched => (
+            vec![
+                (lab.namespaces()[2], "c-port"),
+                (lab.namespaces()[2], "s-port"),
+            ],
+            vec![(lab.namespaces()[0], "eth0"), (lab.namespaces()[1], "eth0")],
+        ),
+        Topology::Direct => (
+            vec![(lab.namespaces()[0], "eth0"), (lab.namespaces()[1], "eth0")],
+            vec![],
+        ),
     };
-    for (ns, dev) in ends {
+    for &(ns, dev) in &cable {
+        let ok = ns
+            .run(|| teardown_lab::topology::is_cable_port(dev))
+            .unwrap();
+        assert!(ok, "capture port {dev} in {} is not cable-true", ns.name());
+    }
+    for (ns, dev) in other.into_iter().chain(cable) {
         let in_order = ns
             .run(|| teardown_lab::topology::frames_kept_in_order(dev))
             .unwrap();
@@ -208,4 +219,100 @@ fn read_back(path: &std::path::Path) -> Vec<teardown_core::evidence::Packet> {
     teardown_lab::files::read_capture_file(path)
         .expect("the pcapng reads back")
         .packets
+}
+
+/// Writes `bytes` from client to server over `addr` in 64 KiB writes (each
+/// one a GSO super-frame for a sender that may build them), and reads it all.
+fn stream(lab: &Lab, addr: SocketAddr, bytes: usize) {
+    let listener = lab
+        .server
+        .run(move || Ok(TcpListener::bind(addr)?))
+        .unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).unwrap();
+        got.len()
+    });
+    let mut c = lab
+        .client
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
+        .unwrap();
+    let chunk = vec![7u8; 64 * 1024];
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        c.write_all(&chunk[..n]).unwrap();
+        left -= n;
+    }
+    drop(c);
+    assert_eq!(server.join().unwrap(), bytes);
+}
+
+/// Each capture port holds every frame as the sender put it on the wire: none
+/// longer than the MTU plus the Ethernet header (no GRO super-frame), and the
+/// client's data on both ports in the order sent, each segment starting where
+/// the one before ended, the same segments on both ports.
+fn check_cable_capture(topology: Topology, tag: &str) {
+    const MTU: u32 = 1500;
+    const ETH_HLEN: u32 = 14;
+    let lab = Lab::up(&unique(tag), topology).expect("lab up");
+    let recorder = Arc::new(Recorder::new());
+    let capture = Capture::start(port_specs(&lab), recorder.clone()).expect("capture");
+    stream(&lab, "198.18.0.2:9100".parse().unwrap(), 4 << 20);
+    stream(&lab, "[fd00:7d::2]:9101".parse().unwrap(), 2 << 20);
+    std::thread::sleep(Duration::from_millis(100));
+    let result = capture.stop();
+    assert!(
+        result.drops.iter().all(|d| *d == 0),
+        "capture drops: {:?}",
+        result.drops
+    );
+    let longest = result.frames.iter().map(|f| f.orig_len).max().unwrap_or(0);
+    assert!(
+        longest <= MTU + ETH_HLEN,
+        "{topology:?}: a frame of {longest} bytes on a port (GRO coalesced the sender's segments)"
+    );
+    let packets = recorder.with(|r| r.packets.clone());
+    for dport in [9100u16, 9101] {
+        let data = |port: &str| -> Vec<(u32, u32)> {
+            packets
+                .iter()
+                .filter(|p| p.port == port && p.dst.port() == dport && p.len > 0)
+                .map(|p| (p.seq, p.len))
+                .collect()
+        };
+        let (c, s) = (data("client-port"), data("server-port"));
+        assert!(
+            c.len() > 1000,
+            "{topology:?} port {dport}: {} data segments",
+            c.len()
+        );
+        for w in c.windows(2) {
+            assert_eq!(
+                w[0].0.wrapping_add(w[0].1),
+                w[1].0,
+                "{topology:?} port {dport}: client-port data out of order or missing"
+            );
+        }
+        assert_eq!(
+            c, s,
+            "{topology:?} port {dport}: the ports saw different segments"
+        );
+    }
+    lab.down().expect("lab down");
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn captures_hold_the_frames_a_cable_carries_switched() {
+    teardown_lab::require_privileged();
+    check_cable_capture(Topology::Switched, "cs");
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn captures_hold_the_frames_a_cable_carries_direct() {
+    teardown_lab::require_privileged();
+    check_cable_capture(Topology::Direct, "cd");
 }

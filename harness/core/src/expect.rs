@@ -36,7 +36,8 @@
 //! the FIN (`P.`) is a packet of its own that needs its own item. Alternatives
 //! are separated by `|` (`S>C F.|S>C .`); an alternative ending in `+`
 //! matches a run of one or more consecutive packets that all match it
-//! (`C>S P.+`). Matching is an NFA walk (no backtracking blow-up on long
+//! (`C>S P.+`), and a run may mix the `+` alternatives of its item
+//! (`C>S .+|C>S P.+`: data segments, pushed or not, in any order). Matching is an NFA walk (no backtracking blow-up on long
 //! captures). `packets = []` means no packet at all in the window.
 //! `any_of` passes when at least one of its sequences matches.
 //!
@@ -1110,11 +1111,17 @@ fn match_sequence(
                     }
                 }
                 None => {}
-                Some(a) if items[i].alts[a].matches(side, p.flags) => {
-                    push((i, Some(a)));
-                    push((i + 1, None));
+                Some(_) => {
+                    // The run goes on with any `+` alternative of its item.
+                    if let Some(b) = items[i]
+                        .alts
+                        .iter()
+                        .position(|alt| alt.plus && alt.matches(side, p.flags))
+                    {
+                        push((i, Some(b)));
+                        push((i + 1, None));
+                    }
                 }
-                Some(_) => {}
             }
         }
         if next.is_empty() {
@@ -1393,6 +1400,18 @@ packets = ["C>S P.+", "C>S P.", "S>C R"]
             "{:?}",
             c.evidence
         );
+        // A run mixes its item's `+` alternatives (a flight of segments, some
+        // pushed), but not an alternative without `+`.
+        let mixed = "[[expect]]\npackets = [\"C>S .+|C>S P.+\", \"C>S F.\"]\n";
+        let mut ev = evidence();
+        ev.packets = [".", ".", "P.", ".", "P.", "F."]
+            .iter()
+            .enumerate()
+            .map(|(i, f)| pkt(100 + i as u64, "C>S", f))
+            .collect();
+        assert!(one(mixed, &ev).ok);
+        let strict = "[[expect]]\npackets = [\"C>S .+|C>S P.\", \"C>S F.\"]\n";
+        assert!(!one(strict, &ev).ok);
     }
 
     #[test]

@@ -496,6 +496,30 @@ pub fn write_pcapng(
     result: &CaptureResult,
     annotations: &[(u64, String)],
 ) -> Result<()> {
+    write_pcapng_of(path, result, annotations, None)
+}
+
+/// Writes one port of a capture as pcapng, the port its only interface
+/// (id 0), with every annotation (as [`write_pcapng`]) on that port's
+/// frames: a file Wireshark's TCP analysis reads as one cable, where the
+/// merged file shows each frame twice (once per port) and flags the second
+/// copy a retransmission or a duplicate ACK.
+pub fn write_port_pcapng(
+    path: &std::path::Path,
+    result: &CaptureResult,
+    port: usize,
+    annotations: &[(u64, String)],
+) -> Result<()> {
+    write_pcapng_of(path, result, annotations, Some(port))
+}
+
+/// [`write_pcapng`] of every port (`None`) or of one.
+fn write_pcapng_of(
+    path: &std::path::Path,
+    result: &CaptureResult,
+    annotations: &[(u64, String)],
+    only: Option<usize>,
+) -> Result<()> {
     use pcap_file::pcapng::blocks::enhanced_packet::{EnhancedPacketBlock, EnhancedPacketOption};
     use pcap_file::pcapng::blocks::interface_description::{
         InterfaceDescriptionBlock, InterfaceDescriptionOption,
@@ -508,7 +532,8 @@ pub fn write_pcapng(
     let failed =
         |e: pcap_file::PcapError| crate::error::unable(format!("writing {}: {e}", path.display()));
     let mut writer = PcapNgWriter::new(std::io::BufWriter::new(file)).map_err(failed)?;
-    for name in &result.ports {
+    let wanted = |port: usize| only.is_none_or(|o| o == port);
+    for (_, name) in result.ports.iter().enumerate().filter(|(i, _)| wanted(*i)) {
         let idb = InterfaceDescriptionBlock {
             linktype: DataLink::ETHERNET,
             snaplen: SNAPLEN as u32,
@@ -522,8 +547,9 @@ pub fn write_pcapng(
     let mut notes: Vec<(u64, String)> = annotations.to_vec();
     notes.sort_by_key(|n| n.0);
     let mut next_note = 0;
-    let last = result.frames.len().saturating_sub(1);
-    for (i, f) in result.frames.iter().enumerate() {
+    let frames: Vec<&Frame> = result.frames.iter().filter(|f| wanted(f.port)).collect();
+    let last = frames.len().saturating_sub(1);
+    for (i, f) in frames.into_iter().enumerate() {
         let mut options = Vec::new();
         while next_note < notes.len() && (notes[next_note].0 <= f.ts_ns || i == last) {
             options.push(EnhancedPacketOption::Comment(Cow::Owned(format!(
@@ -533,7 +559,7 @@ pub fn write_pcapng(
             next_note += 1;
         }
         let epb = EnhancedPacketBlock {
-            interface_id: f.port as u32,
+            interface_id: if only.is_some() { 0 } else { f.port as u32 },
             timestamp: Duration::from_nanos(f.ts_ns),
             original_len: f.orig_len,
             data: Cow::Borrowed(&f.data),

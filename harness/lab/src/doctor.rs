@@ -118,6 +118,12 @@ fn link_rows(ns: Option<&NetNs>) -> Vec<Row> {
             in_ns(ns, probe_in_order_veth),
         ),
         Row::new(
+            "veth GRO size limit (IFLA_GRO_MAX_SIZE)",
+            false,
+            "captures as a cable carries them: each frame as sent, no longer than the MTU (without: GRO coalesces a burst into one large frame on the capture port)",
+            in_ns(ns, probe_cable_port),
+        ),
+        Row::new(
             "bridge",
             true,
             "the switched topology (the default): the wire namespace is a bridge",
@@ -234,6 +240,19 @@ fn probe_in_order_veth(ns: &NetNs) -> Result<String> {
         crate::topology::keep_frames_in_order("td-probe0")?;
         crate::topology::keep_frames_in_order("td-probe1")?;
         Ok("set TSO off and GRO on".into())
+    })
+}
+
+/// One end of [`probe_veth`]'s pair made a capture port: GRO merging nothing.
+fn probe_cable_port(ns: &NetNs) -> Result<String> {
+    ns.run(|| -> Result<String> {
+        crate::topology::make_cable_port("td-probe1")?;
+        if !crate::topology::is_cable_port("td-probe1")? {
+            return Err(anyhow!(
+                "the XDP program or GRO off did not hold on td-probe1"
+            ));
+        }
+        Ok("attached XDP_PASS in driver mode, GRO off".into())
     })
 }
 

@@ -238,6 +238,49 @@ impl Rtnl {
         )
     }
 
+    /// Sets link `index`'s GRO size limits, for IPv6 (IFLA_GRO_MAX_SIZE,
+    /// 5.19+) and IPv4 (IFLA_GRO_IPV4_MAX_SIZE, 6.3+; before, the first
+    /// covers both). A kernel without one ignores it: read them back
+    /// ([`Rtnl::gro_max_sizes`]).
+    pub fn set_gro_max_size(&mut self, index: u32, size: u32, name: &str) -> Result<(), NlError> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::GroMaxSize(size));
+        msg.attributes.push(LinkAttribute::GroIpv4MaxSize(size));
+        self.request(
+            RouteNetlinkMessage::SetLink(msg),
+            0,
+            &format!("setting the GRO size limit of {name}"),
+        )
+    }
+
+    /// Link `index`'s GRO size limits as the kernel reports them: (IPv6 or
+    /// both, IPv4 where the kernel keeps it apart); `None` for an attribute
+    /// the kernel does not have.
+    pub fn gro_max_sizes(&mut self, index: u32) -> Result<(Option<u32>, Option<u32>), NlError> {
+        let links = self.dump(
+            RouteNetlinkMessage::GetLink(LinkMessage::default()),
+            "listing links",
+        )?;
+        let mut sizes = (None, None);
+        for m in &links {
+            let RouteNetlinkMessage::NewLink(l) = m else {
+                continue;
+            };
+            if l.header.index != index {
+                continue;
+            }
+            for a in &l.attributes {
+                match a {
+                    LinkAttribute::GroMaxSize(v) => sizes.0 = Some(*v),
+                    LinkAttribute::GroIpv4MaxSize(v) => sizes.1 = Some(*v),
+                    _ => {}
+                }
+            }
+        }
+        Ok(sizes)
+    }
+
     /// Adds `ip/prefix` to link `index` (IPv6 without DAD).
     pub fn add_address(&mut self, index: u32, ip: IpAddr, prefix: u8) -> Result<(), NlError> {
         let mut msg = AddressMessage::default();

@@ -230,12 +230,19 @@ impl Lab {
         })
     }
 
-    /// Every veth end in order (see [`keep_frames_in_order`]), then every host's
-    /// eth0 and (switched) both wire ports operationally up.
+    /// Every veth end in order (see [`keep_frames_in_order`]) and the capture
+    /// ports cable-true ([`make_cable_port`]: the wire ports when switched,
+    /// each host's eth0 when direct), then every host's eth0 and (switched)
+    /// both wire ports operationally up.
     fn wait_until_up(&self) -> Result<()> {
+        let direct = self.wire.is_none();
         for host in [Host::Client, Host::Server] {
             self.host(host).run(|| -> Result<()> {
-                keep_frames_in_order_or_warn("eth0");
+                if direct {
+                    make_cable_port_or_warn("eth0");
+                } else {
+                    keep_frames_in_order_or_warn("eth0");
+                }
                 let mut rt = Rtnl::open()?;
                 rt.wait_oper_up(&["eth0"])?;
                 wait_solicited_node_joined("eth0", host.v6())
@@ -243,8 +250,8 @@ impl Lab {
         }
         if let Some(w) = &self.wire {
             w.run(|| -> Result<()> {
-                keep_frames_in_order_or_warn("c-port");
-                keep_frames_in_order_or_warn("s-port");
+                make_cable_port_or_warn("c-port");
+                make_cable_port_or_warn("s-port");
                 let mut rt = Rtnl::open()?;
                 // The ports (their carrier makes them forward); the bridge's own
                 // operstate follows later and gates nothing.
@@ -423,6 +430,63 @@ pub fn read_sysctl(key: &str) -> Result<String> {
 pub fn keep_frames_in_order(ifname: &str) -> Result<()> {
     ethtool::value(ifname, ethtool::STSO, 0)?;
     ethtool::value(ifname, ethtool::SGRO, 1).map(|_| ())
+}
+
+/// Makes a capture port (a veth end the capture reads) carry frames as a
+/// cable does: each frame as its sender put it on the wire, no longer than
+/// the MTU plus the Ethernet header, in the order sent. As
+/// [`keep_frames_in_order`] (TSO off, GRO on: the NAPI ring keeps the
+/// order), with a GRO size limit of one byte, so GRO merges nothing.
+///
+/// With GRO free to merge, the end's NAPI poll coalesces a burst of a
+/// flow's segments into one large frame before the capture sees it (7,240
+/// to 17,376 bytes on the client port of c3, against 1,448-byte segments on
+/// the server port), and Wireshark, tcpdump and the ladder then read one
+/// segment where the cable carried five. `skb_gro_receive` refuses a merge
+/// that would reach the device's limit (`netif_get_gro_max_size`), and a
+/// segment is always more than one byte. (An XDP program on the port would
+/// also stop GRO and keep the ring, but attaching and detaching it waits
+/// for an RCU grace period under the RTNL lock: with 32 labs at once every
+/// other lab's link change queued behind it, a second per scenario.)
+pub fn make_cable_port(ifname: &str) -> Result<()> {
+    keep_frames_in_order(ifname)?;
+    let mut rt = Rtnl::open()?;
+    let index = rt.link_index(ifname)?;
+    rt.set_gro_max_size(index, CABLE_GRO_MAX_SIZE, ifname)?;
+    if !gro_merges_nothing(rt.gro_max_sizes(index)?) {
+        return Err(crate::error::missing(format!(
+            "{ifname}: this kernel has no GRO size limit (IFLA_GRO_MAX_SIZE, 5.19+)"
+        )));
+    }
+    Ok(())
+}
+
+/// The GRO size limit of a capture port: smaller than any segment.
+const CABLE_GRO_MAX_SIZE: u32 = 1;
+
+/// Whether the limits the kernel reports stop every merge: the first (IPv6,
+/// or both before 6.3) at [`CABLE_GRO_MAX_SIZE`], the IPv4 one too where the
+/// kernel keeps it apart (pure).
+pub fn gro_merges_nothing(sizes: (Option<u32>, Option<u32>)) -> bool {
+    sizes.0 == Some(CABLE_GRO_MAX_SIZE) && sizes.1.is_none_or(|v| v == CABLE_GRO_MAX_SIZE)
+}
+
+/// True when `ifname` (in the calling thread's namespace) is a capture port
+/// as [`make_cable_port`] leaves it: in order, and GRO merging nothing.
+pub fn is_cable_port(ifname: &str) -> Result<bool> {
+    let mut rt = Rtnl::open()?;
+    let index = rt.link_index(ifname)?;
+    Ok(frames_kept_in_order(ifname)? && gro_merges_nothing(rt.gro_max_sizes(index)?))
+}
+
+/// [`make_cable_port`], with a warning instead of an error: the capture may
+/// then hold coalesced frames (`teardown doctor` names the missing feature).
+fn make_cable_port_or_warn(ifname: &str) {
+    if let Err(e) = make_cable_port(ifname) {
+        tracing::warn!(
+            "{e:#}: the capture on {ifname} may show coalesced frames (GRO) instead of the segments sent (see teardown doctor)"
+        );
+    }
 }
 
 /// True when `ifname` (in the calling thread's namespace) has TSO off and GRO

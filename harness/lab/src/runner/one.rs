@@ -242,7 +242,8 @@ fn host_ips(h: Host) -> Vec<IpAddr> {
     vec![IpAddr::V4(h.v4()), IpAddr::V6(h.v6())]
 }
 
-/// `capture.pcapng`, with the harness's events as packet comments.
+/// `capture.pcapng` (every port) and one file per port (`client-port.pcapng`,
+/// `server-port.pcapng`), each with the harness's events as packet comments.
 fn write_capture(dir: &Path, cap: &CaptureResult, events: &[Event]) -> Result<()> {
     let mut annotations: Vec<(u64, String)> = events
         .iter()
@@ -255,7 +256,12 @@ fn write_capture(dir: &Path, cap: &CaptureResult, events: &[Event]) -> Result<()
         })
         .collect();
     annotations.sort();
-    crate::capture::write_pcapng(&dir.join("capture.pcapng"), cap, &annotations)
+    crate::capture::write_pcapng(&dir.join("capture.pcapng"), cap, &annotations)?;
+    for (i, name) in cap.ports.iter().enumerate() {
+        let path = dir.join(format!("{name}.pcapng"));
+        crate::capture::write_port_pcapng(&path, cap, i, &annotations)?;
+    }
+    Ok(())
 }
 
 /// `events.jsonl` (by time), `sockets.jsonl` and `steal.jsonl`.
@@ -314,6 +320,8 @@ pub(super) fn finish(
     }
     for (k, f) in [
         ("pcap", "capture.pcapng"),
+        ("pcap_client_port", "client-port.pcapng"),
+        ("pcap_server_port", "server-port.pcapng"),
         ("events", "events.jsonl"),
         ("sockets", "sockets.jsonl"),
         ("steal", "steal.jsonl"),

@@ -1,0 +1,133 @@
+//! Privileged: each scenario folder holds one capture per wire port, each a
+//! cable as Wireshark reads it: one interface, frames no longer than the MTU
+//! plus the Ethernet header, and (in C1, C2 and C7, where nothing is lost)
+//! nothing tshark's TCP analysis flags.
+
+mod cli_common;
+
+use cli_common::{teardown, tmp};
+use std::path::Path;
+use std::process::Command;
+
+/// tshark's fields of every frame of `file` matching `filter` (empty: all),
+/// one line per frame. Panics, naming the fix, when tshark is missing (a test
+/// that cannot compare fails, it does not skip).
+fn tshark(file: &Path, filter: &str, fields: &[&str]) -> Vec<String> {
+    let mut c = Command::new("tshark");
+    c.arg("-n").arg("-r").arg(file).args(["-T", "fields"]);
+    for f in fields {
+        c.args(["-e", f]);
+    }
+    if !filter.is_empty() {
+        c.args(["-Y", filter]);
+    }
+    let out = c
+        .output()
+        .unwrap_or_else(|e| panic!("tshark: {e} (make deps installs it)"));
+    assert!(
+        out.status.success(),
+        "tshark -r {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// What tshark's TCP analysis calls trouble.
+const TROUBLE: &str = "tcp.analysis.retransmission || tcp.analysis.fast_retransmission \
+    || tcp.analysis.spurious_retransmission || tcp.analysis.duplicate_ack \
+    || tcp.analysis.lost_segment || tcp.analysis.out_of_order || tcp.analysis.ack_lost_segment";
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn each_port_has_its_own_capture_and_a_clean_close_shows_no_trouble() {
+    teardown_lab::require_privileged();
+    let _one = cli_common::serial();
+    let out = tmp("capfiles");
+    let status = teardown()
+        .args([
+            "run",
+            "scenarios/c1-client-closes-server-prompt.toml",
+            "scenarios/c2-kill-client.toml",
+            "scenarios/c7-close-unread.toml",
+            "--ip",
+            "both",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the scenarios failed: see {}",
+        out.display()
+    );
+    let mut dirs = 0;
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let dir = entry.unwrap().path();
+        if !dir.join("capture.pcapng").exists() {
+            continue;
+        }
+        dirs += 1;
+        let merged = dir.join("capture.pcapng");
+        for port in ["client-port", "server-port"] {
+            let file = dir.join(format!("{port}.pcapng"));
+            assert!(file.exists(), "{} has no {port}.pcapng", dir.display());
+            // One interface, the port's, and exactly the port's frames of the merged file.
+            let names = tshark(&file, "", &["frame.interface_name"]);
+            assert!(!names.is_empty(), "{} is empty", file.display());
+            assert!(
+                names.iter().all(|n| n == port),
+                "{}: interfaces {:?}",
+                file.display(),
+                names.iter().collect::<std::collections::BTreeSet<_>>()
+            );
+            let in_merged = tshark(
+                &merged,
+                &format!("frame.interface_name == \"{port}\""),
+                &["frame.len"],
+            );
+            assert_eq!(names.len(), in_merged.len(), "{}", file.display());
+            // The harness's comments are there too (the run's steps).
+            assert!(
+                !tshark(
+                    &file,
+                    "frame.comment contains \"teardown:\"",
+                    &["frame.number"]
+                )
+                .is_empty(),
+                "{}: no harness comments",
+                file.display()
+            );
+            // As a cable: no frame longer than MTU + Ethernet header.
+            let longest = tshark(&file, "", &["frame.len"])
+                .iter()
+                .filter_map(|l| l.parse::<u32>().ok())
+                .max()
+                .unwrap();
+            assert!(
+                longest <= 1514,
+                "{}: a {longest}-byte frame",
+                file.display()
+            );
+            // A clean close, seen on one cable: nothing tshark calls trouble.
+            let flagged = tshark(&file, TROUBLE, &["frame.number", "_ws.col.Info"]);
+            assert!(
+                flagged.is_empty(),
+                "{}: tshark flags {flagged:#?}",
+                file.display()
+            );
+        }
+    }
+    assert_eq!(
+        dirs,
+        6,
+        "three scenarios over two families in {}",
+        out.display()
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}
