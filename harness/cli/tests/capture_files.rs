@@ -41,23 +41,14 @@ const TROUBLE: &str = "tcp.analysis.retransmission || tcp.analysis.fast_retransm
     || tcp.analysis.spurious_retransmission || tcp.analysis.duplicate_ack \
     || tcp.analysis.lost_segment || tcp.analysis.out_of_order || tcp.analysis.ack_lost_segment";
 
-#[test]
-#[ignore = "privileged: needs root (make test runs it)"]
-fn each_port_has_its_own_capture_and_a_clean_close_shows_no_trouble() {
-    teardown_lab::require_privileged();
-    let _one = cli_common::serial();
-    let out = tmp("capfiles");
+/// Runs `files` over both families into a fresh directory for `tag`, as
+/// root; panics unless every scenario passed. Returns the directory.
+fn run_both(tag: &str, files: &[&str]) -> std::path::PathBuf {
+    let out = tmp(tag);
     let status = teardown()
-        .args([
-            "run",
-            "scenarios/c1-client-closes-server-prompt.toml",
-            "scenarios/c2-kill-client.toml",
-            "scenarios/c7-close-unread.toml",
-            "--ip",
-            "both",
-            "--quiet",
-            "--out",
-        ])
+        .arg("run")
+        .args(files)
+        .args(["--ip", "both", "--quiet", "--out"])
         .arg(&out)
         .status()
         .unwrap();
@@ -65,6 +56,22 @@ fn each_port_has_its_own_capture_and_a_clean_close_shows_no_trouble() {
         status.success(),
         "the scenarios failed: see {}",
         out.display()
+    );
+    out
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn each_port_has_its_own_capture_and_a_clean_close_shows_no_trouble() {
+    teardown_lab::require_privileged();
+    let _one = cli_common::serial();
+    let out = run_both(
+        "capfiles",
+        &[
+            "scenarios/c1-client-closes-server-prompt.toml",
+            "scenarios/c2-kill-client.toml",
+            "scenarios/c7-close-unread.toml",
+        ],
     );
     let mut dirs = 0;
     for entry in std::fs::read_dir(&out).unwrap() {
@@ -129,5 +136,68 @@ fn each_port_has_its_own_capture_and_a_clean_close_shows_no_trouble() {
         "three scenarios over two families in {}",
         out.display()
     );
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The `harness fault` events of a run's events.jsonl: (time, detail).
+fn faults(dir: &Path) -> Vec<(u64, String)> {
+    std::fs::read_to_string(dir.join("events.jsonl"))
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<teardown_core::evidence::Event>(l).ok())
+        .filter(|e| e.kind == teardown_core::scenario::EventKind::Fault)
+        .map(|e| (e.ts_ns, e.detail.unwrap_or_default()))
+        .collect()
+}
+
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn c3s_ladder_loses_nothing_before_the_cut_and_every_retransmission_after_it() {
+    teardown_lab::require_privileged();
+    let _one = cli_common::serial();
+    let out = run_both("c3ladder", &["scenarios/c3-cut-while-sending.toml"]);
+    for name in ["c3-cut-while-sending", "c3-cut-while-sending-v6"] {
+        let dir = out.join(name);
+        let cut = faults(&dir)
+            .into_iter()
+            .find(|(_, d)| d == "cut")
+            .expect("a cut")
+            .0;
+        let data = teardown_lab::files::read_capture_file(&dir.join("capture.pcapng")).unwrap();
+        let ev = teardown_core::analysis::evidence_from_capture(&data);
+        let arrows = teardown_core::report::ladder::arrows(&ev);
+        let before: Vec<_> = arrows.iter().filter(|a| a.ts_ns < cut).collect();
+        assert!(
+            before.len() > 100,
+            "{name}: {} arrows before the cut",
+            before.len()
+        );
+        let lost_before: Vec<_> = before.iter().filter(|a| a.lost).collect();
+        assert!(
+            lost_before.is_empty(),
+            "{name}: lost before the cut: {lost_before:#?}"
+        );
+        let retrans: Vec<_> = arrows
+            .iter()
+            .filter(|a| a.ts_ns >= cut && a.label.contains("retransmission"))
+            .collect();
+        assert!(
+            retrans.len() >= 3,
+            "{name}: {} retransmissions after the cut",
+            retrans.len()
+        );
+        let arrived: Vec<_> = retrans.iter().filter(|a| !a.lost).collect();
+        assert!(
+            arrived.is_empty(),
+            "{name}: retransmissions into the cut not LOST: {arrived:#?}"
+        );
+        // The SVG says the same.
+        let svg = std::fs::read_to_string(dir.join("ladder.svg")).unwrap();
+        assert_eq!(
+            svg.matches(" LOST</text>").count(),
+            arrows.iter().filter(|a| a.lost).count(),
+            "{name}"
+        );
+    }
     std::fs::remove_dir_all(&out).unwrap();
 }

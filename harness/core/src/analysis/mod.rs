@@ -22,7 +22,7 @@ pub use pcap::{CaptureError, CaptureReader};
 use crate::evidence::{Event, Evidence, Packet, Side, HARNESS};
 use crate::scenario::terms::EventKind;
 use conn::{Analyzer, ConnSummary, SegInfo};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::io::Read;
 use std::net::{IpAddr, SocketAddr};
 
@@ -251,11 +251,19 @@ pub struct WireSeg {
 /// Pairs the copies of each segment on `client-port` and `server-port`.
 ///
 /// A segment from the client is sent on `client-port` and received on
-/// `server-port` (and the reverse for the server). A copy on the sender's
-/// port with no copy (same direction, seq, ack, flags, len) on the
-/// receiver's port within 2 s is lost in the wire. Captures without both
-/// ports give one unpaired, not-lost [`WireSeg`] per packet. Ordered by the
-/// first copy's time.
+/// `server-port` (and the reverse for the server). Each copy on the
+/// receiver's port belongs to the latest identical copy (same direction,
+/// seq, ack, flags, len) sent on the sender's port at most [`RX_EARLY`]
+/// after it and at most [`RX_LATE`] before it: the wire takes microseconds,
+/// so of two identical segments (a repeated pure ACK) the one that arrived
+/// is the one sent just before, never an older copy the wire dropped.
+///
+/// A data segment without an identical copy on the far port is received when
+/// its bytes are, in whatever segments (a capture behind GRO on one port and
+/// not the other shows one large frame where the other shows five): it is
+/// lost only when some of its bytes reach the far port in no segment of its
+/// direction within that window. Captures without both ports give one
+/// unpaired, not-lost [`WireSeg`] per packet. Ordered by the first copy's time.
 pub fn wire_segments(ev: &Evidence) -> Vec<WireSeg> {
     let has = |n: &str| ev.packets.iter().any(|p| p.port == n);
     let mut order: Vec<usize> = (0..ev.packets.len()).collect();
@@ -263,17 +271,39 @@ pub fn wire_segments(ev: &Evidence) -> Vec<WireSeg> {
     if !(has("client-port") && has("server-port")) {
         return order.into_iter().map(unpaired).collect();
     }
-    // Receiver-port copies by key, in time order.
-    let mut waiting: HashMap<CopyKey, VecDeque<usize>> = HashMap::new();
+    // Sender-port copies by key, and every receiver-port copy, in time order.
+    let mut sent_by_key: HashMap<CopyKey, Vec<usize>> = HashMap::new();
+    let mut arrived = Vec::new();
     for &i in &order {
         let p = &ev.packets[i];
-        if let Some((_, rx)) = wire_ports(ev, p) {
-            if p.port == rx {
-                waiting.entry(copy_key(p)).or_default().push_back(i);
+        if let Some((tx, rx)) = wire_ports(ev, p) {
+            if p.port == tx {
+                sent_by_key.entry(copy_key(p)).or_default().push(i);
+            } else if p.port == rx {
+                arrived.push(i);
             }
         }
     }
+    let mut received: HashMap<usize, usize> = HashMap::new();
     let mut used = vec![false; ev.packets.len()];
+    for &r in &arrived {
+        let t = ev.packets[r].ts_ns;
+        let Some(sent) = sent_by_key.get(&copy_key(&ev.packets[r])) else {
+            continue;
+        };
+        // The latest copy sent no later than RX_EARLY after the arrival.
+        let upto = sent.partition_point(|&i| ev.packets[i].ts_ns <= t + RX_EARLY);
+        let found = sent[..upto]
+            .iter()
+            .rev()
+            .take_while(|&&i| ev.packets[i].ts_ns + RX_LATE >= t)
+            .find(|&&i| !received.contains_key(&i));
+        if let Some(&i) = found {
+            received.insert(i, r);
+            used[r] = true;
+        }
+    }
+    let by_bytes = bytes_arrived(ev, &arrived);
     let mut out = Vec::new();
     for &i in &order {
         let p = &ev.packets[i];
@@ -284,29 +314,86 @@ pub fn wire_segments(ev: &Evidence) -> Vec<WireSeg> {
         if p.port != tx {
             continue;
         }
-        let received = waiting
-            .get_mut(&copy_key(p))
-            .and_then(|q| claim(q, ev, p.ts_ns));
-        if let Some(j) = received {
-            used[j] = true;
-        }
+        let got = match received.get(&i) {
+            Some(&r) => Some(r),
+            None if p.len > 0 => by_bytes.covering(ev, p, &mut used),
+            None => None,
+        };
         out.push(WireSeg {
             sent: i,
-            received,
-            lost: received.is_none(),
+            received: got,
+            lost: got.is_none(),
         });
     }
     // Receiver-port copies nobody sent (the capture started late, ...).
-    for &i in &order {
-        let p = &ev.packets[i];
-        if let Some((tx, _)) = wire_ports(ev, p) {
-            if p.port != tx && !used[i] {
-                out.push(unpaired(i));
-            }
+    for &i in &arrived {
+        if !used[i] {
+            out.push(unpaired(i));
         }
     }
     out.sort_by_key(|w| (ev.packets[w.sent].ts_ns, w.sent));
     out
+}
+
+/// How much earlier than its send a copy may be stamped on the far port (the
+/// two ports' stamps come from one clock, taken on different CPUs).
+const RX_EARLY: u64 = 1_000_000;
+/// How long after its send a copy may reach the far port.
+const RX_LATE: u64 = 2_000_000_000;
+
+/// The data segments that reached each receiver's port, by direction, in
+/// time order: where a segment's bytes are looked for.
+struct BytesArrived(HashMap<(SocketAddr, SocketAddr), Vec<usize>>);
+
+fn bytes_arrived(ev: &Evidence, arrived: &[usize]) -> BytesArrived {
+    let mut m: HashMap<(SocketAddr, SocketAddr), Vec<usize>> = HashMap::new();
+    for &i in arrived {
+        let p = &ev.packets[i];
+        if p.len > 0 {
+            m.entry((p.src, p.dst)).or_default().push(i);
+        }
+    }
+    BytesArrived(m)
+}
+
+impl BytesArrived {
+    /// The first far-port segment holding some of `p`'s bytes, when all of
+    /// them arrived within the window; those segments are then `used`.
+    fn covering(&self, ev: &Evidence, p: &Packet, used: &mut [bool]) -> Option<usize> {
+        let cands = self.0.get(&(p.src, p.dst))?;
+        let from = cands.partition_point(|&i| ev.packets[i].ts_ns + RX_EARLY < p.ts_ns);
+        let window = cands[from..]
+            .iter()
+            .copied()
+            .take_while(|&i| ev.packets[i].ts_ns <= p.ts_ns + RX_LATE);
+        // Byte offsets relative to p.seq (sequence numbers wrap).
+        let mut pieces: Vec<(i64, i64, usize)> = window
+            .filter_map(|i| {
+                let q = &ev.packets[i];
+                let start = i64::from(q.seq.wrapping_sub(p.seq) as i32);
+                let end = start + i64::from(q.len);
+                (end > 0 && start < i64::from(p.len)).then_some((start, end, i))
+            })
+            .collect();
+        pieces.sort_unstable();
+        let mut reached = 0i64;
+        for &(start, end, _) in &pieces {
+            if start > reached {
+                break;
+            }
+            reached = reached.max(end);
+        }
+        if reached < i64::from(p.len) {
+            return None;
+        }
+        for &(_, _, i) in &pieces {
+            used[i] = true;
+        }
+        pieces
+            .iter()
+            .map(|&(_, _, i)| i)
+            .min_by_key(|&i| ev.packets[i].ts_ns)
+    }
 }
 
 /// What two copies of one segment on the two ports share: addresses, seq,
@@ -333,25 +420,6 @@ fn unpaired(i: usize) -> WireSeg {
         received: None,
         lost: false,
     }
-}
-
-/// Takes the receiver-port copy of a segment sent at `sent_ns` from the
-/// waiting copies of its key: the oldest one not more than 1 ms before it
-/// (older ones nobody claimed are dropped) and at most 2 s after it.
-fn claim(q: &mut VecDeque<usize>, ev: &Evidence, sent_ns: u64) -> Option<usize> {
-    while let Some(&j) = q.front() {
-        let t = ev.packets[j].ts_ns;
-        if t + 1_000_000 < sent_ns {
-            q.pop_front(); // an older copy nobody claimed
-            continue;
-        }
-        if t <= sent_ns + 2_000_000_000 {
-            q.pop_front();
-            return Some(j);
-        }
-        return None;
-    }
-    None
 }
 
 #[cfg(test)]
@@ -413,6 +481,94 @@ mod tests {
                 },
             ]
         );
+    }
+
+    fn data(ts: u64, port: &str, seq: u32, len: u32) -> Packet {
+        Packet {
+            len,
+            ..pkt(ts, port, true, "P.", seq)
+        }
+    }
+
+    fn two_ports(packets: Vec<Packet>) -> Evidence {
+        let (client_ips, server_ips) = harness_ips();
+        Evidence {
+            client_ips,
+            server_ips,
+            packets,
+            ..Evidence::default()
+        }
+    }
+
+    #[test]
+    fn an_arrival_belongs_to_the_latest_identical_copy_sent_before_it() {
+        // The server's pure ACK is dropped by the wire; an identical one a
+        // second later gets through: that one arrived, the first was lost
+        // (the first copy must not take the second's arrival).
+        let ev = two_ports(vec![
+            pkt(1_000, "server-port", false, ".", 1),
+            pkt(1_000_001_000, "server-port", false, ".", 1),
+            pkt(1_000_002_000, "client-port", false, ".", 1),
+        ]);
+        let w = wire_segments(&ev);
+        assert_eq!(
+            w,
+            vec![
+                WireSeg {
+                    sent: 0,
+                    received: None,
+                    lost: true
+                },
+                WireSeg {
+                    sent: 1,
+                    received: Some(2),
+                    lost: false
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_segment_is_lost_only_when_its_bytes_never_arrive() {
+        // One 7,240-byte frame on the sender's port (behind GRO), five MSS
+        // segments on the far port: received, with the first of them, and
+        // none of the five is left over.
+        let mut v = vec![data(1_000, "client-port", 1, 7240)];
+        for k in 0..5u32 {
+            v.push(data(
+                2_000 + u64::from(k),
+                "server-port",
+                1 + k * 1448,
+                1448,
+            ));
+        }
+        let w = wire_segments(&two_ports(v.clone()));
+        assert_eq!(
+            w,
+            vec![WireSeg {
+                sent: 0,
+                received: Some(1),
+                lost: false
+            }]
+        );
+        // The reverse: five segments sent, one frame on the far port.
+        let mut r: Vec<Packet> = (0..5u32)
+            .map(|k| data(1_000 + u64::from(k), "client-port", 1 + k * 1448, 1448))
+            .collect();
+        r.push(data(2_000, "server-port", 1, 7240));
+        let w = wire_segments(&two_ports(r));
+        assert_eq!(w.len(), 5);
+        assert!(w.iter().all(|s| s.received == Some(5) && !s.lost), "{w:?}");
+        // The last segment's bytes never arrive: the big frame is lost.
+        v.pop();
+        let w = wire_segments(&two_ports(v));
+        assert!(w[0].lost, "{w:?}");
+        // Bytes arriving more than 2 s later do not count.
+        let w = wire_segments(&two_ports(vec![
+            data(1_000, "client-port", 1, 1448),
+            data(3_000_001_000, "server-port", 1, 1448),
+        ]));
+        assert!(w[0].lost, "{w:?}");
     }
 
     #[test]

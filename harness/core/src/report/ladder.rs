@@ -5,7 +5,9 @@
 //! HTML). One lifeline per host; one arrow per segment on the wire, from the
 //! sender's capture time to the receiver's (both ports captured) labelled
 //! with flags, relative seq/ack, length and Wireshark's classifications; a
-//! segment lost in the wire ends in a cross half-way. Fault intervals from
+//! segment lost in the wire (some of its bytes never reach the far port:
+//! [`crate::analysis::wire_segments`]) ends in a cross half-way; [`arrows`]
+//! gives the same arrows as data. Fault intervals from
 //! `ev.events` (kind `fault`) are shaded and labelled; socket states from
 //! `ev.sockets` are written along the lifelines. The time axis is not linear:
 //! short gaps are stretched so labels do not collide and gaps over
@@ -219,6 +221,39 @@ pub fn render(ev: &Evidence, title: &str) -> String {
     l.footer(&mut o);
     o.push_str("</svg>\n");
     o
+}
+
+/// One arrow of a ladder diagram, as data: what [`render`] draws for a
+/// segment (its label is the arrow's text).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Arrow {
+    /// When it was sent (its first copy).
+    pub ts_ns: u64,
+    /// When its bytes reached the far port (`None`: not seen there).
+    pub received_ns: Option<u64>,
+    /// Sent and never received: drawn with a cross half-way.
+    pub lost: bool,
+    /// `F. seq 1 ack 1 len 0 [retransmission] LOST`.
+    pub label: String,
+}
+
+/// The arrows [`render`] draws for `ev`, in time order (at most
+/// [`MAX_ARROWS`]).
+pub fn arrows(ev: &Evidence) -> Vec<Arrow> {
+    let l = Ladder::new(ev);
+    let many = l.conns.len() > 1;
+    l.segs
+        .iter()
+        .map(|s| {
+            let p = &ev.packets[s.sent];
+            Arrow {
+                ts_ns: p.ts_ns,
+                received_ns: s.received.map(|r| ev.packets[r].ts_ns),
+                lost: s.lost,
+                label: arrow_label(&l.infos[s.sent], p.flags, p.len, s.lost, many),
+            }
+        })
+        .collect()
 }
 
 /// What a ladder diagram draws, laid out: lifelines, the time axis, and the

@@ -294,9 +294,15 @@ impl<'a> Run<'a> {
     }
 
     /// Records a fault in force.
+    /// A `fault` event, stamped when the harness began applying it (the
+    /// step's start: a frame the wire drops while a cut is still being
+    /// applied falls inside the fault's band on the ladder, not before it;
+    /// the step itself is stamped when the fault is in force).
     fn fault(&self, detail: String) {
-        self.recorder
-            .push_event(harness_event(EventKind::Fault, detail));
+        self.recorder.push_event(Event {
+            ts_ns: self.last_acted_ns,
+            ..harness_event(EventKind::Fault, detail)
+        });
     }
 
     fn drop_frames(
