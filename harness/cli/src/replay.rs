@@ -13,7 +13,7 @@ use serde::Serialize;
 use std::io::Write;
 use teardown_core::analysis::conn::{Analyzer, ConnSummary, SegInfo};
 use teardown_core::analysis::{
-    analyze_evidence, evidence_from_capture, wire_segments, CaptureData, WireSeg,
+    analyze_evidence, evidence_from_capture, wire_segments, CaptureData, CaptureError, WireSeg,
 };
 use teardown_core::evidence::{Check, Evidence, Side};
 use teardown_lab::files::{load_scenario as read_scenario, read_capture_file};
@@ -40,8 +40,9 @@ pub struct ReplayArgs {
 /// One packet of the JSON output.
 #[derive(Serialize)]
 struct PacketOut<'a> {
-    /// 1-based frame number among TCP segments.
-    n: usize,
+    /// The frame's number in the file, every frame counted (1-based, as
+    /// Wireshark's `frame.number`).
+    frame: u64,
     ts_ns: u64,
     t: f64,
     port: &'a str,
@@ -140,6 +141,7 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     }
     let data = read_capture_file(&args.capture)?;
     let mut ev = evidence_from_capture(&data);
+    let cut_short = data.cut_short.clone();
     let (infos, conns) = analyze_evidence(&ev);
     let wire = wire_segments(&ev);
     let checks = match &args.scenario {
@@ -166,6 +168,13 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
         r.write_text(&mut w).map_err(stdout_error)?;
     }
     w.flush().map_err(stdout_error)?;
+    if cut_short.is_some() {
+        return Ok(report_cut_short(
+            &args.capture,
+            cut_short.as_ref(),
+            data.frames,
+        ));
+    }
     Ok(match &r.checks {
         Some(c) if c.iter().any(|c| !c.ok) => 1,
         _ => 0,
@@ -187,6 +196,15 @@ struct Replay<'a> {
 }
 
 impl Replay<'_> {
+    /// Packet `i`'s frame number in the file.
+    fn frame(&self, i: usize) -> u64 {
+        self.data
+            .frame_numbers
+            .get(i)
+            .copied()
+            .unwrap_or(i as u64 + 1)
+    }
+
     /// A sequence or ack number: relative unless `--absolute-seq`.
     fn num(&self, rel: u32, abs: u32) -> u32 {
         if self.args.absolute_seq {
@@ -208,7 +226,7 @@ impl Replay<'_> {
             .zip(&self.infos)
             .enumerate()
             .map(|(i, (p, info))| PacketOut {
-                n: i + 1,
+                frame: self.frame(i),
                 ts_ns: p.ts_ns,
                 t: ev.rel_secs(p.ts_ns),
                 port: &p.port,
@@ -259,6 +277,10 @@ impl Replay<'_> {
             self.conns.len(),
             data.interfaces.join(", ")
         )?;
+        writeln!(
+            w,
+            "  frame, seconds since the first frame, connection, direction, tcpdump's flags"
+        )?;
         for c in &self.conns {
             writeln!(w, "  #{} client {} server {}", c.id, c.client, c.server)?;
         }
@@ -273,12 +295,12 @@ impl Replay<'_> {
         for s in &self.wire {
             let ts_ns = ev.packets[s.sent].ts_ns;
             while let Some((ts, text)) = comments.next_if(|(ts, _)| *ts <= ts_ns) {
-                writeln!(w, "{:>12.6}     -- {text}", ev.rel_secs(*ts))?;
+                writeln!(w, "{:>7} {:>12.6}     -- {text}", "", ev.rel_secs(*ts))?;
             }
             writeln!(w, "{}", self.segment_line(s, two_ports))?;
         }
         for (ts, text) in comments {
-            writeln!(w, "{:>12.6}     -- {text}", ev.rel_secs(*ts))?;
+            writeln!(w, "{:>7} {:>12.6}     -- {text}", "", ev.rel_secs(*ts))?;
         }
         writeln!(w)?;
         for c in &self.conns {
@@ -302,7 +324,8 @@ impl Replay<'_> {
         let p = &self.ev.packets[i];
         let info = &self.infos[i];
         let mut line = format!(
-            "{:>12.6} #{:<3} {} {:<4} seq {} ack {} len {} win {}",
+            "{:>7} {:>12.6} #{:<3} {} {:<4} seq {} ack {} len {} win {}",
+            self.frame(i),
             self.ev.rel_secs(p.ts_ns),
             info.conn,
             dir_text(info.dir),
@@ -357,6 +380,22 @@ fn write_summary(w: &mut impl Write, c: &ConnSummary) -> std::io::Result<()> {
 /// (a retransmitted last ACK, a second RST) before its summary is printed.
 pub const LINGER_NS: u64 = 2_000_000_000;
 
+/// A file that ends inside its last record: as tcpdump and tshark, every
+/// whole packet was shown; then stderr says where the file ends, and the
+/// exit status (2) that the input was incomplete. 0 when it was whole.
+fn report_cut_short(path: &std::path::Path, e: Option<&CaptureError>, frames: u64) -> i32 {
+    match e {
+        Some(e) => {
+            eprintln!(
+                "teardown: {}: the file ends inside a record {e}; the {frames} whole frames before it were read",
+                path.display()
+            );
+            2
+        }
+        None => 0,
+    }
+}
+
 /// `--summary-only`: stream the file, print summaries as connections finish.
 fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
     let file =
@@ -370,14 +409,14 @@ fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
         connections: 0,
         io_err: None,
     };
-    let frames = teardown_core::analysis::for_each_segment(
+    let (frames, cut_short) = teardown_core::analysis::for_each_segment(
         file,
         |ts, port, seg| s.push(ts, port, seg),
         |_, _| {},
     )
     .map_err(|e| teardown_core::bad_input(format!("{}: {e}", args.capture.display())))?;
     s.finish(frames).map_err(stdout_error)?;
-    Ok(0)
+    Ok(report_cut_short(&args.capture, cut_short.as_ref(), frames))
 }
 
 /// `--summary-only`'s state: the analyzer (created at the first segment,

@@ -411,3 +411,73 @@ fn analysis_index_renders_every_scenario() {
         }
     }
 }
+
+/// A capture copied while tcpdump was still writing it ends inside its last
+/// record. tcpdump and tshark print every whole packet and then say where the
+/// file ends (exit 1 and 2); replay does the same, exit 2 (the input is
+/// incomplete), for full output and `--summary-only`, pcap and pcapng.
+#[test]
+fn a_capture_cut_inside_its_last_record_shows_every_whole_packet() {
+    let dir = tmpdir("cut");
+    for name in ["retrans.pcapng", "close4.pcap"] {
+        let whole = std::fs::read(golden(name)).unwrap();
+        let cut = dir.join(name);
+        std::fs::write(&cut, &whole[..whole.len() - 10]).unwrap();
+        let run = |extra: &[&str]| {
+            Command::new(bin())
+                .arg("replay")
+                .args(extra)
+                .arg(&cut)
+                .output()
+                .unwrap()
+        };
+        let whole_out = Command::new(bin())
+            .args(["replay", "--json"])
+            .arg(golden(name))
+            .output()
+            .unwrap();
+        let whole_json: serde_json::Value = serde_json::from_slice(&whole_out.stdout).unwrap();
+        let out = run(&["--json"]);
+        assert_eq!(out.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("the file ends inside a record at byte"),
+            "{name}: {err}"
+        );
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        // Every whole packet, analysed as in the whole file: a prefix of its
+        // packets, missing at most the one cut (the last block may be no packet).
+        let (got, all) = (
+            json["packets"].as_array().unwrap(),
+            whole_json["packets"].as_array().unwrap(),
+        );
+        assert!(
+            got.len() + 1 >= all.len() && !got.is_empty(),
+            "{name}: {} of {}",
+            got.len(),
+            all.len()
+        );
+        assert_eq!(got[..], all[..got.len()], "{name}: the same analysis");
+        // tcpdump agrees on what is whole (when installed: make deps installs it).
+        if let Ok(t) = Command::new("tcpdump")
+            .arg("-nn")
+            .arg("-r")
+            .arg(&cut)
+            .output()
+        {
+            let lines = String::from_utf8_lossy(&t.stdout).lines().count();
+            let frames = json["packets"].as_array().unwrap().last().unwrap()["frame"]
+                .as_u64()
+                .unwrap();
+            assert_eq!(
+                lines as u64, frames,
+                "{name}: tcpdump printed {lines} frames"
+            );
+            assert_ne!(t.status.code(), Some(0), "tcpdump calls it an error too");
+        }
+        let summary = run(&["--summary-only"]);
+        assert_eq!(summary.status.code(), Some(2), "{name}");
+        assert!(String::from_utf8_lossy(&summary.stdout).contains("connection #1"));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

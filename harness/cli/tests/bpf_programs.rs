@@ -6,6 +6,13 @@ use std::os::fd::AsFd;
 use teardown_core::evidence::TcpFlags;
 use teardown_lab::bpf::{self, DropRule, TC_ACT_OK, TC_ACT_SHOT};
 
+/// The flags byte's bits, as the drop programs see them (TcpFlags holds AE too).
+const B_FIN: u8 = TcpFlags::FIN as u8;
+const B_SYN: u8 = TcpFlags::SYN as u8;
+const B_RST: u8 = TcpFlags::RST as u8;
+const B_PSH: u8 = TcpFlags::PSH as u8;
+const B_ACK: u8 = TcpFlags::ACK as u8;
+
 const MAC_A: [u8; 6] = [0x02, 0, 0, 0, 0, 1];
 const MAC_B: [u8; 6] = [0x02, 0, 0, 0, 0, 2];
 
@@ -106,11 +113,11 @@ fn corpus() -> Vec<Case> {
     let mut v = Vec::new();
     for v6 in [false, true] {
         for (k, flags) in [
-            (Syn, TcpFlags::SYN),
-            (FinAck, TcpFlags::FIN | TcpFlags::ACK),
-            (Rst, TcpFlags::RST),
-            (PureAck, TcpFlags::ACK),
-            (Data, TcpFlags::PSH | TcpFlags::ACK),
+            (Syn, B_SYN),
+            (FinAck, B_FIN | B_ACK),
+            (Rst, B_RST),
+            (PureAck, B_ACK),
+            (Data, B_PSH | B_ACK),
         ] {
             let ip = if v6 { "ipv6" } else { "ipv4" };
             v.push((format!("{ip} {k:?}"), tcp_frame(v6, k), Some((k, flags))));
@@ -120,7 +127,7 @@ fn corpus() -> Vec<Case> {
     v.push((
         "ipv4 with options FIN|ACK".into(),
         tcp_frame(false, FinAckIpOptions),
-        Some((FinAckIpOptions, TcpFlags::FIN | TcpFlags::ACK)),
+        Some((FinAckIpOptions, B_FIN | B_ACK)),
     ));
     v.push(("arp".into(), arp_frame(), None));
     v
@@ -139,12 +146,7 @@ fn drop_all_drops_every_frame() {
 #[ignore = "privileged: needs root (make test runs it)"]
 fn tcp_flags_drop_exactly_the_segments_carrying_them() {
     teardown_lab::require_privileged();
-    for any_of in [
-        TcpFlags::FIN,
-        TcpFlags::RST,
-        TcpFlags::SYN,
-        TcpFlags::FIN | TcpFlags::RST,
-    ] {
+    for any_of in [B_FIN, B_RST, B_SYN, B_FIN | B_RST] {
         let fd = bpf::load(&DropRule::TcpFlags { any_of }).unwrap();
         for (name, frame, tcp) in corpus() {
             let want = match tcp {
@@ -182,10 +184,7 @@ fn pure_ack_drops_only_payloadless_acks() {
 #[ignore = "privileged: needs root (make test runs it)"]
 fn truncated_frames_pass() {
     teardown_lab::require_privileged();
-    let fd = bpf::load(&DropRule::TcpFlags {
-        any_of: TcpFlags::SYN,
-    })
-    .unwrap();
+    let fd = bpf::load(&DropRule::TcpFlags { any_of: B_SYN }).unwrap();
     let syn = tcp_frame(false, Kind::Syn);
     // Cut inside the TCP header, before the flags byte.
     assert_eq!(
@@ -240,9 +239,7 @@ fn a_counted_drop_drops_the_first_matches_only() {
     let fin = tcp_frame(false, Kind::FinAck);
     let fin6 = tcp_frame(true, Kind::FinAck);
     let data = tcp_frame(false, Kind::Data);
-    let rule = DropRule::TcpFlags {
-        any_of: TcpFlags::FIN,
-    };
+    let rule = DropRule::TcpFlags { any_of: B_FIN };
     let budget = bpf::Budget::new(2).unwrap();
     let prog = bpf::load_counted(&rule, Some(&budget)).unwrap();
     let run = |f: &[u8]| bpf::test_run(prog.as_fd(), f).unwrap();

@@ -129,7 +129,7 @@ fn fin_drop_keeps_the_peer_waiting_for_eof() {
         tc::attach_drop(
             vb,
             &DropRule::TcpFlags {
-                any_of: TcpFlags::FIN,
+                any_of: TcpFlags::FIN as u8,
             },
         )
     })

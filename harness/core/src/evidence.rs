@@ -19,68 +19,66 @@ pub use crate::scenario::terms::Side;
 /// (`timing::gone` uses that span; rounds come later under load).
 pub const SAMPLE_PERIOD: Duration = Duration::from_millis(10);
 
-/// TCP flag bits as on the wire (FIN = 0x01 .. CWR = 0x80).
+/// TCP flag bits as on the wire: the flags byte (FIN = 0x01 .. CWR = 0x80)
+/// and AE (RFC 9768's AccECN bit, formerly NS: the low bit of the byte
+/// before) as 0x100.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct TcpFlags(pub u8);
+pub struct TcpFlags(pub u16);
 
 impl TcpFlags {
-    pub const FIN: u8 = 0x01;
-    pub const SYN: u8 = 0x02;
-    pub const RST: u8 = 0x04;
-    pub const PSH: u8 = 0x08;
-    pub const ACK: u8 = 0x10;
-    pub const URG: u8 = 0x20;
-    pub const ECE: u8 = 0x40;
-    pub const CWR: u8 = 0x80;
+    pub const FIN: u16 = 0x01;
+    pub const SYN: u16 = 0x02;
+    pub const RST: u16 = 0x04;
+    pub const PSH: u16 = 0x08;
+    pub const ACK: u16 = 0x10;
+    pub const URG: u16 = 0x20;
+    pub const ECE: u16 = 0x40;
+    pub const CWR: u16 = 0x80;
+    pub const AE: u16 = 0x100;
 
-    pub fn has(self, bit: u8) -> bool {
+    /// tcpdump's letters, in its order (print-tcp.c `tcp_flag_values`:
+    /// F S R P . U E W, and `e` for AE, which tcpdump 4.99.5 added).
+    const LETTERS: [(u16, char); 9] = [
+        (Self::FIN, 'F'),
+        (Self::SYN, 'S'),
+        (Self::RST, 'R'),
+        (Self::PSH, 'P'),
+        (Self::ACK, '.'),
+        (Self::URG, 'U'),
+        (Self::ECE, 'E'),
+        (Self::CWR, 'W'),
+        (Self::AE, 'e'),
+    ];
+
+    pub fn has(self, bit: u16) -> bool {
         self.0 & bit != 0
     }
 
-    /// tcpdump's notation: `S`, `S.`, `F.`, `P.`, `R`, `R.`, `.`; ECE/CWR as `E`/`W`.
+    /// tcpdump's notation, letters in tcpdump's order: `S`, `S.`, `F.`, `FP.`,
+    /// `R.`, `.`, `S.E` (a SYN-ACK with ECE), `none` for no flag at all.
     pub fn tcpdump(self) -> String {
-        let mut s = String::new();
-        for (bit, c) in [
-            (Self::SYN, 'S'),
-            (Self::FIN, 'F'),
-            (Self::PSH, 'P'),
-            (Self::RST, 'R'),
-            (Self::URG, 'U'),
-            (Self::ECE, 'E'),
-            (Self::CWR, 'W'),
-        ] {
-            if self.has(bit) {
-                s.push(c);
-            }
-        }
-        if self.has(Self::ACK) {
-            s.push('.');
-        }
+        let s: String = Self::LETTERS
+            .iter()
+            .filter(|(bit, _)| self.has(*bit))
+            .map(|(_, c)| *c)
+            .collect();
         if s.is_empty() {
-            s.push_str("none");
+            "none".to_string()
+        } else {
+            s
         }
-        s
     }
 
-    /// Parses tcpdump's notation (the inverse of [`TcpFlags::tcpdump`]).
+    /// Parses tcpdump's notation, its letters in any order (the inverse of
+    /// [`TcpFlags::tcpdump`]); each letter at most once.
     pub fn parse_tcpdump(text: &str) -> Option<TcpFlags> {
         if text == "none" {
             return Some(TcpFlags(0));
         }
-        let mut bits = 0u8;
+        let mut bits = 0u16;
         for c in text.chars() {
-            let bit = match c {
-                'S' => Self::SYN,
-                'F' => Self::FIN,
-                'P' => Self::PSH,
-                'R' => Self::RST,
-                'U' => Self::URG,
-                'E' => Self::ECE,
-                'W' => Self::CWR,
-                '.' => Self::ACK,
-                _ => return None,
-            };
+            let bit = Self::LETTERS.iter().find(|(_, l)| *l == c)?.0;
             if bits & bit != 0 {
                 return None;
             }
@@ -580,6 +578,20 @@ mod tests {
             let f = TcpFlags::parse_tcpdump(text).unwrap();
             assert_eq!(f.tcpdump(), text);
         }
+        // tcpdump's order (F S R P . U E W e), as tcpdump prints them: the
+        // ECN SYN-ACK is `S.E`, not `SE.`; AE is `e` (tcpdump 4.99.5+).
+        let f = |bits| TcpFlags(bits).tcpdump();
+        assert_eq!(f(TcpFlags::SYN | TcpFlags::ACK | TcpFlags::ECE), "S.E");
+        assert_eq!(f(TcpFlags::SYN | TcpFlags::ECE | TcpFlags::CWR), "SEW");
+        assert_eq!(f(TcpFlags::FIN | TcpFlags::SYN), "FS");
+        assert_eq!(f(TcpFlags::RST | TcpFlags::PSH | TcpFlags::ACK), "RP.");
+        assert_eq!(f(TcpFlags::ACK | TcpFlags::AE), ".e");
+        assert_eq!(f(0), "none");
+        // Parsing takes the letters in any order.
+        assert_eq!(
+            TcpFlags::parse_tcpdump("SE."),
+            TcpFlags::parse_tcpdump("S.E")
+        );
         assert_eq!(TcpFlags::parse_tcpdump("X"), None);
         assert_eq!(TcpFlags::parse_tcpdump(""), None);
         assert_eq!(TcpFlags::parse_tcpdump("FF"), None);

@@ -126,7 +126,10 @@ pub fn undrop(lab: &Lab) -> Result<()> {
 pub fn rule_for(select: DropSelect) -> DropRule {
     match select {
         DropSelect::All => DropRule::All,
-        DropSelect::AnyFlag(f) => DropRule::TcpFlags { any_of: f.0 },
+        // The flags byte (validation allows F, R and S only).
+        DropSelect::AnyFlag(f) => DropRule::TcpFlags {
+            any_of: (f.0 & 0x00ff) as u8,
+        },
         DropSelect::PureAck => DropRule::PureAck,
         DropSelect::Probability(p) => DropRule::Probability(p),
     }

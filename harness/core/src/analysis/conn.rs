@@ -348,8 +348,11 @@ impl Conn {
         }
     }
 
-    /// `s`'s sequence and ack numbers relative to each side's initial one
-    /// (learnt from the SYNs, else from each side's first segment).
+    /// `s`'s sequence and ack numbers relative to each side's initial one,
+    /// as Wireshark numbers them: learnt from the SYNs; else a side's first
+    /// segment is relative 1 (its base one before it, as if a SYN had
+    /// come), and a side never seen yet takes its base from the first ACK of
+    /// the other (the ack relative 1).
     fn relative(&mut self, dir: Side, s: &Segment) -> (u32, u32) {
         let d = idx(dir);
         if s.flags.has(TcpFlags::SYN) {
@@ -359,7 +362,10 @@ impl Conn {
                 self.syn_seq = Some(s.seq);
             }
         } else if self.base[d].is_none() {
-            self.base[d] = Some(s.seq);
+            self.base[d] = Some(s.seq.wrapping_sub(1));
+        }
+        if self.base[1 - d].is_none() && s.flags.has(TcpFlags::ACK) {
+            self.base[1 - d] = Some(s.ack.wrapping_sub(1));
         }
         (
             s.seq.wrapping_sub(self.base[d].unwrap_or(0)),
@@ -612,7 +618,12 @@ fn retransmission_classes(
     } else {
         first_rtt_ns
     };
-    if not_advanced && t < ooo_thres && fwd.nextseq != seq.wrapping_add(seglen) {
+    // A SYN or FIN takes a sequence number: its retransmission ends where
+    // the original did, which makes it no out-of-order segment.
+    let end = seq
+        .wrapping_add(seglen)
+        .wrapping_add(u32::from(s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0));
+    if not_advanced && t < ooo_thres && fwd.nextseq != end {
         return Classes::OUT_OF_ORDER;
     }
     if seglen > 0 && rev.lastack != 0 && seq_le(seq.wrapping_add(seglen), rev.lastack) {
@@ -627,18 +638,18 @@ fn retransmission_classes(
 
 /// The flow's state after the segment: next expected sequence number,
 /// window, last ACK, and its classes (for the other side's next checks).
+/// Every segment sets or advances the next expected sequence number, a pure
+/// ACK too (as in Wireshark): a direction that starts with ACKs then has
+/// one, for its duplicate ACKs and the gap before its first data.
 fn advance(fwd: &mut Flow, s: &Segment, now: u64, c: u16) {
     let (seq, seglen) = (s.seq, s.len);
-    if seglen > 0 || s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
-        let mut nextseq = seq.wrapping_add(seglen);
-        if s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
-            nextseq = nextseq.wrapping_add(1);
-        }
-        if (seq_gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && c & Classes::ZERO_WINDOW_PROBE == 0
-        {
-            fwd.nextseq = nextseq;
-            fwd.nextseq_ns = now;
-        }
+    let mut nextseq = seq.wrapping_add(seglen);
+    if s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0 {
+        nextseq = nextseq.wrapping_add(1);
+    }
+    if (seq_gt(nextseq, fwd.nextseq) || fwd.nextseq == 0) && c & Classes::ZERO_WINDOW_PROBE == 0 {
+        fwd.nextseq = nextseq;
+        fwd.nextseq_ns = now;
     }
     if (seq == fwd.maxseqtobeacked || fwd.maxseqtobeacked == 0)
         && c & Classes::ZERO_WINDOW_PROBE == 0
@@ -1074,6 +1085,72 @@ mod tests {
         assert_eq!(s[0].ending, Ending::SilentDeath);
         assert_eq!(s[0].by, Some(Side::Client));
         assert_eq!(s[0].retransmissions, 2);
+    }
+
+    /// Crafted cases checked against tshark 4.0 (`tshark -T fields -e
+    /// tcp.analysis.*` on the same segments): each expectation is what it said.
+    #[test]
+    fn syn_fin_and_pure_acks_as_tshark_reads_them() {
+        // A SYN resent 1 ms after the first (no RTT yet: the 3 ms
+        // out-of-order window) is a retransmission: the SYN takes a sequence
+        // number, so it ends where the first one did.
+        let mut t = T::new();
+        assert!(t.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
+        assert_eq!(t.seg(1, true, "S", 100, 0, 0, 1000), vec!["retransmission"]);
+        assert_eq!(
+            t.seg(999, true, "S", 100, 0, 0, 1000),
+            vec!["retransmission"]
+        );
+        assert_eq!(t.a.finish()[0].retransmissions, 2);
+        // The same for a FIN resent 1 ms later.
+        let mut t = T::new();
+        t.handshake();
+        assert!(t.seg(10, true, "F.", 101, 501, 0, 1000).is_empty());
+        assert_eq!(
+            t.seg(1, true, "F.", 101, 501, 0, 1000),
+            vec!["retransmission"]
+        );
+        // A direction that starts with pure ACKs (the capture began mid-way):
+        // the ACKs set the next expected sequence number, so the repeats are
+        // duplicate ACKs and the gap before the first data is a lost segment.
+        let mut t = T::new();
+        assert!(t.seg(0, true, ".", 1000, 500, 0, 1000).is_empty());
+        assert_eq!(
+            t.seg(10, true, ".", 1000, 500, 0, 1000),
+            vec!["duplicate_ack"]
+        );
+        assert_eq!(
+            t.seg(10, true, ".", 1000, 500, 0, 1000),
+            vec!["duplicate_ack"]
+        );
+        assert_eq!(
+            t.seg(10, true, ".", 2000, 500, 10, 1000),
+            vec!["lost_segment"]
+        );
+        assert_eq!(
+            t.seg(10, true, ".", 3000, 500, 10, 1000),
+            vec!["lost_segment"]
+        );
+    }
+
+    /// Relative numbers without a SYN, as Wireshark's: a side's first segment
+    /// is 1, and the unseen side's base comes from the first ACK (ack 1).
+    #[test]
+    fn relative_numbers_without_a_syn_start_at_one() {
+        let mut a = Analyzer::new(vec![]);
+        let seg = |seq, ack| Segment {
+            src: C.parse().unwrap(),
+            dst: S.parse().unwrap(),
+            flags: TcpFlags::parse_tcpdump(".").unwrap(),
+            seq,
+            ack,
+            len: 0,
+            win: 1000,
+        };
+        let i = a.push(0, 0, &seg(1000, 500));
+        assert_eq!((i.rel_seq, i.rel_ack), (1, 1));
+        let i = a.push(1, 0, &seg(2000, 600));
+        assert_eq!((i.rel_seq, i.rel_ack), (1001, 101));
     }
 
     #[test]

@@ -60,19 +60,34 @@ pub struct CaptureData {
     pub interfaces: Vec<String>,
     /// Frames read, TCP or not.
     pub frames: u64,
+    /// Per packet, its frame's number in the file (1-based, every frame
+    /// counted, as Wireshark's `frame.number`).
+    pub frame_numbers: Vec<u64>,
+    /// The first frame's time, TCP or not (Wireshark's time zero).
+    pub first_frame_ns: Option<u64>,
+    /// The file ends inside its last record (copied while still being
+    /// written): everything before it was read, and this says where.
+    pub cut_short: Option<CaptureError>,
 }
 
 /// Streams a capture: calls `f(ts_ns, interface name, segment)` for every TCP
 /// segment and `c(ts_ns, comment)` for every packet comment. Returns the
-/// number of frames read.
+/// number of frames read and, for a file that ends inside its last record,
+/// where (as [`read_capture`]).
 pub fn for_each_segment<R: Read>(
     src: R,
     mut f: impl FnMut(u64, &str, &wire::Segment),
     mut c: impl FnMut(u64, &str),
-) -> Result<u64, CaptureError> {
+) -> Result<(u64, Option<CaptureError>), CaptureError> {
     let mut r = CaptureReader::new(src)?;
     let mut n = 0u64;
-    while let Some(frame) = r.next_frame()? {
+    loop {
+        let frame = match r.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.cut_short => return Ok((n, Some(e))),
+            Err(e) => return Err(e),
+        };
         n += 1;
         if let Some(text) = frame.comment {
             c(frame.ts_ns, text);
@@ -81,44 +96,54 @@ pub fn for_each_segment<R: Read>(
             f(frame.ts_ns, frame.iface_name, &seg);
         }
     }
-    Ok(n)
+    Ok((n, None))
 }
 
-/// Reads a whole capture (pcap or pcapng) into memory.
+/// Reads a whole capture (pcap or pcapng) into memory. A file that ends
+/// inside its last record (tcpdump still writing it) is read up to there,
+/// like tcpdump and tshark do, with [`CaptureData::cut_short`] saying where;
+/// any other damage is an error.
 pub fn read_capture<R: Read>(src: R) -> Result<CaptureData, CaptureError> {
     let mut data = CaptureData::default();
-    let mut comments = Vec::new();
-    let mut interfaces: Vec<String> = Vec::new();
-    let frames = for_each_segment(
-        src,
-        |ts, port, seg| {
-            if !interfaces.iter().any(|i| i == port) {
-                interfaces.push(port.to_string());
+    let mut r = CaptureReader::new(src)?;
+    loop {
+        let frame = match r.next_frame() {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.cut_short => {
+                data.cut_short = Some(e);
+                break;
             }
-            data.packets.push(to_packet(ts, port, seg));
-        },
-        |ts, text| comments.push((ts, text.to_string())),
-    )?;
-    data.comments = comments;
-    data.interfaces = interfaces;
-    data.frames = frames;
+            Err(e) => return Err(e),
+        };
+        data.frames += 1;
+        data.first_frame_ns.get_or_insert(frame.ts_ns);
+        if let Some(text) = frame.comment {
+            data.comments.push((frame.ts_ns, text.to_string()));
+        }
+        if let Some(seg) = wire::decode(frame.linktype, frame.data) {
+            let port = frame.iface_name;
+            if !data.interfaces.iter().any(|i| i == port) {
+                data.interfaces.push(port.to_string());
+            }
+            data.packets.push(to_packet(frame.ts_ns, port, &seg));
+            data.frame_numbers.push(data.frames);
+        }
+    }
     Ok(data)
 }
 
 /// Per-packet analysis of a loaded capture: (per packet info, summaries).
+/// In the packets' order, which is the file's (as Wireshark and tcpdump
+/// read a capture whose timestamps go backwards: the later copy in the file
+/// is the retransmission); a run's evidence holds them by time.
 pub fn analyze_evidence(ev: &Evidence) -> (Vec<SegInfo>, Vec<ConnSummary>) {
     let mut a = Analyzer::new(ev.client_ips.clone());
     let mut ports = PortIndex::default();
-    let mut order: Vec<usize> = (0..ev.packets.len()).collect();
-    order.sort_by_key(|&i| (ev.packets[i].ts_ns, i));
-    let mut infos = vec![None; ev.packets.len()];
-    for i in order {
-        let p = &ev.packets[i];
-        infos[i] = Some(a.push(p.ts_ns, ports.get(&p.port), &segment_of(p)));
-    }
-    let infos = infos
-        .into_iter()
-        .map(|i| i.expect("every packet pushed"))
+    let infos = ev
+        .packets
+        .iter()
+        .map(|p| a.push(p.ts_ns, ports.get(&p.port), &segment_of(p)))
         .collect();
     (infos, a.finish())
 }
@@ -183,13 +208,15 @@ pub fn evidence_from_capture(data: &CaptureData) -> Evidence {
         }
     }
     let events = comment_events(&data.comments);
-    let start_ns = data
-        .packets
-        .iter()
-        .map(|p| p.ts_ns)
-        .chain(events.iter().map(|e| e.ts_ns))
-        .min()
-        .unwrap_or(0);
+    // Time zero: the first frame's, TCP or not (Wireshark's), else the earliest.
+    let start_ns = data.first_frame_ns.unwrap_or_else(|| {
+        data.packets
+            .iter()
+            .map(|p| p.ts_ns)
+            .chain(events.iter().map(|e| e.ts_ns))
+            .min()
+            .unwrap_or(0)
+    });
     let end_ns = data
         .packets
         .iter()
@@ -398,7 +425,7 @@ impl BytesArrived {
 
 /// What two copies of one segment on the two ports share: addresses, seq,
 /// ack, flags, length.
-type CopyKey = (SocketAddr, SocketAddr, u32, u32, u8, u32);
+type CopyKey = (SocketAddr, SocketAddr, u32, u32, u16, u32);
 
 fn copy_key(p: &Packet) -> CopyKey {
     (p.src, p.dst, p.seq, p.ack, p.flags.0, p.len)
@@ -498,6 +525,23 @@ mod tests {
             packets,
             ..Evidence::default()
         }
+    }
+
+    #[test]
+    fn packets_are_analysed_in_file_order_as_tshark_does() {
+        // The second copy in the file is stamped earlier: still the
+        // retransmission (tshark reads frames in file order).
+        let mut first = data(50_000_000, "capture", 101, 10);
+        first.ack = 501;
+        let mut second = data(40_000_000, "capture", 101, 10);
+        second.ack = 501;
+        let ev = Evidence {
+            packets: vec![first, second],
+            ..Evidence::default()
+        };
+        let (infos, _) = analyze_evidence(&ev);
+        assert!(infos[0].classes.names().is_empty());
+        assert_eq!(infos[1].classes.names(), vec!["retransmission"]);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct CaptureError {
     /// Byte offset in the file of the record (or header) that is wrong.
     pub offset: u64,
     pub message: String,
+    /// The file ends inside this record (a copy taken while the capture was
+    /// still being written): every record before it is whole.
+    pub cut_short: bool,
 }
 
 impl fmt::Display for CaptureError {
@@ -39,6 +42,15 @@ fn err(offset: u64, message: impl Into<String>) -> CaptureError {
     CaptureError {
         offset,
         message: message.into(),
+        cut_short: false,
+    }
+}
+
+/// The file ends inside the record at `offset`.
+fn cut_short(offset: u64, message: impl Into<String>) -> CaptureError {
+    CaptureError {
+        cut_short: true,
+        ..err(offset, message)
     }
 }
 
@@ -280,7 +292,7 @@ impl<R: Read> CaptureReader<R> {
         }
         let at = self.offset;
         self.fill(16).map_err(|got| {
-            err(
+            cut_short(
                 at,
                 format!("truncated packet record header: 16 bytes needed, {got} left"),
             )
@@ -297,7 +309,7 @@ impl<R: Read> CaptureReader<R> {
             ));
         }
         self.fill(16 + incl).map_err(|got| {
-            err(
+            cut_short(
                 at,
                 format!(
                     "truncated packet record: {} data bytes needed, {} left",
@@ -359,7 +371,7 @@ impl<R: Read> CaptureReader<R> {
             return Err(err(at, format!("bad block length {len}")));
         }
         self.fill(len).map_err(|got| {
-            err(
+            cut_short(
                 at,
                 format!("truncated block: {len} bytes announced, {got} left in file"),
             )
@@ -382,7 +394,7 @@ impl<R: Read> CaptureReader<R> {
             }
             let at = self.offset;
             self.fill(8).map_err(|got| {
-                err(
+                cut_short(
                     at,
                     format!("truncated block header: 8 bytes needed, {got} left"),
                 )

@@ -185,7 +185,7 @@ fn tcp(src: IpAddr, dst: IpAddr, b: &[u8], ip_payload: usize) -> Option<Segment>
     Some(Segment {
         src: SocketAddr::new(src, be16(b, 0)?),
         dst: SocketAddr::new(dst, be16(b, 2)?),
-        flags: TcpFlags(b[13]),
+        flags: TcpFlags(u16::from(b[12] & 1) << 8 | u16::from(b[13])),
         seq: be32(b, 4)?,
         ack: be32(b, 8)?,
         len: u32::try_from(len).ok()?,
@@ -312,6 +312,19 @@ pub(crate) mod tests {
         );
         f.extend_from_slice(&[0; 6]);
         assert_eq!(decode(LINKTYPE_ETHERNET, &f).unwrap().len, 0);
+    }
+
+    #[test]
+    fn the_ae_bit_is_read_from_the_byte_before_the_flags() {
+        let mut tcp = tcp_bytes(40000, 80, 0x12, 1000, 2000, 512, b"");
+        tcp[12] |= 1; // AE (RFC 9768), formerly NS
+        let s = decode(
+            LINKTYPE_RAW,
+            &ipv4_bytes([10, 0, 0, 1], [10, 0, 0, 2], &tcp),
+        )
+        .unwrap();
+        assert_eq!(s.flags.tcpdump(), "S.e");
+        assert_eq!(s.len, 0, "the data offset is still the high nibble");
     }
 
     #[test]

@@ -95,7 +95,7 @@ pub struct FlagSet {
     /// As written (`FR`).
     pub letters: String,
     /// The bits any of which a segment must carry.
-    pub mask: u8,
+    pub mask: u16,
 }
 
 impl FlagSet {

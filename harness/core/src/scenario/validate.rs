@@ -1021,7 +1021,7 @@ fn drop_flags(text: &str) -> Option<DropSelect> {
     if text.is_empty() {
         return None;
     }
-    let mut any_of = 0u8;
+    let mut any_of = 0u16;
     for c in text.chars() {
         any_of |= match c {
             'F' => TcpFlags::FIN,

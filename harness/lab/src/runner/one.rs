@@ -222,10 +222,14 @@ pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence,
         }
     }
     write_capture(dir, &cap, &records.events)?;
+    // By time, as capture.pcapng holds them (each port's thread records its
+    // own): the analysis reads packets in their order, like a file's.
+    let mut packets = records.packets;
+    packets.sort_by_key(|p| p.ts_ns);
     let evidence = Evidence {
         client_ips: host_ips(Host::Client),
         server_ips: host_ips(Host::Server),
-        packets: records.packets,
+        packets,
         events: records.events,
         sockets: records.sockets,
         steps,
