@@ -168,6 +168,7 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
         r.write_text(&mut w).map_err(stdout_error)?;
     }
     w.flush().map_err(stdout_error)?;
+    report_not_read(&args.capture, &data.not_read);
     if cut_short.is_some() {
         return Ok(report_cut_short(
             &args.capture,
@@ -396,6 +397,17 @@ fn report_cut_short(path: &std::path::Path, e: Option<&CaptureError>, frames: u6
     }
 }
 
+/// Frames of a link type or EtherType replay does not read: named on stderr
+/// with their count (a capture of them is never a silent "0 TCP segments").
+fn report_not_read(path: &std::path::Path, not_read: &teardown_core::analysis::NotRead) {
+    if let Some(what) = not_read.describe() {
+        eprintln!(
+            "teardown: {}: frames not read, so not in this analysis: {what}",
+            path.display()
+        );
+    }
+}
+
 /// `--summary-only`: stream the file, print summaries as connections finish.
 fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
     let file =
@@ -409,14 +421,19 @@ fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
         connections: 0,
         io_err: None,
     };
-    let (frames, cut_short) = teardown_core::analysis::for_each_segment(
+    let read = teardown_core::analysis::for_each_segment(
         file,
         |ts, port, seg| s.push(ts, port, seg),
         |_, _| {},
     )
     .map_err(|e| teardown_core::bad_input(format!("{}: {e}", args.capture.display())))?;
-    s.finish(frames).map_err(stdout_error)?;
-    Ok(report_cut_short(&args.capture, cut_short.as_ref(), frames))
+    s.finish(read.frames).map_err(stdout_error)?;
+    report_not_read(&args.capture, &read.not_read);
+    Ok(report_cut_short(
+        &args.capture,
+        read.cut_short.as_ref(),
+        read.frames,
+    ))
 }
 
 /// `--summary-only`'s state: the analyzer (created at the first segment,

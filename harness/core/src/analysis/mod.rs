@@ -68,35 +68,82 @@ pub struct CaptureData {
     /// The file ends inside its last record (copied while still being
     /// written): everything before it was read, and this says where.
     pub cut_short: Option<CaptureError>,
+    /// Frames of a link type or EtherType the decoder does not read
+    /// ([`wire::not_understood`]), by what they were, with their count.
+    pub not_read: NotRead,
+}
+
+/// Frames not read, by what they were (`link type 105`, `EtherType 0x88b5`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NotRead(pub Vec<(String, u64)>);
+
+impl NotRead {
+    /// Counts `frame` if [`wire::not_understood`] names it.
+    pub fn count(&mut self, linktype: u16, frame: &[u8]) {
+        if let Some(what) = wire::not_understood(linktype, frame) {
+            match self.0.iter_mut().find(|(w, _)| *w == what) {
+                Some((_, n)) => *n += 1,
+                None => self.0.push((what, 1)),
+            }
+        }
+    }
+
+    /// `link type 105: 3 frames, EtherType 0x88b5: 1 frame`, or `None`.
+    pub fn describe(&self) -> Option<String> {
+        if self.0.is_empty() {
+            return None;
+        }
+        Some(
+            self.0
+                .iter()
+                .map(|(w, n)| format!("{w}: {n} frame{}", if *n == 1 { "" } else { "s" }))
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    }
+}
+
+/// What streaming a capture found besides its segments.
+#[derive(Debug, Default)]
+pub struct Streamed {
+    /// Frames read, TCP or not.
+    pub frames: u64,
+    /// Where the file ends inside its last record, if it does.
+    pub cut_short: Option<CaptureError>,
+    pub not_read: NotRead,
 }
 
 /// Streams a capture: calls `f(ts_ns, interface name, segment)` for every TCP
 /// segment and `c(ts_ns, comment)` for every packet comment. Returns the
-/// number of frames read and, for a file that ends inside its last record,
-/// where (as [`read_capture`]).
+/// number of frames read, the frames not read, and, for a file that ends
+/// inside its last record, where (as [`read_capture`]).
 pub fn for_each_segment<R: Read>(
     src: R,
     mut f: impl FnMut(u64, &str, &wire::Segment),
     mut c: impl FnMut(u64, &str),
-) -> Result<(u64, Option<CaptureError>), CaptureError> {
+) -> Result<Streamed, CaptureError> {
     let mut r = CaptureReader::new(src)?;
-    let mut n = 0u64;
+    let mut out = Streamed::default();
     loop {
         let frame = match r.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) if e.cut_short => return Ok((n, Some(e))),
+            Err(e) if e.cut_short => {
+                out.cut_short = Some(e);
+                break;
+            }
             Err(e) => return Err(e),
         };
-        n += 1;
+        out.frames += 1;
         if let Some(text) = frame.comment {
             c(frame.ts_ns, text);
         }
-        if let Some(seg) = wire::decode(frame.linktype, frame.data) {
-            f(frame.ts_ns, frame.iface_name, &seg);
+        match wire::decode(frame.linktype, frame.data) {
+            Some(seg) => f(frame.ts_ns, frame.iface_name, &seg),
+            None => out.not_read.count(frame.linktype, frame.data),
         }
     }
-    Ok((n, None))
+    Ok(out)
 }
 
 /// Reads a whole capture (pcap or pcapng) into memory. A file that ends
@@ -121,14 +168,16 @@ pub fn read_capture<R: Read>(src: R) -> Result<CaptureData, CaptureError> {
         if let Some(text) = frame.comment {
             data.comments.push((frame.ts_ns, text.to_string()));
         }
-        if let Some(seg) = wire::decode(frame.linktype, frame.data) {
-            let port = frame.iface_name;
-            if !data.interfaces.iter().any(|i| i == port) {
-                data.interfaces.push(port.to_string());
-            }
-            data.packets.push(to_packet(frame.ts_ns, port, &seg));
-            data.frame_numbers.push(data.frames);
+        let Some(seg) = wire::decode(frame.linktype, frame.data) else {
+            data.not_read.count(frame.linktype, frame.data);
+            continue;
+        };
+        let port = frame.iface_name;
+        if !data.interfaces.iter().any(|i| i == port) {
+            data.interfaces.push(port.to_string());
         }
+        data.packets.push(to_packet(frame.ts_ns, port, &seg));
+        data.frame_numbers.push(data.frames);
     }
     Ok(data)
 }
