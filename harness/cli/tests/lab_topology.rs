@@ -14,22 +14,32 @@ fn unique(tag: &str) -> String {
     format!("t{}{}", tag, std::process::id() % 100000)
 }
 
-/// Connects client -> server over `addr` and echoes a few bytes.
-fn exchange(lab: &Lab, addr: SocketAddr) {
+/// A listener on `addr` in the server, whose one accepted connection
+/// `serve` handles on a thread, and the client's connection to it.
+fn connected<T: Send + 'static>(
+    lab: &Lab,
+    addr: SocketAddr,
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (TcpStream, std::thread::JoinHandle<T>) {
     let listener = lab
         .server
         .run(move || Ok(TcpListener::bind(addr)?))
         .unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let server = std::thread::spawn(move || serve(listener.accept().unwrap().0));
+    let c = lab
+        .client
+        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
+        .unwrap();
+    (c, server)
+}
+
+/// Connects client -> server over `addr` and echoes a few bytes.
+fn exchange(lab: &Lab, addr: SocketAddr) {
+    let (mut c, server) = connected(lab, addr, |mut s| {
         let mut buf = [0u8; 5];
         s.read_exact(&mut buf).unwrap();
         s.write_all(&buf).unwrap();
     });
-    let mut c = lab
-        .client
-        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
-        .unwrap();
     c.write_all(b"hello").unwrap();
     let mut back = [0u8; 5];
     c.read_exact(&mut back).unwrap();
@@ -224,20 +234,11 @@ fn read_back(path: &std::path::Path) -> Vec<teardown_core::evidence::Packet> {
 /// Writes `bytes` from client to server over `addr` in 64 KiB writes (each
 /// one a GSO super-frame for a sender that may build them), and reads it all.
 fn stream(lab: &Lab, addr: SocketAddr, bytes: usize) {
-    let listener = lab
-        .server
-        .run(move || Ok(TcpListener::bind(addr)?))
-        .unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
+    let (mut c, server) = connected(lab, addr, |mut s| {
         let mut got = Vec::new();
         s.read_to_end(&mut got).unwrap();
         got.len()
     });
-    let mut c = lab
-        .client
-        .run(move || Ok(TcpStream::connect_timeout(&addr, Duration::from_secs(5))?))
-        .unwrap();
     let chunk = vec![7u8; 64 * 1024];
     let mut left = bytes;
     while left > 0 {
@@ -261,7 +262,24 @@ fn check_cable_capture(topology: Topology, tag: &str) {
     let capture = Capture::start(port_specs(&lab), recorder.clone()).expect("capture");
     stream(&lab, "198.18.0.2:9100".parse().unwrap(), 4 << 20);
     stream(&lab, "[fd00:7d::2]:9101".parse().unwrap(), 2 << 20);
-    std::thread::sleep(Duration::from_millis(100));
+    // Stop once both ports saw each connection's two FINs (each port's
+    // frames arrive in order, so its data came before them).
+    let closed = recorder.wait_for(Instant::now() + Duration::from_secs(5), |r| {
+        ["client-port", "server-port"].iter().all(|port| {
+            [9100u16, 9101].iter().all(|dport| {
+                r.packets
+                    .iter()
+                    .filter(|p| {
+                        p.port == *port
+                            && (p.dst.port() == *dport || p.src.port() == *dport)
+                            && p.flags.has(teardown_core::evidence::TcpFlags::FIN)
+                    })
+                    .count()
+                    >= 2
+            })
+        })
+    });
+    assert!(closed, "{topology:?}: the closes did not reach both ports");
     let result = capture.stop();
     assert!(
         result.drops.iter().all(|d| *d == 0),
