@@ -3,10 +3,10 @@
 # against the read floor (`cat` of the file from the page cache),
 # `tshark -q -z conv,tcp` and `tcpdump -nn` on a large synthetic capture
 # (harness/cli/examples/gen_capture.rs), side by side in one run.
-# Usage: bench/replay.sh [PACKETS]   (default 5000000; the capture is cached in target/bench/)
+# Usage: bench/replay.sh [PACKETS]   (default 2000000, the issue's size; the capture is cached in target/bench/)
 set -eu
 cd "$(dirname "$0")/.."
-N=${1:-5000000}
+N=${1:-2000000}
 mkdir -p target/bench
 CAP=target/bench/replay-$N.pcap
 cargo build --release --quiet --bin teardown --example gen_capture

@@ -516,3 +516,102 @@ fn frames_of_an_unread_link_type_are_named_on_stderr() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Full text output streams a one-port capture; its lines say what the
+/// loaded analysis (`--json`) says, packet for packet: frame, connection,
+/// direction, flags, numbers and classes; each connection is introduced
+/// before its first line, and the counts come last.
+#[test]
+fn streamed_lines_match_the_loaded_analysis() {
+    for name in [
+        "close3.pcapng",
+        "close4.pcap",
+        "keepalive.pcapng",
+        "refused.pcap",
+        "retrans.pcapng",
+        "rst-v6.pcap",
+        "silent.pcapng",
+        "zerowin.pcap",
+    ] {
+        let path = golden(name);
+        let (code, text, err) = run(&["replay", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}: {err}");
+        let (code, json, _) = run(&["replay", "--json", path.to_str().unwrap()]);
+        assert_eq!(code, 0, "{name}");
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let packets = v["packets"].as_array().unwrap();
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| {
+                l.split_whitespace()
+                    .nth(2)
+                    .is_some_and(|c| c.starts_with('#'))
+            })
+            .collect();
+        assert_eq!(lines.len(), packets.len(), "{name}: {text}");
+        for (line, p) in lines.iter().zip(packets) {
+            let mut want = format!(
+                "{} {:.6} #{} {} {} seq {} ack {} len {} win {}",
+                p["frame"],
+                p["t"].as_f64().unwrap(),
+                p["conn"],
+                p["dir"].as_str().unwrap(),
+                p["flags"].as_str().unwrap(),
+                p["seq"],
+                p["ack"],
+                p["len"],
+                p["win"]
+            );
+            let classes: Vec<&str> = p["classes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c.as_str().unwrap())
+                .collect();
+            if !classes.is_empty() {
+                want.push_str(&format!(" [{}]", classes.join(", ")));
+            }
+            let got = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(got, want, "{name}");
+        }
+        for c in v["connections"].as_array().unwrap() {
+            let intro = format!(
+                "  #{} client {} server {}",
+                c["id"],
+                c["client"].as_str().unwrap(),
+                c["server"].as_str().unwrap()
+            );
+            let at = text
+                .find(&intro)
+                .unwrap_or_else(|| panic!("{name}: no {intro:?}"));
+            let first = text
+                .find(&format!(" #{:<3} ", c["id"].to_string()))
+                .unwrap();
+            assert!(
+                at < first,
+                "{name}: #{} introduced before its first line",
+                c["id"]
+            );
+        }
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.ends_with(&format!(
+                "{} TCP segments ({} frames), {} connection(s), interfaces: {}",
+                packets.len(),
+                packets.last().unwrap()["frame"]
+                    .as_u64()
+                    .unwrap()
+                    .max(packets.len() as u64),
+                v["connections"].as_array().unwrap().len(),
+                v["interfaces"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|i| i.as_str().unwrap())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+            "{name}: {last}"
+        );
+    }
+}

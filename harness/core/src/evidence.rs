@@ -58,16 +58,24 @@ impl TcpFlags {
     /// tcpdump's notation, letters in tcpdump's order: `S`, `S.`, `F.`, `FP.`,
     /// `R.`, `.`, `S.E` (a SYN-ACK with ECE), `none` for no flag at all.
     pub fn tcpdump(self) -> String {
-        let s: String = Self::LETTERS
-            .iter()
-            .filter(|(bit, _)| self.has(*bit))
-            .map(|(_, c)| *c)
-            .collect();
-        if s.is_empty() {
-            "none".to_string()
-        } else {
-            s
+        let mut b = Vec::with_capacity(9);
+        self.push_tcpdump(&mut b);
+        String::from_utf8(b).unwrap_or_default()
+    }
+
+    /// Appends [`TcpFlags::tcpdump`]'s text to `out` (no allocation: full
+    /// replay writes one per packet); returns its length.
+    pub fn push_tcpdump(self, out: &mut Vec<u8>) -> usize {
+        let before = out.len();
+        for (bit, c) in Self::LETTERS {
+            if self.has(bit) {
+                out.push(c as u8);
+            }
         }
+        if out.len() == before {
+            out.extend_from_slice(b"none");
+        }
+        out.len() - before
     }
 
     /// Parses tcpdump's notation, its letters in any order (the inverse of

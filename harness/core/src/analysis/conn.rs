@@ -158,52 +158,79 @@ pub struct ConnSummary {
     pub port: usize,
 }
 
-/// FxHash (rustc's): fast for small fixed keys; not DoS-resistant, which a
-/// capture reader needs less than speed.
-#[derive(Default)]
-struct Fx(u64);
+/// A 4-tuple, either order: both ends as IPv6 addresses in two words (IPv4
+/// mapped, with the family apart: an IPv6 packet from `::ffff:a.b.c.d` is
+/// another connection) and ports, 40 bytes where `(SocketAddr, SocketAddr)`
+/// takes 64; built and compared with integer operations only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key {
+    lo: [u64; 2],
+    hi: [u64; 2],
+    /// The low end's port, high 16 bits; the high end's, low 16.
+    ports: u32,
+    v6: bool,
+}
 
-impl Hasher for Fx {
+/// An end as (address words, port), ordered as the tuple.
+fn end_of(a: SocketAddr) -> ([u64; 2], u16) {
+    let words = match a.ip() {
+        IpAddr::V4(v4) => [0, 0xffff_0000_0000 | u64::from(v4.to_bits())],
+        IpAddr::V6(v6) => {
+            let b = v6.to_bits();
+            [(b >> 64) as u64, b as u64]
+        }
+    };
+    (words, a.port())
+}
+
+impl Key {
+    /// The key of the connection between `a` and `b`, either way round.
+    fn new(a: SocketAddr, b: SocketAddr) -> Key {
+        let v6 = a.is_ipv6();
+        let (a, b) = (end_of(a), end_of(b));
+        let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+        Key {
+            lo: lo.0,
+            hi: hi.0,
+            ports: u32::from(lo.1) << 16 | u32::from(hi.1),
+            v6,
+        }
+    }
+
+    /// A well-mixed hash: `HashMap` picks buckets by its low bits.
+    fn mixed(&self) -> u64 {
+        const K: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut h = (self.lo[0] ^ self.hi[0].rotate_left(23)).wrapping_mul(K);
+        h = (h ^ self.lo[1]).wrapping_mul(K);
+        h = (h ^ self.hi[1]).wrapping_mul(K);
+        h = (h ^ u64::from(self.ports) ^ u64::from(self.v6) << 40).wrapping_mul(K);
+        h ^ (h >> 31)
+    }
+}
+
+impl std::hash::Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        h.write_u64(self.mixed());
+    }
+}
+
+/// The hasher of [`Key`]s: the key mixes itself ([`Key::mixed`]), this
+/// passes it on (std's SipHash would cost more than the rest of a packet's
+/// analysis; a capture reader needs no defence against chosen keys).
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
     fn finish(&self) -> u64 {
         self.0
     }
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut v = [0u8; 8];
-            v[..chunk.len()].copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(v));
+        for b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(*b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
         }
     }
-    fn write_u8(&mut self, i: u8) {
-        self.add(i as u64)
-    }
-    fn write_u16(&mut self, i: u16) {
-        self.add(i as u64)
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.add(i as u64)
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.add(i)
-    }
-    fn write_usize(&mut self, i: usize) {
-        self.add(i as u64)
-    }
-}
-
-impl Fx {
-    fn add(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-}
-
-type Key = (SocketAddr, SocketAddr);
-
-fn key(a: SocketAddr, b: SocketAddr) -> Key {
-    if a <= b {
-        (a, b)
-    } else {
-        (b, a)
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
     }
 }
 
@@ -303,6 +330,9 @@ fn other(s: Side) -> Side {
 
 struct Conn {
     id: u64,
+    key: Key,
+    /// In the table (a slot handed out by `evict` is free for reuse).
+    open: bool,
     client: SocketAddr,
     server: SocketAddr,
     /// Initial sequence number per direction (client, server), for relative numbers.
@@ -376,7 +406,11 @@ impl Conn {
 
 /// The streaming connection analyzer.
 pub struct Analyzer {
-    map: HashMap<Key, Conn, BuildHasherDefault<Fx>>,
+    /// Open connections: the 4-tuple to its slot in `conns`.
+    map: HashMap<Key, u32, BuildHasherDefault<KeyHasher>>,
+    /// The connections, by slot; `free` lists the slots handed out.
+    conns: Vec<Conn>,
+    free: Vec<u32>,
     client_ips: Vec<IpAddr>,
     next_id: u64,
     start_ns: Option<u64>,
@@ -390,6 +424,8 @@ impl Analyzer {
     pub fn new(client_ips: Vec<IpAddr>) -> Analyzer {
         Analyzer {
             map: HashMap::default(),
+            conns: Vec::new(),
+            free: Vec::new(),
             client_ips,
             next_id: 1,
             start_ns: None,
@@ -410,21 +446,34 @@ impl Analyzer {
     /// Analyzes one segment captured at `ts_ns` on port number `port`.
     pub fn push(&mut self, ts_ns: u64, port: usize, s: &Segment) -> SegInfo {
         let start = *self.start_ns.get_or_insert(ts_ns);
-        let k = key(s.src, s.dst);
-        // A new SYN on a used 4-tuple starts a new connection (port reuse).
-        if self.map.get(&k).is_some_and(|c| c.reused_by(s)) {
-            if let Some(old) = self.map.remove(&k) {
-                self.done.push(summarize(&old, start));
-            }
-        }
-        let c = match self.map.entry(k) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let c = new_conn(&self.client_ips, self.next_id, s);
+        let k = Key::new(s.src, s.dst);
+        let slot = match self.map.get(&k).copied() {
+            // A new SYN on a used 4-tuple starts a new connection (port reuse).
+            Some(i) if self.conns[i as usize].reused_by(s) => {
+                self.done.push(summarize(&self.conns[i as usize], start));
+                self.conns[i as usize] = new_conn(&self.client_ips, self.next_id, k, s);
                 self.next_id += 1;
-                e.insert(c)
+                i
+            }
+            Some(i) => i,
+            None => {
+                let c = new_conn(&self.client_ips, self.next_id, k, s);
+                self.next_id += 1;
+                let i = match self.free.pop() {
+                    Some(i) => {
+                        self.conns[i as usize] = c;
+                        i
+                    }
+                    None => {
+                        self.conns.push(c);
+                        (self.conns.len() - 1) as u32
+                    }
+                };
+                self.map.insert(k, i);
+                i
             }
         };
+        let c = &mut self.conns[slot as usize];
         let dir = if s.src == c.client {
             Side::Client
         } else {
@@ -460,14 +509,18 @@ impl Analyzer {
     pub fn evict(&mut self, now_ns: u64, linger_ns: u64) -> Vec<ConnSummary> {
         let start = self.start_ns();
         let mut out = std::mem::take(&mut self.done);
-        self.map.retain(|_, c| {
-            if c.finished() && c.last_ns().saturating_add(linger_ns) < now_ns {
+        let mut gone = Vec::new();
+        for (i, c) in self.conns.iter().enumerate() {
+            if c.open && c.finished() && c.last_ns().saturating_add(linger_ns) < now_ns {
                 out.push(summarize(c, start));
-                false
-            } else {
-                true
+                gone.push(i);
             }
-        });
+        }
+        for i in gone {
+            self.conns[i].open = false;
+            self.map.remove(&self.conns[i].key);
+            self.free.push(i as u32);
+        }
         out.sort_by_key(|s| s.id);
         out
     }
@@ -476,13 +529,18 @@ impl Analyzer {
     pub fn finish(mut self) -> Vec<ConnSummary> {
         let start = self.start_ns();
         let mut out = std::mem::take(&mut self.done);
-        out.extend(self.map.values().map(|c| summarize(c, start)));
+        out.extend(
+            self.conns
+                .iter()
+                .filter(|c| c.open)
+                .map(|c| summarize(c, start)),
+        );
         out.sort_by_key(|s| s.id);
         out
     }
 }
 
-fn new_conn(client_ips: &[IpAddr], id: u64, s: &Segment) -> Conn {
+fn new_conn(client_ips: &[IpAddr], id: u64, key: Key, s: &Segment) -> Conn {
     let syn_only = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
     let synack = s.flags.has(TcpFlags::SYN) && s.flags.has(TcpFlags::ACK);
     let src_is_client = if client_ips.contains(&s.src.ip()) {
@@ -503,6 +561,8 @@ fn new_conn(client_ips: &[IpAddr], id: u64, s: &Segment) -> Conn {
     };
     Conn {
         id,
+        key,
+        open: true,
         client,
         server,
         base: [None, None],

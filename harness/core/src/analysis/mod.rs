@@ -11,7 +11,7 @@
 //! - [`conn`]: per-connection analysis ([`conn::Analyzer`]), Wireshark's names.
 //!
 //! [`read_capture`] loads a whole capture into the shared evidence types;
-//! [`for_each_segment`] streams one with memory bounded by one block.
+//! [`for_each_frame`] streams one with memory bounded by one block.
 
 pub mod conn;
 pub mod pcap;
@@ -113,15 +113,25 @@ pub struct Streamed {
     pub not_read: NotRead,
 }
 
-/// Streams a capture: calls `f(ts_ns, interface name, segment)` for every TCP
-/// segment and `c(ts_ns, comment)` for every packet comment. Returns the
-/// number of frames read, the frames not read, and, for a file that ends
+/// One frame as [`for_each_frame`] streams it.
+pub struct Seen<'a> {
+    /// The frame's number in the file (1-based, every frame counted, as
+    /// Wireshark's `frame.number`).
+    pub frame: u64,
+    pub ts_ns: u64,
+    /// The pcapng interface name (`capture` for pcap files).
+    pub port: &'a str,
+    /// Its packet comment (pcapng `opt_comment`), if any.
+    pub comment: Option<&'a str>,
+    /// Its TCP segment, when it carries one.
+    pub seg: Option<wire::Segment>,
+}
+
+/// Streams a capture: calls `f` for every frame, in file order, with its
+/// TCP segment decoded. Returns the number of frames read, the frames not
+/// read (named by [`wire::not_understood`]), and, for a file that ends
 /// inside its last record, where (as [`read_capture`]).
-pub fn for_each_segment<R: Read>(
-    src: R,
-    mut f: impl FnMut(u64, &str, &wire::Segment),
-    mut c: impl FnMut(u64, &str),
-) -> Result<Streamed, CaptureError> {
+pub fn for_each_frame<R: Read>(src: R, mut f: impl FnMut(&Seen)) -> Result<Streamed, CaptureError> {
     let mut r = CaptureReader::new(src)?;
     let mut out = Streamed::default();
     loop {
@@ -135,15 +145,28 @@ pub fn for_each_segment<R: Read>(
             Err(e) => return Err(e),
         };
         out.frames += 1;
-        if let Some(text) = frame.comment {
-            c(frame.ts_ns, text);
+        let seg = wire::decode(frame.linktype, frame.data);
+        if seg.is_none() {
+            out.not_read.count(frame.linktype, frame.data);
         }
-        match wire::decode(frame.linktype, frame.data) {
-            Some(seg) => f(frame.ts_ns, frame.iface_name, &seg),
-            None => out.not_read.count(frame.linktype, frame.data),
-        }
+        f(&Seen {
+            frame: out.frames,
+            ts_ns: frame.ts_ns,
+            port: frame.iface_name,
+            comment: frame.comment,
+            seg,
+        });
     }
     Ok(out)
+}
+
+/// The interface names a capture declares before its first frame (pcapng
+/// interface blocks; `capture` for a pcap file), or `None` if it does not
+/// begin as a capture. Tells whether a capture is the harness's two-port one.
+pub fn leading_interfaces<R: Read>(src: R) -> Option<Vec<String>> {
+    let mut r = CaptureReader::new(src).ok()?;
+    let _ = r.next_frame();
+    Some(r.interfaces().iter().map(|i| i.name.clone()).collect())
 }
 
 /// Reads a whole capture (pcap or pcapng) into memory. A file that ends

@@ -5,17 +5,30 @@
 //! file and the run's `events.jsonl` / `sockets.jsonl` next to the capture
 //! when present). A capture it cannot read is bad input (exit 2, with the
 //! byte offset). `--scenario` exits 0 when every packet expectation holds,
-//! 1 otherwise. `--summary-only` streams the file with memory bounded by the
-//! connections open at once: summaries are printed as connections finish.
+//! 1 otherwise. `--summary-only` and the full text output stream the file
+//! ([`stream`]), with memory bounded by the connections: summaries are
+//! printed as connections finish. The harness's two-port capture, `--json`
+//! and `--scenario` load it whole (the two ports' copies of a segment are
+//! paired; JSON is one document).
+//!
+//! - [`line`]: one segment's line, formatted by hand.
+//! - [`stream`]: the streamed replays.
+//! - [`summary`]: connection summaries; what stderr says about the file.
 
-use crate::exit::{path_error, stdout_error};
+mod line;
+mod stream;
+mod summary;
+
+use crate::exit::stdout_error;
+use line::{dir_text, push_comment, push_segment, SegLine};
 use serde::Serialize;
 use std::io::Write;
-use teardown_core::analysis::conn::{Analyzer, ConnSummary, SegInfo};
+use summary::{report_cut_short, report_not_read, write_summary};
+use teardown_core::analysis::conn::{ConnSummary, SegInfo};
 use teardown_core::analysis::{
-    analyze_evidence, evidence_from_capture, wire_segments, CaptureData, CaptureError, WireSeg,
+    analyze_evidence, evidence_from_capture, wire_segments, CaptureData, WireSeg,
 };
-use teardown_core::evidence::{Check, Evidence, Side};
+use teardown_core::evidence::{Check, Evidence};
 use teardown_lab::files::{load_scenario as read_scenario, read_capture_file};
 
 /// `teardown replay CAPTURE`.
@@ -69,13 +82,6 @@ struct ReplayOut<'a> {
     comments: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     checks: Option<&'a [Check]>,
-}
-
-fn dir_text(d: Side) -> &'static str {
-    match d {
-        Side::Client => "C>S",
-        Side::Server => "S>C",
-    }
 }
 
 /// The lines of a JSON-lines file as values, or `None` if it can't be read;
@@ -137,7 +143,15 @@ fn load_run_files(capture: &std::path::Path, ev: &mut Evidence) -> anyhow::Resul
 
 pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     if args.summary_only && args.scenario.is_none() {
-        return summary_only(&args);
+        let what = if args.json {
+            stream::Output::SummariesJson
+        } else {
+            stream::Output::Summaries
+        };
+        return stream::replay(&args.capture, args.absolute_seq, what);
+    }
+    if !args.json && args.scenario.is_none() && !two_port_capture(&args.capture) {
+        return stream::replay(&args.capture, args.absolute_seq, stream::Output::Lines);
     }
     let data = read_capture_file(&args.capture)?;
     let mut ev = evidence_from_capture(&data);
@@ -266,9 +280,53 @@ impl Replay<'_> {
         Ok(())
     }
 
-    /// tcpdump-like lines, the connections' endings, the scenario's checks.
+    /// tcpdump-like lines, the connections' endings, the scenario's checks
+    /// (the layout the streamed replay prints, [`stream`]).
     fn write_text(&self, w: &mut impl Write) -> std::io::Result<()> {
         let (ev, data) = (self.ev, self.data);
+        writeln!(
+            w,
+            "  frame, seconds since the first frame, connection, direction, tcpdump's flags"
+        )?;
+        let two_ports = self.wire.iter().any(|s| s.received.is_some() || s.lost);
+        if two_ports {
+            writeln!(
+                w,
+                "one line per segment on the wire, timed on the sender's port"
+            )?;
+        }
+        let rel = |ts: u64| ts.saturating_sub(ev.start_ns);
+        let mut line = Vec::with_capacity(256);
+        let mut comments = data.comments.iter().peekable();
+        let mut introduced = 0;
+        for s in &self.wire {
+            let ts_ns = ev.packets[s.sent].ts_ns;
+            while let Some((ts, text)) = comments.next_if(|(ts, _)| *ts <= ts_ns) {
+                line.clear();
+                push_comment(&mut line, rel(*ts), text);
+                writeln!(w, "{}", String::from_utf8_lossy(&line))?;
+            }
+            let conn = self.infos[s.sent].conn;
+            if conn > introduced {
+                introduced = conn;
+                if let Some(c) = self.conns.iter().find(|c| c.id == conn) {
+                    writeln!(w, "  #{} client {} server {}", c.id, c.client, c.server)?;
+                }
+            }
+            line.clear();
+            self.segment_line(&mut line, s, two_ports);
+            line.push(b'\n');
+            w.write_all(&line)?;
+        }
+        for (ts, text) in comments {
+            line.clear();
+            push_comment(&mut line, rel(*ts), text);
+            writeln!(w, "{}", String::from_utf8_lossy(&line))?;
+        }
+        writeln!(w)?;
+        for c in &self.conns {
+            write_summary(w, c)?;
+        }
         writeln!(
             w,
             "{}: {} TCP segments ({} frames), {} connection(s), interfaces: {}",
@@ -278,35 +336,6 @@ impl Replay<'_> {
             self.conns.len(),
             data.interfaces.join(", ")
         )?;
-        writeln!(
-            w,
-            "  frame, seconds since the first frame, connection, direction, tcpdump's flags"
-        )?;
-        for c in &self.conns {
-            writeln!(w, "  #{} client {} server {}", c.id, c.client, c.server)?;
-        }
-        let two_ports = self.wire.iter().any(|s| s.received.is_some() || s.lost);
-        if two_ports {
-            writeln!(
-                w,
-                "one line per segment on the wire, timed on the sender's port"
-            )?;
-        }
-        let mut comments = data.comments.iter().peekable();
-        for s in &self.wire {
-            let ts_ns = ev.packets[s.sent].ts_ns;
-            while let Some((ts, text)) = comments.next_if(|(ts, _)| *ts <= ts_ns) {
-                writeln!(w, "{:>7} {:>12.6}     -- {text}", "", ev.rel_secs(*ts))?;
-            }
-            writeln!(w, "{}", self.segment_line(s, two_ports))?;
-        }
-        for (ts, text) in comments {
-            writeln!(w, "{:>7} {:>12.6}     -- {text}", "", ev.rel_secs(*ts))?;
-        }
-        writeln!(w)?;
-        for c in &self.conns {
-            write_summary(w, c)?;
-        }
         if let Some(checks) = &self.checks {
             writeln!(w, "scenario checks:")?;
             for c in checks {
@@ -320,190 +349,44 @@ impl Replay<'_> {
     }
 
     /// One segment on the wire, timed on the sender's port.
-    fn segment_line(&self, s: &WireSeg, two_ports: bool) -> String {
+    fn segment_line(&self, out: &mut Vec<u8>, s: &WireSeg, two_ports: bool) {
         let i = s.sent;
         let p = &self.ev.packets[i];
         let info = &self.infos[i];
-        let mut line = format!(
-            "{:>7} {:>12.6} #{:<3} {} {:<4} seq {} ack {} len {} win {}",
-            self.frame(i),
-            self.ev.rel_secs(p.ts_ns),
-            info.conn,
-            dir_text(info.dir),
-            p.flags.tcpdump(),
-            self.num(info.rel_seq, p.seq),
-            self.num(info.rel_ack, p.ack),
-            p.len,
-            p.win
+        let several = !two_ports && self.data.interfaces.len() > 1;
+        push_segment(
+            out,
+            &SegLine {
+                frame: self.frame(i),
+                rel_ns: p.ts_ns.saturating_sub(self.ev.start_ns),
+                conn: info.conn,
+                dir: info.dir,
+                flags: p.flags,
+                seq: self.num(info.rel_seq, p.seq),
+                ack: self.num(info.rel_ack, p.ack),
+                len: p.len,
+                win: p.win,
+                port: several.then_some(p.port.as_str()),
+                classes: info.classes,
+            },
         );
-        if !two_ports && self.data.interfaces.len() > 1 {
-            line.push_str(&format!(" on {}", p.port));
-        }
-        let names = info.classes.names();
-        if !names.is_empty() {
-            line.push_str(&format!(" [{}]", names.join(", ")));
-        }
         if s.lost {
-            line.push_str(&format!(" LOST IN THE WIRE (seen on {} only)", p.port));
-        } else if two_ports && s.received.is_none() {
-            line.push_str(&format!(" (seen on {} only)", p.port));
-        }
-        line
-    }
-}
-
-fn write_summary(w: &mut impl Write, c: &ConnSummary) -> std::io::Result<()> {
-    let first = match c.closed_first {
-        Some(s) => format!(", {} closed first", s.name()),
-        None => String::new(),
-    };
-    writeln!(
-        w,
-        "connection #{} {} -> {}: {}{first}",
-        c.id,
-        c.client,
-        c.server,
-        c.ending.name()
-    )?;
-    writeln!(w, "  {}", c.detail)?;
-    writeln!(
-        w,
-        "  {} packets, {} bytes C>S, {} bytes S>C, {} retransmissions, {} keep-alives",
-        c.packets, c.bytes_c2s, c.bytes_s2c, c.retransmissions, c.keep_alives
-    )?;
-    for e in &c.evidence {
-        writeln!(w, "    {e}")?;
-    }
-    Ok(())
-}
-
-/// How long (capture time) a finished connection is kept for late segments
-/// (a retransmitted last ACK, a second RST) before its summary is printed.
-pub const LINGER_NS: u64 = 2_000_000_000;
-
-/// A file that ends inside its last record: as tcpdump and tshark, every
-/// whole packet was shown; then stderr says where the file ends, and the
-/// exit status (2) that the input was incomplete. 0 when it was whole.
-fn report_cut_short(path: &std::path::Path, e: Option<&CaptureError>, frames: u64) -> i32 {
-    match e {
-        Some(e) => {
-            eprintln!(
-                "teardown: {}: the file ends inside a record {e}; the {frames} whole frames before it were read",
-                path.display()
+            out.extend_from_slice(
+                format!(" LOST IN THE WIRE (seen on {} only)", p.port).as_bytes(),
             );
-            2
+        } else if two_ports && s.received.is_none() {
+            out.extend_from_slice(format!(" (seen on {} only)", p.port).as_bytes());
         }
-        None => 0,
     }
 }
 
-/// Frames of a link type or EtherType replay does not read: named on stderr
-/// with their count (a capture of them is never a silent "0 TCP segments").
-fn report_not_read(path: &std::path::Path, not_read: &teardown_core::analysis::NotRead) {
-    if let Some(what) = not_read.describe() {
-        eprintln!(
-            "teardown: {}: frames not read, so not in this analysis: {what}",
-            path.display()
-        );
-    }
-}
-
-/// `--summary-only`: stream the file, print summaries as connections finish.
-fn summary_only(args: &ReplayArgs) -> anyhow::Result<i32> {
-    let file =
-        std::fs::File::open(&args.capture).map_err(|e| path_error("reading", &args.capture, e))?;
-    let mut s = Streamed {
-        json: args.json,
-        w: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
-        analyzer: None,
-        ports: Vec::new(),
-        segments: 0,
-        connections: 0,
-        io_err: None,
-    };
-    let read = teardown_core::analysis::for_each_segment(
-        file,
-        |ts, port, seg| s.push(ts, port, seg),
-        |_, _| {},
-    )
-    .map_err(|e| teardown_core::bad_input(format!("{}: {e}", args.capture.display())))?;
-    s.finish(read.frames).map_err(stdout_error)?;
-    report_not_read(&args.capture, &read.not_read);
-    Ok(report_cut_short(
-        &args.capture,
-        read.cut_short.as_ref(),
-        read.frames,
-    ))
-}
-
-/// `--summary-only`'s state: the analyzer (created at the first segment,
-/// when the interface names tell whether it is the harness's capture) and
-/// the output.
-struct Streamed<W: Write> {
-    json: bool,
-    w: W,
-    analyzer: Option<Analyzer>,
-    ports: Vec<String>,
-    segments: u64,
-    connections: usize,
-    /// The first output error: reading goes on, it is reported at the end.
-    io_err: Option<std::io::Error>,
-}
-
-impl<W: Write> Streamed<W> {
-    fn push(&mut self, ts: u64, port: &str, seg: &teardown_core::analysis::wire::Segment) {
-        let an = self.analyzer.get_or_insert_with(|| {
-            let harness = port == "client-port" || port == "server-port";
-            Analyzer::new(if harness {
-                teardown_core::analysis::harness_ips().0
-            } else {
-                Vec::new()
-            })
-        });
-        let pi = match self.ports.iter().position(|p| p == port) {
-            Some(i) => i,
-            None => {
-                self.ports.push(port.to_string());
-                self.ports.len() - 1
-            }
-        };
-        an.push(ts, pi, seg);
-        self.segments += 1;
-        if self.segments.is_multiple_of(1 << 16) {
-            let list = an.evict(ts, LINGER_NS);
-            if let Err(e) = self.emit(list) {
-                self.io_err.get_or_insert(e);
-            }
-        }
-    }
-
-    fn emit(&mut self, list: Vec<ConnSummary>) -> std::io::Result<()> {
-        self.connections += list.len();
-        for c in list {
-            if self.json {
-                serde_json::to_writer(&mut self.w, &c).map_err(std::io::Error::from)?;
-                writeln!(self.w)?;
-            } else {
-                write_summary(&mut self.w, &c)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(mut self, frames: u64) -> std::io::Result<()> {
-        if let Some(e) = self.io_err.take() {
-            return Err(e);
-        }
-        if let Some(an) = self.analyzer.take() {
-            self.emit(an.finish())?;
-        }
-        if !self.json {
-            let (n, total) = (self.segments, self.connections);
-            writeln!(
-                self.w,
-                "{frames} frames, {n} TCP segments, {total} connections"
-            )?;
-        }
-        self.w.flush()
-    }
+/// Whether the capture is the harness's merged one: both wire ports, whose
+/// copies of a segment replay pairs (so it reads the file whole).
+fn two_port_capture(path: &std::path::Path) -> bool {
+    std::fs::File::open(path)
+        .ok()
+        .and_then(teardown_core::analysis::leading_interfaces)
+        .is_some_and(|names| {
+            names.iter().any(|n| n == "client-port") && names.iter().any(|n| n == "server-port")
+        })
 }
