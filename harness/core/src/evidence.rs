@@ -64,8 +64,8 @@ impl TcpFlags {
     }
 
     /// Appends [`TcpFlags::tcpdump`]'s text to `out` (no allocation: full
-    /// replay writes one per packet); returns its length.
-    pub fn push_tcpdump(self, out: &mut Vec<u8>) -> usize {
+    /// replay writes one per packet).
+    pub fn push_tcpdump(self, out: &mut Vec<u8>) {
         let before = out.len();
         for (bit, c) in Self::LETTERS {
             if self.has(bit) {
@@ -75,7 +75,6 @@ impl TcpFlags {
         if out.len() == before {
             out.extend_from_slice(b"none");
         }
-        out.len() - before
     }
 
     /// Parses tcpdump's notation, its letters in any order (the inverse of

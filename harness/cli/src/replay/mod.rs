@@ -148,10 +148,17 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
         } else {
             stream::Output::Summaries
         };
-        return stream::replay(&args.capture, args.absolute_seq, what);
+        return stream::replay(&args.capture, args.absolute_seq, false, what);
     }
-    if !args.json && args.scenario.is_none() && !two_port_capture(&args.capture) {
-        return stream::replay(&args.capture, args.absolute_seq, stream::Output::Lines);
+    let names = leading_interfaces(&args.capture);
+    if !args.json && args.scenario.is_none() && !two_port_capture(&names) {
+        let several = names.len() > 1;
+        return stream::replay(
+            &args.capture,
+            args.absolute_seq,
+            several,
+            stream::Output::Lines,
+        );
     }
     let data = read_capture_file(&args.capture)?;
     let mut ev = evidence_from_capture(&data);
@@ -304,7 +311,8 @@ impl Replay<'_> {
             while let Some((ts, text)) = comments.next_if(|(ts, _)| *ts <= ts_ns) {
                 line.clear();
                 push_comment(&mut line, rel(*ts), text);
-                writeln!(w, "{}", String::from_utf8_lossy(&line))?;
+                line.push(b'\n');
+                w.write_all(&line)?;
             }
             let conn = self.infos[s.sent].conn;
             if conn > introduced {
@@ -321,7 +329,8 @@ impl Replay<'_> {
         for (ts, text) in comments {
             line.clear();
             push_comment(&mut line, rel(*ts), text);
-            writeln!(w, "{}", String::from_utf8_lossy(&line))?;
+            line.push(b'\n');
+            w.write_all(&line)?;
         }
         writeln!(w)?;
         for c in &self.conns {
@@ -380,13 +389,17 @@ impl Replay<'_> {
     }
 }
 
-/// Whether the capture is the harness's merged one: both wire ports, whose
-/// copies of a segment replay pairs (so it reads the file whole).
-fn two_port_capture(path: &std::path::Path) -> bool {
+/// The interface names the capture declares before its first frame (none
+/// when it cannot be opened or is no capture: reading it whole says why).
+fn leading_interfaces(path: &std::path::Path) -> Vec<String> {
     std::fs::File::open(path)
         .ok()
         .and_then(teardown_core::analysis::leading_interfaces)
-        .is_some_and(|names| {
-            names.iter().any(|n| n == "client-port") && names.iter().any(|n| n == "server-port")
-        })
+        .unwrap_or_default()
+}
+
+/// Whether these are the harness's merged capture's interfaces: both wire
+/// ports, whose copies of a segment replay pairs (so it reads the file whole).
+fn two_port_capture(names: &[String]) -> bool {
+    names.iter().any(|n| n == "client-port") && names.iter().any(|n| n == "server-port")
 }

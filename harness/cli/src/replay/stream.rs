@@ -23,10 +23,15 @@ pub enum Output {
 }
 
 /// Streams the capture at `path`, printing `what` (sequence numbers
-/// absolute when `absolute_seq`); the exit status.
-pub fn replay(path: &std::path::Path, absolute_seq: bool, what: Output) -> anyhow::Result<i32> {
+/// absolute when `absolute_seq`; each line names its interface when the
+/// capture has `several`); the exit status.
+pub fn replay(
+    path: &std::path::Path,
+    absolute_seq: bool,
+    several: bool,
+    what: Output,
+) -> anyhow::Result<i32> {
     let file = std::fs::File::open(path).map_err(|e| path_error("reading", path, e))?;
-    let several = several_interfaces(path);
     let mut s = Stream {
         what,
         absolute_seq,
@@ -54,15 +59,6 @@ pub fn replay(path: &std::path::Path, absolute_seq: bool, what: Output) -> anyho
     s.finish(path, read.frames).map_err(stdout_error)?;
     report_not_read(path, &read.not_read);
     Ok(report_cut_short(path, read.cut_short.as_ref(), read.frames))
-}
-
-/// Whether the capture declares several interfaces before its first frame
-/// (each line then says its interface).
-fn several_interfaces(path: &std::path::Path) -> bool {
-    std::fs::File::open(path)
-        .ok()
-        .and_then(teardown_core::analysis::leading_interfaces)
-        .is_some_and(|names| names.len() > 1)
 }
 
 /// The streamed replay's state: the analyzer (created at the first segment,
