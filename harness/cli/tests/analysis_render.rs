@@ -487,12 +487,12 @@ fn a_capture_cut_inside_its_last_record_shows_every_whole_packet() {
 #[test]
 fn frames_of_an_unread_link_type_are_named_on_stderr() {
     let dir = tmpdir("unread");
-    let path = dir.join("wifi.pcap");
-    // pcap, link type 105 (802.11), two 4-byte frames.
+    let path = dir.join("user0.pcap");
+    // pcap, link type 147 (USER0: private to whoever wrote it), two 4-byte frames.
     let mut b = vec![0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0];
     b.extend_from_slice(&[0; 8]);
     b.extend_from_slice(&65535u32.to_le_bytes());
-    b.extend_from_slice(&105u32.to_le_bytes());
+    b.extend_from_slice(&147u32.to_le_bytes());
     for t in 0..2u32 {
         for v in [t, 0, 4, 4] {
             b.extend_from_slice(&v.to_le_bytes());
@@ -510,7 +510,7 @@ fn frames_of_an_unread_link_type_are_named_on_stderr() {
         assert_eq!(out.status.code(), Some(0), "{extra:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains("frames not read, so not in this analysis: link type 105: 2 frames"),
+            err.contains("frames not read, so not in this analysis: link type 147: 2 frames"),
             "{extra:?}: {err}"
         );
     }

@@ -23,7 +23,7 @@ use crate::exit::stdout_error;
 use line::{dir_text, push_comment, push_segment, SegLine};
 use serde::Serialize;
 use std::io::Write;
-use summary::{report_cut_short, report_not_read, write_summary};
+use summary::{report_not_read, report_stopped, write_summary};
 use teardown_core::analysis::conn::{ConnSummary, SegInfo};
 use teardown_core::analysis::{
     analyze_evidence, evidence_from_capture, wire_segments, CaptureData, WireSeg,
@@ -162,7 +162,7 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     }
     let data = read_capture_file(&args.capture)?;
     let mut ev = evidence_from_capture(&data);
-    let cut_short = data.cut_short.clone();
+    let stopped = data.stopped.clone();
     let (infos, conns) = analyze_evidence(&ev);
     let wire = wire_segments(&ev);
     let checks = match &args.scenario {
@@ -190,12 +190,8 @@ pub fn main(args: ReplayArgs) -> anyhow::Result<i32> {
     }
     w.flush().map_err(stdout_error)?;
     report_not_read(&args.capture, &data.not_read);
-    if cut_short.is_some() {
-        return Ok(report_cut_short(
-            &args.capture,
-            cut_short.as_ref(),
-            data.frames,
-        ));
+    if stopped.is_some() {
+        return Ok(report_stopped(&args.capture, stopped.as_ref(), data.frames));
     }
     Ok(match &r.checks {
         Some(c) if c.iter().any(|c| !c.ok) => 1,

@@ -4,7 +4,7 @@
 //! the connections, never with the packets; output goes through one buffer.
 
 use super::line::{push_comment, push_segment, SegLine};
-use super::summary::{report_cut_short, report_not_read, write_summary, LINGER_NS};
+use super::summary::{report_not_read, report_stopped, write_summary, LINGER_NS};
 use crate::exit::{path_error, stdout_error};
 use std::io::Write;
 use teardown_core::analysis::conn::{Analyzer, ConnSummary};
@@ -58,7 +58,7 @@ pub fn replay(
         .map_err(|e| teardown_core::bad_input(format!("{}: {e}", path.display())))?;
     s.finish(path, read.frames).map_err(stdout_error)?;
     report_not_read(path, &read.not_read);
-    Ok(report_cut_short(path, read.cut_short.as_ref(), read.frames))
+    Ok(report_stopped(path, read.stopped.as_ref(), read.frames))
 }
 
 /// The streamed replay's state: the analyzer (created at the first segment,

@@ -35,14 +35,20 @@ pub fn write_summary(w: &mut impl Write, c: &ConnSummary) -> std::io::Result<()>
 /// (a retransmitted last ACK, a second RST) before its summary is printed.
 pub const LINGER_NS: u64 = 2_000_000_000;
 
-/// A file that ends inside its last record: as tcpdump and tshark, every
-/// whole packet was shown; then stderr says where the file ends, and the
-/// exit status (2) that the input was incomplete. 0 when it was whole.
-pub fn report_cut_short(path: &std::path::Path, e: Option<&CaptureError>, frames: u64) -> i32 {
+/// A file that ends inside its last record, or has a damaged one: as
+/// tcpdump and tshark, every whole packet before it was shown; then stderr
+/// says where reading stopped, and the exit status (2) that the input was
+/// incomplete. 0 when it was whole.
+pub fn report_stopped(path: &std::path::Path, e: Option<&CaptureError>, frames: u64) -> i32 {
     match e {
         Some(e) => {
+            let what = if e.cut_short {
+                "the file ends inside a record"
+            } else {
+                "the file is damaged"
+            };
             eprintln!(
-                "teardown: {}: the file ends inside a record {e}; the {frames} whole frames before it were read",
+                "teardown: {}: {what} {e}; the {frames} whole frames before it were read",
                 path.display()
             );
             2

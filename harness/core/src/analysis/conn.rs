@@ -234,17 +234,21 @@ impl Hasher for KeyHasher {
     }
 }
 
+// Wireshark's LT_SEQ, GT_SEQ, LE_SEQ and GE_SEQ, written as it writes them:
+// two numbers exactly 2^31 apart are both less and greater than each other
+// (the public corpus has one such segment; tshark calls it both lost and a
+// retransmission).
 fn seq_lt(a: u32, b: u32) -> bool {
     (a.wrapping_sub(b) as i32) < 0
 }
 fn seq_gt(a: u32, b: u32) -> bool {
-    (a.wrapping_sub(b) as i32) > 0
+    (b.wrapping_sub(a) as i32) < 0
 }
 fn seq_le(a: u32, b: u32) -> bool {
-    !seq_gt(a, b)
+    (a.wrapping_sub(b) as i32) <= 0
 }
 fn seq_ge(a: u32, b: u32) -> bool {
-    !seq_lt(a, b)
+    (b.wrapping_sub(a) as i32) <= 0
 }
 
 /// Wireshark's per-direction analysis state (`tcp_flow_t`); 0 means unset,
@@ -337,7 +341,6 @@ struct Conn {
     server: SocketAddr,
     /// Initial sequence number per direction (client, server), for relative numbers.
     base: [Option<u32>; 2],
-    syn_seq: Option<u32>,
     /// Port 0's view inline (one cache miss less per packet), the others after.
     view0: View,
     more_views: Vec<View>,
@@ -364,18 +367,18 @@ impl Conn {
         self.views().map(|v| v.last_ns).max().unwrap_or(0)
     }
 
-    /// Whether `s` is a SYN that starts a new connection on this 4-tuple: a
-    /// different initial sequence number, or any SYN after a FIN or RST.
+    /// Whether `s` is a SYN that starts a new connection on this 4-tuple,
+    /// as Wireshark decides it (`dissect_tcp`): a SYN without ACK whose
+    /// sequence number is not the base its own direction already has (its
+    /// SYN's, one before its first segment, or one before the other side's
+    /// first ACK). A SYN from the other side of a split handshake, or the
+    /// same SYN again, is no new connection.
     fn reused_by(&self, s: &Segment) -> bool {
         if s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) != TcpFlags::SYN {
             return false;
         }
-        match self.syn_seq {
-            Some(seq) => seq != s.seq,
-            None => self
-                .views()
-                .any(|v| v.rst.is_some() || v.fin.iter().any(Option::is_some)),
-        }
+        let d = if s.src == self.client { 0 } else { 1 };
+        self.base[d].is_some_and(|b| b != s.seq)
     }
 
     /// `s`'s sequence and ack numbers relative to each side's initial one,
@@ -387,10 +390,6 @@ impl Conn {
         let d = idx(dir);
         if s.flags.has(TcpFlags::SYN) {
             self.base[d] = Some(s.seq);
-            let syn_only = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
-            if dir == Side::Client && syn_only {
-                self.syn_seq = Some(s.seq);
-            }
         } else if self.base[d].is_none() {
             self.base[d] = Some(s.seq.wrapping_sub(1));
         }
@@ -566,7 +565,6 @@ fn new_conn(client_ips: &[IpAddr], id: u64, key: Key, s: &Segment) -> Conn {
         client,
         server,
         base: [None, None],
-        syn_seq: None,
         view0: View::default(),
         more_views: Vec::new(),
     }
@@ -575,17 +573,6 @@ fn new_conn(client_ips: &[IpAddr], id: u64, key: Key, s: &Segment) -> Conn {
 /// Wireshark's `tcp_analyze_sequence_number`, for one port's view.
 fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
     let flags = s.flags.0;
-    // The first RTT (tshark 4.0's `ts_first_rtt`): from the most recent SYN
-    // (not SYN-ACK) to the first ACK after it.
-    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::ACK
-        && v.mru_syn_ns != 0
-        && v.first_rtt_ns == 0
-    {
-        v.first_rtt_ns = now.saturating_sub(v.mru_syn_ns).max(1);
-    }
-    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN {
-        v.mru_syn_ns = now;
-    }
     let first_rtt_ns = v.first_rtt_ns;
     let (fwd, rev) = if d == 0 {
         let (a, b) = v.flows.split_at_mut(1);
@@ -600,6 +587,18 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
     }
     c |= retransmission_classes(fwd, rev, s, now, first_rtt_ns, c);
     advance(fwd, s, now, c);
+    // The first RTT (tshark 4.0's `ts_first_rtt`): from the most recent SYN
+    // (not SYN-ACK) to the first ACK after it. tshark analyses the segment
+    // first (the ACK that gives the RTT is judged without it).
+    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::ACK
+        && v.mru_syn_ns != 0
+        && v.first_rtt_ns == 0
+    {
+        v.first_rtt_ns = now.saturating_sub(v.mru_syn_ns).max(1);
+    }
+    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN {
+        v.mru_syn_ns = now;
+    }
     Classes(c & !Classes::ZERO_WINDOW_PROBE_ACK)
 }
 
@@ -650,8 +649,9 @@ fn window_classes(fwd: &mut Flow, rev: &Flow, s: &Segment) -> u16 {
     c
 }
 
-/// Wireshark's retransmission checks, in its order: fast retransmission,
-/// out of order, spurious retransmission, retransmission (`c`: the classes so far).
+/// Wireshark's retransmission checks, in tshark 4.0.17's order (the public
+/// corpus test holds it to that): fast retransmission, spurious
+/// retransmission, out of order, retransmission (`c`: the classes so far).
 fn retransmission_classes(
     fwd: &Flow,
     rev: &Flow,
@@ -661,16 +661,24 @@ fn retransmission_classes(
     c: u16,
 ) -> u16 {
     let (seq, seglen) = (s.seq, s.len);
-    if !((seglen > 0 || s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0) && fwd.nextseq != 0) {
+    if seglen == 0 && s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) == 0 {
         return 0;
     }
-    let not_advanced = seq_lt(seq, fwd.nextseq);
+    let mut not_advanced = fwd.nextseq != 0 && seq_lt(seq, fwd.nextseq);
     if c & Classes::KEEP_ALIVE != 0 {
         return 0;
+    }
+    // New data starting one byte before the next expected one follows a
+    // zero window probe's byte: no retransmission, nor out of order.
+    if seglen > 1 && fwd.nextseq.wrapping_sub(1) == seq {
+        not_advanced = false;
     }
     let t = now.wrapping_sub(rev.lastack_ns);
     if not_advanced && rev.dupacks >= 2 && rev.lastack == seq && t < 20_000_000 {
         return Classes::FAST_RETRANSMISSION | Classes::RETRANSMISSION;
+    }
+    if seglen > 0 && rev.lastack != 0 && seq_le(seq.wrapping_add(seglen), rev.lastack) {
+        return Classes::SPURIOUS_RETRANSMISSION | Classes::RETRANSMISSION;
     }
     let t = now.wrapping_sub(fwd.nextseq_ns);
     let ooo_thres = if first_rtt_ns == 0 {
@@ -685,9 +693,6 @@ fn retransmission_classes(
         .wrapping_add(u32::from(s.flags.0 & (TcpFlags::SYN | TcpFlags::FIN) != 0));
     if not_advanced && t < ooo_thres && fwd.nextseq != end {
         return Classes::OUT_OF_ORDER;
-    }
-    if seglen > 0 && rev.lastack != 0 && seq_le(seq.wrapping_add(seglen), rev.lastack) {
-        return Classes::SPURIOUS_RETRANSMISSION | Classes::RETRANSMISSION;
     }
     if not_advanced {
         Classes::RETRANSMISSION
@@ -1251,6 +1256,72 @@ mod tests {
             t.seg(1, true, "P.", 201, 501, 100, 1000),
             vec!["retransmission", "fast_retransmission"]
         );
+    }
+
+    // The next five hold rules the public corpus (tests/corpus) showed
+    // tshark 4.0.17 to follow; each names the capture it came from.
+
+    /// suricata tcp-split-handshake-01-4whs: a SYN from the other side is
+    /// no new connection (Wireshark compares a SYN with its own direction's
+    /// base), and the client's SYN-ACK with the SYN's number is its SYN again.
+    #[test]
+    fn a_split_handshake_is_one_connection() {
+        let mut t = T::new();
+        assert!(t.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
+        assert!(t.seg(1, false, "S", 500, 0, 0, 1000).is_empty());
+        assert_eq!(
+            t.seg(1, true, "S.", 100, 501, 0, 1000),
+            vec!["retransmission"]
+        );
+        assert_eq!(t.a.finish().len(), 1);
+    }
+
+    /// zeek modbus_fuzz-72: numbers exactly 2^31 apart are both after and
+    /// before each other, as Wireshark's GT_SEQ and LT_SEQ are written.
+    #[test]
+    fn numbers_half_the_space_apart_are_both_ahead_and_behind() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "P.", 101, 501, 10, 1000);
+        t.seg(1, false, ".", 501, 111, 0, 1000);
+        assert_eq!(
+            t.seg(5, true, "P.", 111 + (1 << 31), 501, 10, 1000),
+            vec!["retransmission", "spurious_retransmission", "lost_segment"]
+        );
+    }
+
+    /// tcpdump bgp-as-path-oobr: data starting one byte before the next
+    /// expected one (where a zero-window probe's byte would be) is new data.
+    #[test]
+    fn data_from_one_byte_back_is_new_data() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "P.", 101, 501, 10, 1000);
+        assert!(t.seg(0, true, "P.", 110, 501, 10, 1000).is_empty());
+    }
+
+    /// zeek pppoe-over-qinq (and the corpus's other spurious cases):
+    /// data already ACKed is a spurious retransmission, even within the
+    /// out-of-order time.
+    #[test]
+    fn spurious_comes_before_out_of_order() {
+        let mut t = T::new();
+        t.handshake();
+        t.seg(1, true, "P.", 101, 501, 10, 1000);
+        t.seg(1, false, ".", 501, 111, 0, 1000);
+        assert_eq!(
+            t.seg(1, true, "P.", 101, 501, 10, 1000),
+            vec!["retransmission", "spurious_retransmission"]
+        );
+    }
+
+    /// zeek modbus_fuzz-72: the ACK that gives the first RTT is judged
+    /// before it does (3 ms out-of-order time, not its own 1 ms RTT).
+    #[test]
+    fn the_first_rtt_counts_from_the_next_segment() {
+        let mut t = T::new();
+        assert!(t.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
+        assert_eq!(t.seg(1, true, "P.", 50, 1, 9, 1000), vec!["out_of_order"]);
     }
 
     #[test]

@@ -8,14 +8,21 @@
 //!
 //! - [`pcap`]: pcap/pcapng records, streamed ([`CaptureReader`]).
 //! - [`wire`]: link/IP/TCP headers to a [`wire::Segment`].
+//! - [`defrag`]: IP fragments to whole datagrams.
+//! - [`Frames`]: a capture's frames to segments, through reassembly and
+//!   IPComp's DEFLATE, counting what was not read ([`NotRead`]).
 //! - [`conn`]: per-connection analysis ([`conn::Analyzer`]), Wireshark's names.
 //!
 //! [`read_capture`] loads a whole capture into the shared evidence types;
 //! [`for_each_frame`] streams one with memory bounded by one block.
 
 pub mod conn;
+pub mod defrag;
+mod frames;
 pub mod pcap;
 pub mod wire;
+
+pub use frames::{Frames, NotRead};
 
 pub use pcap::{CaptureError, CaptureReader};
 
@@ -65,42 +72,13 @@ pub struct CaptureData {
     pub frame_numbers: Vec<u64>,
     /// The first frame's time, TCP or not (Wireshark's time zero).
     pub first_frame_ns: Option<u64>,
-    /// The file ends inside its last record (copied while still being
-    /// written): everything before it was read, and this says where.
-    pub cut_short: Option<CaptureError>,
-    /// Frames of a link type or EtherType the decoder does not read
-    /// ([`wire::not_understood`]), by what they were, with their count.
+    /// Where reading stopped early: the file ends inside its last record
+    /// (copied while still being written; the error's `cut_short`) or a
+    /// record is damaged. Everything before it was read.
+    pub stopped: Option<CaptureError>,
+    /// Frames the decoder does not read ([`wire::Unread`]), and IP
+    /// fragments never completed, by what they were, with their count.
     pub not_read: NotRead,
-}
-
-/// Frames not read, by what they were (`link type 105`, `EtherType 0x88b5`).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct NotRead(pub Vec<(String, u64)>);
-
-impl NotRead {
-    /// Counts `frame` if [`wire::not_understood`] names it.
-    pub fn count(&mut self, linktype: u16, frame: &[u8]) {
-        if let Some(what) = wire::not_understood(linktype, frame) {
-            match self.0.iter_mut().find(|(w, _)| *w == what) {
-                Some((_, n)) => *n += 1,
-                None => self.0.push((what, 1)),
-            }
-        }
-    }
-
-    /// `link type 105: 3 frames, EtherType 0x88b5: 1 frame`, or `None`.
-    pub fn describe(&self) -> Option<String> {
-        if self.0.is_empty() {
-            return None;
-        }
-        Some(
-            self.0
-                .iter()
-                .map(|(w, n)| format!("{w}: {n} frame{}", if *n == 1 { "" } else { "s" }))
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
-    }
 }
 
 /// What streaming a capture found besides its segments.
@@ -108,8 +86,8 @@ impl NotRead {
 pub struct Streamed {
     /// Frames read, TCP or not.
     pub frames: u64,
-    /// Where the file ends inside its last record, if it does.
-    pub cut_short: Option<CaptureError>,
+    /// Where reading stopped early, if it did (as [`CaptureData::stopped`]).
+    pub stopped: Option<CaptureError>,
     pub not_read: NotRead,
 }
 
@@ -129,26 +107,23 @@ pub struct Seen<'a> {
 
 /// Streams a capture: calls `f` for every frame, in file order, with its
 /// TCP segment decoded. Returns the number of frames read, the frames not
-/// read (named by [`wire::not_understood`]), and, for a file that ends
-/// inside its last record, where (as [`read_capture`]).
+/// read (named by [`wire::decode_frame`]), and, for a file that ends
+/// inside its last record or has a damaged one, where (as [`read_capture`]).
 pub fn for_each_frame<R: Read>(src: R, mut f: impl FnMut(&Seen)) -> Result<Streamed, CaptureError> {
     let mut r = CaptureReader::new(src)?;
     let mut out = Streamed::default();
+    let mut frames = Frames::default();
     loop {
         let frame = match r.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) if e.cut_short => {
-                out.cut_short = Some(e);
+            Err(e) => {
+                out.stopped = Some(e);
                 break;
             }
-            Err(e) => return Err(e),
         };
         out.frames += 1;
-        let seg = wire::decode(frame.linktype, frame.data);
-        if seg.is_none() {
-            out.not_read.count(frame.linktype, frame.data);
-        }
+        let seg = frames.segment(frame.linktype, frame.data, frame.orig_len);
         f(&Seen {
             frame: out.frames,
             ts_ns: frame.ts_ns,
@@ -157,6 +132,7 @@ pub fn for_each_frame<R: Read>(src: R, mut f: impl FnMut(&Seen)) -> Result<Strea
             seg,
         });
     }
+    out.not_read = frames.finish();
     Ok(out)
 }
 
@@ -170,29 +146,29 @@ pub fn leading_interfaces<R: Read>(src: R) -> Option<Vec<String>> {
 }
 
 /// Reads a whole capture (pcap or pcapng) into memory. A file that ends
-/// inside its last record (tcpdump still writing it) is read up to there,
-/// like tcpdump and tshark do, with [`CaptureData::cut_short`] saying where;
-/// any other damage is an error.
+/// inside its last record (tcpdump still writing it), or whose record is
+/// damaged, is read up to there, like tcpdump and tshark do, with
+/// [`CaptureData::stopped`] saying where; a file that does not begin as a
+/// capture is an error.
 pub fn read_capture<R: Read>(src: R) -> Result<CaptureData, CaptureError> {
     let mut data = CaptureData::default();
     let mut r = CaptureReader::new(src)?;
+    let mut frames = Frames::default();
     loop {
         let frame = match r.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => break,
-            Err(e) if e.cut_short => {
-                data.cut_short = Some(e);
+            Err(e) => {
+                data.stopped = Some(e);
                 break;
             }
-            Err(e) => return Err(e),
         };
         data.frames += 1;
         data.first_frame_ns.get_or_insert(frame.ts_ns);
         if let Some(text) = frame.comment {
             data.comments.push((frame.ts_ns, text.to_string()));
         }
-        let Some(seg) = wire::decode(frame.linktype, frame.data) else {
-            data.not_read.count(frame.linktype, frame.data);
+        let Some(seg) = frames.segment(frame.linktype, frame.data, frame.orig_len) else {
             continue;
         };
         let port = frame.iface_name;
@@ -202,6 +178,7 @@ pub fn read_capture<R: Read>(src: R) -> Result<CaptureData, CaptureError> {
         data.packets.push(to_packet(frame.ts_ns, port, &seg));
         data.frame_numbers.push(data.frames);
     }
+    data.not_read = frames.finish();
     Ok(data)
 }
 
