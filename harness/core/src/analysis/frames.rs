@@ -48,8 +48,10 @@ impl Frames {
     /// The segment this frame carries, or completes (its last IP
     /// fragment); `orig_len` is the frame's length on the wire.
     pub fn segment(&mut self, linktype: u16, data: &[u8], orig_len: u32) -> Option<wire::Segment> {
-        let d = wire::decode_frame(linktype, data)?.on_wire(data.len(), orig_len);
-        self.resolve(d, 0)
+        match wire::decode_frame(linktype, data)?.on_wire(data.len(), orig_len) {
+            wire::Decoded::Tcp(s, _) => Some(s),
+            d => self.resolve(d, 0),
+        }
     }
 
     /// A decoded frame to its segment: through reassembly and inflation,

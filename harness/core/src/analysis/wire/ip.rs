@@ -5,6 +5,7 @@ use crate::evidence::TcpFlags;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// An IP packet of either version, told by its version nibble.
+#[inline]
 pub(super) fn ip(b: &[u8]) -> Option<Next<'_>> {
     match b.first()? >> 4 {
         4 => Some(Next::Ipv4(b)),
@@ -13,6 +14,7 @@ pub(super) fn ip(b: &[u8]) -> Option<Next<'_>> {
     }
 }
 
+#[inline]
 pub(super) fn ipv4(b: &[u8]) -> Option<Next<'_>> {
     let vihl = *b.first()?;
     if vihl >> 4 != 4 {
@@ -50,6 +52,7 @@ pub(super) fn ipv4(b: &[u8]) -> Option<Next<'_>> {
     carried(b[9], src, dst, rest, ip_payload)
 }
 
+#[inline]
 pub(super) fn ipv6(b: &[u8]) -> Option<Next<'_>> {
     if b.len() < 40 || b[0] >> 4 != 6 {
         return None;
@@ -103,6 +106,7 @@ pub(super) fn ipv6(b: &[u8]) -> Option<Next<'_>> {
 /// The last address of a loose or strict source route option (131, 137):
 /// where the packet is going, which Wireshark takes for its destination
 /// (and TCP's pseudo-header uses, RFC 791 and RFC 9293 3.1).
+#[inline]
 fn final_destination(mut opts: &[u8]) -> Option<Ipv4Addr> {
     while let Some(&kind) = opts.first() {
         match kind {
@@ -123,6 +127,7 @@ fn final_destination(mut opts: &[u8]) -> Option<Ipv4Addr> {
 }
 
 /// What an IP packet's payload is, by its protocol number.
+#[inline]
 fn carried<'a>(
     proto: u8,
     src: IpAddr,
@@ -184,6 +189,7 @@ fn fragment(
     })))
 }
 
+#[inline]
 fn tcp(src: IpAddr, dst: IpAddr, b: &[u8], ip_payload: usize) -> Option<Next<'_>> {
     if b.len() < 20 {
         return None;

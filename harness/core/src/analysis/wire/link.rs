@@ -8,6 +8,7 @@ use super::repr::{
 };
 
 /// A frame of a link type: what its link header says comes next.
+#[inline]
 pub(super) fn link(linktype: u16, frame: &[u8]) -> Option<Next<'_>> {
     Some(match linktype {
         LINKTYPE_ETHERNET => Next::Ethernet(frame),
@@ -56,6 +57,7 @@ fn null(linktype: u16, frame: &[u8]) -> Option<Next<'_>> {
     }
 }
 
+#[inline]
 pub(super) fn ethernet(frame: &[u8]) -> Option<Next<'_>> {
     Some(Next::EtherType(be16(frame, 12)?, frame.get(14..)?))
 }
@@ -65,6 +67,7 @@ pub(super) fn ethernet(frame: &[u8]) -> Option<Next<'_>> {
 /// 2516: six bytes, then PPP), an MPLS label stack, PBB's I-tag (four bytes,
 /// then a whole Ethernet frame), a VN-Tag (four bytes, then an EtherType)
 /// and Cisco FabricPath (two bytes, then a whole Ethernet frame).
+#[inline]
 pub(super) fn ethertype(mut ty: u16, mut rest: &[u8]) -> Option<Next<'_>> {
     for _ in 0..8 {
         match ty {

@@ -69,6 +69,7 @@ impl Decoded<'_> {
     /// tcpdump and Wireshark do: the IP header gives the length, but a
     /// frame whose wire length (`orig_len`, not the snaplen's cut) is
     /// shorter than that header says carried only what it had.
+    #[inline]
     pub fn on_wire(self, captured: usize, orig_len: u32) -> Self {
         match self {
             Decoded::Tcp(mut s, held) => {
