@@ -1,19 +1,22 @@
 //! Hostile inputs without a fuzzer (the cargo-fuzz target is in fuzz/): every
-//! golden capture truncated at every length and with deterministic
-//! pseudo-random byte corruption must give frames or a `CaptureError`, never
-//! a panic, and errors name an offset inside the file.
+//! golden capture, and public ones with IP fragments, IPComp and tunnels,
+//! truncated at every length and with deterministic pseudo-random byte
+//! corruption must give frames or a `CaptureError`, never a panic, and
+//! errors name an offset inside the file. Frames go through [`Frames`]
+//! (decoder, reassembly, inflation), as replay reads them.
 
 use std::path::Path;
-use teardown_core::analysis::{conn::Analyzer, wire, CaptureReader};
+use teardown_core::analysis::{conn::Analyzer, CaptureReader, Frames};
 
 fn exercise(data: &[u8]) {
     match CaptureReader::new(data) {
         Ok(mut r) => {
             let mut a = Analyzer::new(vec![]);
+            let mut frames = Frames::default();
             loop {
                 match r.next_frame() {
                     Ok(Some(f)) => {
-                        if let Some(seg) = wire::decode(f.linktype, f.data) {
+                        if let Some(seg) = frames.segment(f.linktype, f.data, f.orig_len) {
                             a.push(f.ts_ns, f.iface, &seg);
                         }
                     }
@@ -29,20 +32,31 @@ fn exercise(data: &[u8]) {
                 }
             }
             let _ = a.finish();
+            let _ = frames.finish();
         }
         Err(e) => assert!(e.offset <= data.len() as u64),
     }
 }
 
 fn captures() -> Vec<Vec<u8>> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/golden");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut v = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap() {
+    for e in std::fs::read_dir(root.join("tests/golden")).unwrap() {
         let p = e.unwrap().path();
         let n = p.to_string_lossy().to_string();
         if n.ends_with(".pcap") || n.ends_with(".pcapng") {
             v.push(std::fs::read(p).unwrap());
         }
+    }
+    for f in [
+        "libpcap/AH-IPcomp-IPv4.pcap",
+        "libpcap/AH-IPcomp-IPv6.pcap",
+        "suricata/defrag_bug-6887-defrag-ipv4-tcp-syn_frag-ip-tcp-syn.pcap",
+        "suricata/defrag_bug-6887-defrag-ipv6-tcp_frag-ip-tcp.pcap",
+        "zeek/ipv4_fragmented-4.pcap",
+        "tcpdump/wccp_redirect_gre.pcap",
+    ] {
+        v.push(std::fs::read(root.join("tests/corpus").join(f)).unwrap());
     }
     v
 }
