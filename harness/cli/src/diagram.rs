@@ -24,5 +24,10 @@ pub fn main(args: DiagramArgs) -> anyhow::Result<i32> {
     let svg = ladder::render(&ev, &title);
     std::fs::write(&args.output, svg)
         .map_err(|e| crate::exit::path_error("writing", &args.output, e))?;
-    Ok(0)
+    // A cut or damaged capture: drawn up to there, said so, exit 2 (as replay).
+    Ok(crate::replay::report_stopped(
+        &args.capture,
+        data.stopped.as_ref(),
+        data.frames,
+    ))
 }

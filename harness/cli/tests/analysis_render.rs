@@ -478,7 +478,55 @@ fn a_capture_cut_inside_its_last_record_shows_every_whole_packet() {
         let summary = run(&["--summary-only"]);
         assert_eq!(summary.status.code(), Some(2), "{name}");
         assert!(String::from_utf8_lossy(&summary.stdout).contains("connection #1"));
+        // `diagram` draws the whole packets and says the same, exit 2.
+        let svg = dir.join(format!("{name}.svg"));
+        let d = Command::new(bin())
+            .arg("diagram")
+            .arg(&cut)
+            .arg("-o")
+            .arg(&svg)
+            .output()
+            .unwrap();
+        assert_eq!(d.status.code(), Some(2), "{name}: diagram");
+        assert!(
+            String::from_utf8_lossy(&d.stderr).contains("the file ends inside a record at byte")
+        );
+        assert!(std::fs::read_to_string(&svg).unwrap().contains("<svg"));
     }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A damaged record (a length no record can have) in the middle of a file:
+/// as tshark (which exits 2 and shows the packets before it), replay reads
+/// up to there, says where and why on stderr, and exits 2.
+#[test]
+fn a_damaged_record_is_read_up_to_there() {
+    let dir = tmpdir("damaged");
+    let mut b = std::fs::read(golden("close4.pcap")).unwrap();
+    // The third record's captured length (pcap: 24-byte file header, then
+    // 16-byte record headers): set it far past anything a record can hold.
+    let mut at = 24;
+    for _ in 0..2 {
+        let caplen = u32::from_le_bytes(b[at + 8..at + 12].try_into().unwrap()) as usize;
+        at += 16 + caplen;
+    }
+    b[at + 8..at + 12].copy_from_slice(&0xEA00_0000u32.to_le_bytes());
+    let path = dir.join("damaged.pcap");
+    std::fs::write(&path, &b).unwrap();
+    let out = Command::new(bin())
+        .args(["replay", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("the file is damaged at byte"), "{err}");
+    assert!(
+        err.contains("the 2 whole frames before it were read"),
+        "{err}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["packets"].as_array().unwrap().len(), 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

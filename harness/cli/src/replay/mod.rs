@@ -23,7 +23,8 @@ use crate::exit::stdout_error;
 use line::{dir_text, push_comment, push_segment, SegLine};
 use serde::Serialize;
 use std::io::Write;
-use summary::{report_not_read, report_stopped, write_summary};
+pub(crate) use summary::report_stopped;
+use summary::{report_not_read, write_summary};
 use teardown_core::analysis::conn::{ConnSummary, SegInfo};
 use teardown_core::analysis::{
     analyze_evidence, evidence_from_capture, wire_segments, CaptureData, WireSeg,
