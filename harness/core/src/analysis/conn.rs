@@ -318,6 +318,11 @@ struct View {
     last_from: [Option<Mark>; 2],
 }
 
+/// A SYN without ACK: a connection's first segment, or the same again.
+fn syn_only(f: TcpFlags) -> bool {
+    f.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN
+}
+
 fn idx(s: Side) -> usize {
     match s {
         Side::Client => 0,
@@ -363,6 +368,15 @@ impl Conn {
         self.views()
             .any(|v| v.rst.is_some() || (v.fin_ack[0].is_some() && v.fin_ack[1].is_some()))
     }
+    /// Who sent `s`.
+    fn side_of(&self, s: &Segment) -> Side {
+        if s.src == self.client {
+            Side::Client
+        } else {
+            Side::Server
+        }
+    }
+
     fn last_ns(&self) -> u64 {
         self.views().map(|v| v.last_ns).max().unwrap_or(0)
     }
@@ -374,11 +388,7 @@ impl Conn {
     /// first ACK). A SYN from the other side of a split handshake, or the
     /// same SYN again, is no new connection.
     fn reused_by(&self, s: &Segment) -> bool {
-        if s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) != TcpFlags::SYN {
-            return false;
-        }
-        let d = if s.src == self.client { 0 } else { 1 };
-        self.base[d].is_some_and(|b| b != s.seq)
+        syn_only(s.flags) && self.base[idx(self.side_of(s))].is_some_and(|b| b != s.seq)
     }
 
     /// `s`'s sequence and ack numbers relative to each side's initial one,
@@ -473,13 +483,8 @@ impl Analyzer {
             }
         };
         let c = &mut self.conns[slot as usize];
-        let dir = if s.src == c.client {
-            Side::Client
-        } else {
-            Side::Server
-        };
-        let resent_syn = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN
-            && c.base[idx(dir)] == Some(s.seq);
+        let dir = c.side_of(s);
+        let resent_syn = syn_only(s.flags) && c.base[idx(dir)] == Some(s.seq);
         let (rel_seq, rel_ack) = c.relative(dir, s);
         let v = c.view_mut(port);
         let classes = analyze(v, idx(dir), ts_ns, s, resent_syn);
@@ -542,7 +547,7 @@ impl Analyzer {
 }
 
 fn new_conn(client_ips: &[IpAddr], id: u64, key: Key, s: &Segment) -> Conn {
-    let syn_only = s.flags.0 & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN;
+    let syn_only = syn_only(s.flags);
     let synack = s.flags.has(TcpFlags::SYN) && s.flags.has(TcpFlags::ACK);
     let src_is_client = if client_ips.contains(&s.src.ip()) {
         true
@@ -573,7 +578,8 @@ fn new_conn(client_ips: &[IpAddr], id: u64, key: Key, s: &Segment) -> Conn {
 }
 
 /// Wireshark's `tcp_analyze_sequence_number`, for one port's view.
-/// `resent_syn`: a SYN with its direction's first SYN's number.
+/// `resent_syn`: a SYN without ACK carrying its direction's base number
+/// (the same SYN again).
 fn analyze(v: &mut View, d: usize, now: u64, s: &Segment, resent_syn: bool) -> Classes {
     let flags = s.flags.0;
     let first_rtt_ns = v.first_rtt_ns;
@@ -606,7 +612,7 @@ fn analyze(v: &mut View, d: usize, now: u64, s: &Segment, resent_syn: bool) -> C
     {
         v.first_rtt_ns = now.saturating_sub(v.mru_syn_ns).max(1);
     }
-    if flags & (TcpFlags::SYN | TcpFlags::ACK) == TcpFlags::SYN {
+    if syn_only(s.flags) {
         v.mru_syn_ns = now;
     }
     Classes(c & !Classes::ZERO_WINDOW_PROBE_ACK)

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 pub const MAX_PENDING: usize = 4096;
 
 /// A datagram's payload, at most (IPv4's and IPv6's length fields).
-const MAX_PAYLOAD: u32 = 65535;
+pub const MAX_PAYLOAD: u32 = 65535;
 
 #[derive(Debug, Default)]
 pub struct Defrag {

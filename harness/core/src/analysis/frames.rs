@@ -91,7 +91,7 @@ impl Frames {
 
 /// A raw DEFLATE stream inflated, no longer than an IP payload can be.
 fn inflate(data: &[u8]) -> Option<Vec<u8>> {
-    miniz_oxide::inflate::decompress_to_vec_with_limit(data, 65535).ok()
+    miniz_oxide::inflate::decompress_to_vec_with_limit(data, defrag::MAX_PAYLOAD as usize).ok()
 }
 
 #[cfg(test)]

@@ -86,8 +86,7 @@ pub(super) fn ipv6(b: &[u8]) -> Option<Next<'_>> {
                     proto: *rest.first()?,
                 };
                 let (offset, more) = (u32::from(off & 0xfff8), off & 1 != 0);
-                let cut_first = offset == 0 && rest.len() < payload;
-                if offset == 0 && !more || cut_first {
+                if offset == 0 && (!more || rest.len() < payload) {
                     // An atomic fragment (RFC 6946): the whole datagram; or
                     // a first fragment cut by the snaplen, read as it is.
                     next = key.proto;

@@ -70,7 +70,8 @@ pub(super) fn udp(b: &[u8]) -> Option<Next<'_>> {
         2152 => gtp_u(payload),
         4754 => Some(Next::Gre(payload)),
         5072 => ayiya(payload),
-        _ => teredo(payload),
+        3544 => teredo(payload),
+        _ => None,
     }
 }
 
@@ -96,12 +97,7 @@ fn gtp_u(p: &[u8]) -> Option<Next<'_>> {
             at += len;
         }
     }
-    let inner = p.get(at..)?;
-    match inner.first()? >> 4 {
-        4 => Some(Next::Ipv4(inner)),
-        6 => Some(Next::Ipv6(inner)),
-        _ => None,
-    }
+    Some(Next::Ip(p.get(at..)?))
 }
 
 /// AYIYA (Anything In Anything): eight bytes, the identity (2^n bytes) and
