@@ -218,7 +218,8 @@ impl<'a> Ctx<'a> {
         let name = e
             .name
             .clone()
-            .unwrap_or_else(|| derived_name(&e.check, &suffix));
+            .unwrap_or_else(|| derived_name(&e.check, &suffix))
+            + &e.kernel_suffix();
         let anchor = match anchor {
             Ok(a) => a,
             Err((_, why)) => return Timed::untimed(fail(name, vec![why])),

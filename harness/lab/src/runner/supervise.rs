@@ -309,9 +309,9 @@ impl Supervisor {
     /// A new `listening` from this endpoint name, or this very process's exit.
     fn await_listening(&self, name: &str, pid: i32, listening_before: usize) -> Result<()> {
         let exited = format!("(pid {pid})");
-        let ready = self
-            .recorder
-            .wait_for(Instant::now() + Duration::from_secs(5), |r| {
+        // A hang guard: 5 s on the development machine, longer on a slower one.
+        let guard = crate::pace::guard(Duration::from_secs(5));
+        let ready = self.recorder.wait_for(Instant::now() + guard, |r| {
                 r.events
                     .iter()
                     .filter(|e| e.source == name && e.kind == EventKind::Listening)
@@ -327,7 +327,9 @@ impl Supervisor {
             Ok(())
         } else {
             Err(anyhow!(
-                "server endpoint {name} did not start listening within 5 s"
+                "server endpoint {name} did not start listening within {:.1} s (a hang guard: 5 s at the development machine's pace, {:.1}x here)",
+                guard.as_secs_f64(),
+                crate::pace::slowdown()
             ))
         }
     }
