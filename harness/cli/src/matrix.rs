@@ -122,8 +122,14 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     let targets = targets(&args.kernels)?;
     teardown_lab::sys::require_root()?;
     if targets.iter().any(|t| matches!(t, Target::Guest { .. })) {
-        need_tool("vng", "virtme-ng: `make matrix` installs it (pip install virtme-ng)")?;
-        need_tool("qemu-system-x86_64", "QEMU: `make matrix` installs it (apt-get install qemu-system-x86)")?;
+        need_tool(
+            "vng",
+            "virtme-ng: `make matrix` installs it (pip install virtme-ng)",
+        )?;
+        need_tool(
+            "qemu-system-x86_64",
+            "QEMU: `make matrix` installs it (apt-get install qemu-system-x86)",
+        )?;
     }
     let out = match &args.out {
         Some(o) => o.clone(),
@@ -136,7 +142,8 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     let out = std::fs::canonicalize(&out).map_err(|e| path_error("reading", &out, e))?;
     std::fs::create_dir_all(out.join(".bin")).map_err(|e| path_error("creating", &out, e))?;
     let binary = out.join(".bin/teardown");
-    let exe = std::env::current_exe().map_err(|e| path_error("reading", Path::new("/proc/self/exe"), e))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| path_error("reading", Path::new("/proc/self/exe"), e))?;
     std::fs::copy(&exe, &binary).map_err(|e| path_error("copying the binary to", &binary, e))?;
     let cwd = std::env::current_dir().map_err(|e| path_error("reading", Path::new("."), e))?;
     let run_args = run_args(&args);
@@ -198,7 +205,12 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     write("index.html", matrix::render_index(&merged))?;
     let mut w = std::io::stdout().lock();
     write!(w, "{}", matrix::table(&merged)).map_err(stdout_error)?;
-    writeln!(w, "output: {} (index.html: a column per kernel)", out.display()).map_err(stdout_error)?;
+    writeln!(
+        w,
+        "output: {} (index.html: a column per kernel)",
+        out.display()
+    )
+    .map_err(stdout_error)?;
     Ok(matrix::exit_code(&merged))
 }
 
@@ -337,7 +349,10 @@ fn run_host(
         .arg(format!("--out={}", dir.display()))
         .current_dir(cwd)
         .stdin(Stdio::null())
-        .stdout(logf.try_clone().map_err(|e| path_error("opening", log, e))?)
+        .stdout(
+            logf.try_clone()
+                .map_err(|e| path_error("opening", log, e))?,
+        )
         .stderr(logf)
         .status()
         .map_err(|e| path_error("starting", binary, e))?;
@@ -389,7 +404,8 @@ impl Vm<'_> {
             .arg(script)
             .stdin(Stdio::null());
         if self.accel == Accel::Tcg {
-            c.arg("--disable-kvm").arg(format!("--qemu-opts={TCG_OPTS}"));
+            c.arg("--disable-kvm")
+                .arg(format!("--qemu-opts={TCG_OPTS}"));
         }
         c
     }
@@ -418,7 +434,10 @@ impl Vm<'_> {
         let logf = std::fs::File::create(log).map_err(|e| path_error("creating", log, e))?;
         let mut child = self
             .command(&script)
-            .stdout(logf.try_clone().map_err(|e| path_error("opening", log, e))?)
+            .stdout(
+                logf.try_clone()
+                    .map_err(|e| path_error("opening", log, e))?,
+            )
             .stderr(logf)
             .spawn()
             .map_err(|e| path_error("starting", Path::new("vng"), e))?;
@@ -482,7 +501,9 @@ fn choose_accel(asked: AccelArg, image: &Path, share: &Path) -> anyhow::Result<A
                 s
             });
             let booted = match wait_with_guard(&mut child, KVM_TRIAL) {
-                Ok(status) => status.success() && reader.join().unwrap_or_default().contains(marker),
+                Ok(status) => {
+                    status.success() && reader.join().unwrap_or_default().contains(marker)
+                }
                 Err(_) => false,
             };
             Ok(if booted { Accel::Kvm } else { Accel::Tcg })
@@ -510,7 +531,9 @@ mod tests {
     #[test]
     fn labels_come_from_the_image_name() {
         assert_eq!(
-            image_label(Path::new("target/matrix/kernels/x/boot/vmlinuz-6.1.0-57-amd64")),
+            image_label(Path::new(
+                "target/matrix/kernels/x/boot/vmlinuz-6.1.0-57-amd64"
+            )),
             "6.1.0-57-amd64"
         );
     }

@@ -1279,6 +1279,7 @@ pub fn dies(
         });
         return Timed {
             check: Check {
+                kernel: None,
                 name: String::new(),
                 ok: false,
                 evidence: lines,
@@ -1306,6 +1307,7 @@ pub fn dies(
     ));
     Timed {
         check: Check {
+            kernel: None,
             name: String::new(),
             ok,
             evidence: lines,
@@ -1317,6 +1319,7 @@ pub fn dies(
 
 fn fail(line: String) -> Check {
     Check {
+        kernel: None,
         name: String::new(),
         ok: false,
         evidence: vec![line],
@@ -1567,6 +1570,7 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
         );
     }
     Check {
+        kernel: None,
         name: String::new(),
         ok,
         evidence: lines,
@@ -2058,6 +2062,7 @@ pub fn gone(
         ));
         return Timed::of(
             Check {
+                kernel: None,
                 name: String::new(),
                 ok: false,
                 evidence: lines,
@@ -2097,6 +2102,7 @@ pub fn gone(
     ));
     Timed::of(
         Check {
+            kernel: None,
             name: String::new(),
             ok: overlaps && resolved,
             evidence: lines,

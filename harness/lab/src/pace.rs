@@ -49,7 +49,9 @@ pub fn measure() -> Option<Duration> {
 pub fn slowdown() -> f64 {
     static SLOWDOWN: OnceLock<f64> = OnceLock::new();
     *SLOWDOWN.get_or_init(|| {
-        measure().map_or(1.0, |t| (t.as_secs_f64() / REFERENCE.as_secs_f64()).max(1.0))
+        measure().map_or(1.0, |t| {
+            (t.as_secs_f64() / REFERENCE.as_secs_f64()).max(1.0)
+        })
     })
 }
 
@@ -66,7 +68,10 @@ mod tests {
     fn guards_never_shrink_and_grow_with_the_slowdown() {
         let s = slowdown();
         assert!(s >= 1.0);
-        assert_eq!(guard(Duration::from_secs(5)), Duration::from_secs(5).mul_f64(s));
+        assert_eq!(
+            guard(Duration::from_secs(5)),
+            Duration::from_secs(5).mul_f64(s)
+        );
         assert!(guard(Duration::from_secs(5)) >= Duration::from_secs(5));
     }
 }

@@ -187,6 +187,7 @@ mod tests {
             predicted_seconds: Some(2.0),
             measured_seconds: Some(2.1),
             checks: vec![Check {
+                kernel: None,
                 name: "C>S F.".into(),
                 ok: v == Verdict::Pass,
                 evidence: vec!["0.1 C>S F.".into()],

@@ -131,99 +131,25 @@ impl Held {
     }
 }
 
-/// The marker [`crate::scenario::Expect::kernel_suffix`] puts in a kernel-dependent check's name.
-fn is_kernel_check(name: &str) -> bool {
-    name.contains(" [kernels ") || name.contains(" [every kernel")
-}
-
 /// Merges the kernels' runs.
 pub fn merge(runs: &[KernelRun]) -> MatrixSummary {
     let host_wall = runs
         .iter()
         .find(|r| r.accel == Accel::Host)
         .map(|r| r.summary.wall_seconds);
-    let kernels = runs
-        .iter()
-        .map(|r| {
-            let count = |v: Verdict| r.summary.scenarios.iter().filter(|s| s.verdict == v).count();
-            KernelColumn {
-                label: r.label.clone(),
-                kernel: r.summary.kernel.clone(),
-                accel: r.accel,
-                boot_seconds: r.boot_seconds,
-                wall_seconds: r.summary.wall_seconds,
-                vs_host: host_wall
-                    .filter(|h| *h > 0.0 && r.accel != Accel::Host)
-                    .map(|h| r.summary.wall_seconds / h),
-                dir: r.dir.clone(),
-                passed: count(Verdict::Pass),
-                failed: count(Verdict::Fail),
-                errors: count(Verdict::Error),
-                skipped: count(Verdict::Skip),
-            }
-        })
-        .collect();
+    let kernels = runs.iter().map(|r| column(r, host_wall)).collect();
     let names: BTreeSet<&str> = runs
         .iter()
         .flat_map(|r| r.summary.scenarios.iter().map(|s| s.name.as_str()))
         .collect();
-    let find = |r: &'_ KernelRun, name: &str| -> Option<ScenarioResult> {
-        r.summary.scenarios.iter().find(|s| s.name == name).cloned()
-    };
-    let scenarios: Vec<MatrixRow> = names
-        .iter()
-        .map(|name| {
-            let any = runs.iter().find_map(|r| find(r, name)).expect("named by a run");
-            MatrixRow {
-                name: name.to_string(),
-                conclusion: any.conclusion.clone(),
-                family: any.family.clone(),
-                cells: runs
-                    .iter()
-                    .map(|r| match find(r, name) {
-                        Some(s) => Cell {
-                            verdict: Some(s.verdict),
-                            reason: s.reason.clone(),
-                            measured_seconds: s.measured_seconds,
-                            kernel_checks: s
-                                .checks
-                                .iter()
-                                .filter(|c| is_kernel_check(&c.name))
-                                .map(|c| c.name.clone())
-                                .collect(),
-                        },
-                        None => Cell {
-                            verdict: None,
-                            reason: None,
-                            measured_seconds: None,
-                            kernel_checks: vec![],
-                        },
-                    })
-                    .collect(),
-            }
-        })
-        .collect();
+    let scenarios: Vec<MatrixRow> = names.iter().map(|name| row(runs, name)).collect();
     let conclusion_ids: BTreeSet<&str> = scenarios.iter().map(|r| r.conclusion.as_str()).collect();
     let conclusions = conclusion_ids
         .iter()
         .map(|id| ConclusionRow {
             conclusion: id.to_string(),
             cells: (0..runs.len())
-                .map(|k| {
-                    let mut h = Held::default();
-                    for row in scenarios.iter().filter(|r| r.conclusion == *id) {
-                        match row.cells[k].verdict {
-                            Some(Verdict::Skip) => h.skipped += 1,
-                            Some(Verdict::Pass) => {
-                                h.ran += 1;
-                                h.passed += 1
-                            }
-                            Some(_) => h.ran += 1,
-                            None => {}
-                        }
-                    }
-                    h
-                })
+                .map(|k| held_on(&scenarios, id, k))
                 .collect(),
         })
         .collect();
@@ -236,6 +162,87 @@ pub fn merge(runs: &[KernelRun]) -> MatrixSummary {
             .map(|r| r.summary.profile.clone())
             .unwrap_or_default(),
     }
+}
+
+/// A kernel's column head: how it ran, its times, its counts.
+fn column(r: &KernelRun, host_wall: Option<f64>) -> KernelColumn {
+    let count = |v: Verdict| {
+        r.summary
+            .scenarios
+            .iter()
+            .filter(|s| s.verdict == v)
+            .count()
+    };
+    KernelColumn {
+        label: r.label.clone(),
+        kernel: r.summary.kernel.clone(),
+        accel: r.accel,
+        boot_seconds: r.boot_seconds,
+        wall_seconds: r.summary.wall_seconds,
+        vs_host: host_wall
+            .filter(|h| *h > 0.0 && r.accel != Accel::Host)
+            .map(|h| r.summary.wall_seconds / h),
+        dir: r.dir.clone(),
+        passed: count(Verdict::Pass),
+        failed: count(Verdict::Fail),
+        errors: count(Verdict::Error),
+        skipped: count(Verdict::Skip),
+    }
+}
+
+/// Scenario `name` on every kernel (at least one of `runs` ran it).
+fn row(runs: &[KernelRun], name: &str) -> MatrixRow {
+    fn find<'a>(r: &'a KernelRun, name: &str) -> Option<&'a ScenarioResult> {
+        r.summary.scenarios.iter().find(|s| s.name == name)
+    }
+    let any = runs
+        .iter()
+        .find_map(|r| find(r, name))
+        .expect("named by a run");
+    MatrixRow {
+        name: name.to_string(),
+        conclusion: any.conclusion.clone(),
+        family: any.family.clone(),
+        cells: runs
+            .iter()
+            .map(|r| match find(r, name) {
+                Some(s) => Cell {
+                    verdict: Some(s.verdict),
+                    reason: s.reason.clone(),
+                    measured_seconds: s.measured_seconds,
+                    kernel_checks: s
+                        .checks
+                        .iter()
+                        .filter(|c| c.kernel.is_some())
+                        .map(|c| c.name.clone())
+                        .collect(),
+                },
+                None => Cell {
+                    verdict: None,
+                    reason: None,
+                    measured_seconds: None,
+                    kernel_checks: vec![],
+                },
+            })
+            .collect(),
+    }
+}
+
+/// Conclusion `id` on kernel column `k`: its scenarios that ran, passed, were skipped.
+fn held_on(scenarios: &[MatrixRow], id: &str, k: usize) -> Held {
+    let mut h = Held::default();
+    for row in scenarios.iter().filter(|r| r.conclusion == id) {
+        match row.cells[k].verdict {
+            Some(Verdict::Skip) => h.skipped += 1,
+            Some(Verdict::Pass) => {
+                h.ran += 1;
+                h.passed += 1
+            }
+            Some(_) => h.ran += 1,
+            None => {}
+        }
+    }
+    h
 }
 
 /// The JUnit file: one `<testsuite>` per kernel, named after it.
@@ -283,6 +290,21 @@ pub fn render_index(m: &MatrixSummary) -> String {
         m.kernels.len(),
         m.scenarios.len()
     );
+    kernels_table(&mut o, m);
+    let head: String = m
+        .kernels
+        .iter()
+        .map(|k| format!("<th>{}</th>", esc(&k.label)))
+        .collect();
+    conclusions_table(&mut o, m, &head);
+    scenarios_table(&mut o, m, &head);
+    kernel_checks(&mut o, m);
+    skip_reasons(&mut o, m);
+    o.push_str("</body></html>\n");
+    o
+}
+
+fn kernels_table(o: &mut String, m: &MatrixSummary) {
     o.push_str("<h2>Kernels</h2>\n<table><tr><th>kernel</th><th>ran as</th><th>boot to first command</th><th>suite wall</th><th>vs host</th><th>pass</th><th>fail</th><th>error</th><th>skip</th></tr>\n");
     for k in &m.kernels {
         let _ = writeln!(
@@ -301,11 +323,9 @@ pub fn render_index(m: &MatrixSummary) -> String {
         );
     }
     o.push_str("</table>\n");
-    let head: String = m
-        .kernels
-        .iter()
-        .map(|k| format!("<th>{}</th>", esc(&k.label)))
-        .collect();
+}
+
+fn conclusions_table(o: &mut String, m: &MatrixSummary, head: &str) {
     let _ = write!(
         o,
         "<h2>Conclusions by kernel</h2>\n<table><tr><th>conclusion</th>{head}</tr>\n"
@@ -326,6 +346,9 @@ pub fn render_index(m: &MatrixSummary) -> String {
         let _ = writeln!(o, "<tr><td>{}</td>{cells}</tr>", esc(&c.conclusion));
     }
     o.push_str("</table>\n");
+}
+
+fn scenarios_table(o: &mut String, m: &MatrixSummary, head: &str) {
     let _ = write!(
         o,
         "<h2>Scenarios by kernel</h2>\n<table><tr><th>scenario</th><th>conclusion</th>{head}</tr>\n"
@@ -355,8 +378,16 @@ pub fn render_index(m: &MatrixSummary) -> String {
             esc(&row.conclusion)
         );
     }
-    o.push_str("</table>\n<h2>Kernel-dependent checks</h2>\n<p class=\"muted\">Expectations that hold only on some kernels, as each kernel's run checked them; each names the upstream change behind the difference.</p>\n<ul>\n");
-    for row in m.scenarios.iter().filter(|r| r.cells.iter().any(|c| !c.kernel_checks.is_empty())) {
+    o.push_str("</table>\n");
+}
+
+fn kernel_checks(o: &mut String, m: &MatrixSummary) {
+    o.push_str("<h2>Kernel-dependent checks</h2>\n<p class=\"muted\">Expectations that hold only on some kernels, as each kernel's run checked them; each names the upstream change behind the difference.</p>\n<ul>\n");
+    for row in m
+        .scenarios
+        .iter()
+        .filter(|r| r.cells.iter().any(|c| !c.kernel_checks.is_empty()))
+    {
         for (c, k) in row.cells.iter().zip(&m.kernels) {
             for name in &c.kernel_checks {
                 let (text, class) = verdict_text(c.verdict);
@@ -371,6 +402,9 @@ pub fn render_index(m: &MatrixSummary) -> String {
         }
     }
     o.push_str("</ul>\n");
+}
+
+fn skip_reasons(o: &mut String, m: &MatrixSummary) {
     let skips: Vec<(&MatrixRow, &KernelColumn, &str)> = m
         .scenarios
         .iter()
@@ -385,12 +419,16 @@ pub fn render_index(m: &MatrixSummary) -> String {
     if !skips.is_empty() {
         o.push_str("<h2>Skipped, with the reason</h2>\n<ul>\n");
         for (r, k, why) in skips {
-            let _ = writeln!(o, "<li>{} on {}: {}</li>", esc(&r.name), esc(&k.label), esc(why));
+            let _ = writeln!(
+                o,
+                "<li>{} on {}: {}</li>",
+                esc(&r.name),
+                esc(&k.label),
+                esc(why)
+            );
         }
         o.push_str("</ul>\n");
     }
-    o.push_str("</body></html>\n");
-    o
 }
 
 /// The terminal table: a row per kernel (how it ran, boot, wall, the
@@ -448,7 +486,11 @@ pub fn table(m: &MatrixSummary) -> String {
 /// 1 when a check failed on any kernel, 3 when a scenario errored, else 0
 /// (skips are not failures), as `teardown run`.
 pub fn exit_code(m: &MatrixSummary) -> i32 {
-    let any = |v: Verdict| m.scenarios.iter().any(|r| r.cells.iter().any(|c| c.verdict == Some(v)));
+    let any = |v: Verdict| {
+        m.scenarios
+            .iter()
+            .any(|r| r.cells.iter().any(|c| c.verdict == Some(v)))
+    };
     if any(Verdict::Fail) {
         1
     } else if any(Verdict::Error) {
@@ -500,8 +542,12 @@ mod tests {
         }
     }
 
+    /// A passed check; `name [kernels ...: change]` carries its range in the field too.
     fn check(name: &str) -> Check {
         Check {
+            kernel: name
+                .split_once(" [")
+                .map(|(_, k)| k.trim_end_matches(']').to_string()),
             name: name.into(),
             ok: true,
             evidence: vec![],
@@ -510,15 +556,24 @@ mod tests {
 
     #[test]
     fn a_column_per_kernel_and_conclusions_held_per_kernel() {
-        let old = check("client gets error ETIMEDOUT after connect [kernels before 6.5, IPv4: ccce324dabfe]");
-        let new = check("client gets error EHOSTUNREACH after connect [kernels 6.5 and later: ccce324dabfe]");
+        let old = check(
+            "client gets error ETIMEDOUT after connect [kernels before 6.5, IPv4: ccce324dabfe]",
+        );
+        let new = check(
+            "client gets error EHOSTUNREACH after connect [kernels 6.5 and later: ccce324dabfe]",
+        );
         let runs = vec![
             run(
                 "6.1.0-57",
                 Accel::Tcg,
                 300.0,
                 vec![
-                    result("x-connect-powered-off", "X-CONNECT-OFF", Verdict::Pass, vec![old.clone()]),
+                    result(
+                        "x-connect-powered-off",
+                        "X-CONNECT-OFF",
+                        Verdict::Pass,
+                        vec![old.clone()],
+                    ),
                     result("x-netem-delay", "X-NETEM", Verdict::Pass, vec![]),
                     result("c3-cut-while-sending", "C3", Verdict::Fail, vec![]),
                 ],
@@ -528,7 +583,12 @@ mod tests {
                 Accel::Host,
                 100.0,
                 vec![
-                    result("x-connect-powered-off", "X-CONNECT-OFF", Verdict::Pass, vec![new.clone()]),
+                    result(
+                        "x-connect-powered-off",
+                        "X-CONNECT-OFF",
+                        Verdict::Pass,
+                        vec![new.clone()],
+                    ),
                     result("x-netem-delay", "X-NETEM", Verdict::Skip, vec![]),
                     result("c3-cut-while-sending", "C3", Verdict::Pass, vec![]),
                 ],
@@ -537,23 +597,50 @@ mod tests {
         let m = merge(&runs);
         assert_eq!(m.kernels.len(), 2);
         assert_eq!(m.kernels[0].vs_host, Some(3.0));
-        assert_eq!(m.kernels[1].vs_host, None, "the host is not compared with itself");
+        assert_eq!(
+            m.kernels[1].vs_host, None,
+            "the host is not compared with itself"
+        );
         assert_eq!((m.kernels[0].passed, m.kernels[0].failed), (2, 1));
         assert_eq!(m.kernels[1].skipped, 1);
         let c3 = m.conclusions.iter().find(|c| c.conclusion == "C3").unwrap();
         assert!(!c3.cells[0].held() && c3.cells[1].held());
-        let netem = m.conclusions.iter().find(|c| c.conclusion == "X-NETEM").unwrap();
+        let netem = m
+            .conclusions
+            .iter()
+            .find(|c| c.conclusion == "X-NETEM")
+            .unwrap();
         assert!(netem.cells[0].held());
-        assert_eq!(netem.cells[1], Held { passed: 0, ran: 0, skipped: 1 });
+        assert_eq!(
+            netem.cells[1],
+            Held {
+                passed: 0,
+                ran: 0,
+                skipped: 1
+            }
+        );
         assert!(!netem.cells[1].held(), "a skip is not a held conclusion");
-        let off = m.scenarios.iter().find(|r| r.name == "x-connect-powered-off").unwrap();
+        let off = m
+            .scenarios
+            .iter()
+            .find(|r| r.name == "x-connect-powered-off")
+            .unwrap();
         assert_eq!(off.cells[0].kernel_checks, vec![old.name.clone()]);
         assert_eq!(off.cells[1].kernel_checks, vec![new.name.clone()]);
         assert_eq!(exit_code(&m), 1);
         let html = render_index(&m);
-        assert!(html.contains("<th>6.1.0-57</th><th>host</th>"), "a column per kernel");
-        assert!(html.contains("href=\"6.1.0-57/index.html#"), "cells link to the kernel's run");
-        assert!(html.contains("ccce324dabfe"), "the kernel-dependent checks name their change");
+        assert!(
+            html.contains("<th>6.1.0-57</th><th>host</th>"),
+            "a column per kernel"
+        );
+        assert!(
+            html.contains("href=\"6.1.0-57/index.html#"),
+            "cells link to the kernel's run"
+        );
+        assert!(
+            html.contains("ccce324dabfe"),
+            "the kernel-dependent checks name their change"
+        );
         assert!(html.contains("kernel lacks sch_netem"), "skips say why");
         let junit = junit(&runs);
         assert_eq!(junit.matches("<testsuite ").count(), 2);
@@ -566,7 +653,12 @@ mod tests {
     #[test]
     fn a_scenario_missing_from_a_kernel_is_not_run_there_not_a_pass() {
         let runs = vec![
-            run("a", Accel::Tcg, 1.0, vec![result("s", "C1", Verdict::Pass, vec![])]),
+            run(
+                "a",
+                Accel::Tcg,
+                1.0,
+                vec![result("s", "C1", Verdict::Pass, vec![])],
+            ),
             run("b", Accel::Tcg, 1.0, vec![]),
         ];
         let m = merge(&runs);

@@ -467,6 +467,7 @@ mod tests {
 
     fn check(name: &str, ok: bool, evidence: &[&str]) -> Check {
         Check {
+            kernel: None,
             name: name.into(),
             ok,
             evidence: evidence.iter().map(|s| s.to_string()).collect(),

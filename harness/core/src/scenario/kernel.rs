@@ -1,6 +1,6 @@
 //! What a scenario asks of the kernel: the features it needs ([`Feature`],
-//! [`Scenario::needs`]) and the expectations that hold only on some kernels
-//! ([`KernelRange`], [`Scenario::for_kernel`]).
+//! `Scenario::needs`) and the expectations that hold only on some kernels
+//! ([`KernelRange`], `Scenario::for_kernel`).
 //!
 //! Contract:
 //! - A scenario's needs follow from its text alone: a netem `impair` step
@@ -17,7 +17,7 @@
 //!   which kernel's truth was checked. A check is never widened to cover two
 //!   kernels; each kernel gets its own exact expectation.
 
-use super::{Action, Expect, Family, Scenario};
+use super::values::Family;
 use std::fmt;
 
 /// A kernel's `major.minor` (what a range compares; stable releases keep a
@@ -130,59 +130,6 @@ impl fmt::Display for Feature {
     }
 }
 
-impl Scenario {
-    /// The kernel features this scenario needs, each once, in order.
-    pub fn needs(&self) -> Vec<Feature> {
-        let mut needs = Vec::new();
-        for step in &self.steps {
-            match step.action {
-                Some(Action::Impair { .. }) => needs.push(Feature::Netem),
-                Some(Action::Reject { .. }) => needs.push(Feature::NetdevReject),
-                _ => {}
-            }
-        }
-        if self.endpoints.values().any(|e| e.options.rto_max.is_some()) {
-            needs.push(Feature::RtoMaxOption);
-        }
-        for map in self.sysctls.values() {
-            needs.extend(map.keys().map(|k| Feature::Sysctl(k.clone())));
-        }
-        needs.sort();
-        needs.dedup();
-        needs
-    }
-
-    /// The scenario as it holds on kernel `v` with `facts`: expectations
-    /// whose range leaves `v` (or this scenario's family) out are dropped;
-    /// those with a range name it (`... [kernels before 6.5: <change>]`).
-    pub fn for_kernel(&self, v: KernelVersion, facts: KernelFacts) -> Scenario {
-        let mut sc = self.clone();
-        sc.expects = self
-            .expects
-            .iter()
-            .filter(|e| e.kernel.as_ref().is_none_or(|r| r.contains(v, self.ip)))
-            .cloned()
-            .collect();
-        sc.kernel = facts;
-        sc
-    }
-
-    /// Whether any expectation holds only on some kernels.
-    pub fn kernel_dependent(&self) -> bool {
-        self.expects.iter().any(|e| e.kernel.is_some())
-    }
-}
-
-impl Expect {
-    /// ` [kernels before 6.5: <change>]` for an expectation with a range, empty otherwise.
-    pub fn kernel_suffix(&self) -> String {
-        match &self.kernel {
-            Some(r) => format!(" [{}: {}]", r.describe(), r.change),
-            None => String::new(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,10 +141,28 @@ mod tests {
     #[test]
     fn versions_come_from_uname_and_from_scenarios() {
         assert_eq!(v("6.1.0-57-amd64"), KernelVersion { major: 6, minor: 1 });
-        assert_eq!(v("6.12.117+deb12-amd64"), KernelVersion { major: 6, minor: 12 });
-        assert_eq!(v("6.18.0"), KernelVersion { major: 6, minor: 18 });
+        assert_eq!(
+            v("6.12.117+deb12-amd64"),
+            KernelVersion {
+                major: 6,
+                minor: 12
+            }
+        );
+        assert_eq!(
+            v("6.18.0"),
+            KernelVersion {
+                major: 6,
+                minor: 18
+            }
+        );
         assert_eq!(v("6.5"), KernelVersion { major: 6, minor: 5 });
-        assert_eq!(v("5.15.0-91-generic"), KernelVersion { major: 5, minor: 15 });
+        assert_eq!(
+            v("5.15.0-91-generic"),
+            KernelVersion {
+                major: 5,
+                minor: 15
+            }
+        );
         assert!(v("6.12") > v("6.5"), "numeric, not textual");
         for bad in ["", "6", "six.1", "6.", "6.x"] {
             assert_eq!(KernelVersion::parse(bad), None, "{bad}");

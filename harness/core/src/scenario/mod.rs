@@ -26,6 +26,7 @@
 
 mod file;
 pub mod kernel;
+mod on_kernel;
 pub mod pattern;
 pub mod terms;
 #[cfg(test)]
@@ -338,7 +339,10 @@ pub enum Action {
     /// The wire stops every `drop`.
     Undrop,
     /// netem on the wire (needs sch_netem) for `from`'s frames.
-    Impair { from: Senders, netem: Netem },
+    Impair {
+        from: Senders,
+        netem: Netem,
+    },
     /// Removes every `impair`.
     Unimpair,
     /// The wire answers `from`'s TCP segments with ICMP / ICMPv6 destination unreachable.

@@ -1404,7 +1404,11 @@ fn expect(
             ));
         }
     }
-    let kernel = e.kernel.as_ref().map(|k| kernel_range(ctx, k)).transpose()?;
+    let kernel = e
+        .kernel
+        .as_ref()
+        .map(|k| kernel_range(ctx, k))
+        .transpose()?;
     Ok(Expect {
         name: e.name.clone(),
         after: e.after.as_ref().map(|a| a.get_ref().clone()),

@@ -83,6 +83,10 @@ mod tests {
             }
         });
         let most = most.load(Ordering::SeqCst);
-        assert!(most >= 1 && most <= slots(), "{most} start-ups at once on {} CPUs", slots());
+        assert!(
+            most >= 1 && most <= slots(),
+            "{most} start-ups at once on {} CPUs",
+            slots()
+        );
     }
 }

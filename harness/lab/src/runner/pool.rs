@@ -5,11 +5,11 @@
 use super::artifacts::write_run_outputs;
 use super::one::run_scenario_guarded;
 use anyhow::{Context, Result};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use std::collections::BTreeMap;
 use teardown_core::report::{ScenarioResult, Summary, Verdict};
 use teardown_core::scenario::{Feature, KernelFacts, KernelVersion, Profile, Scenario};
 
@@ -71,7 +71,7 @@ pub fn run_all(plan: Plan, observer: &dyn Observer) -> Result<Summary> {
                 observer.started(&sc.name, predicted);
                 let r = match kernel.admit(&sc) {
                     Ok(sc) => run_scenario_guarded(&sc, &out),
-                    Err(skipped) => skipped,
+                    Err(done) => *done,
                 };
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 observer.finished(n, total, &r);
@@ -108,9 +108,9 @@ impl Kernel {
         let release = crate::sys::kernel_release();
         let mut features = BTreeMap::new();
         for f in work.iter().flat_map(|q| q.scenario.needs()) {
-            if !features.contains_key(&f) {
-                let found = crate::doctor::probe_feature(&f);
-                features.insert(f, found);
+            if let std::collections::btree_map::Entry::Vacant(slot) = features.entry(f) {
+                let found = crate::doctor::probe_feature(slot.key());
+                slot.insert(found);
             }
         }
         // Kernels before 6.5 have no tcp_syn_linear_timeouts: their SYN
@@ -134,7 +134,7 @@ impl Kernel {
     /// cannot run here: `skip` when a feature it needs is missing (with
     /// doctor's reason), `error` when it has kernel-dependent expectations
     /// and the kernel's version is unreadable.
-    fn admit(&self, sc: &Scenario) -> std::result::Result<Scenario, ScenarioResult> {
+    fn admit(&self, sc: &Scenario) -> std::result::Result<Scenario, Box<ScenarioResult>> {
         let missing: Vec<String> = sc
             .needs()
             .into_iter()
@@ -151,7 +151,7 @@ impl Kernel {
                 self.release,
                 missing.join("; ")
             ));
-            return Err(r);
+            return Err(Box::new(r));
         }
         match self.version {
             Some(v) => Ok(sc.for_kernel(v, self.facts)),
@@ -161,7 +161,7 @@ impl Kernel {
                     "kernel-dependent expectations, and no version in this kernel's release `{}`",
                     self.release
                 ));
-                Err(r)
+                Err(Box::new(r))
             }
             None => Ok(sc.clone()),
         }

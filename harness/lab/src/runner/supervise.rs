@@ -312,17 +312,17 @@ impl Supervisor {
         // A hang guard: 5 s on the development machine, longer on a slower one.
         let guard = crate::pace::guard(Duration::from_secs(5));
         let ready = self.recorder.wait_for(Instant::now() + guard, |r| {
-                r.events
-                    .iter()
-                    .filter(|e| e.source == name && e.kind == EventKind::Listening)
-                    .count()
-                    > listening_before
-                    || r.events.iter().any(|e| {
-                        e.source == name
-                            && e.kind == EventKind::Exited
-                            && e.detail.as_deref().unwrap_or("").ends_with(&exited)
-                    })
-            });
+            r.events
+                .iter()
+                .filter(|e| e.source == name && e.kind == EventKind::Listening)
+                .count()
+                > listening_before
+                || r.events.iter().any(|e| {
+                    e.source == name
+                        && e.kind == EventKind::Exited
+                        && e.detail.as_deref().unwrap_or("").ends_with(&exited)
+                })
+        });
         if ready {
             Ok(())
         } else {
