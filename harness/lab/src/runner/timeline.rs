@@ -433,12 +433,14 @@ impl<'a> Run<'a> {
         // A fixed timeout is a hang guard for a program's doing: it grows on a
         // slower machine (crate::pace). A model timeout already comes from
         // the model's lifetime of the connection.
-        let timeout = self
+        let written = self
             .recorder
             .with(|r| teardown_core::waits::timeout(self.sc, w, r));
-        let timeout = match w.timeout {
-            teardown_core::scenario::WaitTimeout::Fixed(_) => crate::pace::guard(timeout),
-            _ => timeout,
+        let (timeout, said) = match w.timeout {
+            teardown_core::scenario::WaitTimeout::Fixed(_) => {
+                (crate::pace::guard(written), crate::pace::describe(written))
+            }
+            _ => (written, Dur(written).to_string()),
         };
         let sc = self.sc;
         let ended = |r: &crate::record::Records| {
@@ -483,9 +485,8 @@ impl<'a> Run<'a> {
             Err(anyhow!("interrupted"))
         } else {
             Err(anyhow!(
-                "step {}: waited {} for {what}: not seen",
-                index + 1,
-                Dur(timeout)
+                "step {}: waited {said} for {what}: not seen",
+                index + 1
             ))
         }
     }
