@@ -104,7 +104,7 @@ pub fn probe_feature(f: &Feature) -> std::result::Result<String, String> {
         Feature::NetdevReject => in_scratch(|ns| ns.run(crate::fault::check_reject)),
         Feature::RtoMaxOption => in_scratch(probe_rto_max),
         Feature::Sysctl(key) => {
-            let probe = per_device_default(key);
+            let probe = on_loopback(key);
             in_scratch(|ns| ns.run(|| sysctl_value(&probe)))
         }
     };
@@ -112,14 +112,16 @@ pub fn probe_feature(f: &Feature) -> std::result::Result<String, String> {
 }
 
 /// A per-device sysctl (`net.ipv4.neigh.eth0.base_reachable_time_ms`) is
-/// probed as its `default` entry: a throw-away namespace has no eth0.
-fn per_device_default(key: &str) -> String {
+/// probed on the throw-away namespace's loopback: it has no eth0, and no
+/// `neigh.default` either (the kernel registers that table in the initial
+/// namespace only; measured on 6.18), but every namespace has `lo`.
+fn on_loopback(key: &str) -> String {
     let parts: Vec<&str> = key.split('.').collect();
     match parts.as_slice() {
         ["net", family, table @ ("neigh" | "conf"), dev, rest @ ..]
             if !matches!(*dev, "default" | "all") && !rest.is_empty() =>
         {
-            format!("net.{family}.{table}.default.{}", rest.join("."))
+            format!("net.{family}.{table}.lo.{}", rest.join("."))
         }
         _ => key.to_string(),
     }

@@ -258,7 +258,8 @@ pub struct Step {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// The endpoint writes `bytes` bytes (more than 0); with `then_close`,
-    /// it closes the socket as soon as the write has returned.
+    /// it closes the socket as soon as the write has returned (its FIN queued
+    /// at once by shutdown(SHUT_WR) when no received data is unread).
     Send {
         endpoint: String,
         bytes: u64,
