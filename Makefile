@@ -9,7 +9,7 @@ TEARDOWN := target/release/teardown
 OUT ?=
 RUN_FLAGS ?=
 
-.PHONY: all build programs scenarios scenarios-faithful test unit lint lint-structure lint-workflow bench lab-up lab-down clean deps install
+.PHONY: all build programs scenarios scenarios-faithful matrix matrix-kernels test unit lint lint-structure lint-workflow bench lab-up lab-down clean deps install
 
 all: build
 
@@ -32,6 +32,20 @@ scenarios: deps build programs
 # Linux's default timers: C3 ~15.5 min, C4 ~2 h 11 min.
 scenarios-faithful: deps build programs
 	$(TEARDOWN) run scenarios/ --profile faithful $(if $(OUT),--out $(OUT)) $(RUN_FLAGS)
+
+# The kernel matrix: the fast suite (and scenarios/needs-netem/) over both
+# families on Debian's newest 6.1 and 6.12 kernels, each in a QEMU guest
+# (KVM when it boots them, else emulation), and on the host; one merged
+# report with a column per kernel (out/matrix/index.html). matrix-kernels
+# unpacks the kernel packages into target/matrix/kernels/ (never installed)
+# and installs QEMU and virtme-ng. MATRIX_FLAGS: e.g. --kernel K (repeatable).
+MATRIX_OUT ?= out/matrix
+MATRIX_FLAGS ?=
+matrix: deps build programs matrix-kernels
+	$(TEARDOWN) matrix scenarios/ scenarios/needs-netem/ --ip both --out $(MATRIX_OUT) $(MATRIX_FLAGS)
+
+matrix-kernels:
+	bash tools/matrix-kernels.sh
 
 # Unit tests (pure core) and integration tests. Privileged tests are marked
 # #[ignore = "privileged: ..."]: without root they show as ignored; as root or

@@ -4,6 +4,7 @@ mod diagram;
 mod exit;
 mod lab_args;
 mod man;
+mod matrix;
 mod merge;
 mod model;
 mod progress;
@@ -56,6 +57,8 @@ enum Command {
     List(run::ListArgs),
     /// Combine the outputs of several runs (e.g. CI shards) into one summary, JUnit file and index
     Merge(merge::MergeArgs),
+    /// Run the suite on several kernels (virtual machines, and the host) into one report
+    Matrix(matrix::MatrixArgs),
     /// Show how each connection in a capture ended (no root)
     Replay(replay::ReplayArgs),
     /// Draw a ladder diagram of a capture as SVG (no root)
@@ -158,6 +161,7 @@ fn dispatch(command: Command) -> anyhow::Result<i32> {
         Command::Run(a) => run::run(a),
         Command::List(a) => run::list(a),
         Command::Merge(a) => merge::main(a),
+        Command::Matrix(a) => matrix::main(a),
         Command::Replay(a) => replay::main(a),
         Command::Diagram(a) => diagram::main(a),
         Command::Model(a) => model::main(a),

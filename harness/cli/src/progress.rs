@@ -179,5 +179,6 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Pass => "pass",
         Verdict::Fail => "FAIL",
         Verdict::Error => "ERROR",
+        Verdict::Skip => "skip",
     }
 }

@@ -165,8 +165,8 @@ pub fn print_table(summary: &Summary, out: &Path) -> Result<(), teardown_core::E
     writeln!(w, "{text}output: {}", out.display()).map_err(stdout_error)
 }
 
-/// 0 all passed, 1 a check failed, 3 a scenario could not be run (verdict
-/// `error`: the environment, e.g. a missing kernel feature); a failure wins.
+/// 0 all passed (or were skipped: the kernel lacks a feature they need), 1 a
+/// check failed, 3 a scenario could not be run (verdict `error`); a failure wins.
 pub fn exit_code(summary: &Summary) -> i32 {
     let any_fail = summary.scenarios.iter().any(|s| s.verdict == Verdict::Fail);
     let any_error = summary

@@ -354,6 +354,7 @@ fn analysis_index_renders_every_scenario() {
             predicted_seconds: None,
             measured_seconds: None,
             checks: vec![Check {
+                kernel: None,
                 name: "packets".into(),
                 ok: true,
                 evidence: vec!["C>S F.".into()],

@@ -151,3 +151,29 @@ fn doctor_without_root_exits_3_before_probing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs root or CAP_NET_ADMIN"));
     assert!(out.stdout.is_empty(), "probed without root: {out:?}");
 }
+
+/// What the runner probes before a scenario (its skip decision): every
+/// sysctl the catalogue writes is found on this kernel, a per-device one
+/// too (a throw-away namespace has no eth0 and no `neigh.default`: it is
+/// probed on `lo`), and one no kernel has is missing with ENOENT.
+#[test]
+#[ignore = "privileged: needs root (make test runs it)"]
+fn the_scenarios_sysctls_are_probed_as_present_and_a_made_up_one_as_missing() {
+    teardown_lab::require_privileged();
+    use teardown_core::scenario::Feature;
+    for key in [
+        "net.ipv4.neigh.eth0.base_reachable_time_ms",
+        "net.ipv6.neigh.eth0.delay_first_probe_time",
+        "net.ipv4.conf.eth0.arp_ignore",
+        "net.ipv4.tcp_retries2",
+    ] {
+        let found = teardown_lab::doctor::probe_feature(&Feature::Sysctl(key.into()));
+        assert!(found.is_ok(), "{key}: {found:?}");
+    }
+    let missing =
+        teardown_lab::doctor::probe_feature(&Feature::Sysctl("net.ipv4.tcp_no_such_knob".into()));
+    assert!(
+        missing.as_ref().is_err_and(|e| e.contains("ENOENT")),
+        "{missing:?}"
+    );
+}

@@ -570,6 +570,10 @@ impl Evidence {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
+    /// For a kernel-dependent expectation, the kernels it holds on and the
+    /// upstream change (`kernels before 6.5: <change>`); its name ends with it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<String>,
     pub ok: bool,
     /// The packets, samples or events it matched (or what was missing).
     pub evidence: Vec<String>,

@@ -162,6 +162,7 @@ struct Anchor {
 
 fn fail(name: String, evidence: Vec<String>) -> Check {
     Check {
+        kernel: None,
         name,
         ok: false,
         evidence,
@@ -170,6 +171,7 @@ fn fail(name: String, evidence: Vec<String>) -> Check {
 
 fn pass(evidence: Vec<String>) -> Check {
     Check {
+        kernel: None,
         name: String::new(),
         ok: true,
         evidence,
@@ -218,10 +220,15 @@ impl<'a> Ctx<'a> {
         let name = e
             .name
             .clone()
-            .unwrap_or_else(|| derived_name(&e.check, &suffix));
+            .unwrap_or_else(|| derived_name(&e.check, &suffix))
+            + &e.kernel_suffix();
         let anchor = match anchor {
             Ok(a) => a,
-            Err((_, why)) => return Timed::untimed(fail(name, vec![why])),
+            Err((_, why)) => {
+                let mut t = Timed::untimed(fail(name, vec![why]));
+                t.check.kernel = e.kernel_note();
+                return t;
+            }
         };
         let from = anchor.from_ns;
         let untimed = Timed::untimed;
@@ -285,6 +292,7 @@ impl<'a> Ctx<'a> {
             }
         };
         timed.check.name = name;
+        timed.check.kernel = e.kernel_note();
         timed
     }
 
@@ -474,6 +482,7 @@ impl<'a> Ctx<'a> {
             (None, None) => String::new(),
         };
         Check {
+            kernel: None,
             name: String::new(),
             ok: low_ok && high_ok,
             evidence: vec![format!(

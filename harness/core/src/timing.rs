@@ -140,10 +140,14 @@ pub fn retrans_knobs(sc: &Scenario, ev: &Evidence, host: Host, before_ns: u64) -
 
 /// Model inputs for a connect from `host`: the socket's TCP_SYNCNT, else
 /// net.ipv4.tcp_syn_retries (6); net.ipv4.tcp_syn_linear_timeouts as the
-/// scenario sets it, else 4 (6.5+; kernels before have none: set it to 0
-/// there); TCP_USER_TIMEOUT; the RTO cap.
+/// scenario sets it, else as the running kernel has it (4 since 6.5, 0 on
+/// kernels without the sysctl: [`crate::scenario::KernelFacts`]);
+/// TCP_USER_TIMEOUT; the RTO cap.
 pub fn syn_knobs(sc: &Scenario, host: Host) -> Syn {
-    let mut k = Syn::default();
+    let mut k = Syn {
+        linear_timeouts: sc.kernel.syn_linear_timeouts,
+        ..Syn::default()
+    };
     if let Some(v) = sc.sysctl(host, "net.ipv4.tcp_syn_retries") {
         k.syn_retries = v as u32;
     }
@@ -1275,6 +1279,7 @@ pub fn dies(
         });
         return Timed {
             check: Check {
+                kernel: None,
                 name: String::new(),
                 ok: false,
                 evidence: lines,
@@ -1302,6 +1307,7 @@ pub fn dies(
     ));
     Timed {
         check: Check {
+            kernel: None,
             name: String::new(),
             ok,
             evidence: lines,
@@ -1313,6 +1319,7 @@ pub fn dies(
 
 fn fail(line: String) -> Check {
     Check {
+        kernel: None,
         name: String::new(),
         ok: false,
         evidence: vec![line],
@@ -1563,6 +1570,7 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
         );
     }
     Check {
+        kernel: None,
         name: String::new(),
         ok,
         evidence: lines,
@@ -2054,6 +2062,7 @@ pub fn gone(
         ));
         return Timed::of(
             Check {
+                kernel: None,
                 name: String::new(),
                 ok: false,
                 evidence: lines,
@@ -2093,6 +2102,7 @@ pub fn gone(
     ));
     Timed::of(
         Check {
+            kernel: None,
             name: String::new(),
             ok: overlaps && resolved,
             evidence: lines,

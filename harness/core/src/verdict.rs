@@ -163,6 +163,7 @@ mod tests {
 
     fn check(ok: bool) -> Check {
         Check {
+            kernel: None,
             name: "c".into(),
             ok,
             evidence: vec![],

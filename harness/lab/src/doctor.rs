@@ -19,6 +19,7 @@ use crate::rtnl::Rtnl;
 use crate::sys::refused_io;
 use anyhow::{anyhow, Result};
 use std::os::fd::AsFd;
+use teardown_core::scenario::Feature;
 
 /// One feature's verdict.
 #[derive(Debug, Clone)]
@@ -92,6 +93,59 @@ pub fn probe_all() -> Vec<Row> {
     rows.extend(socket_rows(ns));
     drop(scratch);
     rows
+}
+
+/// Whether this kernel has what a scenario needs ([`Feature`]), probed as
+/// the doctor's row of that feature is, in throw-away namespaces deleted on
+/// every path: `Ok(detail)`, or `Err(reason)` in the doctor's words.
+pub fn probe_feature(f: &Feature) -> std::result::Result<String, String> {
+    let result = match f {
+        Feature::Netem => crate::tc::check_netem().map(|_| "adds a netem qdisc".into()),
+        Feature::NetdevReject => in_scratch(|ns| ns.run(crate::fault::check_reject)),
+        Feature::RtoMaxOption => in_scratch(probe_rto_max),
+        Feature::Sysctl(key) => {
+            let probe = on_loopback(key);
+            in_scratch(|ns| ns.run(|| sysctl_value(&probe)))
+        }
+    };
+    result.map_err(|e| format!("{e:#}"))
+}
+
+/// A per-device sysctl (`net.ipv4.neigh.eth0.base_reachable_time_ms`) is
+/// probed on the throw-away namespace's loopback: it has no eth0, and no
+/// `neigh.default` either (the kernel registers that table in the initial
+/// namespace only; measured on 6.18), but every namespace has `lo`.
+fn on_loopback(key: &str) -> String {
+    let parts: Vec<&str> = key.split('.').collect();
+    match parts.as_slice() {
+        ["net", family, table @ ("neigh" | "conf"), dev, rest @ ..]
+            if !matches!(*dev, "default" | "all") && !rest.is_empty() =>
+        {
+            format!("net.{family}.{table}.lo.{}", rest.join("."))
+        }
+        _ => key.to_string(),
+    }
+}
+
+/// A sysctl's value as a new network namespace of this kernel has it (its
+/// default), or why there is none.
+pub fn default_sysctl(key: &str) -> std::result::Result<String, String> {
+    in_scratch(|ns| ns.run(|| crate::topology::read_sysctl(key)))
+        .map(|v| v.trim().to_string())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// `probe` in a throw-away namespace of its own, deleted on every path.
+fn in_scratch<T>(probe: impl FnOnce(&NetNs) -> Result<T>) -> Result<T> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "td-doctor-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let scratch = Scratch(NetNs::create(&name)?);
+    probe(&scratch.0)
 }
 
 /// A probe that needs the throw-away namespace `ns`.

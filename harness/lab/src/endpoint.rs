@@ -755,6 +755,22 @@ fn await_writable(
     }
 }
 
+/// `send N close`'s FIN, queued the moment the write returned: the close
+/// itself waits for the reader and writer threads to end, which takes
+/// milliseconds on a slow machine (a guest under emulation), longer than a
+/// tail loss probe's timeout (x-tlp-flight). shutdown(SHUT_WR) sends the FIN
+/// the close would send, so the close then sends nothing more. Not when
+/// received data is unread: then the close resets the connection instead
+/// (tcp_close), and a FIN first would change what the wire shows.
+fn queue_fin(sock: &Socket) {
+    let mut unread: libc::c_int = 0;
+    // SAFETY: FIONREAD on a TCP socket writes one int, the bytes unread.
+    let rc = unsafe { libc::ioctl(sock.as_raw_fd(), libc::FIONREAD, &mut unread) };
+    if rc == 0 && unread == 0 {
+        let _ = sock.shutdown(std::net::Shutdown::Write);
+    }
+}
+
 /// The writer: runs `send N` and `stream` jobs in order.
 fn writer(
     sock: Arc<Socket>,
@@ -775,6 +791,9 @@ fn writer(
         let go_on = match job {
             Job::Send(n, then_close) => {
                 let ok = write_bytes(fd, Some(n), None, &stop, &em, &mut sent);
+                if ok && then_close {
+                    queue_fin(&sock);
+                }
                 // `send N` always reports its completion.
                 if ok && sent.reported != sent.total {
                     sent.flush(&em);

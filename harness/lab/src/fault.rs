@@ -222,17 +222,11 @@ fn egress_toward(lab: &Lab, from: Host) -> Result<(&NetNs, &'static str)> {
 }
 
 /// netem delay / jitter / loss on what `from` sends (needs sch_netem).
-pub fn impair(
-    lab: &Lab,
-    from: Host,
-    delay: std::time::Duration,
-    jitter: std::time::Duration,
-    loss: f64,
-) -> Result<()> {
+pub fn impair(lab: &Lab, from: Host, netem: &teardown_core::scenario::Netem) -> Result<()> {
     let (ns, ifname) = egress_toward(lab, from)?;
     ns.run(|| -> Result<()> {
         let idx = crate::tc::ifindex(ifname)?;
-        crate::tc::add_netem_impairment(idx, delay, jitter, loss)
+        crate::tc::add_netem_impairment(idx, netem)
     })
 }
 

@@ -29,6 +29,7 @@ pub mod files;
 pub mod lab;
 pub mod netlink;
 pub mod netns;
+pub mod pace;
 pub mod record;
 pub mod rtnl;
 pub mod runner;

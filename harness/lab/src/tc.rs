@@ -173,23 +173,29 @@ fn add_netem(ifindex: u32) -> Result<(), NlError> {
 
 /// Impairs what leaves `ifindex` with a netem root qdisc: `delay` with
 /// `jitter` (TCA_NETEM_LATENCY64 / JITTER64, nanoseconds, after the classic
-/// `struct tc_netem_qopt`) and random `loss` (0..1). On a kernel without
-/// sch_netem the error says so.
-pub fn add_netem_impairment(
-    ifindex: u32,
-    delay: std::time::Duration,
-    jitter: std::time::Duration,
-    loss: f64,
-) -> Result<()> {
+/// `struct tc_netem_qopt`), random `loss` (0..1) and its correlation
+/// (TCA_NETEM_CORR: `struct tc_netem_corr`, delay / loss / duplicate, each
+/// scaled to u32 as iproute2's `tc qdisc ... netem loss random P C` does).
+/// On a kernel without sch_netem the error says so.
+pub fn add_netem_impairment(ifindex: u32, netem: &teardown_core::scenario::Netem) -> Result<()> {
+    const TCA_NETEM_CORR: u16 = 1;
     const TCA_NETEM_LATENCY64: u16 = 8;
     const TCA_NETEM_JITTER64: u16 = 9;
-    let loss = (loss.clamp(0.0, 1.0) * u32::MAX as f64) as u32;
-    let mut opts = Vec::with_capacity(48);
-    for v in [0u32, 1000, loss, 0, 0, 0] {
+    let scaled = |p: f64| (p.clamp(0.0, 1.0) * u32::MAX as f64) as u32;
+    let mut opts = Vec::with_capacity(64);
+    for v in [0u32, 1000, scaled(netem.loss), 0, 0, 0] {
         // latency (ticks; 0: see LATENCY64), limit, loss, gap, duplicate, jitter
         opts.extend_from_slice(&v.to_ne_bytes());
     }
-    for (kind, value) in [(TCA_NETEM_LATENCY64, delay), (TCA_NETEM_JITTER64, jitter)] {
+    opts.extend_from_slice(&16u16.to_ne_bytes());
+    opts.extend_from_slice(&TCA_NETEM_CORR.to_ne_bytes());
+    for v in [0, scaled(netem.loss_correlation), 0] {
+        opts.extend_from_slice(&v.to_ne_bytes());
+    }
+    for (kind, value) in [
+        (TCA_NETEM_LATENCY64, netem.delay),
+        (TCA_NETEM_JITTER64, netem.jitter),
+    ] {
         opts.extend_from_slice(&12u16.to_ne_bytes());
         opts.extend_from_slice(&kind.to_ne_bytes());
         opts.extend_from_slice(&(value.as_nanos().min(i64::MAX as u128) as i64).to_ne_bytes());

@@ -19,7 +19,7 @@ fn esc(s: &str) -> String {
 }
 
 /// An id for an HTML anchor.
-fn anchor(name: &str) -> String {
+pub(super) fn anchor(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {
@@ -38,6 +38,7 @@ fn verdict(v: Verdict) -> (&'static str, &'static str) {
         Verdict::Pass => ("pass", "pass"),
         Verdict::Fail => ("FAIL", "fail"),
         Verdict::Error => ("ERROR", "error"),
+        Verdict::Skip => ("skip", "skip"),
     }
 }
 
@@ -54,9 +55,9 @@ fn inline_svg(svg: &str) -> &str {
     }
 }
 
-const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+pub(super) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-th{background:#f3f3f3}.pass{color:#1a7f37;font-weight:bold}.fail,.error{color:#c1121f;font-weight:bold}
+th{background:#f3f3f3}.pass{color:#1a7f37;font-weight:bold}.fail,.error{color:#c1121f;font-weight:bold}.skip{color:#5a6b7b}
 section{margin-top:2.5em;border-top:2px solid #ddd;padding-top:1em}
 pre{background:#f7f7f7;padding:4px 8px;margin:2px 0 8px 1.5em;white-space:pre-wrap}
 .ladder{overflow-x:auto;border:1px solid #ddd;margin:1em 0}.muted{color:#666}
@@ -186,6 +187,7 @@ mod tests {
             predicted_seconds: Some(2.0),
             measured_seconds: Some(2.1),
             checks: vec![Check {
+                kernel: None,
                 name: "C>S F.".into(),
                 ok: v == Verdict::Pass,
                 evidence: vec!["0.1 C>S F.".into()],

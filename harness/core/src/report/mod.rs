@@ -20,6 +20,7 @@
 
 pub mod html;
 pub mod ladder;
+pub mod matrix;
 
 use crate::evidence::Check;
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,9 @@ pub enum Verdict {
     Pass,
     Fail,
     Error,
+    /// Not run: the kernel lacks a feature the scenario needs (the reason
+    /// says which, with `teardown doctor`'s words). Not a failure.
+    Skip,
 }
 
 /// One scenario's result (an entry of `summary.json`'s `scenarios`).
@@ -91,12 +95,13 @@ impl Verdict {
             Verdict::Pass => "pass",
             Verdict::Fail => "fail",
             Verdict::Error => "error",
+            Verdict::Skip => "skip",
         }
     }
 }
 
 /// `1.234s`, `12.3s`, `15m 24.6s`; `-` when absent.
-fn secs(s: Option<f64>) -> String {
+pub(super) fn secs(s: Option<f64>) -> String {
     match s {
         None => "-".to_string(),
         Some(s) if !s.is_finite() => "?".to_string(),
@@ -121,6 +126,7 @@ fn verdict_code(v: Verdict) -> &'static str {
         Verdict::Pass => "32",
         Verdict::Fail => "31;1",
         Verdict::Error => "33;1",
+        Verdict::Skip => "36",
     }
 }
 
@@ -169,8 +175,12 @@ pub fn table(summary: &Summary, color: bool) -> String {
         }
     }
     let count = |v: Verdict| summary.scenarios.iter().filter(|r| r.verdict == v).count();
+    let skipped = match count(Verdict::Skip) {
+        0 => String::new(),
+        n => format!(", {n} skipped"),
+    };
     out.push_str(&format!(
-        "{} scenarios: {} passed, {} failed, {} errors in {} (profile {}, kernel {})\n",
+        "{} scenarios: {} passed, {} failed, {} errors{skipped} in {} (profile {}, kernel {})\n",
         summary.scenarios.len(),
         count(Verdict::Pass),
         count(Verdict::Fail),
@@ -214,9 +224,13 @@ fn table_line(
 fn why_not_passed(r: &ScenarioResult, color: bool) -> String {
     let mut out = String::new();
     if let Some(reason) = &r.reason {
+        let (label, v) = match r.verdict {
+            Verdict::Skip => ("skipped:", Verdict::Skip),
+            _ => ("error:", Verdict::Error),
+        };
         out.push_str(&format!(
             "    {} {}\n",
-            paint("error:", verdict_code(Verdict::Error), color),
+            paint(label, verdict_code(v), color),
             one_line(reason)
         ));
     }
@@ -239,7 +253,7 @@ fn why_not_passed(r: &ScenarioResult, color: bool) -> String {
 }
 
 /// Newlines and tabs as spaces, so one item stays on one terminal line.
-fn one_line(s: &str) -> String {
+pub(super) fn one_line(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect()
@@ -278,18 +292,46 @@ fn junit_time(s: f64) -> String {
 
 /// JUnit XML for CI: one testsuite, one testcase per scenario.
 pub fn junit(summary: &Summary) -> String {
-    let n = summary.scenarios.len();
-    let count = |v: Verdict| summary.scenarios.iter().filter(|r| r.verdict == v).count();
+    junit_document(&[("tcp-teardown-lab", summary)])
+}
+
+/// A JUnit document of one `<testsuite>` per (name, summary), e.g. one per
+/// kernel of a matrix; the root counts them all.
+pub fn junit_document(suites: &[(&str, &Summary)]) -> String {
+    let count = |v: Verdict| {
+        suites
+            .iter()
+            .flat_map(|(_, s)| &s.scenarios)
+            .filter(|r| r.verdict == v)
+            .count()
+    };
+    let n: usize = suites.iter().map(|(_, s)| s.scenarios.len()).sum();
     let (failures, errors) = (count(Verdict::Fail), count(Verdict::Error));
-    let time = junit_time(summary.wall_seconds);
+    let time = junit_time(suites.iter().map(|(_, s)| s.wall_seconds).sum());
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     x.push_str(&format!(
         "<testsuites name=\"tcp-teardown-lab\" tests=\"{n}\" failures=\"{failures}\" errors=\"{errors}\" time=\"{time}\">\n"
     ));
-    x.push_str(&format!(
-        "  <testsuite name=\"tcp-teardown-lab\" tests=\"{n}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"0\" time=\"{time}\">\n"
-    ));
+    for (name, summary) in suites {
+        x.push_str(&junit_suite(name, summary));
+    }
+    x.push_str("</testsuites>\n");
+    x
+}
+
+/// One `<testsuite>`: its counts, the kernel and profile as properties, a
+/// testcase per scenario.
+fn junit_suite(name: &str, summary: &Summary) -> String {
+    let n = summary.scenarios.len();
+    let count = |v: Verdict| summary.scenarios.iter().filter(|r| r.verdict == v).count();
+    let (failures, errors) = (count(Verdict::Fail), count(Verdict::Error));
+    let skipped = count(Verdict::Skip);
+    let time = junit_time(summary.wall_seconds);
+    let mut x = format!(
+        "  <testsuite name=\"{}\" tests=\"{n}\" failures=\"{failures}\" errors=\"{errors}\" skipped=\"{skipped}\" time=\"{time}\">\n",
+        xml_escape(name)
+    );
     x.push_str("    <properties>\n");
     for (k, v) in [("kernel", &summary.kernel), ("profile", &summary.profile)] {
         x.push_str(&format!(
@@ -301,7 +343,7 @@ pub fn junit(summary: &Summary) -> String {
     for r in &summary.scenarios {
         x.push_str(&junit_testcase(r));
     }
-    x.push_str("  </testsuite>\n</testsuites>\n");
+    x.push_str("  </testsuite>\n");
     x
 }
 
@@ -347,6 +389,13 @@ fn junit_testcase(r: &ScenarioResult) -> String {
                 "      <error message=\"{}\" type=\"error\">{}</error>\n",
                 xml_escape(&reason),
                 xml_escape(&format!("{reason}\n{detail}"))
+            ));
+        }
+        Verdict::Skip => {
+            let reason = r.reason.clone().unwrap_or_else(|| "skipped".to_string());
+            x.push_str(&format!(
+                "      <skipped message=\"{}\"/>\n",
+                xml_escape(&reason)
             ));
         }
     }
@@ -418,6 +467,7 @@ mod tests {
 
     fn check(name: &str, ok: bool, evidence: &[&str]) -> Check {
         Check {
+            kernel: None,
             name: name.into(),
             ok,
             evidence: evidence.iter().map(|s| s.to_string()).collect(),

@@ -174,6 +174,10 @@ pub(super) struct StepFile {
     /// `drop`: drop each frame with this probability (0..1) instead.
     #[serde(default)]
     pub probability: Option<Spanned<f64>>,
+    /// `impair` with `probability`: how much each loss draw follows the
+    /// previous one (0..1; netem's loss correlation).
+    #[serde(default)]
+    pub correlation: Option<Spanned<f64>>,
     /// `drop`: only the first `count` matching frames (per sending host), then
     /// let them pass with no `undrop` (so no harness action races the kernel's
     /// retransmission timer: "the FIN is lost once").
@@ -433,4 +437,23 @@ pub(super) struct ExpectFile {
     /// `tail_loss` (the tail loss probe after the last segment of a flight).
     #[serde(default)]
     pub probe: Option<Spanned<String>>,
+    /// Only on these kernels: `{ since = "6.5", change = "ccce324dabfe tcp: ..." }`
+    /// (or `before`, or both), naming the upstream change.
+    #[serde(default)]
+    pub kernel: Option<Spanned<KernelFile>>,
+}
+
+/// An expectation's kernel range as written.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct KernelFile {
+    #[serde(default)]
+    pub since: Option<String>,
+    #[serde(default)]
+    pub before: Option<String>,
+    /// Only for one family (`v4`, `v6`).
+    #[serde(default)]
+    pub family: Option<Family>,
+    /// The upstream change behind the difference: commit id and title.
+    pub change: String,
 }

@@ -25,6 +25,8 @@
 //! - [`values`]: durations, socket options and the other plain values.
 
 mod file;
+pub mod kernel;
+mod on_kernel;
 pub mod pattern;
 pub mod terms;
 #[cfg(test)]
@@ -32,6 +34,7 @@ mod tests;
 mod validate;
 pub mod values;
 
+pub use kernel::{Feature, KernelFacts, KernelRange, KernelVersion};
 pub use pattern::{FlagSet, LinePattern, PacketAlt, PacketPattern};
 pub use terms::{
     CapturePort, DeathModel, DropAt, EventKind, Host, OrphanModel, ProbeModel, Quiet, RejectWith,
@@ -100,6 +103,20 @@ pub struct Scenario {
     pub endpoints: BTreeMap<String, Endpoint>,
     pub steps: Vec<Step>,
     pub expects: Vec<Expect>,
+    /// The running kernel's defaults the model uses ([`Scenario::for_kernel`]
+    /// sets them; the newest kernels' until then).
+    pub kernel: KernelFacts,
+}
+
+/// A netem impairment: `delay` with `jitter`, and random `loss` (0..1)
+/// whose draws are correlated with the previous one by `loss_correlation`
+/// (0..1; netem's `loss random P C`: bursts of losses, as on a bad radio link).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Netem {
+    pub delay: Duration,
+    pub jitter: Duration,
+    pub loss: f64,
+    pub loss_correlation: f64,
 }
 
 /// A process on a host.
@@ -241,7 +258,8 @@ pub struct Step {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// The endpoint writes `bytes` bytes (more than 0); with `then_close`,
-    /// it closes the socket as soon as the write has returned.
+    /// it closes the socket as soon as the write has returned (its FIN queued
+    /// at once by shutdown(SHUT_WR) when no received data is unread).
     Send {
         endpoint: String,
         bytes: u64,
@@ -321,12 +339,10 @@ pub enum Action {
     },
     /// The wire stops every `drop`.
     Undrop,
-    /// netem on the wire (needs sch_netem) for `from`'s frames: delay, jitter, loss (0..1).
+    /// netem on the wire (needs sch_netem) for `from`'s frames.
     Impair {
         from: Senders,
-        delay: Duration,
-        jitter: Duration,
-        loss: f64,
+        netem: Netem,
     },
     /// Removes every `impair`.
     Unimpair,
@@ -520,6 +536,9 @@ pub struct Expect {
     /// Only evidence after this named step (which exists) acted.
     pub after: Option<String>,
     pub check: Expectation,
+    /// Only on these kernels ([`kernel`]): the rest of the time another
+    /// expectation of the scenario states what they do instead.
+    pub kernel: Option<KernelRange>,
 }
 
 /// What an expectation checks: each kind carries exactly its values.

@@ -1128,9 +1128,12 @@ delay = "100ms"
         s.steps[2].action,
         Some(Action::Impair {
             from: Senders::Server,
-            delay: Duration::from_millis(100),
-            jitter: Duration::ZERO,
-            loss: 0.0
+            netem: crate::scenario::Netem {
+                delay: Duration::from_millis(100),
+                jitter: Duration::ZERO,
+                loss: 0.0,
+                loss_correlation: 0.0,
+            }
         })
     );
     assert_eq!(s.endpoints["client"].program, Program::Client);

@@ -201,6 +201,7 @@ fn validate(ctx: &Ctx, raw: ScenarioFile, profile: Profile) -> Result<Scenario, 
         endpoints,
         steps,
         expects,
+        kernel: Default::default(),
     })
 }
 
@@ -939,6 +940,20 @@ fn wire_keys(ctx: &Ctx, s: &StepFile, span: &Span) -> Result<(), ScenarioError> 
             "`delay` and `jitter` go with `do = \"impair\"`",
         ));
     }
+    if let Some(c) = &s.correlation {
+        if !is_impair || s.probability.is_none() {
+            return Err(ctx.err(
+                c.span(),
+                "`correlation` goes with `do = \"impair\"` and its `probability` (loss)",
+            ));
+        }
+        if !(0.0..=1.0).contains(c.get_ref()) {
+            return Err(ctx.err(
+                c.span(),
+                format!("correlation {} is outside 0..1", c.get_ref()),
+            ));
+        }
+    }
     if is_impair && s.delay.is_none() && s.probability.is_none() {
         return Err(ctx.err(
             span.clone(),
@@ -1093,9 +1108,12 @@ fn assemble(kind: ActionKind, s: &StepFile, c: Checked) -> Action {
         ActionKind::Undrop => Action::Undrop,
         ActionKind::Impair => Action::Impair {
             from: c.wire.from,
-            delay: s.delay.map(|d| d.0).unwrap_or_default(),
-            jitter: s.jitter.map(|d| d.0).unwrap_or_default(),
-            loss: c.wire.probability.unwrap_or(0.0),
+            netem: super::Netem {
+                delay: s.delay.map(|d| d.0).unwrap_or_default(),
+                jitter: s.jitter.map(|d| d.0).unwrap_or_default(),
+                loss: c.wire.probability.unwrap_or(0.0),
+                loss_correlation: s.correlation.as_ref().map_or(0.0, |c| *c.get_ref()),
+            },
         },
         ActionKind::Unimpair => Action::Unimpair,
         ActionKind::Reject => Action::Reject {
@@ -1386,11 +1404,57 @@ fn expect(
             ));
         }
     }
+    let kernel = e
+        .kernel
+        .as_ref()
+        .map(|k| kernel_range(ctx, k))
+        .transpose()?;
     Ok(Expect {
         name: e.name.clone(),
         after: e.after.as_ref().map(|a| a.get_ref().clone()),
         check: expectation(endpoints, e, a, lines, models),
+        kernel,
     })
+}
+
+/// `kernel = { since = "6.5", before = "6.8", change = "..." }`: at least one
+/// bound, `since` below `before`, and the change named.
+fn kernel_range(
+    ctx: &Ctx,
+    k: &Spanned<super::file::KernelFile>,
+) -> Result<super::KernelRange, ScenarioError> {
+    let span = k.span();
+    let f = k.get_ref();
+    let version = |text: &Option<String>| {
+        text.as_deref()
+            .map(|t| {
+                super::KernelVersion::parse(t).ok_or_else(|| {
+                    ctx.err(
+                        span.clone(),
+                        format!("`{t}` is not a kernel version (major.minor, like 6.5)"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (since, before) = (version(&f.since)?, version(&f.before)?);
+    match (since, before) {
+        (None, None) => Err(ctx.err(span, "a kernel range needs `since`, `before` or both")),
+        (Some(s), Some(b)) if s >= b => Err(ctx.err(
+            span,
+            format!("the kernel range is empty: since {s} is not before {b}"),
+        )),
+        _ if f.change.trim().is_empty() => Err(ctx.err(
+            span,
+            "`change` names the upstream change behind the difference (commit and title)",
+        )),
+        _ => Ok(super::KernelRange {
+            since,
+            before,
+            family: f.family,
+            change: f.change.trim().to_string(),
+        }),
+    }
 }
 
 /// What an expectation says about an external program's lines: a

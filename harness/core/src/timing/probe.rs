@@ -207,6 +207,7 @@ fn tail_loss(sc: &Scenario, ev: &Evidence, host: Host, anchor: u64) -> Timed {
     lines.push(line);
     Timed {
         check: Check {
+            kernel: None,
             name: String::new(),
             ok: on_time && is_tail && rto_ok,
             evidence: lines,

@@ -45,7 +45,7 @@ pub fn default_out_dir() -> Result<PathBuf> {
 }
 
 /// `YYYYmmdd-HHMMSS` in UTC, without a date crate.
-fn chrono_like_stamp() -> String {
+pub fn chrono_like_stamp() -> String {
     let secs = now_ns() / 1_000_000_000;
     let (days, rem) = (secs / 86400, secs % 86400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).

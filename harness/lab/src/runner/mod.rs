@@ -1,7 +1,7 @@
 //! The runner: executes scenarios, each in its own lab, and owns cleanup.
 //!
 //! Split by job: [`discover`] (which scenarios: files, families, shards),
-//! [`pool`] (many at once, signals), `one` (one scenario: lab, timeline,
+//! [`pool`] (many at once, signals), `gate` (how many start up at once), `one` (one scenario: lab, timeline,
 //! evaluation; private), `timeline` (the steps: actions and waits; private),
 //! `supervise` (the endpoint processes; private), [`artifacts`] (the run's
 //! files, merging runs). Module uses go one way: `one` -> `timeline` ->
@@ -20,6 +20,7 @@
 
 pub mod artifacts;
 pub mod discover;
+mod gate;
 mod one;
 pub mod pool;
 mod signals;

@@ -150,6 +150,9 @@ pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
             return result;
         }
     };
+    // Start-up (lab, endpoints, readiness) behind the gate; the timeline
+    // gives the permit back once the endpoints are ready.
+    let permit = super::gate::enter();
     tracing::info!(scenario = %sc.name, lab = %id, "building the lab");
     let lab = match Lab::up(&id, sc.topology) {
         Ok(l) => l,
@@ -158,7 +161,7 @@ pub(super) fn run_scenario(sc: &Scenario, out: &Path) -> ScenarioResult {
             return result;
         }
     };
-    let outcome = execute(sc, &lab, &dir);
+    let outcome = execute(sc, &lab, &dir, permit);
     // Everything is recorded; the lab goes now (before writing reports).
     if let Err(e) = lab.down() {
         eprintln!("teardown: removing lab {}: {e:#}", lab.id);
@@ -187,13 +190,19 @@ fn prepare_hosts(sc: &Scenario, lab: &Lab) -> Result<()> {
 
 /// Sets sysctls, starts capture, samplers and endpoints, runs the timeline,
 /// stops recording. Returns the evidence and the harness problems met.
-pub(super) fn execute(sc: &Scenario, lab: &Lab, dir: &Path) -> Result<(Evidence, Vec<String>)> {
+pub(super) fn execute(
+    sc: &Scenario,
+    lab: &Lab,
+    dir: &Path,
+    startup: super::gate::Permit,
+) -> Result<(Evidence, Vec<String>)> {
     prepare_hosts(sc, lab)?;
     crate::steal::start();
     let recorder = Arc::new(Recorder::new());
     let capture = Capture::start(crate::capture::port_specs(lab), recorder.clone())?;
     let start_ns = now_ns();
     let mut run = Run::new(sc, lab, recorder.clone(), dir, capture.bound(), start_ns);
+    run.startup = Some(startup);
     let mut steps = Vec::new();
     if let Err(e) = run.timeline(&mut steps) {
         run.problems.push(format!("{e:#}"));

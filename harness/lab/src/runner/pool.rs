@@ -5,12 +5,13 @@
 use super::artifacts::write_run_outputs;
 use super::one::run_scenario_guarded;
 use anyhow::{Context, Result};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use teardown_core::report::{ScenarioResult, Summary};
-use teardown_core::scenario::{Profile, Scenario};
+use teardown_core::report::{ScenarioResult, Summary, Verdict};
+use teardown_core::scenario::{Feature, KernelFacts, KernelVersion, Profile, Scenario};
 
 /// What to run, and where its outputs go.
 pub struct Plan {
@@ -47,6 +48,7 @@ pub fn run_all(plan: Plan, observer: &dyn Observer) -> Result<Summary> {
     let work = repetitions(plan.scenarios, plan.repeat.max(1));
     let jobs = plan.jobs.unwrap_or(work.len().min(32)).max(1);
     let total = work.len();
+    let kernel = Kernel::probe(&work);
     observer.planned(total, jobs);
     let queue = Mutex::new(queue_order(work));
     let results: Mutex<Vec<ScenarioResult>> = Mutex::new(Vec::new());
@@ -67,7 +69,10 @@ pub fn run_all(plan: Plan, observer: &dyn Observer) -> Result<Summary> {
                     break;
                 }
                 observer.started(&sc.name, predicted);
-                let r = run_scenario_guarded(&sc, &out);
+                let r = match kernel.admit(&sc) {
+                    Ok(sc) => run_scenario_guarded(&sc, &out),
+                    Err(done) => *done,
+                };
                 let n = done.fetch_add(1, Ordering::SeqCst) + 1;
                 observer.finished(n, total, &r);
                 results.lock().unwrap().push(r);
@@ -86,6 +91,81 @@ pub fn run_all(plan: Plan, observer: &dyn Observer) -> Result<Summary> {
     };
     write_run_outputs(&out, &summary)?;
     Ok(summary)
+}
+
+/// The running kernel as the scenarios see it: its version (for
+/// kernel-dependent expectations) and which of the features they need it
+/// has, each probed once (as `teardown doctor` does).
+struct Kernel {
+    release: String,
+    version: Option<KernelVersion>,
+    facts: KernelFacts,
+    features: BTreeMap<Feature, std::result::Result<String, String>>,
+}
+
+impl Kernel {
+    fn probe(work: &[Queued]) -> Kernel {
+        let release = crate::sys::kernel_release();
+        let mut features = BTreeMap::new();
+        for f in work.iter().flat_map(|q| q.scenario.needs()) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = features.entry(f) {
+                let found = crate::doctor::probe_feature(slot.key());
+                slot.insert(found);
+            }
+        }
+        // Kernels before 6.5 have no tcp_syn_linear_timeouts: their SYN
+        // backoff doubles from the first retransmission (0 linear timeouts).
+        let facts = KernelFacts {
+            syn_linear_timeouts: crate::doctor::default_sysctl("net.ipv4.tcp_syn_linear_timeouts")
+                .map_or(0, |v| {
+                    v.parse()
+                        .unwrap_or(KernelFacts::default().syn_linear_timeouts)
+                }),
+        };
+        Kernel {
+            version: KernelVersion::parse(&release),
+            release,
+            facts,
+            features,
+        }
+    }
+
+    /// The scenario as it holds on this kernel, or its result when it
+    /// cannot run here: `skip` when a feature it needs is missing (with
+    /// doctor's reason), `error` when it has kernel-dependent expectations
+    /// and the kernel's version is unreadable.
+    fn admit(&self, sc: &Scenario) -> std::result::Result<Scenario, Box<ScenarioResult>> {
+        let missing: Vec<String> = sc
+            .needs()
+            .into_iter()
+            .filter_map(|f| match self.features.get(&f) {
+                Some(Err(why)) => Some(format!("{f} ({why})")),
+                _ => None,
+            })
+            .collect();
+        if !missing.is_empty() {
+            let mut r = super::one::empty_result(sc);
+            r.verdict = Verdict::Skip;
+            r.reason = Some(format!(
+                "kernel {} lacks what this scenario needs: {} (see `teardown doctor`)",
+                self.release,
+                missing.join("; ")
+            ));
+            return Err(Box::new(r));
+        }
+        match self.version {
+            Some(v) => Ok(sc.for_kernel(v, self.facts)),
+            None if sc.kernel_dependent() => {
+                let mut r = super::one::empty_result(sc);
+                r.reason = Some(format!(
+                    "kernel-dependent expectations, and no version in this kernel's release `{}`",
+                    self.release
+                ));
+                Err(Box::new(r))
+            }
+            None => Ok(sc.clone()),
+        }
+    }
 }
 
 /// A scenario waiting in the queue: which repetition it is, and how long the

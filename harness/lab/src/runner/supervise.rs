@@ -309,25 +309,27 @@ impl Supervisor {
     /// A new `listening` from this endpoint name, or this very process's exit.
     fn await_listening(&self, name: &str, pid: i32, listening_before: usize) -> Result<()> {
         let exited = format!("(pid {pid})");
-        let ready = self
-            .recorder
-            .wait_for(Instant::now() + Duration::from_secs(5), |r| {
-                r.events
-                    .iter()
-                    .filter(|e| e.source == name && e.kind == EventKind::Listening)
-                    .count()
-                    > listening_before
-                    || r.events.iter().any(|e| {
-                        e.source == name
-                            && e.kind == EventKind::Exited
-                            && e.detail.as_deref().unwrap_or("").ends_with(&exited)
-                    })
-            });
+        // A hang guard: 5 s on the development machine, longer on a slower one.
+        const WRITTEN: Duration = Duration::from_secs(5);
+        let guard = crate::pace::guard(WRITTEN);
+        let ready = self.recorder.wait_for(Instant::now() + guard, |r| {
+            r.events
+                .iter()
+                .filter(|e| e.source == name && e.kind == EventKind::Listening)
+                .count()
+                > listening_before
+                || r.events.iter().any(|e| {
+                    e.source == name
+                        && e.kind == EventKind::Exited
+                        && e.detail.as_deref().unwrap_or("").ends_with(&exited)
+                })
+        });
         if ready {
             Ok(())
         } else {
             Err(anyhow!(
-                "server endpoint {name} did not start listening within 5 s"
+                "server endpoint {name} did not start listening within {} (a hang guard)",
+                crate::pace::describe(WRITTEN)
             ))
         }
     }

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use teardown_core::evidence::{Event, StepRecord};
 use teardown_core::scenario::{
-    Action, DropAt, DropSelect, Dur, EventKind, Host, Program, Scenario, Senders, Step, StepWait,
-    Wait,
+    Action, DropAt, DropSelect, Dur, EventKind, Host, Netem, Program, Scenario, Senders, Step,
+    StepWait, Wait,
 };
 use teardown_core::waits::{WaitContext, Waiting};
 
@@ -43,6 +43,18 @@ pub(super) struct Run<'a> {
     budgets: Vec<(String, crate::bpf::Budget)>,
     /// Hosts with a local drop (`at = "host"`) on their own interface.
     local_drops: Vec<crate::topology::Host>,
+    /// The start-up slot, held until the endpoints are ready ([`super::gate`]).
+    pub(super) startup: Option<super::gate::Permit>,
+}
+
+/// A step that only waits for the endpoints to be ready: an event, a socket
+/// state or an output line under a fixed timeout, with no action. The
+/// start-up slot is held through it ([`super::gate`]).
+fn readiness(step: &Step) -> bool {
+    let Some(w) = &step.wait else { return false };
+    step.action.is_none()
+        && matches!(w.timeout, teardown_core::scenario::WaitTimeout::Fixed(_))
+        && !matches!(w.until, Wait::Duration(_))
 }
 
 impl<'a> Run<'a> {
@@ -66,6 +78,7 @@ impl<'a> Run<'a> {
             capture_bound,
             budgets: Vec::new(),
             local_drops: Vec::new(),
+            startup: None,
         }
     }
 
@@ -113,6 +126,9 @@ impl<'a> Run<'a> {
             self.endpoints.start(self.sc, self.lab, n)?;
         }
         for (i, step) in self.sc.steps.iter().enumerate() {
+            if !(i == 0 && readiness(step)) {
+                self.startup = None;
+            }
             let started_ns = now_ns();
             if let Some(w) = &step.wait {
                 self.wait(i, w)?;
@@ -267,12 +283,7 @@ impl<'a> Run<'a> {
                 self.report_budgets();
                 Ok(())
             }
-            Action::Impair {
-                from,
-                delay,
-                jitter,
-                loss,
-            } => self.impair(*from, *delay, *jitter, *loss),
+            Action::Impair { from, netem } => self.impair(*from, netem),
             Action::Unimpair => {
                 crate::fault::unimpair(self.lab)?;
                 self.fault("unimpair".into());
@@ -332,20 +343,16 @@ impl<'a> Run<'a> {
         Ok(())
     }
 
-    fn impair(
-        &mut self,
-        from: Senders,
-        delay: Duration,
-        jitter: Duration,
-        loss: f64,
-    ) -> Result<()> {
+    fn impair(&mut self, from: Senders, netem: &Netem) -> Result<()> {
         for h in from.hosts() {
-            crate::fault::impair(self.lab, lab_host(*h), delay, jitter, loss)?;
+            crate::fault::impair(self.lab, lab_host(*h), netem)?;
         }
         self.fault(format!(
-            "impair from {from}: delay {} jitter {} loss {loss}",
-            Dur(delay),
-            Dur(jitter)
+            "impair from {from}: delay {} jitter {} loss {} correlation {}",
+            Dur(netem.delay),
+            Dur(netem.jitter),
+            netem.loss,
+            netem.loss_correlation
         ));
         Ok(())
     }
@@ -423,9 +430,18 @@ impl<'a> Run<'a> {
     }
 
     fn wait(&mut self, index: usize, w: &StepWait) -> Result<()> {
-        let timeout = self
+        // A fixed timeout is a hang guard for a program's doing: it grows on a
+        // slower machine (crate::pace). A model timeout already comes from
+        // the model's lifetime of the connection.
+        let written = self
             .recorder
             .with(|r| teardown_core::waits::timeout(self.sc, w, r));
+        let (timeout, said) = match w.timeout {
+            teardown_core::scenario::WaitTimeout::Fixed(_) => {
+                (crate::pace::guard(written), crate::pace::describe(written))
+            }
+            _ => (written, Dur(written).to_string()),
+        };
         let sc = self.sc;
         let ended = |r: &crate::record::Records| {
             teardown_core::verdict::unforeseen_exit(sc, &r.events).is_some()
@@ -469,9 +485,8 @@ impl<'a> Run<'a> {
             Err(anyhow!("interrupted"))
         } else {
             Err(anyhow!(
-                "step {}: waited {} for {what}: not seen",
-                index + 1,
-                Dur(timeout)
+                "step {}: waited {said} for {what}: not seen",
+                index + 1
             ))
         }
     }
