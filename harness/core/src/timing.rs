@@ -386,6 +386,9 @@ pub fn zero_window_knobs(
 /// A zero-window run as captured on the host's port.
 struct ZeroWindowSeen<'a> {
     closing: &'a Packet,
+    /// The host's last data segment sent after an earlier window-0 ACK it
+    /// had not yet read (see `zero_window_seen`).
+    resent: Option<&'a Packet>,
     probes: Vec<&'a Packet>,
     answered: Vec<bool>,
 }
@@ -399,10 +402,27 @@ fn zero_window_seen(ev: &Evidence, host: Host, conn: Connection) -> Option<ZeroW
         .copied()
         .rfind(|p| from_peer(p) && p.win == 0 && p.flags.has(TcpFlags::ACK))?;
     let snd_una = last_zero.ack;
-    let closing = pkts
+    let closes = |p: &Packet| from_peer(p) && p.win == 0 && p.ack == snd_una;
+    let first = pkts.iter().copied().find(|p| closes(p))?;
+    // The host arms its persist timer when it reads a window-0 ACK with
+    // nothing left in flight (tcp_check_probe_timer), so a data segment it
+    // sends after that ACK passed the port (a tail loss probe, a
+    // retransmission of data the ACK covers) shows it had not read that ACK
+    // yet: an ACK crossing a veth is read in the receiver's softirq, which a
+    // busy CPU (an emulated guest) runs tens of milliseconds late. Time zero
+    // is then the first such ACK after the host's last resent segment.
+    let covered = |p: &Packet| snd_una.wrapping_sub(p.seq.wrapping_add(p.len)) as i32 >= 0;
+    let resent = pkts
         .iter()
         .copied()
-        .find(|p| from_peer(p) && p.win == 0 && p.ack == snd_una)?;
+        .rfind(|p| ev.sender(p) == Some(side) && p.ts_ns > first.ts_ns && p.len > 0 && covered(p));
+    let closing = match resent {
+        None => first,
+        Some(r) => pkts
+            .iter()
+            .copied()
+            .find(|p| closes(p) && p.ts_ns > r.ts_ns)?,
+    };
     let sfr = |p: &Packet| {
         p.flags.has(TcpFlags::SYN) || p.flags.has(TcpFlags::FIN) || p.flags.has(TcpFlags::RST)
     };
@@ -428,9 +448,30 @@ fn zero_window_seen(ev: &Evidence, host: Host, conn: Connection) -> Option<ZeroW
         .collect();
     Some(ZeroWindowSeen {
         closing,
+        resent,
         probes,
         answered,
     })
+}
+
+/// The evidence line for time zero of a zero-window run.
+fn zero_window_reference(ev: &Evidence, seen: &ZeroWindowSeen) -> String {
+    let unread = seen
+        .resent
+        .map(|r| {
+            format!(
+                " (the first after the host resent seq {} at {:.6}s: it had not read the window-0 ACK before)",
+                r.seq,
+                ev.rel_secs(r.ts_ns)
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "reference: the ACK that closed the window (win 0, ack {}) at {:.6}s{unread}; {} probes captured",
+        seen.closing.ack,
+        ev.rel_secs(seen.closing.ts_ns),
+        seen.probes.len()
+    )
 }
 
 fn zero_window_inputs(k: &model::ZeroWindow) -> String {
@@ -495,12 +536,7 @@ fn predicted_zero_window(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Pre
         inputs: format!("{}; {}", zero_window_inputs(&k), m.reason),
         offset: Duration::ZERO,
         anchored: true,
-        lines: vec![format!(
-            "reference: the ACK that closed the window (win 0, ack {}) at {:.6}s; {} probes captured",
-            seen.closing.ack,
-            ev.rel_secs(seen.closing.ts_ns),
-            seen.probes.len()
-        )],
+        lines: vec![zero_window_reference(ev, &seen)],
     })
 }
 
@@ -535,13 +571,14 @@ fn zero_window_schedule(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Sche
         measured,
         key,
         header: format!(
-            "model: {} zero-window probes (seq = snd_una - 1; {}), {}",
+            "model: {} zero-window probes (seq = snd_una - 1; {}), {}; {}",
             m.probes.len(),
             zero_window_inputs(&k),
             match m.death {
                 Some(d) => format!("death at {} ({})", secs(d), m.reason),
                 None => format!("no death ({})", m.reason),
-            }
+            },
+            zero_window_reference(ev, &seen)
         ),
         number_from: 1,
     })
@@ -1952,12 +1989,11 @@ fn zero_window_life(sc: &Scenario, ev: &Evidence, host: Host) -> Result<Lifetime
         late: m.late_by_at_most,
         rto: k.rto,
         inputs: format!(
-            "zero_window; tcp_orphan_retries={} {}; {}; {} probes captured, from the ACK that closed the window at {:.6}s",
+            "zero_window; tcp_orphan_retries={} {}; {}; {}",
             k.orphan.unwrap_or(0),
             zero_window_inputs(&k),
             m.reason,
-            seen.probes.len(),
-            ev.rel_secs(seen.closing.ts_ns)
+            zero_window_reference(ev, &seen)
         ),
     })
 }
@@ -2834,6 +2870,47 @@ mod tests {
         assert_eq!(
             model::syn_sent(&syn_knobs(&sc, Host::Client)).death,
             Duration::from_secs(3)
+        );
+    }
+    #[test]
+    fn zero_window_time_zero_is_the_ack_the_host_read() {
+        // Measured (x-zero-window-user-timeout, Debian 6.1 under emulation):
+        // the window-0 ACK passed the port at 0.1 s, but the client had not
+        // read it 50 ms later, when it sent a tail loss probe (its last data
+        // segment again); the peer's second window-0 ACK (for the probe) is
+        // the one it read, and its probes follow that one.
+        let sc = scenario("[hosts.client.sysctl]\n\"net.ipv4.tcp_retries2\" = 3\n");
+        let mut first = pkt(0.1, false, ".", 1, 5001, 0);
+        first.win = 0;
+        let resent = pkt(0.15, true, ".", 4001, 1, 1000);
+        let mut read = pkt(0.151, false, ".", 1, 5001, 0);
+        read.win = 0;
+        let mut packets = vec![pkt(0.0999, true, ".", 4001, 1, 1000), first, resent, read];
+        for t in [0.216, 0.648, 1.512] {
+            packets.push(pkt(0.151 + t, true, ".", 5000, 1, 0));
+        }
+        let ev = evidence(packets, 3.4);
+        let anchor = ev.steps[0].acted_ns;
+        let s = schedule(&sc, &ev, DeathModel::ZeroWindow, Host::Client, anchor);
+        assert!(s.check.ok, "{:?}", s.check.evidence);
+        assert!(
+            s.check.evidence[0].contains("the first after the host resent seq 4001 at"),
+            "{:?}",
+            s.check.evidence
+        );
+        // Without the resent segment, the first ACK is time zero and the
+        // probes are 51 ms late.
+        let mut first = pkt(0.1, false, ".", 1, 5001, 0);
+        first.win = 0;
+        let mut packets = vec![pkt(0.0999, true, ".", 4001, 1, 1000), first];
+        for t in [0.216, 0.648, 1.512] {
+            packets.push(pkt(0.151 + t, true, ".", 5000, 1, 0));
+        }
+        let ev = evidence(packets, 3.4);
+        assert!(
+            !schedule(&sc, &ev, DeathModel::ZeroWindow, Host::Client, anchor)
+                .check
+                .ok
         );
     }
     #[test]

@@ -10,8 +10,8 @@
 //!   enters that namespace (setns CLONE_NEWNET) as its very first action,
 //!   while still single-threaded, before creating any socket.
 //! - Server: socket, options (SO_REUSEADDR on unless `reuseaddr = false`),
-//!   bind, listen -> `listening`; accepts ONE connection -> `accepted`
-//!   (detail = peer address), options again on the accepted socket, then
+//!   bind, listen -> `listening`; accepts ONE connection, sets the options
+//!   again on it -> `accepted` (detail = peer address), then
 //!   closes the listener (`accept = false`: never accepts; the listener is the
 //!   socket `close` closes, resetting the queued connections). Client: socket,
 //!   options, a non-blocking connect watched by poll (gives up after 10 s) ->
@@ -1142,11 +1142,13 @@ fn accept_one(
     };
     drop(sock);
     let peer = peer.as_socket().map(|a| a.to_string()).unwrap_or_default();
-    em.simple(EventKind::Accepted, Some(peer));
+    // Options first: a step that waits for `accepted` and then makes the
+    // peer send finds them in force.
     if let Err((opt, e)) = apply_options(&c, &cfg.options, false) {
         em.error("setsockopt", errno_name(&e), Some(opt.into()));
         return Err(3);
     }
+    em.simple(EventKind::Accepted, Some(peer));
     Ok(c)
 }
 
