@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The kernel matrix's guests (make matrix-kernels): unpacks the newest Debian
 # 6.1 and 6.12 kernel packages (or those named) into target/matrix/kernels/,
-# and installs what boots them: QEMU (Debian) and virtme-ng (PyPI).
+# and installs what boots them: from Debian QEMU, busybox (virtme-ng builds
+# the guest's initramfs from it) and udev (without systemd-udevd the guest's
+# init finds no virtio-serial port for the script: its output is lost and
+# vng exits 255), and virtme-ng from PyPI.
 #
 # The packages are unpacked with dpkg-deb -x, never installed: the host's
 # /boot, /lib/modules and boot loader stay as they are. virtme-ng finds the
@@ -16,9 +19,10 @@ VIRTME_NG_VERSION=1.42
 DIR=target/matrix
 mkdir -p "$DIR/debs" "$DIR/kernels"
 
-if ! command -v qemu-system-x86_64 >/dev/null || ! command -v depmod >/dev/null; then
+udevd() { [ -x /lib/systemd/systemd-udevd ] || [ -x /usr/lib/systemd/systemd-udevd ]; }
+if ! command -v qemu-system-x86_64 >/dev/null || ! command -v depmod >/dev/null || ! command -v busybox >/dev/null || ! udevd; then
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 kmod >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends qemu-system-x86 kmod busybox-static udev >/dev/null
 fi
 if ! command -v vng >/dev/null || [ "$(vng --version 2>/dev/null | awk '{print $NF}')" != "$VIRTME_NG_VERSION" ]; then
   pip install -q "virtme-ng==$VIRTME_NG_VERSION"

@@ -30,6 +30,7 @@
 use crate::exit::{path_error, stdout_error};
 use crate::run::{IpArg, ProfileArg};
 use std::io::Write;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -97,9 +98,18 @@ const TCG_OPTS: &str = "-accel tcg,thread=multi,tb-size=256";
 const KVM_TRIAL: Duration = Duration::from_secs(60);
 
 /// How long one kernel's suite may take in all: a guard against a hung
-/// guest only (the fast suite over both families took under 5 minutes per
+/// guest only (the fast suite over both families took under 8 minutes per
 /// kernel under emulation here).
 const GUEST_GUARD: Duration = Duration::from_secs(60 * 60);
+
+/// How long a guest may go without finishing a scenario (or, before the
+/// first, since it was started): a hang guard that names what was running.
+/// The suite's longest scenario took under a minute in an emulated guest
+/// here; ten minutes is ten times that, with boot.
+const GUEST_STALL: Duration = Duration::from_secs(10 * 60);
+
+/// How often a running guest's progress is printed (CI logs).
+const PROGRESS_EVERY: Duration = Duration::from_secs(60);
 
 /// A kernel to run on.
 #[derive(Clone, Debug)]
@@ -124,15 +134,9 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     runner::check_programs(&scenarios)?;
     let targets = targets(&args.kernels)?;
     teardown_lab::sys::require_root()?;
+    runner::install_watch()?;
     if targets.iter().any(|t| matches!(t, Target::Guest { .. })) {
-        need_tool(
-            "vng",
-            "virtme-ng: `make matrix` installs it (pip install virtme-ng)",
-        )?;
-        need_tool(
-            "qemu-system-x86_64",
-            "QEMU: `make matrix` installs it (apt-get install qemu-system-x86)",
-        )?;
+        need_guest_tools()?;
     }
     let out = match &args.out {
         Some(o) => o.clone(),
@@ -152,6 +156,9 @@ pub fn main(args: MatrixArgs) -> anyhow::Result<i32> {
     let run_args = run_args(&args);
     let mut runs = Vec::new();
     for t in &targets {
+        if runner::aborted() {
+            return Err(teardown_core::missing("interrupted").into());
+        }
         let label = t.label().to_string();
         let dir = out.join(&label);
         let log = out.join("logs").join(format!("{label}.log"));
@@ -309,6 +316,44 @@ fn image_label(image: &Path) -> String {
     name.strip_prefix("vmlinuz-").unwrap_or(&name).to_string()
 }
 
+/// What boots a guest: vng, QEMU, busybox (the guest's initramfs), udevd.
+fn need_guest_tools() -> anyhow::Result<()> {
+    need_tool(
+        "vng",
+        "virtme-ng: `make matrix` installs it (pip install virtme-ng)",
+    )?;
+    need_tool(
+        "qemu-system-x86_64",
+        "QEMU: `make matrix` installs it (apt-get install qemu-system-x86)",
+    )?;
+    need_tool(
+        "busybox",
+        "virtme-ng builds the guest's initramfs from it: `make matrix` installs it (apt-get install busybox-static)",
+    )?;
+    need_udevd()?;
+    Ok(())
+}
+
+/// The guest's init (virtme-ng-init) finds the virtio-serial port it runs
+/// the script over through udev; without systemd-udevd it falls back to the
+/// console, the script's output is lost and vng exits 255.
+fn need_udevd() -> anyhow::Result<()> {
+    let found = [
+        "/lib/systemd/systemd-udevd",
+        "/usr/lib/systemd/systemd-udevd",
+    ]
+    .iter()
+    .any(|p| Path::new(p).is_file());
+    if found {
+        Ok(())
+    } else {
+        Err(teardown_core::missing(
+            "systemd-udevd not found: the guest's init needs it to reach the script's virtio-serial port (`make matrix` installs it: apt-get install udev)",
+        )
+        .into())
+    }
+}
+
 fn need_tool(name: &str, hint: &str) -> anyhow::Result<()> {
     let found = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
@@ -394,12 +439,71 @@ fn run_host(
 fn finished(status: std::process::ExitStatus, dir: &Path, log: &Path) -> anyhow::Result<()> {
     match status.code() {
         Some(0 | 1 | 3) if dir.join("summary.json").is_file() => Ok(()),
-        _ => Err(teardown_core::missing(format!(
-            "the suite in {} ended with {status} and no summary: see {}",
-            dir.display(),
-            log.display()
-        ))
-        .into()),
+        _ => {
+            print_log_tail(log);
+            Err(teardown_core::missing(format!(
+                "the suite in {} ended with {status} and no summary: see {}",
+                dir.display(),
+                log.display()
+            ))
+            .into())
+        }
+    }
+}
+
+/// The last lines of a kernel's log, on stderr (a CI log shows why).
+fn print_log_tail(log: &Path) {
+    const LINES: usize = 20;
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    let tail = &lines[lines.len().saturating_sub(LINES)..];
+    if tail.is_empty() {
+        say(format_args!("   ({} is empty)", log.display()));
+        return;
+    }
+    say(format_args!(
+        "   the last {} lines of {}:",
+        tail.len(),
+        log.display()
+    ));
+    for l in tail {
+        say(format_args!("   | {l}"));
+    }
+}
+
+/// A guest suite's folder as it runs: the scenarios finished (their
+/// `report.json` is written) and those begun but not finished.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct SuiteProgress {
+    finished: usize,
+    running: Vec<String>,
+}
+
+impl SuiteProgress {
+    fn read(dir: &Path) -> SuiteProgress {
+        let mut p = SuiteProgress::default();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = e.path();
+            if !path.is_dir() {
+                continue;
+            }
+            if path.join("report.json").is_file() {
+                p.finished += 1;
+            } else {
+                p.running.push(e.file_name().to_string_lossy().into_owned());
+            }
+        }
+        p.running.sort();
+        p
+    }
+
+    fn describe(&self) -> String {
+        let running = if self.running.is_empty() {
+            "none".to_string()
+        } else {
+            self.running.join(", ")
+        };
+        format!("{} scenarios finished; running: {running}", self.finished)
     }
 }
 
@@ -432,7 +536,11 @@ impl Vm<'_> {
             .arg(format!("--rwdir={}", self.share.display()))
             .arg("--exec")
             .arg(script)
-            .stdin(Stdio::null());
+            .stdin(Stdio::null())
+            // A group of its own: a hang guard or Ctrl-C kills vng with the
+            // QEMU under it (kill_group), and the terminal's SIGINT reaches
+            // only this process, which does that.
+            .process_group(0);
         if self.accel == Accel::Tcg {
             c.arg("--disable-kvm")
                 .arg(format!("--qemu-opts={TCG_OPTS}"));
@@ -471,7 +579,14 @@ impl Vm<'_> {
             .stderr(logf)
             .spawn()
             .map_err(|e| path_error("starting", Path::new("vng"), e))?;
-        let status = wait_with_guard(&mut child, GUEST_GUARD)?;
+        let label = image_label(self.image);
+        let status = match wait_with_guard(&mut child, GUEST_GUARD, Some((dir, &label))) {
+            Ok(s) => s,
+            Err(e) => {
+                print_log_tail(log);
+                return Err(e);
+            }
+        };
         finished(status, dir, log)?;
         Ok(std::fs::read_to_string(&uptime)
             .ok()
@@ -479,24 +594,65 @@ impl Vm<'_> {
     }
 }
 
-/// Waits for the child; kills it (by its pid) after `guard`.
+/// Waits for the child, the leader of a process group of its own; kills the
+/// group (by the child's pid) after `guard` or at SIGINT/SIGTERM. With a
+/// suite's folder, prints its progress every [`PROGRESS_EVERY`] and kills
+/// the group also when no scenario finished for [`GUEST_STALL`], naming
+/// what was running.
 fn wait_with_guard(
     child: &mut std::process::Child,
     guard: Duration,
+    suite: Option<(&Path, &str)>,
 ) -> anyhow::Result<std::process::ExitStatus> {
     let start = Instant::now();
+    let mut last = SuiteProgress::default();
+    let mut last_change = start;
+    let mut last_print = start;
     loop {
         if let Some(s) = child.try_wait()? {
             return Ok(s);
         }
-        if start.elapsed() > guard {
-            let _ = child.kill();
+        let mut why = None;
+        if let Some((dir, label)) = suite {
+            let now = SuiteProgress::read(dir);
+            if now.finished != last.finished {
+                last_change = Instant::now();
+            }
+            if last_print.elapsed() >= PROGRESS_EVERY {
+                last_print = Instant::now();
+                say(format_args!(
+                    "   {label}: {} s, {}",
+                    start.elapsed().as_secs(),
+                    now.describe()
+                ));
+            }
+            if last_change.elapsed() > GUEST_STALL {
+                why = Some(format!(
+                    "the guest finished no scenario for {} s (a hang guard): killed; {}",
+                    GUEST_STALL.as_secs(),
+                    now.describe()
+                ));
+            }
+            last = now;
+        }
+        if why.is_none() && start.elapsed() > guard {
+            why = Some(format!(
+                "the guest did not finish within {} s (a hang guard): killed{}",
+                guard.as_secs(),
+                if suite.is_some() {
+                    format!("; {}", last.describe())
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        if why.is_none() && runner::aborted() {
+            why = Some("interrupted: the guest was killed".to_string());
+        }
+        if let Some(why) = why {
+            teardown_lab::cleanup::kill_group(child.id());
             let _ = child.wait();
-            return Err(teardown_core::missing(format!(
-                "the guest did not finish within {} s (a hang guard): killed",
-                guard.as_secs()
-            ))
-            .into());
+            return Err(teardown_core::missing(why).into());
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -530,7 +686,7 @@ fn choose_accel(asked: AccelArg, image: &Path, share: &Path) -> anyhow::Result<A
                 let _ = std::io::Read::read_to_string(&mut stdout, &mut s);
                 s
             });
-            let booted = match wait_with_guard(&mut child, KVM_TRIAL) {
+            let booted = match wait_with_guard(&mut child, KVM_TRIAL, None) {
                 Ok(status) => {
                     status.success() && reader.join().unwrap_or_default().contains(marker)
                 }
@@ -557,6 +713,36 @@ fn say(line: std::fmt::Arguments) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suite_folder_tells_finished_from_running_scenarios() {
+        let d = std::env::temp_dir().join(format!("td-matrix-progress-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for (name, done) in [("b-two", false), ("a-one", true), ("c-three", false)] {
+            std::fs::create_dir_all(d.join(name)).unwrap();
+            if done {
+                std::fs::write(d.join(name).join("report.json"), "{}").unwrap();
+            }
+        }
+        std::fs::write(d.join("summary.json"), "{}").unwrap();
+        let p = SuiteProgress::read(&d);
+        std::fs::remove_dir_all(&d).unwrap();
+        assert_eq!(
+            p,
+            SuiteProgress {
+                finished: 1,
+                running: vec!["b-two".into(), "c-three".into()]
+            }
+        );
+        assert_eq!(
+            p.describe(),
+            "1 scenarios finished; running: b-two, c-three"
+        );
+        assert_eq!(
+            SuiteProgress::read(&d).describe(),
+            "0 scenarios finished; running: none"
+        );
+    }
 
     #[test]
     fn labels_come_from_the_image_name() {

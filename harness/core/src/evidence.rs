@@ -461,6 +461,10 @@ pub struct Evidence {
     /// The CPUs' stolen time over the run (`steal.jsonl`), oldest first.
     #[serde(default)]
     pub steal: Vec<CpuSteal>,
+    /// The moments the kernel's jiffies clock lagged behind (`ticks.jsonl`),
+    /// oldest first.
+    #[serde(default)]
+    pub ticks: Vec<TickLag>,
     pub start_ns: u64,
     pub end_ns: u64,
 }
@@ -483,6 +487,29 @@ pub struct CpuSteal {
     /// Per CPU (cpu0, cpu1, ...), cumulative.
     pub steal_ns: Vec<u64>,
 }
+
+/// A moment the kernel's jiffies clock lagged real time by more than
+/// [`crate::model::EARLY_SLACK`] (a line of `ticks.jsonl`): `CLOCK_MONOTONIC`
+/// minus `CLOCK_MONOTONIC_COARSE`, which the tick advances with jiffies, read
+/// in that order every [`TICK_SAMPLE_PERIOD`] (a reader descheduled between
+/// the two reads sees less lag, never more).
+///
+/// Why it is evidence: the kernel arms a TCP timer at `jiffies + n`, so a
+/// timer armed while jiffies lag real time by L fires up to L early against
+/// the real clock the capture stamps packets with. On a machine whose ticks
+/// come on time L stays under two jiffies (measured on the development
+/// machine: never over 6 ms at HZ=250), which `EARLY_SLACK` covers; in a
+/// guest under QEMU's emulation the vCPU that advances jiffies is now and
+/// then descheduled by the host, and L reached 17 ms (Debian 6.1, the suite
+/// running). A timing check accepts an event that much earlier, and says so.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickLag {
+    pub ts_ns: u64,
+    pub lag_ns: u64,
+}
+
+/// How often the jiffies clock's lag is read.
+pub const TICK_SAMPLE_PERIOD: Duration = Duration::from_millis(1);
 
 /// The resolution of `/proc/stat`'s counters: one USER_HZ tick (1/100 s,
 /// the value of the kernel's ABI). A difference of n ticks means up to n + 1
@@ -521,6 +548,23 @@ impl Evidence {
         } else {
             Duration::from_nanos(most) + STEAL_TICK
         }
+    }
+
+    /// How much earlier than predicted a timer's event may be seen over a
+    /// span: [`crate::model::EARLY_SLACK`], or the largest lag of the
+    /// kernel's jiffies clock recorded in the span plus one sample period
+    /// (the lag grows between samples) when that is more ([`TickLag`]).
+    pub fn early_slack_within(&self, from_ns: u64, to_ns: u64) -> Duration {
+        let lag = self
+            .ticks
+            .iter()
+            .filter(|t| t.ts_ns >= from_ns && t.ts_ns <= to_ns)
+            .map(|t| t.lag_ns)
+            .max()
+            .map_or(Duration::ZERO, |l| {
+                Duration::from_nanos(l) + TICK_SAMPLE_PERIOD
+            });
+        crate::model::EARLY_SLACK.max(lag)
     }
 
     /// Which side sent this packet, if it came from a known host.
@@ -869,6 +913,40 @@ mod tests {
         assert!(!conn.has_packet(&c2s, Some(Side::Server)));
         assert!(!conn.has_packet(&c2s, None), "from an unknown address");
         assert!(!Connection::new(80).has_packet(&c2s, Some(Side::Client)));
+    }
+
+    #[test]
+    fn the_early_slack_grows_only_with_a_jiffies_lag_recorded_in_the_span() {
+        let ms = |n: u64| n * 1_000_000;
+        let mut ev = Evidence::default();
+        assert_eq!(
+            ev.early_slack_within(0, ms(1000)),
+            crate::model::EARLY_SLACK
+        );
+        ev.ticks = vec![
+            TickLag {
+                ts_ns: ms(100),
+                lag_ns: ms(12),
+            },
+            TickLag {
+                ts_ns: ms(500),
+                lag_ns: ms(17),
+            },
+        ];
+        // The span holds the 12 ms lag: 12 + one 1 ms sample period.
+        assert_eq!(
+            ev.early_slack_within(ms(50), ms(400)),
+            Duration::from_millis(13)
+        );
+        assert_eq!(
+            ev.early_slack_within(0, ms(1000)),
+            Duration::from_millis(18)
+        );
+        // Outside the span, nothing widens: the model's own slack.
+        assert_eq!(
+            ev.early_slack_within(ms(600), ms(900)),
+            crate::model::EARLY_SLACK
+        );
     }
 
     #[test]

@@ -1328,7 +1328,13 @@ pub fn dies(
     let measured = at(p.reference, err.ts_ns);
     // The CPU time taken while the death was overdue (see `compare_schedule`).
     let stolen = ev.stolen_within(p.reference + p.predicted.as_nanos() as u64, err.ts_ns);
-    let ok = p.anchored && p.window.earliest <= measured && measured <= latest + stolen;
+    // A jiffies clock lagging when the timers were armed (see `compare_schedule`).
+    let early = ev.early_slack_within(p.reference, err.ts_ns);
+    let earliest = p
+        .window
+        .earliest
+        .saturating_sub(early.saturating_sub(model::EARLY_SLACK));
+    let ok = p.anchored && earliest <= measured && measured <= latest + stolen;
     if !p.anchored {
         lines.push(
             "the death is not accepted: the first retransmission it is predicted from is off the model"
@@ -1336,11 +1342,12 @@ pub fn dies(
         );
     }
     lines.push(format!(
-        "measured: {} at {} ({:.6}s into the run){}",
+        "measured: {} at {} ({:.6}s into the run){}{}",
         death_text(death, err),
         secs(measured),
         ev.rel_secs(err.ts_ns),
-        accepted_until(latest, stolen)
+        accepted_until(latest, stolen),
+        accepted_from(earliest, early)
     ));
     Timed {
         check: Check {
@@ -1554,14 +1561,17 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
             (Some((t, late)), Some(got)) => {
                 stolen += ev.stolen_within(abs(t), abs(got));
                 let latest = *t + *late + WIRE_LAG + stolen;
-                let fits = *got + model::EARLY_SLACK >= *t && *got <= latest;
+                // The timer was armed at the reference or at an earlier entry.
+                let early = ev.early_slack_within(s.reference_ns, abs(got));
+                let fits = *got + early >= *t && *got <= latest;
                 ok &= fits;
                 format!(
-                    "#{}: predicted {} (accepted {}..{}{}), captured {} {}",
+                    "#{}: predicted {} (accepted {}..{}{}{}), captured {} {}",
                     i + number_from,
                     secs(*t),
-                    secs(t.saturating_sub(model::EARLY_SLACK)),
+                    secs(t.saturating_sub(early)),
                     secs(latest),
+                    lag_note(early),
                     steal_note(stolen),
                     secs(*got),
                     if fits { "ok" } else { "OUT OF WINDOW" }
@@ -1614,6 +1624,16 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
     }
 }
 
+/// The measured line's note when a lagging jiffies clock widened the
+/// allowance on the early side.
+fn accepted_from(earliest: Duration, early: Duration) -> String {
+    if early <= model::EARLY_SLACK {
+        String::new()
+    } else {
+        format!("; accepted from {}{}", secs(earliest), lag_note(early))
+    }
+}
+
 /// The measured line's note when stolen CPU time widened the allowance.
 fn accepted_until(latest: Duration, stolen: Duration) -> String {
     if stolen.is_zero() {
@@ -1623,6 +1643,19 @@ fn accepted_until(latest: Duration, stolen: Duration) -> String {
             "; accepted until {}{}",
             secs(latest + stolen),
             steal_note(stolen)
+        )
+    }
+}
+
+/// How an allowance mentions a lagging jiffies clock (nothing when the
+/// model's own early slack held: [`Evidence::early_slack_within`]).
+fn lag_note(early: Duration) -> String {
+    if early <= model::EARLY_SLACK {
+        String::new()
+    } else {
+        format!(
+            " from {} early: the kernel's jiffies clock lagged real time by up to that",
+            secs(early)
         )
     }
 }
@@ -2079,15 +2112,18 @@ pub fn gone(
         Ok(l) => l,
         Err(line) => return Timed::undecided(line),
     };
-    let earliest = life.predicted.saturating_sub(model::EARLY_SLACK);
+    // A jiffies clock lagging when the timers were armed (see `compare_schedule`).
+    let early = ev.early_slack_within(life.reference, ev.end_ns);
+    let earliest = life.predicted.saturating_sub(early);
     let latest = life.predicted + life.late;
     let resolution = life.rto / 2;
     let mut lines = vec![format!(
-        "model ({}): gone at {} (accepted {}..{}: timer lateness from the model; the samples must place it within {}, half the RTO)",
+        "model ({}): gone at {} (accepted {}..{}{}: timer lateness from the model; the samples must place it within {}, half the RTO)",
         life.inputs,
         secs(life.predicted),
         secs(earliest),
         secs(latest),
+        lag_note(early),
         secs(resolution)
     )];
     let seen = vanishing(ev, host, sc.connection(), life.reference);

@@ -358,6 +358,19 @@ pub fn clean_main() -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// SIGKILLs the process group whose leader is `leader`, a child this process
+/// started in a group of its own (`CommandExt::process_group(0)`): e.g. a
+/// guest's vng with the shell, virtme-run and QEMU it starts. The group is
+/// found by the leader's pid, never by a name.
+pub fn kill_group(leader: u32) {
+    if let Ok(pid) = i32::try_from(leader) {
+        let _ = nix::sys::signal::killpg(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -37,6 +37,7 @@ pub mod sockdiag;
 pub mod steal;
 pub mod sys;
 pub mod tc;
+pub mod ticks;
 pub mod topology;
 
 #[doc(hidden)]

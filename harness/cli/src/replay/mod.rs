@@ -139,6 +139,8 @@ fn load_run_files(capture: &std::path::Path, ev: &mut Evidence) -> anyhow::Resul
         .extend(read_jsonl(&dir.join("sockets.jsonl"))?.unwrap_or_default());
     ev.steal
         .extend(read_jsonl(&dir.join("steal.jsonl"))?.unwrap_or_default());
+    ev.ticks
+        .extend(read_jsonl(&dir.join("ticks.jsonl"))?.unwrap_or_default());
     Ok(())
 }
 

@@ -32,4 +32,4 @@ pub use discover::{
 };
 pub use one::{new_run_id, run_scenario_guarded};
 pub use pool::{run_all, Observer, Plan};
-pub use signals::aborted;
+pub use signals::{aborted, install_watch};

@@ -198,6 +198,7 @@ pub(super) fn execute(
 ) -> Result<(Evidence, Vec<String>)> {
     prepare_hosts(sc, lab)?;
     crate::steal::start();
+    crate::ticks::start();
     let recorder = Arc::new(Recorder::new());
     let capture = Capture::start(crate::capture::port_specs(lab), recorder.clone())?;
     let start_ns = now_ns();
@@ -243,6 +244,7 @@ pub(super) fn execute(
         sockets: records.sockets,
         steps,
         steal: crate::steal::between(start_ns, end_ns),
+        ticks: crate::ticks::between(start_ns, end_ns),
         start_ns,
         end_ns,
     };
@@ -302,9 +304,15 @@ fn write_records(dir: &Path, ev: &Evidence) -> Result<()> {
         .iter()
         .filter_map(|s| serde_json::to_string(s).ok())
         .collect();
+    let tick_lines = ev
+        .ticks
+        .iter()
+        .filter_map(|t| serde_json::to_string(t).ok())
+        .collect();
     write_jsonl("events.jsonl", ev_lines)
         .and_then(|_| write_jsonl("sockets.jsonl", sock_lines))
         .and_then(|_| write_jsonl("steal.jsonl", steal_lines))
+        .and_then(|_| write_jsonl("ticks.jsonl", tick_lines))
 }
 
 /// Writes the run's records and ladder, evaluates, decides the verdict
@@ -338,6 +346,7 @@ pub(super) fn finish(
         ("events", "events.jsonl"),
         ("sockets", "sockets.jsonl"),
         ("steal", "steal.jsonl"),
+        ("ticks", "ticks.jsonl"),
     ] {
         result
             .artifacts
