@@ -511,6 +511,12 @@ pub struct TickLag {
 /// How often the jiffies clock's lag is read.
 pub const TICK_SAMPLE_PERIOD: Duration = Duration::from_millis(1);
 
+/// How far before a timer's arming a recorded lag still counts: a stall
+/// of the jiffies clock lasted up to 17 ms in the emulated guest (the
+/// largest lag seen), so a sample 20 ms before is from the same stall or
+/// from none.
+pub const TICK_LOOKBACK: Duration = Duration::from_millis(20);
+
 /// The resolution of `/proc/stat`'s counters: one USER_HZ tick (1/100 s,
 /// the value of the kernel's ABI). A difference of n ticks means up to n + 1
 /// ticks of steal.
@@ -550,15 +556,59 @@ impl Evidence {
         }
     }
 
-    /// How much earlier than predicted a timer's event may be seen over a
-    /// span: [`crate::model::EARLY_SLACK`], or the largest lag of the
-    /// kernel's jiffies clock recorded in the span plus one sample period
-    /// (the lag grows between samples) when that is more ([`TickLag`]).
-    pub fn early_slack_within(&self, from_ns: u64, to_ns: u64) -> Duration {
+    /// How long the kernel's jiffies clock lagged real time at most between
+    /// `from_ns` and `to_ns`: the largest lag recorded there plus one sample
+    /// period, or zero when none was ([`TickLag`]). A timer due while the
+    /// clock lags fires that much late: it runs at the tick that catches up.
+    pub fn tick_lag_within(&self, from_ns: u64, to_ns: u64) -> Duration {
+        self.ticks
+            .iter()
+            .filter(|t| t.ts_ns >= from_ns && t.ts_ns <= to_ns)
+            .map(|t| t.lag_ns)
+            .max()
+            .map_or(Duration::ZERO, |l| {
+                Duration::from_nanos(l) + TICK_SAMPLE_PERIOD
+            })
+    }
+
+    /// How long a timer due at `from_ns` and seen at `to_ns` may have been
+    /// held back by the machine: the CPU time stolen over the span
+    /// ([`Evidence::stolen_within`]) or the jiffies clock's lag from
+    /// [`TICK_LOOKBACK`] before it to its end ([`Evidence::tick_lag_within`]),
+    /// whichever is more. They are not added: a virtual CPU taken away is
+    /// what makes the clock lag. The lookback: a stall under way when the
+    /// timer fell due started before it, and the sampler may not run during
+    /// it (it shares the stalled CPU), so its last sample before is the
+    /// evidence (seen in a 6.1 guest: a lag of 8.3 ms recorded 8 ms before
+    /// an RTO fell due, none after, and the RTO 14 ms late).
+    pub fn held_back_within(&self, from_ns: u64, to_ns: u64) -> Duration {
+        if from_ns >= to_ns {
+            return Duration::ZERO;
+        }
+        let lag_from = from_ns.saturating_sub(TICK_LOOKBACK.as_nanos() as u64);
+        self.stolen_within(from_ns, to_ns)
+            .max(self.tick_lag_within(lag_from, to_ns))
+    }
+
+    /// How much earlier than predicted a timer armed at `armed_ns` may fire:
+    /// [`crate::model::EARLY_SLACK`], or, when more, the largest lag of the
+    /// kernel's jiffies clock recorded from [`TICK_LOOKBACK`] before it to
+    /// one sample period after, plus one sample period (the lag grows
+    /// between samples) ([`TickLag`]).
+    ///
+    /// Only the lag at arming counts: the kernel re-arms a chain of timers
+    /// (retransmissions, probes) from the jiffies it fired at, so their
+    /// targets keep the first one's offset and a later lag moves nothing
+    /// earlier. A sample after arming, in the same stall, overstates the
+    /// lag by its distance (at most one period here); one from an earlier
+    /// stall would overstate it by more, hence the short lookback.
+    pub fn early_slack_at(&self, armed_ns: u64) -> Duration {
+        let period = TICK_SAMPLE_PERIOD.as_nanos() as u64;
+        let from = armed_ns.saturating_sub(TICK_LOOKBACK.as_nanos() as u64);
         let lag = self
             .ticks
             .iter()
-            .filter(|t| t.ts_ns >= from_ns && t.ts_ns <= to_ns)
+            .filter(|t| t.ts_ns >= from && t.ts_ns <= armed_ns + period)
             .map(|t| t.lag_ns)
             .max()
             .map_or(Duration::ZERO, |l| {
@@ -916,36 +966,74 @@ mod tests {
     }
 
     #[test]
-    fn the_early_slack_grows_only_with_a_jiffies_lag_recorded_in_the_span() {
+    fn the_early_slack_grows_only_with_a_jiffies_lag_recorded_at_arming() {
         let ms = |n: u64| n * 1_000_000;
         let mut ev = Evidence::default();
-        assert_eq!(
-            ev.early_slack_within(0, ms(1000)),
-            crate::model::EARLY_SLACK
-        );
+        assert_eq!(ev.early_slack_at(ms(1000)), crate::model::EARLY_SLACK);
         ev.ticks = vec![
             TickLag {
                 ts_ns: ms(100),
                 lag_ns: ms(12),
             },
             TickLag {
-                ts_ns: ms(500),
+                ts_ns: ms(105),
                 lag_ns: ms(17),
             },
+            TickLag {
+                ts_ns: ms(500),
+                lag_ns: ms(9),
+            },
         ];
-        // The span holds the 12 ms lag: 12 + one 1 ms sample period.
+        // Armed at 110 ms: both samples of that stall count, the larger
+        // one plus a 1 ms sample period.
+        assert_eq!(ev.early_slack_at(ms(110)), Duration::from_millis(18));
+        // Armed at 104 ms: the 105 ms sample is one period after, and counts.
+        assert_eq!(ev.early_slack_at(ms(104)), Duration::from_millis(18));
+        // Armed at 103 ms: the 105 ms one is two periods after, so not.
+        assert_eq!(ev.early_slack_at(ms(103)), Duration::from_millis(13));
+        // 30 ms after the stall, or before it: the model's own slack.
+        assert_eq!(ev.early_slack_at(ms(135)), crate::model::EARLY_SLACK);
+        assert_eq!(ev.early_slack_at(ms(50)), crate::model::EARLY_SLACK);
+        // A lag under the model's slack (as recorded, never: the sampler keeps
+        // only larger ones) changes nothing.
+        assert_eq!(ev.early_slack_at(ms(500)), Duration::from_millis(10));
+    }
+
+    #[test]
+    fn a_timer_is_held_back_by_the_larger_of_steal_and_the_jiffies_lag() {
+        let ms = |n: u64| n * 1_000_000;
+        let mut ev = Evidence::default();
+        assert_eq!(ev.held_back_within(0, ms(100)), Duration::ZERO);
+        ev.ticks = vec![TickLag {
+            ts_ns: ms(50),
+            lag_ns: ms(13),
+        }];
+        // The lag in the span, plus a sample period; or up to 20 ms before
+        // it (the same stall); none after, or longer before.
         assert_eq!(
-            ev.early_slack_within(ms(50), ms(400)),
-            Duration::from_millis(13)
+            ev.held_back_within(ms(40), ms(60)),
+            Duration::from_millis(14)
         );
         assert_eq!(
-            ev.early_slack_within(0, ms(1000)),
-            Duration::from_millis(18)
+            ev.held_back_within(ms(65), ms(90)),
+            Duration::from_millis(14)
         );
-        // Outside the span, nothing widens: the model's own slack.
+        assert_eq!(ev.held_back_within(ms(75), ms(90)), Duration::ZERO);
+        assert_eq!(ev.held_back_within(ms(10), ms(40)), Duration::ZERO);
+        // 30 ms stolen from cpu0 (plus a tick) is more than the lag.
+        ev.steal = vec![
+            CpuSteal {
+                ts_ns: ms(0),
+                steal_ns: vec![0],
+            },
+            CpuSteal {
+                ts_ns: ms(100),
+                steal_ns: vec![ms(30)],
+            },
+        ];
         assert_eq!(
-            ev.early_slack_within(ms(600), ms(900)),
-            crate::model::EARLY_SLACK
+            ev.held_back_within(ms(40), ms(60)),
+            Duration::from_millis(40)
         );
     }
 

@@ -1327,9 +1327,9 @@ pub fn dies(
     };
     let measured = at(p.reference, err.ts_ns);
     // The CPU time taken while the death was overdue (see `compare_schedule`).
-    let stolen = ev.stolen_within(p.reference + p.predicted.as_nanos() as u64, err.ts_ns);
+    let stolen = ev.held_back_within(p.reference + p.predicted.as_nanos() as u64, err.ts_ns);
     // A jiffies clock lagging when the timers were armed (see `compare_schedule`).
-    let early = ev.early_slack_within(p.reference, err.ts_ns);
+    let early = ev.early_slack_at(p.reference);
     let earliest = p
         .window
         .earliest
@@ -1542,11 +1542,14 @@ pub fn schedule(
 }
 
 /// Each predicted time against the captured one, in order. The lateness
-/// accepted is the model's (timer wheel, [`WIRE_LAG`]) plus the CPU time the
-/// hypervisor took while this entry and the ones before it were overdue,
-/// each from its predicted time to its capture ([`Evidence::stolen_within`];
-/// zero on bare metal): a late timer arms the next one that much later too.
-/// The line says so when it applied.
+/// accepted is the model's (timer wheel, [`WIRE_LAG`]) plus the time the
+/// machine held back this entry and the ones before it, each from its
+/// predicted time to its capture: CPU time the hypervisor took, or the
+/// jiffies clock's lag ([`Evidence::held_back_within`]; zero on bare metal
+/// whose ticks come on time): a late timer arms the next one that much
+/// later too. The early side is [`Evidence::early_slack_at`] the reference,
+/// where the chain's first timer was armed. The line says so when either
+/// applied.
 fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
     let (predicted, measured, number_from) = (&s.predicted, &s.measured, s.number_from);
     let mut lines = vec![s.header.clone()];
@@ -1559,10 +1562,10 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
     for i in 0..predicted.len().max(measured.len()) {
         let line = match (predicted.get(i), measured.get(i)) {
             (Some((t, late)), Some(got)) => {
-                stolen += ev.stolen_within(abs(t), abs(got));
+                stolen += ev.held_back_within(abs(t), abs(got));
                 let latest = *t + *late + WIRE_LAG + stolen;
-                // The timer was armed at the reference or at an earlier entry.
-                let early = ev.early_slack_within(s.reference_ns, abs(got));
+                // The chain's first timer was armed at the reference.
+                let early = ev.early_slack_at(s.reference_ns);
                 let fits = *got + early >= *t && *got <= latest;
                 ok &= fits;
                 format!(
@@ -1648,26 +1651,27 @@ fn accepted_until(latest: Duration, stolen: Duration) -> String {
 }
 
 /// How an allowance mentions a lagging jiffies clock (nothing when the
-/// model's own early slack held: [`Evidence::early_slack_within`]).
+/// model's own early slack held: [`Evidence::early_slack_at`]).
 fn lag_note(early: Duration) -> String {
     if early <= model::EARLY_SLACK {
         String::new()
     } else {
         format!(
-            " from {} early: the kernel's jiffies clock lagged real time by up to that",
+            " from {} early: the kernel's jiffies clock lagged real time by up to that when the timer was armed",
             secs(early)
         )
     }
 }
 
-/// How an allowance mentions stolen CPU time (nothing when there was none).
-fn steal_note(stolen: Duration) -> String {
-    if stolen.is_zero() {
+/// How an allowance mentions the time the machine held a timer back
+/// ([`Evidence::held_back_within`]; nothing when there was none).
+fn steal_note(held: Duration) -> String {
+    if held.is_zero() {
         String::new()
     } else {
         format!(
-            " with {} of CPU time stolen by the hypervisor",
-            secs(stolen)
+            " with {} held back by the machine (CPU time stolen by the hypervisor, or the kernel's jiffies clock lagging: steal.jsonl, ticks.jsonl)",
+            secs(held)
         )
     }
 }
@@ -2113,7 +2117,7 @@ pub fn gone(
         Err(line) => return Timed::undecided(line),
     };
     // A jiffies clock lagging when the timers were armed (see `compare_schedule`).
-    let early = ev.early_slack_within(life.reference, ev.end_ns);
+    let early = ev.early_slack_at(life.reference);
     let earliest = life.predicted.saturating_sub(early);
     let latest = life.predicted + life.late;
     let resolution = life.rto / 2;
@@ -2147,7 +2151,7 @@ pub fn gone(
         at(life.reference, gone_ns),
     );
     // The CPU time taken while the vanishing was overdue (see `compare_schedule`).
-    let stolen = ev.stolen_within(life.reference + life.predicted.as_nanos() as u64, gone_ns);
+    let stolen = ev.held_back_within(life.reference + life.predicted.as_nanos() as u64, gone_ns);
     let overlaps = from < latest + stolen && earliest <= to;
     // Resolved by the rounds, or else by the timer the last round showed: due
     // inside the span and inside the window (the rounds came late, the timer did not).
@@ -2789,7 +2793,22 @@ mod tests {
         let c = compare_schedule(schedule(), &steal(&[(0, 0), (405, 0), (490, 30)]));
         assert!(c.ok, "{:?}", c.evidence);
         assert!(
-            c.evidence[1].contains("0.040s of CPU time stolen"),
+            c.evidence[1].contains("0.040s held back by the machine (CPU time stolen"),
+            "{}",
+            c.evidence[1]
+        );
+        // The jiffies clock lagged 40 ms while it was overdue: accepted too.
+        let lagging = Evidence {
+            ticks: vec![crate::evidence::TickLag {
+                ts_ns: BASE + 450 * 1_000_000,
+                lag_ns: 40_000_000,
+            }],
+            ..Evidence::default()
+        };
+        let c = compare_schedule(schedule(), &lagging);
+        assert!(c.ok, "{:?}", c.evidence);
+        assert!(
+            c.evidence[1].contains("0.041s held back by the machine"),
             "{}",
             c.evidence[1]
         );

@@ -180,7 +180,7 @@ fn tail_loss(sc: &Scenario, ev: &Evidence, host: Host, anchor: u64) -> Timed {
     // The probe: at the PTO after the tail, resending the tail's last segment.
     let measured = at(seen.tail.ts_ns, seen.probe.ts_ns);
     let (lo, hi) = window(pto);
-    let stolen = ev.stolen_within(seen.tail.ts_ns + pto.as_nanos() as u64, seen.probe.ts_ns);
+    let stolen = ev.held_back_within(seen.tail.ts_ns + pto.as_nanos() as u64, seen.probe.ts_ns);
     let on_time = lo <= measured && measured <= hi + stolen;
     let is_tail = segment_end(seen.probe) == seen.next;
     lines.push(format!(
@@ -231,7 +231,7 @@ fn rto_after(ev: &Evidence, seen: &TailSeen, rto: Duration) -> (bool, String) {
     };
     let gap = at(seen.probe.ts_ns, r.ts_ns);
     let (lo, hi) = window(rto);
-    let stolen = ev.stolen_within(seen.probe.ts_ns + rto.as_nanos() as u64, r.ts_ns);
+    let stolen = ev.held_back_within(seen.probe.ts_ns + rto.as_nanos() as u64, r.ts_ns);
     let timed = lo <= gap && gap <= hi + stolen;
     let of_head = seen.head.is_none_or(|h| r.seq == h);
     let line = format!(
