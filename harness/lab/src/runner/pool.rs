@@ -107,7 +107,13 @@ impl Kernel {
     fn probe(work: &[Queued]) -> Kernel {
         let release = crate::sys::kernel_release();
         let mut features = BTreeMap::new();
+        // Each probe builds and deletes a scratch namespace, which a loaded
+        // machine can make slow: after SIGINT/SIGTERM no more are made (no
+        // scenario runs then, so nothing reads them).
         for f in work.iter().flat_map(|q| q.scenario.needs()) {
+            if super::signals::aborted() {
+                break;
+            }
             if let std::collections::btree_map::Entry::Vacant(slot) = features.entry(f) {
                 let found = crate::doctor::probe_feature(slot.key());
                 slot.insert(found);
@@ -115,12 +121,18 @@ impl Kernel {
         }
         // Kernels before 6.5 have no tcp_syn_linear_timeouts: their SYN
         // backoff doubles from the first retransmission (0 linear timeouts).
-        let facts = KernelFacts {
-            syn_linear_timeouts: crate::doctor::default_sysctl("net.ipv4.tcp_syn_linear_timeouts")
+        let facts = if super::signals::aborted() {
+            KernelFacts::default()
+        } else {
+            KernelFacts {
+                syn_linear_timeouts: crate::doctor::default_sysctl(
+                    "net.ipv4.tcp_syn_linear_timeouts",
+                )
                 .map_or(0, |v| {
                     v.parse()
                         .unwrap_or(KernelFacts::default().syn_linear_timeouts)
                 }),
+            }
         };
         Kernel {
             version: KernelVersion::parse(&release),
