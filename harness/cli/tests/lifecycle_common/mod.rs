@@ -62,8 +62,23 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 /// (`programs/bin/go-keepalive`).
 pub fn start_run(file: &Path, out: &Path) -> Child {
     let log = std::fs::File::create(out.with_extension("log")).unwrap();
-    Command::new(BIN)
-        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+    let mut cmd = Command::new(BIN);
+    // SIGINT and SIGTERM at their default, as from a terminal: a test run
+    // started in the background of a non-interactive shell inherits SIGINT
+    // ignored (bash does that to `&` jobs without job control), and a
+    // signal before the run's handler exists would then be lost, not fatal.
+    // SAFETY: between fork and exec only sigaction runs, which is
+    // async-signal-safe; no memory is allocated or locked.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            use nix::sys::signal::{signal, SigHandler, Signal};
+            for sig in [Signal::SIGINT, Signal::SIGTERM] {
+                signal(sig, SigHandler::SigDfl).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
+    cmd.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
         .arg("run")
         .arg(file)
         .arg("--out")
