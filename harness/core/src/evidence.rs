@@ -603,18 +603,9 @@ impl Evidence {
     /// lag by its distance (at most one period here); one from an earlier
     /// stall would overstate it by more, hence the short lookback.
     pub fn early_slack_at(&self, armed_ns: u64) -> Duration {
-        let period = TICK_SAMPLE_PERIOD.as_nanos() as u64;
         let from = armed_ns.saturating_sub(TICK_LOOKBACK.as_nanos() as u64);
-        let lag = self
-            .ticks
-            .iter()
-            .filter(|t| t.ts_ns >= from && t.ts_ns <= armed_ns + period)
-            .map(|t| t.lag_ns)
-            .max()
-            .map_or(Duration::ZERO, |l| {
-                Duration::from_nanos(l) + TICK_SAMPLE_PERIOD
-            });
-        crate::model::EARLY_SLACK.max(lag)
+        let to = armed_ns + TICK_SAMPLE_PERIOD.as_nanos() as u64;
+        crate::model::EARLY_SLACK.max(self.tick_lag_within(from, to))
     }
 
     /// Which side sent this packet, if it came from a known host.

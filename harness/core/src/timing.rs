@@ -1554,6 +1554,8 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
     let (predicted, measured, number_from) = (&s.predicted, &s.measured, s.number_from);
     let mut lines = vec![s.header.clone()];
     let mut stolen = Duration::ZERO;
+    // The chain's first timer was armed at the reference.
+    let early = ev.early_slack_at(s.reference_ns);
     let abs = |d: &Duration| s.reference_ns + d.as_nanos() as u64;
     // Entries predicted but not captured, each either excused by the time
     // budget (see `Schedule::budget_ends`) or missing.
@@ -1564,8 +1566,6 @@ fn compare_schedule(s: Schedule, ev: &Evidence) -> Check {
             (Some((t, late)), Some(got)) => {
                 stolen += ev.held_back_within(abs(t), abs(got));
                 let latest = *t + *late + WIRE_LAG + stolen;
-                // The chain's first timer was armed at the reference.
-                let early = ev.early_slack_at(s.reference_ns);
                 let fits = *got + early >= *t && *got <= latest;
                 ok &= fits;
                 format!(

@@ -376,6 +376,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn killing_a_group_ends_its_leader_and_what_the_leader_started() {
+        use std::io::BufRead;
+        use std::os::unix::process::CommandExt;
+        // A leader that starts a grandchild (as vng starts QEMU) and waits.
+        let mut leader = std::process::Command::new("sh")
+            .args(["-c", "sleep 300 & echo $!; wait"])
+            .stdout(std::process::Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(leader.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        kill_group(leader.id());
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let status = loop {
+            if let Some(s) = leader.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = leader.kill();
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(grandchild),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+                panic!("the group's leader outlived its SIGKILL");
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(9)
+        );
+        // The grandchild got SIGKILL too: gone, or a zombie until reaped.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let dead = loop {
+            let stat = std::fs::read_to_string(format!("/proc/{grandchild}/stat"));
+            let dead = stat.as_deref().map_or(true, |s| {
+                s.rsplit_once(") ")
+                    .is_some_and(|(_, rest)| rest.starts_with('Z'))
+            });
+            if dead || Instant::now() > deadline {
+                break dead;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        if !dead {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(grandchild),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        assert!(dead, "sleep {grandchild} outlived its group's SIGKILL");
+    }
+
+    #[test]
     fn tcp_socket_counts_come_from_the_per_namespace_fields() {
         let v4 =
             "sockets: used 3\nTCP: inuse 2 orphan 7 tw 1 alloc 9 mem 172\nUDP: inuse 0 mem 0\n";
