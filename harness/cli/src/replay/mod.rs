@@ -12,10 +12,14 @@
 //! paired; JSON is one document).
 //!
 //! - [`line`]: one segment's line, formatted by hand.
-//! - [`stream`]: the streamed replays.
+//! - [`stream`]: the streamed replays, a pipeline of three stages:
+//!   [`reader`] (read and decode), [`stream`] (analyse, summaries),
+//!   [`printer`] (the full output's lines).
 //! - [`summary`]: connection summaries; what stderr says about the file.
 
 mod line;
+mod printer;
+mod reader;
 mod stream;
 mod summary;
 

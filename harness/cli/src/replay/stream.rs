@@ -1,14 +1,23 @@
 //! Replay that streams the capture: `--summary-only`, and the full text
 //! output of any capture but the harness's two-port one (which is loaded
 //! whole to pair each segment's copies on the two ports). Memory grows with
-//! the connections, never with the packets; output goes through one buffer.
+//! the connections, never with the packets.
+//!
+//! The work runs in a pipeline of threads, each stage in file order: the
+//! [`reader`](super::reader) reads and decodes the frames; this thread
+//! analyses them ([`Analyzer::push_batch`]) and prints the summaries; for
+//! the full output, the [`printer`](super::printer) formats and writes the
+//! lines. What is printed, and in what order, is what one thread taking
+//! the frames one by one would print (a test compares them): the stages
+//! only let the work overlap.
 
-use super::line::{push_comment, push_segment, SegLine};
+use super::printer::{print_lines, Line, Lines, Seg};
+use super::reader::{read_batches, Batch, Frame};
 use super::summary::{report_not_read, report_stopped, write_summary, LINGER_NS};
 use crate::exit::{path_error, stdout_error};
 use std::io::Write;
-use teardown_core::analysis::conn::{Analyzer, ConnSummary};
-use teardown_core::analysis::{for_each_frame, Seen};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use teardown_core::analysis::conn::{Analyzer, ConnSummary, Pushed, SegInfo};
 use teardown_core::evidence::Side;
 
 /// What a streamed replay prints.
@@ -22,6 +31,16 @@ pub enum Output {
     Lines,
 }
 
+/// Batches that may wait between two stages (memory stays a few MiB,
+/// whatever the capture).
+const IN_FLIGHT: usize = 4;
+/// Segments analysed at once ([`Analyzer::push_batch`]: enough to overlap
+/// their cache misses, few enough that their state is still cached when
+/// each one's turn comes).
+const CHUNK: usize = 256;
+/// Every this many segments, finished connections are handed out.
+const EVICT_EVERY: u64 = 1 << 16;
+
 /// Streams the capture at `path`, printing `what` (sequence numbers
 /// absolute when `absolute_seq`; each line names its interface when the
 /// capture has `several`); the exit status.
@@ -32,47 +51,87 @@ pub fn replay(
     what: Output,
 ) -> anyhow::Result<i32> {
     let file = std::fs::File::open(path).map_err(|e| path_error("reading", path, e))?;
+    let spawn_error = |e| anyhow::anyhow!("starting a replay thread: {e}");
+    let (frames_tx, frames_rx) = sync_channel::<Batch>(IN_FLIGHT);
+    let reader = std::thread::Builder::new()
+        .name("replay-reader".into())
+        .spawn(move || read_batches(file, &frames_tx))
+        .map_err(spawn_error)?;
+    let mut printer = None;
+    let mut lines = None;
+    if what == Output::Lines {
+        let (tx, rx) = sync_channel::<Lines>(IN_FLIGHT);
+        let thread = std::thread::Builder::new()
+            .name("replay-printer".into())
+            .spawn(move || print_lines(rx))
+            .map_err(spawn_error)?;
+        printer = Some(thread);
+        lines = Some(tx);
+    }
     let mut s = Stream {
         what,
         absolute_seq,
         several,
-        w: std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock()),
-        line: Vec::with_capacity(LINES_BUFFER + 4096),
+        lines,
+        batch: Lines::default(),
         analyzer: None,
         ports: Vec::new(),
+        names: Vec::new(),
+        ports_of: Vec::new(),
+        infos: Vec::new(),
         first_ns: None,
         segments: 0,
         introduced: 0,
         kept: Vec::new(),
         connections: 0,
+        w: None,
         io_err: None,
     };
-    if what == Output::Lines {
-        s.out(|l| {
-            l.extend_from_slice(
-                b"  frame, seconds since the first frame, connection, direction, tcpdump's flags",
-            )
-        });
+    for batch in frames_rx {
+        s.batch(batch);
     }
-    let read = for_each_frame(file, |f| s.push(f))
-        .map_err(|e| teardown_core::bad_input(format!("{}: {e}", path.display())))?;
+    let read =
+        join(reader).map_err(|e| teardown_core::bad_input(format!("{}: {e}", path.display())))?;
+    s.send_lines();
+    s.lines = None;
+    if let Some(p) = printer {
+        if let Err(e) = join(p) {
+            s.io_err.get_or_insert(e);
+        }
+    }
     s.finish(path, read.frames).map_err(stdout_error)?;
     report_not_read(path, &read.not_read);
     Ok(report_stopped(path, read.stopped.as_ref(), read.frames))
 }
 
-/// The streamed replay's state: the analyzer (created at the first segment,
+/// A stage's result, its panic carried on.
+fn join<T>(t: std::thread::JoinHandle<T>) -> T {
+    match t.join() {
+        Ok(v) => v,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+/// The analysis stage's state: the analyzer (created at the first segment,
 /// when the interface name tells whether it is the harness's capture) and
 /// the output.
-struct Stream<W: Write> {
+struct Stream {
     what: Output,
     absolute_seq: bool,
     several: bool,
-    w: W,
-    /// Lines formatted, not written yet (up to [`LINES_BUFFER`] bytes).
-    line: Vec<u8>,
+    /// Full output: the printer stage, and the lines not sent yet.
+    lines: Option<SyncSender<Lines>>,
+    batch: Lines,
     analyzer: Option<Analyzer>,
+    /// Interfaces with TCP segments, in the order of their first one (the
+    /// analyzer's port numbers).
     ports: Vec<String>,
+    /// Every interface the reader named, in its order, and its number in
+    /// `ports` once it had a segment.
+    names: Vec<(String, Option<usize>)>,
+    /// A chunk's segments' ports and analysis (kept for their allocations).
+    ports_of: Vec<usize>,
+    infos: Vec<SegInfo>,
     /// The first frame's time (Wireshark's time zero).
     first_ns: Option<u64>,
     segments: u64,
@@ -81,99 +140,135 @@ struct Stream<W: Write> {
     /// Full output: the summaries of finished connections, printed at the end.
     kept: Vec<ConnSummary>,
     connections: usize,
+    /// Where summaries go: stdout, taken at the first (the printer stage
+    /// writes the lines before it).
+    w: Option<std::io::BufWriter<std::io::StdoutLock<'static>>>,
     /// The first output error: reading goes on, it is reported at the end.
     io_err: Option<std::io::Error>,
 }
 
-/// How many bytes of lines are written at once.
-const LINES_BUFFER: usize = 1 << 16;
-
-impl<W: Write> Stream<W> {
-    /// Formats one line with `f` into the line buffer.
-    fn out(&mut self, f: impl FnOnce(&mut Vec<u8>)) {
-        f(&mut self.line);
-        self.write_line();
+impl Stream {
+    /// Takes a batch from the reader, in chunks that end where one thread
+    /// would evict (every [`EVICT_EVERY`] segments) and hold at most
+    /// [`CHUNK`] segments.
+    fn batch(&mut self, b: Batch) {
+        self.names.extend(b.names.into_iter().map(|n| (n, None)));
+        let mut at = 0;
+        while at < b.frames.len() {
+            at = self.chunk(&b.frames, at);
+        }
+        self.send_lines();
     }
 
-    /// Ends the line formatted into the buffer; writes the buffer out when
-    /// it holds 64 KiB (one write for hundreds of lines, no second copy).
-    fn write_line(&mut self) {
-        self.line.push(b'\n');
-        if self.line.len() >= LINES_BUFFER {
-            self.flush_lines();
+    /// Analyses the frames from `at` on, up to a chunk's end, and passes
+    /// their lines on; returns where the next chunk starts.
+    fn chunk(&mut self, frames: &[Frame], at: usize) -> usize {
+        let room = CHUNK.min((EVICT_EVERY - self.segments % EVICT_EVERY) as usize);
+        let mut pushed = Vec::with_capacity(room);
+        self.ports_of.clear();
+        let mut end = at;
+        while end < frames.len() && pushed.len() < room {
+            let f = &frames[end];
+            end += 1;
+            let Some(seg) = &f.seg else { continue };
+            let port = self.port_of(f.name);
+            let harness = matches!(self.ports[port].as_str(), "client-port" | "server-port");
+            self.analyzer.get_or_insert_with(|| {
+                Analyzer::new(if harness {
+                    teardown_core::analysis::harness_ips().0
+                } else {
+                    Vec::new()
+                })
+            });
+            pushed.push(Pushed::new(f.ts_ns, port, seg));
+            self.ports_of.push(port);
         }
-    }
-
-    /// Writes out the lines buffered (before anything else is written).
-    fn flush_lines(&mut self) {
-        if let Err(e) = self.w.write_all(&self.line) {
-            self.io_err.get_or_insert(e);
+        self.infos.clear();
+        if let Some(an) = &mut self.analyzer {
+            an.push_batch(&pushed, &mut self.infos);
         }
-        self.line.clear();
-    }
-
-    fn push(&mut self, f: &Seen) {
-        let first_ns = *self.first_ns.get_or_insert(f.ts_ns);
-        let rel_ns = f.ts_ns.saturating_sub(first_ns);
-        let lines = self.what == Output::Lines;
-        if let (Some(text), true) = (f.comment, lines) {
-            self.out(|l| push_comment(l, rel_ns, text));
+        self.segments += pushed.len() as u64;
+        if let Some(f) = frames.get(at) {
+            self.first_ns.get_or_insert(f.ts_ns);
         }
-        let Some(seg) = &f.seg else { return };
-        let pi = match self.ports.iter().position(|p| p == f.port) {
-            Some(i) => i,
-            None => {
-                self.ports.push(f.port.to_string());
-                self.ports.len() - 1
+        if self.lines.is_some() {
+            self.chunk_lines(&frames[at..end]);
+        }
+        let last = pushed.last().map(|p| p.ts_ns);
+        if let (Some(now), true) = (last, self.segments.is_multiple_of(EVICT_EVERY)) {
+            if let Some(an) = &mut self.analyzer {
+                let list = an.evict(now, LINGER_NS);
+                self.finished(list);
             }
-        };
-        let an = self.analyzer.get_or_insert_with(|| {
-            let harness = f.port == "client-port" || f.port == "server-port";
-            Analyzer::new(if harness {
-                teardown_core::analysis::harness_ips().0
-            } else {
-                Vec::new()
-            })
-        });
-        let info = an.push(f.ts_ns, pi, seg);
-        self.segments += 1;
-        if self.segments.is_multiple_of(1 << 16) {
-            let list = an.evict(f.ts_ns, LINGER_NS);
-            self.finished(list);
         }
-        if !lines {
+        end
+    }
+
+    /// The analyzer's port number of the reader's interface `name`.
+    fn port_of(&mut self, name: usize) -> usize {
+        let (text, port) = &mut self.names[name];
+        *port.get_or_insert_with(|| {
+            self.ports.push(text.clone());
+            self.batch.ports.push(text.clone());
+            self.ports.len() - 1
+        })
+    }
+
+    /// The lines of a chunk's frames (analysed: `self.infos`), for the
+    /// printer: comments, a connection's first line, segments.
+    fn chunk_lines(&mut self, frames: &[Frame]) {
+        let first_ns = self.first_ns.unwrap_or(0);
+        let abs = self.absolute_seq;
+        let mut next = 0;
+        for f in frames {
+            let rel_ns = f.ts_ns.saturating_sub(first_ns);
+            if let Some(text) = &f.comment {
+                let text = text.clone();
+                self.batch.lines.push(Line::Comment { rel_ns, text });
+            }
+            let Some(seg) = &f.seg else { continue };
+            let (pi, info) = (self.ports_of[next], self.infos[next]);
+            next += 1;
+            if info.conn > self.introduced {
+                self.introduced = info.conn;
+                let (client, server) = match info.dir {
+                    Side::Client => (seg.src, seg.dst),
+                    Side::Server => (seg.dst, seg.src),
+                };
+                let conn = info.conn;
+                self.batch.lines.push(Line::Intro {
+                    conn,
+                    client,
+                    server,
+                });
+            }
+            let several = self.several || self.ports.len() > 1;
+            self.batch.lines.push(Line::Segment(Seg {
+                frame: f.frame,
+                rel_ns,
+                conn: info.conn,
+                dir: info.dir,
+                flags: seg.flags,
+                seq: if abs { seg.seq } else { info.rel_seq },
+                ack: if abs { seg.ack } else { info.rel_ack },
+                len: seg.len,
+                win: seg.win,
+                port: several.then_some(pi),
+                classes: info.classes,
+            }));
+        }
+    }
+
+    /// Hands the lines made so far to the printer (none: it has stopped,
+    /// on a write error it reports itself).
+    fn send_lines(&mut self) {
+        let Some(tx) = &self.lines else { return };
+        if self.batch.lines.is_empty() && self.batch.ports.is_empty() {
             return;
         }
-        if info.conn > self.introduced {
-            self.introduced = info.conn;
-            let (client, server) = match info.dir {
-                Side::Client => (seg.src, seg.dst),
-                Side::Server => (seg.dst, seg.src),
-            };
-            self.out(|l| {
-                // Written once per connection: format! is fine here.
-                l.extend_from_slice(
-                    format!("  #{} client {client} server {server}", info.conn).as_bytes(),
-                )
-            });
+        if tx.send(std::mem::take(&mut self.batch)).is_err() {
+            self.lines = None;
         }
-        let abs = self.absolute_seq;
-        let several = self.several || self.ports.len() > 1;
-        let line = SegLine {
-            frame: f.frame,
-            rel_ns,
-            conn: info.conn,
-            dir: info.dir,
-            flags: seg.flags,
-            seq: if abs { seg.seq } else { info.rel_seq },
-            ack: if abs { seg.ack } else { info.rel_ack },
-            len: seg.len,
-            win: seg.win,
-            port: several.then_some(self.ports[pi].as_str()),
-            classes: info.classes,
-        };
-        push_segment(&mut self.line, &line);
-        self.write_line();
     }
 
     /// Connections that finished: printed now (summaries), or kept for the
@@ -189,21 +284,23 @@ impl<W: Write> Stream<W> {
     }
 
     fn emit(&mut self, list: Vec<ConnSummary>) -> std::io::Result<()> {
-        self.flush_lines();
         self.connections += list.len();
+        let json = self.what == Output::SummariesJson;
+        let w = self.w.get_or_insert_with(|| {
+            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
+        });
         for c in list {
-            if self.what == Output::SummariesJson {
-                serde_json::to_writer(&mut self.w, &c).map_err(std::io::Error::from)?;
-                writeln!(self.w)?;
+            if json {
+                serde_json::to_writer(&mut *w, &c).map_err(std::io::Error::from)?;
+                writeln!(w)?;
             } else {
-                write_summary(&mut self.w, &c)?;
+                write_summary(w, &c)?;
             }
         }
         Ok(())
     }
 
     fn finish(mut self, path: &std::path::Path, frames: u64) -> std::io::Result<()> {
-        self.flush_lines();
         if let Some(e) = self.io_err.take() {
             return Err(e);
         }
@@ -212,28 +309,27 @@ impl<W: Write> Stream<W> {
             rest.extend(an.finish());
         }
         rest.sort_by_key(|c| c.id);
-        match self.what {
-            Output::Lines => {
-                writeln!(self.w)?;
-                self.emit(rest)?;
-                let (n, total) = (self.segments, self.connections);
-                writeln!(
-                    self.w,
-                    "{}: {n} TCP segments ({frames} frames), {total} connection(s), interfaces: {}",
-                    path.display(),
-                    self.ports.join(", ")
-                )?;
-            }
-            Output::Summaries => {
-                self.emit(rest)?;
-                let (n, total) = (self.segments, self.connections);
-                writeln!(
-                    self.w,
-                    "{frames} frames, {n} TCP segments, {total} connections"
-                )?;
-            }
-            Output::SummariesJson => self.emit(rest)?,
+        let what = self.what;
+        if what == Output::Lines {
+            writeln!(std::io::stdout())?;
         }
-        self.w.flush()
+        self.emit(rest)?;
+        let (n, total) = (self.segments, self.connections);
+        let w = self.w.get_or_insert_with(|| {
+            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
+        });
+        match what {
+            Output::Lines => writeln!(
+                w,
+                "{}: {n} TCP segments ({frames} frames), {total} connection(s), interfaces: {}",
+                path.display(),
+                self.ports.join(", ")
+            )?,
+            Output::Summaries => {
+                writeln!(w, "{frames} frames, {n} TCP segments, {total} connections")?
+            }
+            Output::SummariesJson => {}
+        }
+        w.flush()
     }
 }

@@ -364,6 +364,31 @@ impl Conn {
         }
         &mut self.more_views[port - 1]
     }
+    /// Starts loading what analysing a segment seen on `port` reads (see
+    /// [`Analyzer::push_batch`]): the ends, and the view's flows and marks.
+    /// The values go to `black_box`, so the loads are kept (a prefetch
+    /// without unsafe code, which the core has none of); nothing waits for
+    /// them until the segment's turn.
+    fn touch(&self, port: usize) {
+        let v = match port {
+            0 => &self.view0,
+            _ => match self.more_views.get(port - 1) {
+                Some(v) => v,
+                None => return,
+            },
+        };
+        std::hint::black_box((
+            self.open,
+            self.key.ports,
+            self.client.port(),
+            v.flows[0].nextseq,
+            v.flows[1].nextseq,
+            v.fin[0].is_some(),
+            v.tail.is_some(),
+            v.last_from[0].is_some(),
+        ));
+    }
+
     fn finished(&self) -> bool {
         self.views()
             .any(|v| v.rst.is_some() || (v.fin_ack[0].is_some() && v.fin_ack[1].is_some()))
@@ -424,6 +449,43 @@ pub struct Analyzer {
     next_id: u64,
     start_ns: Option<u64>,
     done: Vec<ConnSummary>,
+    /// A guess of the slot of each 4-tuple, by [`Key::mixed`]'s low bits:
+    /// the slot that last held a segment of a tuple with those bits (a
+    /// guess that may be any slot, or none: `u32::MAX`, or past the end).
+    hint: Vec<u32>,
+    /// [`Analyzer::push_batch`]'s first pass: each segment's slot, when the
+    /// guess was right.
+    guesses: Vec<Option<u32>>,
+}
+
+/// Entries of [`Analyzer::hint`]: 64 KiB, a few times the connections a
+/// busy capture has open at once.
+const HINTS: usize = 1 << 14;
+
+/// One segment for [`Analyzer::push_batch`]: captured at `ts_ns` on port
+/// number `port`, with its 4-tuple's key worked out ([`Pushed::new`] needs
+/// no analyzer: another thread may make it).
+#[derive(Clone, Copy, Debug)]
+pub struct Pushed<'a> {
+    pub ts_ns: u64,
+    pub port: usize,
+    pub seg: &'a Segment,
+    key: Key,
+    /// Its entry in [`Analyzer::hint`].
+    hint: usize,
+}
+
+impl Pushed<'_> {
+    pub fn new(ts_ns: u64, port: usize, seg: &Segment) -> Pushed<'_> {
+        let key = Key::new(seg.src, seg.dst);
+        Pushed {
+            ts_ns,
+            port,
+            seg,
+            key,
+            hint: (key.mixed() as usize) & (HINTS - 1),
+        }
+    }
 }
 
 impl Analyzer {
@@ -439,6 +501,8 @@ impl Analyzer {
             next_id: 1,
             start_ns: None,
             done: Vec::new(),
+            hint: vec![u32::MAX; HINTS],
+            guesses: Vec::new(),
         }
     }
 
@@ -454,9 +518,60 @@ impl Analyzer {
 
     /// Analyzes one segment captured at `ts_ns` on port number `port`.
     pub fn push(&mut self, ts_ns: u64, port: usize, s: &Segment) -> SegInfo {
-        let start = *self.start_ns.get_or_insert(ts_ns);
         let k = Key::new(s.src, s.dst);
-        let slot = match self.map.get(&k).copied() {
+        let found = self.map.get(&k).copied();
+        self.push_at(ts_ns, port, s, k, found).0
+    }
+
+    /// Analyzes segments in order, as [`Analyzer::push`] one by one would,
+    /// appending each one's [`SegInfo`] to `out`; faster on a batch of many.
+    ///
+    /// A capture interleaving thousands of connections misses the cache on
+    /// nearly every segment: its connection's table entry, then its state.
+    /// So a first pass guesses every segment's slot from [`Analyzer::hint`]
+    /// (small enough to stay in the cache) and starts loading that slot's
+    /// state; the guesses do not depend on each other, so the CPU overlaps
+    /// their misses. The second pass analyses in order, and takes a guess
+    /// only when that slot is open and holds the segment's 4-tuple; else it
+    /// asks the table, as `push` does.
+    pub fn push_batch(&mut self, batch: &[Pushed<'_>], out: &mut Vec<SegInfo>) {
+        let mut guesses = std::mem::take(&mut self.guesses);
+        guesses.clear();
+        // A guess holds for the whole batch: an open slot keeps its 4-tuple
+        // until `evict` (a new SYN on it keeps the slot), and a slot opened
+        // during the batch is one the table is asked for.
+        guesses.extend(batch.iter().map(|p| {
+            let guess = self.hint[p.hint];
+            if let Some(c) = self.conns.get(guess as usize) {
+                c.touch(p.port);
+            }
+            Some(guess)
+        }));
+        for (p, &guess) in batch.iter().zip(&guesses) {
+            let guess = guess.filter(|&g| {
+                self.conns
+                    .get(g as usize)
+                    .is_some_and(|c| c.open && c.key == p.key)
+            });
+            let found = guess.or_else(|| self.map.get(&p.key).copied());
+            let (info, slot) = self.push_at(p.ts_ns, p.port, p.seg, p.key, found);
+            self.hint[p.hint] = slot;
+            out.push(info);
+        }
+        self.guesses = guesses;
+    }
+
+    /// [`Analyzer::push`] with the key and what the table holds for it.
+    fn push_at(
+        &mut self,
+        ts_ns: u64,
+        port: usize,
+        s: &Segment,
+        k: Key,
+        found: Option<u32>,
+    ) -> (SegInfo, u32) {
+        let start = *self.start_ns.get_or_insert(ts_ns);
+        let slot = match found {
             // A new SYN on a used 4-tuple starts a new connection (port reuse).
             Some(i) if self.conns[i as usize].reused_by(s) => {
                 self.done.push(summarize(&self.conns[i as usize], start));
@@ -501,13 +616,14 @@ impl Analyzer {
             },
             s,
         );
-        SegInfo {
+        let info = SegInfo {
             conn: c.id,
             dir,
             rel_seq,
             rel_ack,
             classes,
-        }
+        };
+        (info, slot)
     }
 
     /// Hands out connections that finished (closed or reset) and have been
@@ -830,27 +946,61 @@ fn state_of(v: &View, side: Side) -> &'static str {
     }
 }
 
+/// A segment as a summary's evidence line:
+/// `{secs:.6} {dir} {flags} seq {seq} ack {ack} len {len}[ [classes]]`,
+/// formatted without floats (tens of thousands of summaries print several
+/// each: see [`push_secs`]).
 fn describe(m: &Mark, start: u64) -> String {
+    use std::fmt::Write;
     let dir = match m.dir {
         Side::Client => "C>S",
         Side::Server => "S>C",
     };
-    let mut s = format!(
-        "{:.6} {} {} seq {} ack {} len {}",
-        m.ts.saturating_sub(start) as f64 / 1e9,
-        dir,
-        m.flags.tcpdump(),
-        m.seq,
-        m.ack,
-        m.len
+    let mut s = String::with_capacity(64);
+    push_secs(&mut s, m.ts.saturating_sub(start), 6);
+    let mut flags = Vec::with_capacity(8);
+    m.flags.push_tcpdump(&mut flags);
+    let flags = std::str::from_utf8(&flags).unwrap_or("?");
+    let _ = write!(
+        s,
+        " {dir} {flags} seq {} ack {} len {}",
+        m.seq, m.ack, m.len
     );
-    let names = m.classes.names();
-    if !names.is_empty() {
-        s.push_str(" [");
-        s.push_str(&names.join(", "));
+    let mut first = true;
+    for (bit, name) in Classes::NAMES {
+        if m.classes.has(bit) {
+            s.push_str(if first { " [" } else { ", " });
+            s.push_str(name);
+            first = false;
+        }
+    }
+    if !first {
         s.push(']');
     }
     s
+}
+
+/// Appends `ns` nanoseconds as seconds with `decimals` (at most 9)
+/// decimals: what `{:.decimals$}` prints of `ns as f64 / 1e9`, without
+/// the float. That rounds the float's exact value half to even; the
+/// integer's digits are the same but where `ns` lies exactly halfway
+/// between two printed values (the float is then a hair to either side),
+/// which is left to the float formatting itself.
+fn push_secs(s: &mut String, ns: u64, decimals: u32) {
+    use std::fmt::Write;
+    let decimals = decimals.min(9);
+    let unit = 10u64.pow(9 - decimals);
+    // Beyond 10^6 s the float's error may reach a nanosecond: its own way.
+    if (unit > 1 && ns % unit == unit / 2) || ns >= 1_000_000_000_000_000 {
+        let _ = write!(s, "{:.*}", decimals as usize, ns as f64 / 1e9);
+        return;
+    }
+    let q = ns / unit + u64::from(ns % unit > unit / 2);
+    let scale = 10u64.pow(decimals);
+    let _ = write!(s, "{}", q / scale);
+    if decimals > 0 {
+        let _ = write!(s, ".{:0w$}", q % scale, w = decimals as usize);
+    }
 }
 
 fn summarize(c: &Conn, start: u64) -> ConnSummary {
@@ -1006,7 +1156,7 @@ fn orderly_close(
     }
     evidence.push(describe(&second_ack, start));
     let detail = format!(
-        "{} closed first; {} closed {:.3}s later",
+        "{} closed first; {} closed {}s later",
         first.dir.name(),
         second.dir.name(),
         secs(first.ts, second.ts)
@@ -1034,7 +1184,7 @@ fn silent_death(v: &View, (side, n, first, last): (Side, u64, Mark, Mark), start
     evidence.push(describe(&first, start));
     evidence.push(describe(&last, start));
     let detail = format!(
-        "{} sent {n} unanswered {what} over {:.3}s, then nothing (the last {:.3}s before the capture ended)",
+        "{} sent {n} unanswered {what} over {}s, then nothing (the last {}s before the capture ended)",
         side.name(),
         secs(first.ts, last.ts),
         secs(last.ts, v.last_ns.max(last.ts)),
@@ -1044,9 +1194,11 @@ fn silent_death(v: &View, (side, n, first, last): (Side, u64, Mark, Mark), start
     e
 }
 
-/// Seconds from `a` to `b` (0 if `b` is earlier).
-fn secs(a: u64, b: u64) -> f64 {
-    b.saturating_sub(a) as f64 / 1e9
+/// Seconds from `a` to `b` (0 if `b` is earlier), as `{:.3}` prints them.
+fn secs(a: u64, b: u64) -> String {
+    let mut s = String::new();
+    push_secs(&mut s, b.saturating_sub(a), 3);
+    s
 }
 
 #[cfg(test)]
@@ -1097,6 +1249,107 @@ mod tests {
             assert!(self.seg(0, true, "S", 100, 0, 0, 1000).is_empty());
             assert!(self.seg(10, false, "S.", 500, 101, 0, 1000).is_empty());
             assert!(self.seg(10, true, ".", 101, 501, 0, 1000).is_empty());
+        }
+    }
+
+    /// `push_batch` says what `push` one segment at a time says, segment by
+    /// segment and connection by connection: over few 4-tuples (so slots
+    /// are reused, a SYN with another number starts a new connection on a
+    /// tuple, and hint entries collide), several ports, batches of every
+    /// size, and connections handed out between batches.
+    #[test]
+    fn a_batch_is_analysed_as_its_segments_one_by_one() {
+        let mut r: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut rand = |n: u64| {
+            r ^= r << 13;
+            r ^= r >> 7;
+            r ^= r << 17;
+            r % n
+        };
+        let flags = ["S", "S.", ".", "P.", "F.", "R.", "R", "."];
+        let mut segs = Vec::new();
+        let mut t = 1_000_000_000u64;
+        for _ in 0..60_000 {
+            t += rand(3) * 10_000_000;
+            let (a, b) = (rand(8), rand(5));
+            let c: SocketAddr = format!("10.0.{a}.1:{}", 40_000 + b).parse().unwrap();
+            let sv: SocketAddr = "10.9.0.1:80".parse().unwrap();
+            let (src, dst) = if rand(2) == 0 { (c, sv) } else { (sv, c) };
+            let seg = Segment {
+                src,
+                dst,
+                flags: TcpFlags::parse_tcpdump(flags[rand(8) as usize]).unwrap(),
+                seq: (rand(4) * 1000) as u32,
+                ack: (rand(4) * 1000) as u32,
+                len: [0, 0, 1, 100][rand(4) as usize],
+                win: [0, 1000, 2000][rand(3) as usize],
+            };
+            segs.push((t, rand(3) as usize, seg));
+        }
+        let (mut one, mut many) = (Analyzer::new(vec![]), Analyzer::new(vec![]));
+        let (mut want, mut got) = (Vec::new(), Vec::new());
+        let (mut done_one, mut done_many) = (Vec::new(), Vec::new());
+        let mut at = 0;
+        while at < segs.len() {
+            let n = (1 + rand(300) as usize).min(segs.len() - at);
+            let part = &segs[at..at + n];
+            for (t, port, s) in part {
+                want.push(one.push(*t, *port, s));
+            }
+            let batch: Vec<Pushed> = part
+                .iter()
+                .map(|(t, p, s)| Pushed::new(*t, *p, s))
+                .collect();
+            many.push_batch(&batch, &mut got);
+            at += n;
+            if rand(4) == 0 {
+                let now = part[n - 1].0;
+                done_one.extend(one.evict(now, 500_000_000));
+                done_many.extend(many.evict(now, 500_000_000));
+            }
+        }
+        assert_eq!(got.len(), want.len());
+        for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+            assert_eq!(g, w, "segment {i}");
+        }
+        done_one.extend(one.finish());
+        done_many.extend(many.finish());
+        let json = |l: &[ConnSummary]| serde_json::to_value(l).unwrap();
+        assert!(done_one.len() > 1000, "{} connections", done_one.len());
+        assert_eq!(json(&done_many), json(&done_one));
+    }
+
+    /// `push_secs` prints what `{:.6}` and `{:.3}` print of the seconds as
+    /// a float, halfway cases and huge times included.
+    #[test]
+    fn seconds_print_as_the_float_formatting_does() {
+        let mut ns: u64 = 1;
+        let mut cases = vec![
+            0,
+            499,
+            500,
+            501,
+            1_000_500,
+            2_500_000,
+            999_999_500,
+            1_000_000_000_000_000,
+        ];
+        for _ in 0..200_000 {
+            // xorshift: every magnitude, and every kind of last digits.
+            ns ^= ns << 13;
+            ns ^= ns >> 7;
+            ns ^= ns << 17;
+            cases.push(ns >> (ns % 40));
+            cases.push((ns >> (ns % 40)) / 1000 * 1000 + 500);
+            cases.push((ns >> (ns % 40)) / 1_000_000 * 1_000_000 + 500_000);
+        }
+        for &n in &cases {
+            for d in [3u32, 6] {
+                let mut got = String::new();
+                push_secs(&mut got, n, d);
+                let want = format!("{:.*}", d as usize, n as f64 / 1e9);
+                assert_eq!(got, want, "{n} ns, {d} decimals");
+            }
         }
     }
 
