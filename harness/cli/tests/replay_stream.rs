@@ -236,3 +236,25 @@ fn the_streamed_replay_prints_what_the_whole_file_analysis_says() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A file that is no capture: exit 2 and nothing on stdout (the printer
+/// stage prints its header only once the capture is read), full output or
+/// summaries.
+#[test]
+fn a_file_that_is_no_capture_prints_nothing() {
+    let dir = std::env::temp_dir().join(format!("td-replay-stream-bad-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("text.pcap");
+    std::fs::write(&path, "not a capture at all\n").unwrap();
+    let p = path.to_str().unwrap();
+    for extra in [&[][..], &["--summary-only"][..]] {
+        let mut args = vec!["replay", p];
+        args.extend_from_slice(extra);
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "", "{args:?}");
+        assert!(err.contains("not a pcap or pcapng file"), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,8 +8,8 @@
 use teardown_core::analysis::conn::Classes;
 use teardown_core::evidence::{Side, TcpFlags};
 
-/// What one segment line shows.
-pub struct SegLine<'a> {
+/// What one segment line shows; `P` names the port (`&str` to print).
+pub struct SegLine<P> {
     pub frame: u64,
     /// Nanoseconds since the capture's first frame.
     pub rel_ns: u64,
@@ -21,8 +21,27 @@ pub struct SegLine<'a> {
     pub len: u32,
     pub win: u16,
     /// ` on PORT`, for a capture of several interfaces.
-    pub port: Option<&'a str>,
+    pub port: Option<P>,
     pub classes: Classes,
+}
+
+impl<P> SegLine<P> {
+    /// The same line with its port named by `f` (a number to its name).
+    pub fn with_port<Q>(self, f: impl FnOnce(P) -> Q) -> SegLine<Q> {
+        SegLine {
+            frame: self.frame,
+            rel_ns: self.rel_ns,
+            conn: self.conn,
+            dir: self.dir,
+            flags: self.flags,
+            seq: self.seq,
+            ack: self.ack,
+            len: self.len,
+            win: self.win,
+            port: self.port.map(f),
+            classes: self.classes,
+        }
+    }
 }
 
 pub fn dir_text(d: Side) -> &'static str {
@@ -92,7 +111,7 @@ pub fn push_comment(out: &mut Vec<u8>, rel_ns: u64, text: &str) {
 }
 
 /// Appends the segment's line, without its newline.
-pub fn push_segment(out: &mut Vec<u8>, l: &SegLine) {
+pub fn push_segment(out: &mut Vec<u8>, l: &SegLine<&str>) {
     let mut buf = [0u8; 20];
     let at = digits(&mut buf, l.frame);
     push_right(out, &buf[at..], 7);
@@ -138,7 +157,7 @@ pub fn push_segment(out: &mut Vec<u8>, l: &SegLine) {
 mod tests {
     use super::*;
 
-    fn line(l: &SegLine) -> String {
+    fn line(l: &SegLine<&str>) -> String {
         let mut out = Vec::new();
         push_segment(&mut out, l);
         String::from_utf8(out).unwrap()

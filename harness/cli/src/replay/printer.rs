@@ -6,8 +6,6 @@ use super::line::{push_comment, push_segment, SegLine};
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::mpsc::Receiver;
-use teardown_core::analysis::conn::Classes;
-use teardown_core::evidence::{Side, TcpFlags};
 
 /// One line to print.
 pub enum Line {
@@ -19,23 +17,8 @@ pub enum Line {
         client: SocketAddr,
         server: SocketAddr,
     },
-    /// A segment's line; `port` indexes the port names sent so far.
-    Segment(Seg),
-}
-
-/// [`SegLine`]'s fields, with the port as a number.
-pub struct Seg {
-    pub frame: u64,
-    pub rel_ns: u64,
-    pub conn: u64,
-    pub dir: Side,
-    pub flags: TcpFlags,
-    pub seq: u32,
-    pub ack: u32,
-    pub len: u32,
-    pub win: u16,
-    pub port: Option<usize>,
-    pub classes: Classes,
+    /// A segment's line; its port indexes the port names sent so far.
+    Segment(SegLine<usize>),
 }
 
 /// Lines in order, and the port names first used in them.
@@ -50,14 +33,19 @@ const BUFFER: usize = 1 << 16;
 
 /// Prints the column header, then every line received, to stdout; the
 /// first write error ends it (the analysis goes on, and reports it).
+/// Nothing is printed when nothing comes (a file that is no capture).
 pub fn print_lines(rx: Receiver<Lines>) -> std::io::Result<()> {
     let mut out = std::io::stdout();
     let mut buf: Vec<u8> = Vec::with_capacity(BUFFER + 4096);
-    buf.extend_from_slice(
-        b"  frame, seconds since the first frame, connection, direction, tcpdump's flags\n",
-    );
     let mut ports: Vec<String> = Vec::new();
+    let mut started = false;
     for batch in rx {
+        if !started {
+            started = true;
+            buf.extend_from_slice(
+                b"  frame, seconds since the first frame, connection, direction, tcpdump's flags\n",
+            );
+        }
         ports.extend(batch.ports);
         for l in batch.lines {
             match l {
@@ -70,22 +58,7 @@ pub fn print_lines(rx: Receiver<Lines>) -> std::io::Result<()> {
                 } => buf.extend_from_slice(
                     format!("  #{conn} client {client} server {server}").as_bytes(),
                 ),
-                Line::Segment(s) => push_segment(
-                    &mut buf,
-                    &SegLine {
-                        frame: s.frame,
-                        rel_ns: s.rel_ns,
-                        conn: s.conn,
-                        dir: s.dir,
-                        flags: s.flags,
-                        seq: s.seq,
-                        ack: s.ack,
-                        len: s.len,
-                        win: s.win,
-                        port: s.port.map(|p| ports[p].as_str()),
-                        classes: s.classes,
-                    },
-                ),
+                Line::Segment(s) => push_segment(&mut buf, &s.with_port(|p| ports[p].as_str())),
             }
             buf.push(b'\n');
             if buf.len() >= BUFFER {

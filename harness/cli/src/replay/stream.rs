@@ -11,7 +11,8 @@
 //! the frames one by one would print (a test compares them): the stages
 //! only let the work overlap.
 
-use super::printer::{print_lines, Line, Lines, Seg};
+use super::line::SegLine;
+use super::printer::{print_lines, Line, Lines};
 use super::reader::{read_batches, Batch, Frame};
 use super::summary::{report_not_read, report_stopped, write_summary, LINGER_NS};
 use crate::exit::{path_error, stdout_error};
@@ -92,7 +93,9 @@ pub fn replay(
     }
     let read =
         join(reader).map_err(|e| teardown_core::bad_input(format!("{}: {e}", path.display())))?;
-    s.send_lines();
+    // The last lines; sent even when there are none, as the capture was
+    // read: the printer prints its header at the first batch.
+    s.send_lines(true);
     s.lines = None;
     if let Some(p) = printer {
         if let Err(e) = join(p) {
@@ -157,7 +160,7 @@ impl Stream {
         while at < b.frames.len() {
             at = self.chunk(&b.frames, at);
         }
-        self.send_lines();
+        self.send_lines(false);
     }
 
     /// Analyses the frames from `at` on, up to a chunk's end, and passes
@@ -243,7 +246,7 @@ impl Stream {
                 });
             }
             let several = self.several || self.ports.len() > 1;
-            self.batch.lines.push(Line::Segment(Seg {
+            self.batch.lines.push(Line::Segment(SegLine {
                 frame: f.frame,
                 rel_ns,
                 conn: info.conn,
@@ -259,11 +262,11 @@ impl Stream {
         }
     }
 
-    /// Hands the lines made so far to the printer (none: it has stopped,
-    /// on a write error it reports itself).
-    fn send_lines(&mut self) {
+    /// Hands the lines made so far to the printer, if any (`always`: even
+    /// none). A printer gone has stopped on a write error it reports.
+    fn send_lines(&mut self, always: bool) {
         let Some(tx) = &self.lines else { return };
-        if self.batch.lines.is_empty() && self.batch.ports.is_empty() {
+        if !always && self.batch.lines.is_empty() && self.batch.ports.is_empty() {
             return;
         }
         if tx.send(std::mem::take(&mut self.batch)).is_err() {
