@@ -175,14 +175,14 @@ impl Stream {
             end += 1;
             let Some(seg) = &f.seg else { continue };
             let port = self.port_of(f.name);
-            let harness = matches!(self.ports[port].as_str(), "client-port" | "server-port");
-            self.analyzer.get_or_insert_with(|| {
-                Analyzer::new(if harness {
+            if self.analyzer.is_none() {
+                let harness = matches!(self.ports[port].as_str(), "client-port" | "server-port");
+                self.analyzer = Some(Analyzer::new(if harness {
                     teardown_core::analysis::harness_ips().0
                 } else {
                     Vec::new()
-                })
-            });
+                }));
+            }
             pushed.push(Pushed::new(f.ts_ns, port, seg));
             self.ports_of.push(port);
         }

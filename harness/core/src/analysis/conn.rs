@@ -463,8 +463,7 @@ pub struct Analyzer {
 const HINTS: usize = 1 << 14;
 
 /// One segment for [`Analyzer::push_batch`]: captured at `ts_ns` on port
-/// number `port`, with its 4-tuple's key worked out ([`Pushed::new`] needs
-/// no analyzer: another thread may make it).
+/// number `port`, with its 4-tuple's key worked out.
 #[derive(Clone, Copy, Debug)]
 pub struct Pushed<'a> {
     pub ts_ns: u64,
