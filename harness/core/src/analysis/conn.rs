@@ -950,21 +950,20 @@ fn state_of(v: &View, side: Side) -> &'static str {
 /// formatted without floats (tens of thousands of summaries print several
 /// each: see [`push_secs`]).
 fn describe(m: &Mark, start: u64) -> String {
-    use std::fmt::Write;
     let dir = match m.dir {
-        Side::Client => "C>S",
-        Side::Server => "S>C",
+        Side::Client => " C>S ",
+        Side::Server => " S>C ",
     };
     let mut s = String::with_capacity(64);
     push_secs(&mut s, m.ts.saturating_sub(start), 6);
+    s.push_str(dir);
     let mut flags = Vec::with_capacity(8);
     m.flags.push_tcpdump(&mut flags);
-    let flags = std::str::from_utf8(&flags).unwrap_or("?");
-    let _ = write!(
-        s,
-        " {dir} {flags} seq {} ack {} len {}",
-        m.seq, m.ack, m.len
-    );
+    s.push_str(std::str::from_utf8(&flags).unwrap_or("?"));
+    for (label, n) in [(" seq ", m.seq), (" ack ", m.ack), (" len ", m.len)] {
+        s.push_str(label);
+        push_decimal(&mut s, u64::from(n), 0);
+    }
     let mut first = true;
     for (bit, name) in Classes::NAMES {
         if m.classes.has(bit) {
@@ -977,6 +976,22 @@ fn describe(m: &Mark, start: u64) -> String {
         s.push(']');
     }
     s
+}
+
+/// Appends `n` in decimal, with leading zeros to `width` digits.
+fn push_decimal(s: &mut String, mut n: u64, width: usize) {
+    let mut buf = [b'0'; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    at = at.min(buf.len().saturating_sub(width));
+    s.push_str(std::str::from_utf8(&buf[at..]).unwrap_or("?"));
 }
 
 /// Appends `ns` nanoseconds as seconds with `decimals` (at most 9)
@@ -996,9 +1011,10 @@ fn push_secs(s: &mut String, ns: u64, decimals: u32) {
     }
     let q = ns / unit + u64::from(ns % unit > unit / 2);
     let scale = 10u64.pow(decimals);
-    let _ = write!(s, "{}", q / scale);
+    push_decimal(s, q / scale, 0);
     if decimals > 0 {
-        let _ = write!(s, ".{:0w$}", q % scale, w = decimals as usize);
+        s.push('.');
+        push_decimal(s, q % scale, decimals as usize);
     }
 }
 
