@@ -39,7 +39,7 @@ impl TcpFlags {
 
     /// tcpdump's letters, in its order (print-tcp.c `tcp_flag_values`:
     /// F S R P . U E W, and `e` for AE, which tcpdump 4.99.5 added).
-    const LETTERS: [(u16, char); 9] = [
+    pub const LETTERS: [(u16, char); 9] = [
         (Self::FIN, 'F'),
         (Self::SYN, 'S'),
         (Self::RST, 'R'),

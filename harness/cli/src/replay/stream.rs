@@ -11,15 +11,13 @@
 //! the frames one by one would print (a test compares them): the stages
 //! only let the work overlap.
 
-use super::line::SegLine;
-use super::printer::{print_lines, Line, Lines};
+use super::printer::{print_lines, Analysed};
 use super::reader::{read_batches, Batch, Frame};
 use super::summary::{report_not_read, report_stopped, write_summary, LINGER_NS};
 use crate::exit::{path_error, stdout_error};
 use std::io::Write;
 use std::sync::mpsc::{sync_channel, SyncSender};
 use teardown_core::analysis::conn::{Analyzer, ConnSummary, Pushed, SegInfo};
-use teardown_core::evidence::Side;
 
 /// What a streamed replay prints.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -32,9 +30,10 @@ pub enum Output {
     Lines,
 }
 
-/// Batches that may wait between two stages (memory stays a few MiB,
-/// whatever the capture).
-const IN_FLIGHT: usize = 4;
+/// Batches that may wait between two stages: enough that a stage seldom
+/// waits for the next to be scheduled (two cores, three threads), and
+/// memory stays bounded (about 8 MiB a stage, whatever the capture).
+const IN_FLIGHT: usize = 16;
 /// Segments analysed at once ([`Analyzer::push_batch`]: enough to overlap
 /// their cache misses, few enough that their state is still cached when
 /// each one's turn comes).
@@ -61,20 +60,18 @@ pub fn replay(
     let mut printer = None;
     let mut lines = None;
     if what == Output::Lines {
-        let (tx, rx) = sync_channel::<Lines>(IN_FLIGHT);
+        let (tx, rx) = sync_channel::<Analysed>(IN_FLIGHT);
         let thread = std::thread::Builder::new()
             .name("replay-printer".into())
-            .spawn(move || print_lines(rx))
+            .spawn(move || print_lines(rx, absolute_seq, several))
             .map_err(spawn_error)?;
         printer = Some(thread);
         lines = Some(tx);
     }
     let mut s = Stream {
         what,
-        absolute_seq,
-        several,
         lines,
-        batch: Lines::default(),
+        new_ports: Vec::new(),
         analyzer: None,
         ports: Vec::new(),
         names: Vec::new(),
@@ -82,7 +79,6 @@ pub fn replay(
         infos: Vec::new(),
         first_ns: None,
         segments: 0,
-        introduced: 0,
         kept: Vec::new(),
         connections: 0,
         w: None,
@@ -93,16 +89,18 @@ pub fn replay(
     }
     let read =
         join(reader).map_err(|e| teardown_core::bad_input(format!("{}: {e}", path.display())))?;
-    // The last lines; sent even when there are none, as the capture was
-    // read: the printer prints its header at the first batch.
-    s.send_lines(true);
+    // Sent even when there are no frames, as the capture was read: the
+    // printer prints its header at the first batch.
+    s.send_lines(Vec::new());
     s.lines = None;
+    // Made while the printer still prints the last lines.
+    let rest = s.rest(path, read.frames);
     if let Some(p) = printer {
         if let Err(e) = join(p) {
             s.io_err.get_or_insert(e);
         }
     }
-    s.finish(path, read.frames).map_err(stdout_error)?;
+    s.finish(&rest).map_err(stdout_error)?;
     report_not_read(path, &read.not_read);
     Ok(report_stopped(path, read.stopped.as_ref(), read.frames))
 }
@@ -120,11 +118,11 @@ fn join<T>(t: std::thread::JoinHandle<T>) -> T {
 /// the output.
 struct Stream {
     what: Output,
-    absolute_seq: bool,
-    several: bool,
-    /// Full output: the printer stage, and the lines not sent yet.
-    lines: Option<SyncSender<Lines>>,
-    batch: Lines,
+    /// Full output: the printer stage (gone: it stopped on a write error),
+    /// and the names of the port numbers first used since the last batch
+    /// it was sent.
+    lines: Option<SyncSender<Analysed>>,
+    new_ports: Vec<String>,
     analyzer: Option<Analyzer>,
     /// Interfaces with TCP segments, in the order of their first one (the
     /// analyzer's port numbers).
@@ -132,14 +130,12 @@ struct Stream {
     /// Every interface the reader named, in its order, and its number in
     /// `ports` once it had a segment.
     names: Vec<(String, Option<usize>)>,
-    /// A chunk's segments' ports and analysis (kept for their allocations).
+    /// A batch's segments' ports and analysis, in order.
     ports_of: Vec<usize>,
     infos: Vec<SegInfo>,
     /// The first frame's time (Wireshark's time zero).
     first_ns: Option<u64>,
     segments: u64,
-    /// Connections whose `#N client .. server ..` line is out.
-    introduced: u64,
     /// Full output: the summaries of finished connections, printed at the end.
     kept: Vec<ConnSummary>,
     connections: usize,
@@ -156,19 +152,20 @@ impl Stream {
     /// [`CHUNK`] segments.
     fn batch(&mut self, b: Batch) {
         self.names.extend(b.names.into_iter().map(|n| (n, None)));
+        self.infos.clear();
+        self.ports_of.clear();
         let mut at = 0;
         while at < b.frames.len() {
             at = self.chunk(&b.frames, at);
         }
-        self.send_lines(false);
+        self.send_lines(b.frames);
     }
 
-    /// Analyses the frames from `at` on, up to a chunk's end, and passes
-    /// their lines on; returns where the next chunk starts.
+    /// Analyses the frames from `at` on, up to a chunk's end (adding to
+    /// `infos` and `ports_of`); returns where the next chunk starts.
     fn chunk(&mut self, frames: &[Frame], at: usize) -> usize {
         let room = CHUNK.min((EVICT_EVERY - self.segments % EVICT_EVERY) as usize);
         let mut pushed = Vec::with_capacity(room);
-        self.ports_of.clear();
         let mut end = at;
         while end < frames.len() && pushed.len() < room {
             let f = &frames[end];
@@ -186,16 +183,12 @@ impl Stream {
             pushed.push(Pushed::new(f.ts_ns, port, seg));
             self.ports_of.push(port);
         }
-        self.infos.clear();
         if let Some(an) = &mut self.analyzer {
             an.push_batch(&pushed, &mut self.infos);
         }
         self.segments += pushed.len() as u64;
         if let Some(f) = frames.get(at) {
             self.first_ns.get_or_insert(f.ts_ns);
-        }
-        if self.lines.is_some() {
-            self.chunk_lines(&frames[at..end]);
         }
         let last = pushed.last().map(|p| p.ts_ns);
         if let (Some(now), true) = (last, self.segments.is_multiple_of(EVICT_EVERY)) {
@@ -212,64 +205,22 @@ impl Stream {
         let (text, port) = &mut self.names[name];
         *port.get_or_insert_with(|| {
             self.ports.push(text.clone());
-            self.batch.ports.push(text.clone());
+            self.new_ports.push(text.clone());
             self.ports.len() - 1
         })
     }
 
-    /// The lines of a chunk's frames (analysed: `self.infos`), for the
-    /// printer: comments, a connection's first line, segments.
-    fn chunk_lines(&mut self, frames: &[Frame]) {
-        let first_ns = self.first_ns.unwrap_or(0);
-        let abs = self.absolute_seq;
-        let mut next = 0;
-        for f in frames {
-            let rel_ns = f.ts_ns.saturating_sub(first_ns);
-            if let Some(text) = &f.comment {
-                let text = text.clone();
-                self.batch.lines.push(Line::Comment { rel_ns, text });
-            }
-            let Some(seg) = &f.seg else { continue };
-            let (pi, info) = (self.ports_of[next], self.infos[next]);
-            next += 1;
-            if info.conn > self.introduced {
-                self.introduced = info.conn;
-                let (client, server) = match info.dir {
-                    Side::Client => (seg.src, seg.dst),
-                    Side::Server => (seg.dst, seg.src),
-                };
-                let conn = info.conn;
-                self.batch.lines.push(Line::Intro {
-                    conn,
-                    client,
-                    server,
-                });
-            }
-            let several = self.several || self.ports.len() > 1;
-            self.batch.lines.push(Line::Segment(SegLine {
-                frame: f.frame,
-                rel_ns,
-                conn: info.conn,
-                dir: info.dir,
-                flags: seg.flags,
-                seq: if abs { seg.seq } else { info.rel_seq },
-                ack: if abs { seg.ack } else { info.rel_ack },
-                len: seg.len,
-                win: seg.win,
-                port: several.then_some(pi),
-                classes: info.classes,
-            }));
-        }
-    }
-
-    /// Hands the lines made so far to the printer, if any (`always`: even
-    /// none). A printer gone has stopped on a write error it reports.
-    fn send_lines(&mut self, always: bool) {
+    /// Full output: hands a batch's frames and their analysis to the
+    /// printer. A printer gone has stopped on a write error it reports.
+    fn send_lines(&mut self, frames: Vec<Frame>) {
         let Some(tx) = &self.lines else { return };
-        if !always && self.batch.lines.is_empty() && self.batch.ports.is_empty() {
-            return;
-        }
-        if tx.send(std::mem::take(&mut self.batch)).is_err() {
+        let a = Analysed {
+            frames,
+            infos: std::mem::take(&mut self.infos),
+            ports_of: std::mem::take(&mut self.ports_of),
+            ports: std::mem::take(&mut self.new_ports),
+        };
+        if tx.send(a).is_err() {
             self.lines = None;
         }
     }
@@ -303,36 +254,57 @@ impl Stream {
         Ok(())
     }
 
-    fn finish(mut self, path: &std::path::Path, frames: u64) -> std::io::Result<()> {
-        if let Some(e) = self.io_err.take() {
-            return Err(e);
-        }
+    /// What is left to print once every frame is read: the summaries of
+    /// the connections still held, by id (after a blank line, in the full
+    /// output), and the closing line.
+    fn rest(&mut self, path: &std::path::Path, frames: u64) -> Vec<u8> {
         let mut rest = std::mem::take(&mut self.kept);
         if let Some(an) = self.analyzer.take() {
             rest.extend(an.finish());
         }
         rest.sort_by_key(|c| c.id);
-        let what = self.what;
-        if what == Output::Lines {
-            writeln!(std::io::stdout())?;
+        self.connections += rest.len();
+        let mut out = Vec::new();
+        if self.what == Output::Lines {
+            out.push(b'\n');
         }
-        self.emit(rest)?;
+        // Writing to a Vec does not fail.
+        for c in rest {
+            if self.what == Output::SummariesJson {
+                let _ = serde_json::to_writer(&mut out, &c);
+                out.push(b'\n');
+            } else {
+                let _ = write_summary(&mut out, &c);
+            }
+        }
         let (n, total) = (self.segments, self.connections);
-        let w = self.w.get_or_insert_with(|| {
-            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
-        });
-        match what {
+        let _ = match self.what {
             Output::Lines => writeln!(
-                w,
+                out,
                 "{}: {n} TCP segments ({frames} frames), {total} connection(s), interfaces: {}",
                 path.display(),
                 self.ports.join(", ")
-            )?,
+            ),
             Output::Summaries => {
-                writeln!(w, "{frames} frames, {n} TCP segments, {total} connections")?
+                writeln!(
+                    out,
+                    "{frames} frames, {n} TCP segments, {total} connections"
+                )
             }
-            Output::SummariesJson => {}
+            Output::SummariesJson => Ok(()),
+        };
+        out
+    }
+
+    /// Prints `rest` ([`Stream::rest`]), after any output error so far.
+    fn finish(mut self, rest: &[u8]) -> std::io::Result<()> {
+        if let Some(e) = self.io_err.take() {
+            return Err(e);
         }
+        let w = self.w.get_or_insert_with(|| {
+            std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
+        });
+        w.write_all(rest)?;
         w.flush()
     }
 }
