@@ -275,6 +275,34 @@ mod tests {
         );
     }
 
+    /// Numbers print as `{:>width}` prints them: every length, every pair
+    /// of last digits, the widest.
+    #[test]
+    fn numbers_are_what_format_gives() {
+        let mut n: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut cases: Vec<u64> = (0..=1000)
+            .chain([u64::MAX, u64::MAX / 10, 1 << 32])
+            .collect();
+        for shift in 0..64 {
+            n ^= n << 13;
+            n ^= n >> 7;
+            n ^= n << 17;
+            cases.push(n >> shift);
+            cases.push(10u64.pow(shift % 20));
+            cases.push(10u64.pow(shift % 20) - 1);
+        }
+        for v in cases {
+            for width in [0, 3, 7, 25] {
+                let mut b = LineBuf::new();
+                b.num(v, width);
+                assert_eq!(
+                    std::str::from_utf8(b.done()).unwrap(),
+                    format!("{v:>width$}")
+                );
+            }
+        }
+    }
+
     #[test]
     fn seconds_round_half_up_to_the_microsecond() {
         let secs = |ns| {

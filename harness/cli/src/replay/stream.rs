@@ -12,7 +12,7 @@
 //! only let the work overlap.
 
 use super::printer::{print_lines, Analysed};
-use super::reader::{read_batches, Batch, Frame};
+use super::reader::{read_batches, Batch, Frame, BATCH};
 use super::summary::{report_not_read, report_stopped, write_summary, LINGER_NS};
 use crate::exit::{path_error, stdout_error};
 use std::io::Write;
@@ -216,8 +216,10 @@ impl Stream {
         let Some(tx) = &self.lines else { return };
         let a = Analysed {
             frames,
-            infos: std::mem::take(&mut self.infos),
-            ports_of: std::mem::take(&mut self.ports_of),
+            // The next batch's room at once (grown segment by segment, the
+            // vectors were copied again and again).
+            infos: std::mem::replace(&mut self.infos, Vec::with_capacity(BATCH)),
+            ports_of: std::mem::replace(&mut self.ports_of, Vec::with_capacity(BATCH)),
             ports: std::mem::take(&mut self.new_ports),
         };
         if tx.send(a).is_err() {
