@@ -6,13 +6,10 @@
 //! three threads; what it prints must be what the one-pass analysis of the
 //! whole file says, frame by frame and connection by connection.
 
-use std::process::Command;
+mod cli_common;
 
 fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_teardown"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = cli_common::teardown().args(args).output().unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).to_string(),
@@ -146,9 +143,7 @@ fn by_connection(text: &str) -> std::collections::BTreeMap<u64, String> {
 
 #[test]
 fn the_streamed_replay_prints_what_the_whole_file_analysis_says() {
-    let dir = std::env::temp_dir().join(format!("td-replay-stream-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = cli_common::tmp("replay-stream");
     let path = dir.join("many.pcap");
     std::fs::write(&path, capture(900, 150)).unwrap();
     let p = path.to_str().unwrap();
@@ -242,9 +237,7 @@ fn the_streamed_replay_prints_what_the_whole_file_analysis_says() {
 /// summaries.
 #[test]
 fn a_file_that_is_no_capture_prints_nothing() {
-    let dir = std::env::temp_dir().join(format!("td-replay-stream-bad-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = cli_common::tmp("replay-stream-bad");
     let path = dir.join("text.pcap");
     std::fs::write(&path, "not a capture at all\n").unwrap();
     let p = path.to_str().unwrap();

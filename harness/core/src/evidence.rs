@@ -39,7 +39,7 @@ impl TcpFlags {
 
     /// tcpdump's letters, in its order (print-tcp.c `tcp_flag_values`:
     /// F S R P . U E W, and `e` for AE, which tcpdump 4.99.5 added).
-    pub const LETTERS: [(u16, char); 9] = [
+    const LETTERS: [(u16, char); 9] = [
         (Self::FIN, 'F'),
         (Self::SYN, 'S'),
         (Self::RST, 'R'),
@@ -66,14 +66,21 @@ impl TcpFlags {
     /// Appends [`TcpFlags::tcpdump`]'s text to `out` (no allocation: full
     /// replay writes one per packet).
     pub fn push_tcpdump(self, out: &mut Vec<u8>) {
-        let before = out.len();
+        self.tcpdump_bytes(|c| out.push(c));
+    }
+
+    /// Hands [`TcpFlags::tcpdump`]'s text to `put`, byte by byte (for a
+    /// line formatted in place).
+    pub fn tcpdump_bytes(self, mut put: impl FnMut(u8)) {
+        let mut any = false;
         for (bit, c) in Self::LETTERS {
             if self.has(bit) {
-                out.push(c as u8);
+                put(c as u8);
+                any = true;
             }
         }
-        if out.len() == before {
-            out.extend_from_slice(b"none");
+        if !any {
+            b"none".iter().for_each(|&c| put(c));
         }
     }
 

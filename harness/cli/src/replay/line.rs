@@ -141,14 +141,7 @@ pub fn push_segment(out: &mut Vec<u8>, l: &SegLine) {
     b.text(dir_text(l.dir).as_bytes());
     b.byte(b' ');
     let at = b.n;
-    for (bit, c) in TcpFlags::LETTERS {
-        if l.flags.has(bit) {
-            b.byte(c as u8);
-        }
-    }
-    if b.n == at {
-        b.text(b"none");
-    }
+    l.flags.tcpdump_bytes(|c| b.byte(c));
     b.pad_from(at, 4);
     for (label, v) in [
         (b" seq ", u64::from(l.seq)),

@@ -77,7 +77,6 @@ pub fn replay(
         names: Vec::new(),
         ports_of: Vec::new(),
         infos: Vec::new(),
-        first_ns: None,
         segments: 0,
         kept: Vec::new(),
         connections: 0,
@@ -103,6 +102,16 @@ pub fn replay(
     s.finish(&rest).map_err(stdout_error)?;
     report_not_read(path, &read.not_read);
     Ok(report_stopped(path, read.stopped.as_ref(), read.frames))
+}
+
+/// A connection's summary as text, or (`json`) as one JSON line.
+fn put_summary(w: &mut impl Write, c: &ConnSummary, json: bool) -> std::io::Result<()> {
+    if json {
+        serde_json::to_writer(&mut *w, c).map_err(std::io::Error::from)?;
+        writeln!(w)
+    } else {
+        write_summary(w, c)
+    }
 }
 
 /// A stage's result, its panic carried on.
@@ -133,8 +142,6 @@ struct Stream {
     /// A batch's segments' ports and analysis, in order.
     ports_of: Vec<usize>,
     infos: Vec<SegInfo>,
-    /// The first frame's time (Wireshark's time zero).
-    first_ns: Option<u64>,
     segments: u64,
     /// Full output: the summaries of finished connections, printed at the end.
     kept: Vec<ConnSummary>,
@@ -187,9 +194,6 @@ impl Stream {
             an.push_batch(&pushed, &mut self.infos);
         }
         self.segments += pushed.len() as u64;
-        if let Some(f) = frames.get(at) {
-            self.first_ns.get_or_insert(f.ts_ns);
-        }
         let last = pushed.last().map(|p| p.ts_ns);
         if let (Some(now), true) = (last, self.segments.is_multiple_of(EVICT_EVERY)) {
             if let Some(an) = &mut self.analyzer {
@@ -245,15 +249,7 @@ impl Stream {
         let w = self.w.get_or_insert_with(|| {
             std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock())
         });
-        for c in list {
-            if json {
-                serde_json::to_writer(&mut *w, &c).map_err(std::io::Error::from)?;
-                writeln!(w)?;
-            } else {
-                write_summary(w, &c)?;
-            }
-        }
-        Ok(())
+        list.iter().try_for_each(|c| put_summary(w, c, json))
     }
 
     /// What is left to print once every frame is read: the summaries of
@@ -271,13 +267,9 @@ impl Stream {
             out.push(b'\n');
         }
         // Writing to a Vec does not fail.
-        for c in rest {
-            if self.what == Output::SummariesJson {
-                let _ = serde_json::to_writer(&mut out, &c);
-                out.push(b'\n');
-            } else {
-                let _ = write_summary(&mut out, &c);
-            }
+        let json = self.what == Output::SummariesJson;
+        for c in &rest {
+            let _ = put_summary(&mut out, c, json);
         }
         let (n, total) = (self.segments, self.connections);
         let _ = match self.what {

@@ -453,9 +453,6 @@ pub struct Analyzer {
     /// the slot that last held a segment of a tuple with those bits (a
     /// guess that may be any slot, or none: `u32::MAX`, or past the end).
     hint: Vec<u32>,
-    /// [`Analyzer::push_batch`]'s first pass: each segment's slot, when the
-    /// guess was right.
-    guesses: Vec<Option<u32>>,
 }
 
 /// Entries of [`Analyzer::hint`]: 64 KiB, a few times the connections a
@@ -501,7 +498,6 @@ impl Analyzer {
             start_ns: None,
             done: Vec::new(),
             hint: vec![u32::MAX; HINTS],
-            guesses: Vec::new(),
         }
     }
 
@@ -534,30 +530,24 @@ impl Analyzer {
     /// only when that slot is open and holds the segment's 4-tuple; else it
     /// asks the table, as `push` does.
     pub fn push_batch(&mut self, batch: &[Pushed<'_>], out: &mut Vec<SegInfo>) {
-        let mut guesses = std::mem::take(&mut self.guesses);
-        guesses.clear();
-        // A guess holds for the whole batch: an open slot keeps its 4-tuple
-        // until `evict` (a new SYN on it keeps the slot), and a slot opened
-        // during the batch is one the table is asked for.
-        guesses.extend(batch.iter().map(|p| {
-            let guess = self.hint[p.hint];
-            if let Some(c) = self.conns.get(guess as usize) {
+        for p in batch {
+            if let Some(c) = self.conns.get(self.hint[p.hint] as usize) {
                 c.touch(p.port);
             }
-            Some(guess)
-        }));
-        for (p, &guess) in batch.iter().zip(&guesses) {
-            let guess = guess.filter(|&g| {
-                self.conns
-                    .get(g as usize)
-                    .is_some_and(|c| c.open && c.key == p.key)
-            });
-            let found = guess.or_else(|| self.map.get(&p.key).copied());
+        }
+        for p in batch {
+            // The hint now (an earlier segment of the batch may have moved
+            // it), taken only where it holds: a slot may be free or another
+            // tuple's.
+            let guess = self.hint[p.hint];
+            let found = match self.conns.get(guess as usize) {
+                Some(c) if c.open && c.key == p.key => Some(guess),
+                _ => self.map.get(&p.key).copied(),
+            };
             let (info, slot) = self.push_at(p.ts_ns, p.port, p.seg, p.key, found);
             self.hint[p.hint] = slot;
             out.push(info);
         }
-        self.guesses = guesses;
     }
 
     /// [`Analyzer::push`] with the key and what the table holds for it.
