@@ -36,8 +36,10 @@ impl NotRead {
     }
 }
 
-/// Frames to TCP segments, in file order: [`wire::decode_frame`], IP
-/// fragments put together ([`defrag`]), and a count of what was not read.
+/// Frames to TCP segments, in file order: [`wire::decode_frame`] (after
+/// [`wire::plain_tcp`], which reads the common frame at once and gives the
+/// same), IP fragments put together ([`defrag`]), and a count of what was
+/// not read.
 #[derive(Debug, Default)]
 pub struct Frames {
     defrag: defrag::Defrag,
@@ -48,6 +50,9 @@ impl Frames {
     /// The segment this frame carries, or completes (its last IP
     /// fragment); `orig_len` is the frame's length on the wire.
     pub fn segment(&mut self, linktype: u16, data: &[u8], orig_len: u32) -> Option<wire::Segment> {
+        if let Some(s) = wire::plain_tcp(linktype, data, orig_len) {
+            return Some(s);
+        }
         match wire::decode_frame(linktype, data)?.on_wire(data.len(), orig_len) {
             wire::Decoded::Tcp(s, _) => Some(s),
             d => self.resolve(d, 0),

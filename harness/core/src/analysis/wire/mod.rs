@@ -21,6 +21,8 @@
 //! - [`ip`]: IPv4, IPv6 with its extension headers, AH, IP in IP, TCP.
 //! - [`tunnel`]: GRE (with ERSPAN, WCCP and Aruba's 802.11), and UDP to
 //!   VXLAN, Geneve, GTP-U, GRE-in-UDP, AYIYA and Teredo, on their ports.
+//! - [`plain`]: the common frame (Ethernet, IPv4 or IPv6, TCP) read at
+//!   once, giving what the layers give (the replay's fast path).
 //! - `repr`: what they share (the types above, link-type numbers, [`Next`]).
 //!
 //! Each layer reads its header and says what comes next ([`Next`]); the
@@ -30,9 +32,11 @@
 
 mod ip;
 mod link;
+mod plain;
 mod repr;
 mod tunnel;
 
+pub use plain::plain_tcp;
 use repr::Next;
 pub use repr::*;
 
@@ -78,3 +82,5 @@ pub fn not_understood(linktype: u16, frame: &[u8]) -> Option<String> {
 
 #[cfg(test)]
 pub(crate) mod decode_tests;
+#[cfg(test)]
+mod plain_tests;
