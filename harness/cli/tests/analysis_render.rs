@@ -5,6 +5,8 @@
 //! and rasterized by resvg and checked not blank; bad files give exit 2 with
 //! a byte offset.
 
+mod cli_common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -611,15 +613,7 @@ fn streamed_lines_match_the_loaded_analysis() {
                 p["len"],
                 p["win"]
             );
-            let classes: Vec<&str> = p["classes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c.as_str().unwrap())
-                .collect();
-            if !classes.is_empty() {
-                want.push_str(&format!(" [{}]", classes.join(", ")));
-            }
+            want.push_str(&cli_common::classes_suffix(p));
             let got = line.split_whitespace().collect::<Vec<_>>().join(" ");
             assert_eq!(got, want, "{name}");
         }

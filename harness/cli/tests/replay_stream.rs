@@ -173,12 +173,6 @@ fn the_streamed_replay_prints_what_the_whole_file_analysis_says() {
         .collect();
     assert_eq!(lines.len(), packets.len());
     for (line, pk) in lines.iter().zip(packets) {
-        let classes: Vec<&str> = pk["classes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap())
-            .collect();
         let mut want = format!(
             "{:>7} {:>12.6} #{:<3} {} {:<4} seq {} ack {} len {} win {}",
             pk["frame"].as_u64().unwrap(),
@@ -191,9 +185,7 @@ fn the_streamed_replay_prints_what_the_whole_file_analysis_says() {
             pk["len"],
             pk["win"]
         );
-        if !classes.is_empty() {
-            want.push_str(&format!(" [{}]", classes.join(", ")));
-        }
+        want.push_str(&cli_common::classes_suffix(pk));
         assert_eq!(*line, want);
     }
     // Then every connection's summary, as `--summary-only` prints them.

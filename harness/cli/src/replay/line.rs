@@ -72,11 +72,16 @@ impl LineBuf {
     }
 
     /// `v` in decimal, right-aligned in `width` (as `{:>width}`).
-    fn num(&mut self, mut v: u64, width: usize) {
+    fn num(&mut self, v: u64, width: usize) {
         let len = v.checked_ilog10().map_or(1, |l| l as usize + 1);
         for _ in len..width {
             self.byte(b' ');
         }
+        self.digits(v, len);
+    }
+
+    /// The last `len` decimal digits of `v`, zeros in front as needed.
+    fn digits(&mut self, mut v: u64, len: usize) {
         for i in (0..len).rev() {
             self.b[self.n + i] = b'0' + (v % 10) as u8;
             v /= 10;
@@ -104,12 +109,7 @@ impl LineBuf {
         }
         self.num(whole, 0);
         self.byte(b'.');
-        let mut frac = us % 1_000_000;
-        for i in (0..6).rev() {
-            self.b[self.n + i] = b'0' + (frac % 10) as u8;
-            frac /= 10;
-        }
-        self.n += 6;
+        self.digits(us % 1_000_000, 6);
     }
 
     fn done(&self) -> &[u8] {

@@ -39,3 +39,19 @@ pub fn our_namespaces() -> Vec<String> {
         .filter(|n| n.starts_with("td-"))
         .collect()
 }
+
+/// A packet of replay's JSON (`packets`): its classes as the text line
+/// ends with them, ` [retransmission, duplicate_ack]`, or nothing.
+pub fn classes_suffix(p: &serde_json::Value) -> String {
+    let classes: Vec<&str> = p["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    if classes.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", classes.join(", "))
+    }
+}

@@ -189,7 +189,7 @@ fn fragment(
 }
 
 #[inline]
-fn tcp(src: IpAddr, dst: IpAddr, b: &[u8], ip_payload: usize) -> Option<Next<'_>> {
+pub(super) fn tcp(src: IpAddr, dst: IpAddr, b: &[u8], ip_payload: usize) -> Option<Next<'_>> {
     if b.len() < 20 {
         return None;
     }

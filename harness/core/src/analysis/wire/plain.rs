@@ -17,9 +17,9 @@
 //! [`Decoded::Tcp`]: super::Decoded::Tcp
 //! [`Decoded::on_wire`]: super::Decoded::on_wire
 
-use super::repr::{be16, be32, Segment, LINKTYPE_ETHERNET};
-use crate::evidence::TcpFlags;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use super::ip;
+use super::repr::{be16, Decoded, Next, Segment, LINKTYPE_ETHERNET};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// The Ethernet header's length: two addresses and the EtherType.
 const ETHERNET: usize = 14;
@@ -31,13 +31,21 @@ pub fn plain_tcp(linktype: u16, frame: &[u8], orig_len: u32) -> Option<Segment> 
     if linktype != LINKTYPE_ETHERNET {
         return None;
     }
-    let ip = frame.get(ETHERNET..)?;
+    let packet = frame.get(ETHERNET..)?;
     let (src, dst, tcp, payload) = match be16(frame, 12)? {
-        0x0800 => ipv4(ip)?,
-        0x86DD => ipv6(ip)?,
+        0x0800 => ipv4(packet)?,
+        0x86DD => ipv6(packet)?,
         _ => return None,
     };
-    segment(src, dst, tcp, payload, frame.len(), orig_len)
+    // The TCP layer's own reading, and the wire length's cut, as
+    // `Frames::segment` applies it to what the layers give.
+    match ip::tcp(src, dst, tcp, payload)? {
+        Next::Done(d @ Decoded::Tcp(..)) => match d.on_wire(frame.len(), orig_len) {
+            Decoded::Tcp(s, _) => Some(s),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The addresses, the TCP header on, and the IP payload's length (from
@@ -80,40 +88,4 @@ fn ipv6(b: &[u8]) -> Option<(IpAddr, IpAddr, &[u8], usize)> {
         rest,
         payload,
     ))
-}
-
-/// The TCP header `b` as a segment: the payload length from the IP
-/// header, no longer than the frame carried on the wire (`captured` bytes
-/// held of `orig_len`), as `ip::tcp` and [`Decoded::on_wire`] give it.
-///
-/// [`Decoded::on_wire`]: super::Decoded::on_wire
-#[inline]
-fn segment(
-    src: IpAddr,
-    dst: IpAddr,
-    b: &[u8],
-    ip_payload: usize,
-    captured: usize,
-    orig_len: u32,
-) -> Option<Segment> {
-    if b.len() < 20 {
-        return None;
-    }
-    let doff = usize::from(b[12] >> 4) * 4;
-    if doff < 20 {
-        return None;
-    }
-    let len = u32::try_from(ip_payload.checked_sub(doff)?).ok()?;
-    let held = u32::try_from(b.len().saturating_sub(doff)).ok()?;
-    let cut = u64::from(orig_len).saturating_sub(captured as u64);
-    let room = u32::try_from(u64::from(held) + cut).unwrap_or(u32::MAX);
-    Some(Segment {
-        src: SocketAddr::new(src, be16(b, 0)?),
-        dst: SocketAddr::new(dst, be16(b, 2)?),
-        flags: TcpFlags(u16::from(b[12] & 1) << 8 | u16::from(b[13])),
-        seq: be32(b, 4)?,
-        ack: be32(b, 8)?,
-        len: len.min(room),
-        win: be16(b, 14)?,
-    })
 }

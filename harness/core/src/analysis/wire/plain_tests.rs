@@ -97,13 +97,23 @@ fn every_ethernet_frame_the_lab_took_takes_the_fast_path() {
 
 #[test]
 fn cut_and_changed_plain_frames_keep_the_contract() {
-    let plain: Vec<_> = frames()
+    // Plain frames of both families (30 of each, spread over the corpus).
+    let all: Vec<_> = frames()
         .into_iter()
         .filter(|(lt, b, orig, _)| plain_tcp(*lt, b, *orig).is_some())
-        .step_by(97)
-        .take(60)
         .collect();
-    assert!(plain.len() >= 30);
+    let family = |ty: u16| {
+        let of: Vec<_> = all.iter().filter(|f| be16(&f.1, 12) == Some(ty)).collect();
+        let step = (of.len() / 30).max(1);
+        of.into_iter()
+            .step_by(step)
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let (v4, v6) = (family(0x0800), family(0x86DD));
+    assert_eq!((v4.len(), v6.len()), (30, 30));
+    let plain = [v4, v6].concat();
     // Values that cross every test the fast path makes: versions, header
     // lengths, fragment bits, protocol and EtherType bytes, lengths.
     let values = [
